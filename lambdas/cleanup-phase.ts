@@ -1,0 +1,31 @@
+/**
+ * CleanupPhase: a task of the phase failed in a way the phase did not expect (a caught error).
+ * Terminate every instance of this phase execution before the phase fails with that error.
+ * Reads as little of its input as it can: the input that broke another task may be odd.
+ */
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { z } from 'zod';
+import { findExecutionInstances, terminate } from './shared/instance-status';
+import { logger } from './shared/logger';
+import type { Ec2Send } from './shared/sends';
+import { parseTaskInput } from './shared/task-input';
+
+const ec2 = new EC2Client({ maxAttempts: 5 });
+
+const cleanupInputSchema = z.object({
+  execution: z.object({ id: z.string().min(1) }),
+  job: z.object({ instance: z.object({ id: z.string() }).optional() }).optional(),
+  caught: z.object({ Error: z.string(), Cause: z.string().optional() }).optional(),
+});
+
+export async function cleanupPhase(client: Ec2Send, input: z.output<typeof cleanupInputSchema>): Promise<{ terminated: string[] }> {
+  const tagged = await findExecutionInstances(client, input.execution.id);
+  const ids = [...(input.job?.instance ? [input.job.instance.id] : []), ...tagged.map((i) => i.id)];
+  const terminated = await terminate(client, ids);
+  logger.warn('phase failed with an error; instances cleaned up', { error: input.caught?.Error, terminated });
+  return { terminated };
+}
+
+export async function handler(event: unknown): Promise<{ terminated: string[] }> {
+  return cleanupPhase(ec2, parseTaskInput(cleanupInputSchema, event, 'CleanupPhase'));
+}

@@ -1,0 +1,150 @@
+/**
+ * LaunchInstance: start this attempt's one-time spot instance from the stack's launch template,
+ * rotating instance type x subnet on capacity errors. Exhausting every pool is a result (an
+ * interruption the phase may relaunch from), not a crash.
+ */
+import { createHash } from 'node:crypto';
+import { EC2Client, RunInstancesCommand, type Tag } from '@aws-sdk/client-ec2';
+import { isCapacityError } from './shared/classify';
+import { errorCode, isTransient } from './shared/aws-errors';
+import { launchEnvSchema, readEnv, type LaunchEnv } from './shared/environment';
+import { LaunchFailed, TransientApiError } from './shared/errors';
+import { findExecutionInstances } from './shared/instance-status';
+import { phaseTaskInputSchema, type Job, type PhaseTaskInput } from './shared/job';
+import { logger } from './shared/logger';
+import { AGENT_CHECK_SECONDS, isoNow, nextWait, phaseDeadline } from './shared/phase-clock';
+import type { Ec2Send } from './shared/sends';
+import { poolOrder, poolsFrom, type Pool } from './shared/pools';
+import { TAG } from './shared/tags';
+import { parseTaskInput } from './shared/task-input';
+
+const ec2 = new EC2Client({ maxAttempts: 5 });
+
+/** Same execution, phase, attempt and pool: same token, so a retried call cannot start a second instance. */
+export function clientToken(executionId: string, phase: string, attempt: number, poolIndex: number): string {
+  return createHash('sha256').update(`${executionId}|${phase}|${attempt}|${poolIndex}`).digest('hex').slice(0, 64);
+}
+
+function instanceTags(input: PhaseTaskInput): Tag[] {
+  const { phase, run, execution, job } = input;
+  return [
+    { Key: 'Name', Value: `${phase.pipelineName}-${phase.name}-attempt-${job.attempt}` },
+    { Key: TAG.pipeline, Value: phase.pipelineName },
+    { Key: TAG.execution, Value: execution.id },
+    { Key: TAG.run, Value: run.pipelineExecution },
+    { Key: TAG.phase, Value: phase.name },
+    { Key: TAG.attempt, Value: String(job.attempt) },
+  ];
+}
+
+interface Launched {
+  readonly instanceId: string;
+  readonly availabilityZone: string;
+  readonly spotRequestId?: string;
+}
+
+async function runSpotInstance(client: Ec2Send, env: LaunchEnv, input: PhaseTaskInput, pool: Pool, poolIndex: number): Promise<Launched> {
+  const tags = instanceTags(input);
+  const out = await client.send(
+    new RunInstancesCommand({
+      LaunchTemplate: { LaunchTemplateId: env.LAUNCH_TEMPLATE_ID, Version: env.LAUNCH_TEMPLATE_VERSION },
+      InstanceType: pool.instanceType as never,
+      SubnetId: pool.subnetId,
+      MinCount: 1,
+      MaxCount: 1,
+      ClientToken: clientToken(input.execution.id, input.phase.name, input.job.attempt, poolIndex),
+      InstanceMarketOptions: {
+        MarketType: 'spot',
+        SpotOptions: { SpotInstanceType: 'one-time', InstanceInterruptionBehavior: 'terminate' },
+      },
+      TagSpecifications: [
+        { ResourceType: 'instance', Tags: tags },
+        { ResourceType: 'volume', Tags: tags },
+        { ResourceType: 'spot-instances-request', Tags: tags },
+      ],
+    }),
+  );
+  const instance = out.Instances?.[0];
+  if (!instance?.InstanceId) throw new LaunchFailed(`RunInstances in ${pool.instanceType}/${pool.subnetId} returned no instance`);
+  return {
+    instanceId: instance.InstanceId,
+    availabilityZone: instance.Placement?.AvailabilityZone ?? pool.subnetId,
+    spotRequestId: instance.SpotInstanceRequestId,
+  };
+}
+
+export async function launchAttempt(client: Ec2Send, env: LaunchEnv, input: PhaseTaskInput): Promise<Job> {
+  const { phase, execution, job } = input;
+  const now = Date.now();
+  const deadline = phaseDeadline(execution, phase);
+  const base: Job = { ...job, attemptStartedAt: isoNow(), instance: undefined, command: undefined, failure: undefined, verdict: undefined, pollErrors: 0 };
+  if (now >= deadline) {
+    return { ...base, status: 'failed', failure: { kind: 'budget', reason: 'phase budget spent before the attempt could launch' } };
+  }
+
+  const pools = poolOrder(phase.instanceTypes, phase.subnetIds);
+
+  // Describe before launching: a retried task adopts the instance its first try started.
+  const [existing] = await findExecutionInstances(client, execution.id, job.attempt);
+  if (existing) {
+    const poolIndex = Math.max(0, pools.findIndex((p) => p.instanceType === existing.instanceType && p.subnetId === existing.subnetId));
+    logger.warn('adopting the instance this attempt already launched', { instanceId: existing.id, attempt: job.attempt });
+    return {
+      ...base,
+      status: 'booting',
+      instance: {
+        id: existing.id,
+        instanceType: existing.instanceType ?? pools[poolIndex]!.instanceType,
+        subnetId: existing.subnetId ?? pools[poolIndex]!.subnetId,
+        availabilityZone: existing.availabilityZone ?? 'unknown',
+        spotRequestId: existing.spotRequestId,
+        poolIndex,
+        launchedAt: isoNow(),
+      },
+      nextWaitSeconds: nextWait(AGENT_CHECK_SECONDS, deadline, now),
+    };
+  }
+
+  const refusals: string[] = [];
+  for (const poolIndex of poolsFrom(job.poolCursor, pools.length)) {
+    const pool = pools[poolIndex]!;
+    try {
+      const launched = await runSpotInstance(client, env, input, pool, poolIndex);
+      logger.info('spot instance launched', { phase: phase.name, attempt: job.attempt, ...pool, ...launched });
+      return {
+        ...base,
+        status: 'booting',
+        instance: {
+          id: launched.instanceId,
+          instanceType: pool.instanceType,
+          subnetId: pool.subnetId,
+          availabilityZone: launched.availabilityZone,
+          spotRequestId: launched.spotRequestId,
+          poolIndex,
+          launchedAt: isoNow(),
+        },
+        nextWaitSeconds: nextWait(AGENT_CHECK_SECONDS, deadline, now),
+      };
+    } catch (err) {
+      const code = errorCode(err);
+      if (isCapacityError(code)) {
+        logger.info('no spot capacity in pool, rotating', { phase: phase.name, attempt: job.attempt, ...pool, code });
+        refusals.push(`${pool.instanceType}/${pool.subnetId}: ${code}`);
+        continue;
+      }
+      if (isTransient(err)) throw new TransientApiError(`RunInstances: ${code}: ${(err as Error).message}`, { cause: err });
+      throw new LaunchFailed(`RunInstances in ${pool.instanceType}/${pool.subnetId} failed: ${code ?? 'error'}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  logger.warn('every capacity pool refused the launch', { phase: phase.name, attempt: job.attempt, refusals });
+  return {
+    ...base,
+    status: 'failed',
+    failure: { kind: 'interruption', reason: 'capacity-exhausted', lastOutput: refusals.join('; ') },
+  };
+}
+
+export async function handler(event: unknown): Promise<Job> {
+  const input = parseTaskInput(phaseTaskInputSchema, event, 'LaunchInstance');
+  return launchAttempt(ec2, readEnv(launchEnvSchema), input);
+}

@@ -1,0 +1,25 @@
+/**
+ * Typed errors. A Lambda that throws one fails its Task state with the class name as the
+ * Step Functions error, so state machines can Retry or Catch on it by name.
+ */
+abstract class NamedError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The pipeline's execution input is not what it accepts; nothing was launched. */
+export class InvalidExecutionInput extends NamedError {}
+
+/** A task received input its state machine should never send (a bug, or a hand-edited redrive). */
+export class InvalidTaskInput extends NamedError {}
+
+/** A throttling or service-side AWS error: the state machine retries it with backoff. */
+export class TransientApiError extends NamedError {}
+
+/** RunInstances refused for a reason that is not capacity (permissions, bad template, ...). */
+export class LaunchFailed extends NamedError {}
+
+/** The Lambda environment set by the stack is missing or malformed. */
+export class InvalidEnvironment extends NamedError {}

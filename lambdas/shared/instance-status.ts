@@ -1,0 +1,94 @@
+/** What EC2 says about one attempt's instance and its spot request. */
+import { DescribeInstancesCommand, DescribeSpotInstanceRequestsCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import type { AttemptSignals } from './classify';
+import { errorCode } from './aws-errors';
+import type { Ec2Send } from './sends';
+import { TAG } from './tags';
+
+export interface InstanceStatus extends Pick<AttemptSignals, 'instanceState' | 'stateReasonCode' | 'spotStatusCode'> {
+  readonly spotRequestId?: string;
+}
+
+export async function readInstanceStatus(ec2: Ec2Send, instanceId: string, knownSpotRequestId?: string): Promise<InstanceStatus> {
+  let instanceState: string | undefined;
+  let stateReasonCode: string | undefined;
+  let spotRequestId = knownSpotRequestId;
+  try {
+    const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+    const instance = out.Reservations?.[0]?.Instances?.[0];
+    instanceState = instance?.State?.Name;
+    stateReasonCode = instance?.StateReason?.Code;
+    spotRequestId = instance?.SpotInstanceRequestId ?? spotRequestId;
+  } catch (err) {
+    // An instance EC2 no longer knows is gone; anything else (throttling) is the caller's to handle.
+    if (errorCode(err) !== 'InvalidInstanceID.NotFound') throw err;
+    instanceState = 'terminated';
+  }
+  let spotStatusCode: string | undefined;
+  if (spotRequestId) {
+    try {
+      const out = await ec2.send(new DescribeSpotInstanceRequestsCommand({ SpotInstanceRequestIds: [spotRequestId] }));
+      spotStatusCode = out.SpotInstanceRequests?.[0]?.Status?.Code;
+    } catch (err) {
+      if (errorCode(err) !== 'InvalidSpotInstanceRequestID.NotFound') throw err;
+    }
+  }
+  return { instanceState, stateReasonCode, spotStatusCode, spotRequestId };
+}
+
+const ALIVE = ['pending', 'running', 'stopping', 'stopped'];
+
+export interface ExistingInstance {
+  readonly id: string;
+  readonly instanceType?: string;
+  readonly subnetId?: string;
+  readonly availabilityZone?: string;
+  readonly spotRequestId?: string;
+}
+
+/** Instances of one SpotPhase execution that are not terminated yet (optionally one attempt's). */
+export async function findExecutionInstances(ec2: Ec2Send, executionId: string, attempt?: number): Promise<ExistingInstance[]> {
+  const filters = [
+    { Name: `tag:${TAG.execution}`, Values: [executionId] },
+    { Name: 'instance-state-name', Values: ALIVE },
+  ];
+  if (attempt !== undefined) filters.push({ Name: `tag:${TAG.attempt}`, Values: [String(attempt)] });
+  const found: ExistingInstance[] = [];
+  let NextToken: string | undefined;
+  do {
+    const out = await ec2.send(new DescribeInstancesCommand({ Filters: filters, NextToken }));
+    for (const r of out.Reservations ?? []) {
+      for (const i of r.Instances ?? []) {
+        if (!i.InstanceId) continue;
+        found.push({
+          id: i.InstanceId,
+          instanceType: i.InstanceType,
+          subnetId: i.SubnetId,
+          availabilityZone: i.Placement?.AvailabilityZone,
+          spotRequestId: i.SpotInstanceRequestId,
+        });
+      }
+    }
+    NextToken = out.NextToken;
+  } while (NextToken);
+  return found;
+}
+
+/** Terminate instances; ones EC2 no longer knows are already gone, which is what we want. */
+export async function terminate(ec2: Ec2Send, instanceIds: readonly string[]): Promise<string[]> {
+  const unique = [...new Set(instanceIds)];
+  if (unique.length === 0) return [];
+  try {
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: unique }));
+    return unique;
+  } catch (err) {
+    if (errorCode(err) !== 'InvalidInstanceID.NotFound' || unique.length === 1) {
+      if (errorCode(err) === 'InvalidInstanceID.NotFound') return [];
+      throw err;
+    }
+    // One unknown id fails the whole call: terminate the rest one by one.
+    const done: string[] = [];
+    for (const id of unique) done.push(...(await terminate(ec2, [id])));
+    return done;
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * ValidateInput: the Saturday pipeline's first state. Accepts { "mode": "full" | "preflight",
+ * "runDate"?: "YYYY-MM-DD" } and nothing else; anything else fails with InvalidExecutionInput
+ * naming the field, before any instance is launched.
+ */
+import { z } from 'zod';
+import { InvalidExecutionInput } from './shared/errors';
+import type { RunContext } from './shared/job';
+
+export const MAX_INPUT_BYTES = 1024;
+
+function isRealDate(value: string): boolean {
+  const [y, m, d] = value.split('-').map(Number) as [number, number, number];
+  const date = new Date(Date.UTC(y, m - 1, d));
+  return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
+}
+
+export const executionInputSchema = z
+  .object({
+    mode: z.enum(['full', 'preflight'], { error: 'must be "full" or "preflight"' }),
+    runDate: z
+      .string({ error: 'must be a string "YYYY-MM-DD"' })
+      .max(10, { error: 'must be a date "YYYY-MM-DD"' })
+      .regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'must be a date "YYYY-MM-DD"' })
+      .refine(isRealDate, { error: 'must be a real calendar date' })
+      .optional(),
+  })
+  .strict();
+
+const eventSchema = z.object({
+  input: z.unknown(),
+  execution: z.object({ name: z.string(), startTime: z.string() }),
+  timezone: z.string().default('America/Los_Angeles'),
+});
+
+/** The calendar date of an instant in a time zone, as YYYY-MM-DD. */
+export function dateIn(timezone: string, instant: Date): string {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(instant);
+}
+
+/** Execution names may hold characters a shell should never see; keep the safe ones. */
+export function safeExecutionName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 80) || 'execution';
+}
+
+export function validateExecutionInput(raw: unknown, execution: { name: string; startTime: string }, timezone: string): RunContext {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new InvalidExecutionInput('execution input: must be a JSON object like {"mode": "full"}');
+  }
+  const size = Buffer.byteLength(JSON.stringify(raw), 'utf8');
+  if (size > MAX_INPUT_BYTES) throw new InvalidExecutionInput(`execution input: must be at most ${MAX_INPUT_BYTES} bytes (got ${size})`);
+  const unknownKeys = Object.keys(raw).filter((k) => !(k in executionInputSchema.shape));
+  if (unknownKeys.length > 0) {
+    throw new InvalidExecutionInput(`${unknownKeys.map((k) => JSON.stringify(k)).join(', ')}: unknown field(s); accepted: "mode", "runDate"`);
+  }
+  const result = executionInputSchema.safeParse(raw);
+  if (!result.success) {
+    throw new InvalidExecutionInput(result.error.issues.map((i) => `${i.path.join('.') || 'execution input'}: ${i.message}`).join('\n'));
+  }
+  return {
+    mode: result.data.mode,
+    runDate: result.data.runDate ?? dateIn(timezone, new Date(execution.startTime)),
+    pipelineExecution: safeExecutionName(execution.name),
+  };
+}
+
+export async function handler(event: unknown): Promise<{ run: RunContext }> {
+  const parsed = eventSchema.safeParse(event);
+  if (!parsed.success) throw new InvalidExecutionInput('ValidateInput received no execution context');
+  const { input, execution, timezone } = parsed.data;
+  return { run: validateExecutionInput(input, execution, timezone) };
+}

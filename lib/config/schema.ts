@@ -1,0 +1,181 @@
+/**
+ * The one pipeline config schema. It validates the config at synth time (a bad config fails
+ * `cdk synth` with a message naming the field) and, through `phaseSpecSchema`, the phase spec
+ * each Lambda receives at run time.
+ */
+import { z } from 'zod';
+import { budgetProblem } from './budget';
+
+const int = (min: number, max: number) =>
+  z
+    .number({ error: 'must be a number' })
+    .int({ error: 'must be a whole number' })
+    .min(min, { error: `must be >= ${min}` })
+    .max(max, { error: `must be <= ${max}` });
+
+/** Phase names become state names, tag values and metric dimensions: keep them plain. */
+export const PHASE_NAME = /^[A-Za-z][A-Za-z0-9]{0,39}$/;
+export const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
+export const SUBNET_ID = /^subnet-[0-9a-f]{8,17}$/;
+
+const command = z
+  .string({ error: 'must be a string' })
+  .min(1, { error: 'must not be empty' })
+  .max(8192, { error: 'must be at most 8192 characters' })
+  .refine((s) => !s.includes('\0'), { error: 'must not contain NUL characters' });
+
+const uniqueStrings = (item: z.ZodString, what: string) =>
+  z
+    .array(item, { error: `must be a list of ${what}` })
+    .min(1, { error: `must list at least one ${what}` })
+    .max(20, { error: `must list at most 20 ${what}s` })
+    .refine((xs) => new Set(xs).size === xs.length, { error: `must not repeat a ${what}` });
+
+export const DEFAULT_PREFLIGHT_COMMAND = [
+  'set -eu',
+  'for tool in bash aws python3; do command -v "$tool" >/dev/null || { echo "preflight: missing tool $tool"; exit 1; }; done',
+  'aws sts get-caller-identity --output text >/dev/null || { echo "preflight: no instance credentials"; exit 1; }',
+  'echo "preflight ok: phase $PIPELINE_PHASE, run date $PIPELINE_RUN_DATE"',
+].join('\n');
+
+/** One phase: a workload that runs on one spot instance at a time, within a time budget. */
+export const phaseSchema = z
+  .object({
+    name: z.string({ error: 'must be a string' }).regex(PHASE_NAME, {
+      error: 'must start with a letter and hold only letters and digits (at most 40)',
+    }),
+    workloadCommand: command,
+    preflightCommand: command.default(DEFAULT_PREFLIGHT_COMMAND),
+    instanceTypes: uniqueStrings(
+      z.string({ error: 'must be a string' }).regex(INSTANCE_TYPE, { error: 'must look like an instance type, e.g. c5.large' }),
+      'instance type',
+    ),
+    /** Subnets to launch into; default: the stack's VPC (or the pipeline's subnetIds). */
+    subnetIds: uniqueStrings(
+      z.string({ error: 'must be a string' }).regex(SUBNET_ID, { error: 'must look like subnet-0123abcd' }),
+      'subnet',
+    ).optional(),
+    /** The hard wall: the phase never runs longer than this, relaunches and cleanup included. */
+    budgetSeconds: int(300, 172800),
+    /** What one attempt is expected to need, boot included. */
+    attemptSeconds: int(60, 172800),
+    /** Cap on launch attempts; default: as many as the budget allows. */
+    maxAttempts: int(1, 50).optional(),
+    pollIntervalSeconds: int(10, 900).default(60),
+    relaunchBackoffSeconds: int(0, 3600).default(60),
+    /** How long an instance may take from launch until its SSM agent is online. */
+    bootTimeoutSeconds: int(60, 3600).default(600),
+    /** A workload that prints nothing for this long is treated as hung. */
+    silenceTimeoutSeconds: int(60, 86400).default(1800),
+  })
+  .strict();
+
+export type PhaseConfig = z.output<typeof phaseSchema>;
+export type PhaseConfigInput = z.input<typeof phaseSchema>;
+
+const parallelGroupSchema = z
+  .object({ parallel: z.array(phaseSchema, { error: 'must be a list of phases' }).min(2, { error: 'must hold at least two phases' }) })
+  .strict();
+const stageSchema = z.union([phaseSchema, parallelGroupSchema]);
+
+export const pipelineConfigSchema = z
+  .object({
+    pipelineName: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9-]{0,39}$/, { error: 'must start with a letter and hold only letters, digits and dashes (at most 40)' })
+      .default('saturday-pipeline'),
+    metricNamespace: z
+      .string()
+      .regex(/^[A-Za-z0-9._/#:-]{1,255}$/, { error: 'must be 1-255 characters of letters, digits and . _ / # : -' })
+      .refine((ns) => !ns.startsWith('AWS/'), { error: 'must not start with AWS/ (reserved for AWS services)' })
+      .default('AlphaEngine'),
+    /** Kept free at the end of every phase budget for cancelling, terminating and reporting. */
+    cleanupMarginSeconds: int(60, 3600).default(300),
+    /** Subnets for phases that name none; default: a minimal VPC created by the stack. */
+    subnetIds: uniqueStrings(z.string().regex(SUBNET_ID, { error: 'must look like subnet-0123abcd' }), 'subnet').optional(),
+    /** Phases run in this order; a { parallel: [...] } group runs its phases side by side. */
+    phases: z.array(stageSchema).min(1, { error: 'must list at least one phase' }).max(20, { error: 'must list at most 20 stages' }),
+    schedules: z
+      .object({
+        timezone: z.string().default('America/Los_Angeles'),
+        fullRun: z.string().default('cron(0 2 ? * SAT *)'),
+        preflight: z.string().default('cron(30 13 ? * FRI *)'),
+        enabled: z.boolean().default(true),
+        retryAttempts: int(0, 185).default(3),
+      })
+      .strict()
+      .prefault({}),
+    /** Where alarms are emailed (optional). */
+    alarmEmail: z.email({ error: 'must be an email address' }).optional(),
+    logRetentionDays: z
+      .union([z.literal(1), z.literal(3), z.literal(5), z.literal(7), z.literal(14), z.literal(30), z.literal(60), z.literal(90), z.literal(180), z.literal(365)], {
+        error: 'must be one of 1, 3, 5, 7, 14, 30, 60, 90, 180, 365',
+      })
+      .default(30),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const seen = new Map<string, number>();
+    config.phases.forEach((stage, stageIndex) => {
+      const members = 'parallel' in stage ? stage.parallel.map((p, i) => ({ p, path: [stageIndex, 'parallel', i] })) : [{ p: stage, path: [stageIndex] }];
+      for (const { p, path } of members) {
+        if (seen.has(p.name)) {
+          ctx.addIssue({ code: 'custom', path: ['phases', ...path, 'name'], message: `duplicate phase name ${p.name}` });
+        }
+        seen.set(p.name, stageIndex);
+        const problem = budgetProblem(p, config.cleanupMarginSeconds);
+        if (problem) ctx.addIssue({ code: 'custom', path: ['phases', ...path, 'budgetSeconds'], message: `phase ${p.name}: ${problem}` });
+        if (p.bootTimeoutSeconds >= p.attemptSeconds) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['phases', ...path, 'bootTimeoutSeconds'],
+            message: `phase ${p.name}: bootTimeoutSeconds ${p.bootTimeoutSeconds} must be below attemptSeconds ${p.attemptSeconds}`,
+          });
+        }
+      }
+    });
+  });
+
+export type PipelineConfig = z.output<typeof pipelineConfigSchema>;
+export type PipelineConfigInput = z.input<typeof pipelineConfigSchema>;
+export type Stage = PipelineConfig['phases'][number];
+
+/** The phases of a pipeline, flattened in pipeline order. */
+export function allPhases(config: PipelineConfig): PhaseConfig[] {
+  return config.phases.flatMap((stage) => ('parallel' in stage ? stage.parallel : [stage]));
+}
+
+/**
+ * The spec of one phase as the SpotPhase state machine hands it to every Lambda: the phase
+ * config plus what the pipeline decides for it (subnets resolved, cleanup margin, pipeline name).
+ */
+export const phaseSpecSchema = phaseSchema
+  .extend({
+    subnetIds: phaseSchema.shape.subnetIds.unwrap(),
+    cleanupMarginSeconds: int(60, 3600),
+    pipelineName: z.string().min(1),
+  })
+  .strict();
+export type PhaseSpec = z.output<typeof phaseSpecSchema>;
+
+/** A field path as users write it: phases[0].parallel[1].budgetSeconds */
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '');
+}
+
+type Issue = z.core.$ZodIssue;
+
+/** A union that matched no option reports the option that came closest (fewest issues). */
+function flattenIssue(issue: Issue): Issue[] {
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return [issue];
+  const closest = issue.errors.reduce((best, option) => (option.length < best.length ? option : best));
+  return closest.flatMap((inner) => flattenIssue({ ...inner, path: [...issue.path, ...inner.path] } as Issue));
+}
+
+/** Each zod issue as "field: message", one per line. */
+export function formatIssues(error: z.ZodError): string {
+  return error.issues
+    .flatMap(flattenIssue)
+    .map((issue) => `${formatPath(issue.path) || '(root)'}: ${issue.message}`)
+    .join('\n');
+}
