@@ -91,6 +91,8 @@ export const pipelineConfigSchema = z
       .default('AlphaEngine'),
     /** Kept free at the end of every phase budget for cancelling, terminating and reporting. */
     cleanupMarginSeconds: int(60, 3600).default(300),
+    /** The VPC of the configured subnets; required with them. Without both, the stack creates a minimal VPC. */
+    vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, { error: 'must look like vpc-0123abcd' }).optional(),
     /** Subnets for phases that name none; default: a minimal VPC created by the stack. */
     subnetIds: uniqueStrings(z.string().regex(SUBNET_ID, { error: 'must look like subnet-0123abcd' }), 'subnet').optional(),
     /** Phases run in this order; a { parallel: [...] } group runs its phases side by side. */
@@ -115,6 +117,15 @@ export const pipelineConfigSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
+    const phases = allPhases(config);
+    const withSubnets = phases.filter((p) => p.subnetIds);
+    if ((config.subnetIds || withSubnets.length > 0) && !config.vpcId) {
+      ctx.addIssue({ code: 'custom', path: ['vpcId'], message: 'is required when subnetIds are configured (the workers\' security group lives in that VPC)' });
+    }
+    if (config.vpcId && !config.subnetIds && withSubnets.length < phases.length) {
+      const missing = phases.filter((p) => !p.subnetIds).map((p) => p.name);
+      ctx.addIssue({ code: 'custom', path: ['subnetIds'], message: `is required with vpcId: phase(s) ${missing.join(', ')} name no subnets of their own` });
+    }
     const seen = new Map<string, number>();
     config.phases.forEach((stage, stageIndex) => {
       const members = 'parallel' in stage ? stage.parallel.map((p, i) => ({ p, path: [stageIndex, 'parallel', i] })) : [{ p: stage, path: [stageIndex] }];

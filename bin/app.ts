@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+/**
+ * The CDK app. `cdk synth` builds the built-in Saturday pipeline; `cdk synth -c
+ * pipelineConfig=path/to/pipeline.json` builds yours, validated by the same schema: an invalid
+ * config fails synth with a message naming each offending field.
+ */
+import { App } from 'aws-cdk-lib';
+import { loadPipelineConfig, PipelineConfigError } from '../lib/config/load';
+import { SpotPipelineStack } from '../lib/spot-pipeline-stack';
+
+const app = new App();
+const configPath = app.node.tryGetContext('pipelineConfig') as string | undefined;
+try {
+  const config = loadPipelineConfig(configPath);
+  new SpotPipelineStack(app, (app.node.tryGetContext('stackName') as string | undefined) ?? 'SaturdaySpotPipeline', {
+    config,
+    description: `${config.pipelineName}: batch phases on EC2 spot, orchestrated by Step Functions`,
+  });
+} catch (err) {
+  if (err instanceof PipelineConfigError) {
+    console.error(err.message);
+    process.exit(1);
+  }
+  throw err;
+}
+

@@ -1,0 +1,43 @@
+/**
+ * A minimal VPC for a fresh account: public subnets in three AZs of whatever region the stack
+ * deploys to (Fn::GetAZs, so synth stays offline and env-agnostic), an internet gateway, no NAT
+ * gateway (nothing billed while idle) and no inbound rules anywhere.
+ */
+import { Fn } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { Construct } from 'constructs';
+
+export interface MinimalVpcProps {
+  /** @default '10.42.0.0/16' */
+  readonly cidr?: string;
+  /** @default 3 */
+  readonly azCount?: number;
+}
+
+export class MinimalVpc extends Construct {
+  readonly vpcId: string;
+  readonly subnetIds: string[];
+
+  constructor(scope: Construct, id: string, props: MinimalVpcProps = {}) {
+    super(scope, id);
+    const vpc = new ec2.CfnVPC(this, 'Vpc', { cidrBlock: props.cidr ?? '10.42.0.0/16', enableDnsHostnames: true, enableDnsSupport: true });
+    const igw = new ec2.CfnInternetGateway(this, 'InternetGateway');
+    const attachment = new ec2.CfnVPCGatewayAttachment(this, 'GatewayAttachment', { vpcId: vpc.ref, internetGatewayId: igw.ref });
+    const routes = new ec2.CfnRouteTable(this, 'PublicRoutes', { vpcId: vpc.ref });
+    const route = new ec2.CfnRoute(this, 'DefaultRoute', { routeTableId: routes.ref, destinationCidrBlock: '0.0.0.0/0', gatewayId: igw.ref });
+    route.addDependency(attachment);
+
+    const subnetCidrs = Fn.cidr(vpc.attrCidrBlock, props.azCount ?? 3, '12');
+    this.subnetIds = Array.from({ length: props.azCount ?? 3 }, (_, i) => {
+      const subnet = new ec2.CfnSubnet(this, `PublicSubnet${i + 1}`, {
+        vpcId: vpc.ref,
+        availabilityZone: Fn.select(i, Fn.getAzs()),
+        cidrBlock: Fn.select(i, subnetCidrs),
+        mapPublicIpOnLaunch: true,
+      });
+      new ec2.CfnSubnetRouteTableAssociation(this, `PublicSubnet${i + 1}Routes`, { subnetId: subnet.ref, routeTableId: routes.ref });
+      return subnet.ref;
+    });
+    this.vpcId = vpc.ref;
+  }
+}

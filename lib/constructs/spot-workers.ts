@@ -1,0 +1,76 @@
+/**
+ * Where and how the workers launch: the network (the configured subnets, or a minimal VPC of
+ * public subnets in three AZs with no NAT and no inbound rules), the security group, the
+ * instance role (SSM managed instance, CloudWatch output) and the launch template.
+ */
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { MinimalVpc } from './minimal-vpc';
+
+export interface SpotWorkersProps {
+  /** Subnets to launch into; when absent a minimal VPC is created. */
+  readonly subnetIds?: readonly string[];
+  /** The VPC of `subnetIds`; required with them. */
+  readonly vpcId?: string;
+  /** Where SSM writes workload output. */
+  readonly workloadLogGroup: logs.ILogGroup;
+  /** @default 30 */
+  readonly rootVolumeGiB?: number;
+}
+
+export class SpotWorkers extends Construct {
+  readonly launchTemplate: ec2.LaunchTemplate;
+  readonly instanceRole: iam.Role;
+  readonly securityGroup: ec2.ISecurityGroup;
+  /** The subnets phases launch into unless they name their own. */
+  readonly defaultSubnetIds: string[];
+
+  constructor(scope: Construct, id: string, props: SpotWorkersProps) {
+    super(scope, id);
+
+    let vpcId: string;
+    if (props.subnetIds && props.subnetIds.length > 0) {
+      if (!props.vpcId) throw new Error(`${this.node.path}: vpcId is required when subnetIds are configured`);
+      vpcId = props.vpcId;
+      this.defaultSubnetIds = [...props.subnetIds];
+    } else {
+      const network = new MinimalVpc(this, 'Network');
+      vpcId = network.vpcId;
+      this.defaultSubnetIds = network.subnetIds;
+    }
+    const sg = new ec2.CfnSecurityGroup(this, 'WorkerSecurityGroup', {
+      vpcId,
+      groupDescription: 'Spot pipeline workers: no inbound rules; outbound HTTPS only (SSM, CloudWatch, AWS APIs)',
+      securityGroupEgress: [{ ipProtocol: 'tcp', fromPort: 443, toPort: 443, cidrIp: '0.0.0.0/0', description: 'HTTPS to AWS APIs' }],
+    });
+    this.securityGroup = ec2.SecurityGroup.fromSecurityGroupId(this, 'WorkerSg', sg.attrGroupId, { allowAllOutbound: false, mutable: false });
+
+    this.instanceRole = new iam.Role(this, 'InstanceRole', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      description: 'Spot pipeline worker: SSM managed instance, writes command output to CloudWatch Logs',
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
+    });
+    props.workloadLogGroup.grantWrite(this.instanceRole);
+    this.instanceRole.addToPolicy(
+      new iam.PolicyStatement({ actions: ['logs:DescribeLogGroups'], resources: ['*'] }), // the SSM agent checks the group exists; no narrower resource exists
+    );
+
+    this.launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
+      machineImage: ec2.MachineImage.latestAmazonLinux2023({ cpuType: ec2.AmazonLinuxCpuType.X86_64 }),
+      role: this.instanceRole,
+      securityGroup: this.securityGroup,
+      requireImdsv2: true,
+      httpPutResponseHopLimit: 1,
+      instanceMetadataTags: false,
+      blockDevices: [
+        {
+          deviceName: '/dev/xvda',
+          volume: ec2.BlockDeviceVolume.ebs(props.rootVolumeGiB ?? 30, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3, deleteOnTermination: true }),
+        },
+      ],
+      instanceInitiatedShutdownBehavior: ec2.InstanceInitiatedShutdownBehavior.TERMINATE,
+    });
+  }
+}
