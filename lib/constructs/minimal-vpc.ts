@@ -25,7 +25,7 @@ export class MinimalVpc extends Construct {
     const attachment = new ec2.CfnVPCGatewayAttachment(this, 'GatewayAttachment', { vpcId: vpc.ref, internetGatewayId: igw.ref });
     const routes = new ec2.CfnRouteTable(this, 'PublicRoutes', { vpcId: vpc.ref });
     const route = new ec2.CfnRoute(this, 'DefaultRoute', { routeTableId: routes.ref, destinationCidrBlock: '0.0.0.0/0', gatewayId: igw.ref });
-    route.addDependency(attachment);
+    route.node.addDependency(attachment);
 
     const subnetCidrs = Fn.cidr(vpc.attrCidrBlock, props.azCount ?? 3, '12');
     this.subnetIds = Array.from({ length: props.azCount ?? 3 }, (_, i) => {

@@ -1,0 +1,14 @@
+/**
+ * In-process synth of the CDK app, without bundling (the simulator runs the handler sources;
+ * tests only need the template).
+ */
+import { App } from 'aws-cdk-lib';
+import type { PipelineConfig } from '../lib/config/schema';
+import { SpotPipelineStack } from '../lib/spot-pipeline-stack';
+import type { CfnTemplate } from './template';
+
+export function synthTemplate(config: PipelineConfig): CfnTemplate {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new SpotPipelineStack(app, 'SimulatedStack', { config });
+  return app.synth().getStackByName(stack.stackName).template as CfnTemplate;
+}
