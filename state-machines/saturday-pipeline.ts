@@ -40,7 +40,10 @@ export class SaturdayPipelineDefinition extends Construct {
         execution: { name: sfn.JsonPath.executionName, startTime: sfn.JsonPath.executionStartTime },
         timezone: config.schedules.timezone,
       }),
-      resultPath: '$',
+      // Replace the state with the validated run context. (ResultPath "$" would say the same, but
+      // aws-local-stepfunctions mishandles it; ResultPath + OutputPath is equivalent everywhere.)
+      resultPath: '$.validated',
+      outputPath: '$.validated',
     }).addRetry({
       errors: ['Lambda.TooManyRequestsException', 'Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException'],
       interval: Duration.seconds(2),
@@ -58,7 +61,8 @@ export class SaturdayPipelineDefinition extends Construct {
             'run.$': '$[0].run',
             'phases.$': mergeExpression(stage.parallel.length),
           },
-          resultPath: '$',
+          resultPath: '$.merged',
+          outputPath: '$.merged',
         });
         for (const phase of stage.parallel) group.branch(this.phaseTask(props, phase));
         chain = chain.next(group);

@@ -1,0 +1,54 @@
+/** What must hold after every simulated run, whatever the scenario. */
+import { SPOT_INTERRUPTION_METRIC } from '../lambdas/handle-failure';
+import type { SimulationReport } from './report';
+
+export interface InvariantResult {
+  readonly name: string;
+  readonly holds: boolean;
+  readonly detail?: string;
+}
+
+const GENUINE = new Set(['failed', 'hung', 'timed-out']);
+
+export function checkInvariants(report: SimulationReport): InvariantResult[] {
+  const results: InvariantResult[] = [];
+
+  results.push({
+    name: 'no instance left running',
+    holds: report.instances.runningAtEnd === 0,
+    detail: report.instances.runningAtEnd > 0 ? `${report.instances.runningAtEnd} instance(s) still running` : undefined,
+  });
+
+  const overBudget = report.phases.filter((p) => p.seconds > p.budgetSeconds || p.launches.some((l) => l.end - (p.launches[0]?.start ?? 0) > p.budgetSeconds));
+  results.push({
+    name: 'no phase ran longer than its budgetSeconds',
+    holds: overBudget.length === 0,
+    detail: overBudget.map((p) => `${p.name} took ${p.seconds} s of ${p.budgetSeconds} s`).join('; ') || undefined,
+  });
+
+  const relaunchedGenuine = report.phases.filter((p) => p.launches.slice(0, -1).some((l) => GENUINE.has(l.outcome)));
+  results.push({
+    name: 'a genuine workload error was never relaunched',
+    holds: relaunchedGenuine.length === 0,
+    detail: relaunchedGenuine.map((p) => `${p.name} relaunched after ${p.launches.find((l) => GENUINE.has(l.outcome))?.outcome}`).join('; ') || undefined,
+  });
+
+  const mismatched = report.phases.filter((p) => {
+    const data = report.metrics.filter((m) => m.name === SPOT_INTERRUPTION_METRIC && m.dimensions.Phase === p.name).length;
+    return data !== p.relaunches || p.relaunches !== Math.max(0, p.attempts - 1);
+  });
+  const orphanData = report.metrics.filter((m) => m.name === SPOT_INTERRUPTION_METRIC && !report.phases.some((p) => p.name === m.dimensions.Phase));
+  results.push({
+    name: 'every relaunch put exactly one SpotInterruptionRetry datum, and no datum without a relaunch',
+    holds: mismatched.length === 0 && orphanData.length === 0,
+    detail:
+      [
+        ...mismatched.map((p) => {
+          const data = report.metrics.filter((m) => m.name === SPOT_INTERRUPTION_METRIC && m.dimensions.Phase === p.name).length;
+          return `${p.name}: ${p.relaunches} relaunch(es), ${Math.max(0, p.attempts - 1)} later attempt(s), ${data} datum(s)`;
+        }),
+        ...orphanData.map((m) => `datum for unknown phase ${m.dimensions.Phase}`),
+      ].join('; ') || undefined,
+  });
+  return results;
+}

@@ -1,0 +1,87 @@
+/**
+ * The simulated Lambda service: a function deployed by the template runs its real handler file
+ * (named by the function's handler tag) with the environment the template gives it. Errors come
+ * back as Lambda reports them: errorType as the error name, the JSON error document as cause.
+ */
+import * as path from 'node:path';
+import { HANDLER_TAG, LAMBDAS_DIR } from '../lib/constructs/pipeline-function';
+import { resolve, resourcesOfType, tagsOf, type CfnTemplate, physicalId, SIM_REGION } from './template';
+
+export interface DeployedFunction {
+  readonly name: string;
+  readonly arn: string;
+  readonly handlerFile: string;
+  readonly environment: Record<string, string>;
+}
+
+type Handler = (event: unknown) => Promise<unknown>;
+
+/** The error a Task state sees when its Lambda function throws. */
+export class LambdaFunctionError extends Error {
+  constructor(errorType: string, errorMessage: string) {
+    super(JSON.stringify({ errorType, errorMessage, trace: [] }));
+    this.name = errorType;
+  }
+}
+
+export function deployedFunctions(template: CfnTemplate): DeployedFunction[] {
+  return resourcesOfType(template, 'AWS::Lambda::Function').flatMap(([logicalId, resource]) => {
+    const handler = tagsOf(resource)[HANDLER_TAG];
+    if (!handler) return [];
+    const name = physicalId(logicalId, resource);
+    const env = (resolve(template, (resource.Properties?.Environment as { Variables?: unknown } | undefined)?.Variables ?? {}) ?? {}) as Record<string, string>;
+    return [{ name, arn: `arn:aws:lambda:${SIM_REGION}:123456789012:function:${name}`, handlerFile: path.join(LAMBDAS_DIR, `${handler}.ts`), environment: env }];
+  });
+}
+
+export class SimulatedLambda {
+  private readonly byArn = new Map<string, DeployedFunction>();
+  private readonly modules = new Map<string, Handler>();
+  /** Invocations per function name. */
+  readonly invocations = new Map<string, number>();
+
+  constructor(functions: readonly DeployedFunction[]) {
+    for (const f of functions) this.byArn.set(f.arn, f);
+  }
+
+  has(arn: string): boolean {
+    return this.byArn.has(arn);
+  }
+
+  /** Load every handler module up front, so no import happens while virtual time runs. */
+  async load(): Promise<void> {
+    for (const f of this.byArn.values()) {
+      if (this.modules.has(f.handlerFile)) continue;
+      const mod = (await import(f.handlerFile)) as { handler?: Handler };
+      if (typeof mod.handler !== 'function') throw new Error(`${f.handlerFile} exports no handler`);
+      this.modules.set(f.handlerFile, mod.handler);
+    }
+  }
+
+  async invoke(arn: string, payload: unknown): Promise<unknown> {
+    const fn = this.byArn.get(arn);
+    if (!fn) throw new LambdaFunctionError('ResourceNotFoundException', `Function not found: ${arn}`);
+    const handler = this.modules.get(fn.handlerFile);
+    if (!handler) throw new Error(`handler of ${fn.name} not loaded`);
+    this.invocations.set(fn.name, (this.invocations.get(fn.name) ?? 0) + 1);
+    const event = JSON.parse(JSON.stringify(payload ?? null)) as unknown;
+    // The function's environment is in place while the handler starts (it reads it synchronously).
+    const saved = { ...process.env };
+    Object.assign(process.env, fn.environment, { AWS_REGION: SIM_REGION, AWS_LAMBDA_FUNCTION_NAME: fn.name, AWS_LAMBDA_LOG_LEVEL: 'ERROR' });
+    let pending: Promise<unknown>;
+    try {
+      pending = Promise.resolve(handler(event));
+    } catch (err) {
+      pending = Promise.reject(err);
+    } finally {
+      for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+      Object.assign(process.env, saved);
+    }
+    try {
+      return JSON.parse(JSON.stringify((await pending) ?? null)) as unknown;
+    } catch (err) {
+      const e = err as Error;
+      throw new LambdaFunctionError(e.name || 'Error', e.message);
+    }
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * One simulated run: synth the CDK app, deploy it into the simulated account, start the
+ * pipeline with the scenario's input, and let virtual time run until every execution has ended.
+ */
+import './polyfills';
+import * as path from 'node:path';
+import FakeTimers from '@sinonjs/fake-timers';
+import { loadPipelineConfig } from '../lib/config/load';
+import { allPhases, type PipelineConfig } from '../lib/config/schema';
+import { SimulatedCloud } from './cloud';
+import { deployedFunctions, SimulatedLambda } from './lambda-runtime';
+import { checkScenarioPhases, type Scenario } from './scenario';
+import { routeSdkToCloud } from './sdk-interceptor';
+import { SimulatedStepFunctions, type SimExecution } from './step-functions';
+import { synthTemplate } from './synth';
+import { deployedStateMachines, physicalId, resolve, resourcesOfType, SIM_REGION, type CfnTemplate } from './template';
+
+/** Saturday 2026-05-30, 02:00 in Los Angeles: when the seed's pipeline started. */
+export const DEFAULT_START = Date.parse('2026-05-30T09:00:00Z');
+
+export interface SimulationOptions {
+  /** Directory a relative scenario `config` path is resolved from. */
+  readonly baseDir?: string;
+  /** Virtual start of the execution (epoch ms). */
+  readonly startAt?: number;
+  /** A template synthesized earlier for the same config (saves the synth). */
+  readonly template?: CfnTemplate;
+}
+
+export interface Simulation {
+  readonly scenario: Scenario;
+  readonly config: PipelineConfig;
+  readonly cloud: SimulatedCloud;
+  readonly stepFunctions: SimulatedStepFunctions;
+  readonly pipeline: SimExecution;
+  readonly startedAt: number;
+  readonly endedAt: number;
+  /** Real milliseconds the virtual run took (synth excluded). */
+  readonly realMs: number;
+}
+
+/** The pipeline config a scenario runs against. */
+export function scenarioConfig(scenario: Scenario, baseDir = process.cwd()): PipelineConfig {
+  return loadPipelineConfig(scenario.config ? path.resolve(baseDir, scenario.config) : undefined);
+}
+
+function subnetZones(template: CfnTemplate, config: PipelineConfig): Map<string, string> {
+  const zones = new Map<string, string>();
+  for (const [id, subnet] of resourcesOfType(template, 'AWS::EC2::Subnet')) {
+    zones.set(physicalId(id, subnet), String(resolve(template, subnet.Properties?.AvailabilityZone)));
+  }
+  const configured = [...new Set([...(config.subnetIds ?? []), ...allPhases(config).flatMap((p) => p.subnetIds ?? [])])];
+  configured.forEach((s, i) => zones.set(s, `${SIM_REGION}${'abcdef'[i % 6]}`));
+  return zones;
+}
+
+export async function runSimulation(scenario: Scenario, options: SimulationOptions = {}): Promise<Simulation> {
+  const config = scenarioConfig(scenario, options.baseDir);
+  checkScenarioPhases(
+    scenario,
+    allPhases(config).map((p) => p.name),
+  );
+  const template = options.template ?? synthTemplate(config);
+  const [lt] = resourcesOfType(template, 'AWS::EC2::LaunchTemplate');
+  if (!lt) throw new Error('the synthesized template has no launch template');
+  const cloud = new SimulatedCloud({ scenario, subnetZones: subnetZones(template, config), launchTemplateId: physicalId(lt[0], lt[1]) });
+  const lambda = new SimulatedLambda(deployedFunctions(template));
+  await lambda.load();
+  const stepFunctions = new SimulatedStepFunctions(deployedStateMachines(template), lambda);
+  const pipelineMachine = stepFunctions.byName(config.pipelineName);
+
+  const realStart = performance.now();
+  const startedAt = options.startAt ?? DEFAULT_START;
+  const clock = FakeTimers.install({ now: startedAt, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], loopLimit: 1_000_000 });
+  const unroute = routeSdkToCloud(cloud);
+  const quiet = captureConsole();
+  try {
+    const input = 'input' in scenario ? scenario.input : { mode: scenario.mode ?? 'full' };
+    const pipeline = stepFunctions.startExecution(pipelineMachine.arn, input ?? {}, { name: 'saturday-run' });
+    if (scenario.abortAtMinute !== undefined) setTimeout(() => pipeline.abort(), scenario.abortAtMinute * 60_000);
+    await driveUntil(clock, () => stepFunctions.executions.every((e) => e.status !== 'RUNNING'));
+    await Promise.all(stepFunctions.executions.map((e) => e.done));
+    return { scenario, config, cloud, stepFunctions, pipeline, startedAt, endedAt: Date.now(), realMs: performance.now() - realStart };
+  } finally {
+    quiet.restore();
+    unroute();
+    clock.uninstall();
+  }
+}
+
+/** The handlers' JSON logs go to a buffer while the simulation runs, not to the terminal. */
+function captureConsole(): { lines: string[]; restore: () => void } {
+  const lines: string[] = [];
+  const saved = { log: console.log, info: console.info, warn: console.warn, error: console.error };
+  const keep = (...args: unknown[]) => void lines.push(args.map(String).join(' '));
+  Object.assign(console, { log: keep, info: keep, warn: keep, error: keep });
+  return { lines, restore: () => Object.assign(console, saved) };
+}
+
+const realTick = () => new Promise<void>((r) => setImmediate(r));
+
+/** Run virtual time forward, timer by timer, until `finished()` holds. */
+async function driveUntil(clock: ReturnType<typeof FakeTimers.install>, finished: () => boolean): Promise<void> {
+  let idle = 0;
+  while (!finished()) {
+    await realTick();
+    if (finished()) break;
+    if (clock.countTimers() === 0) {
+      if (++idle > 1000) throw new Error('simulation stalled: executions are running but nothing is scheduled');
+      continue;
+    }
+    idle = 0;
+    // Fire the next timer; the real setImmediate above lets every promise it starts settle first.
+    clock.next();
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * The human-readable account of a simulated run: what happened, when (on the Los Angeles clock
+ * the schedules use), to which phase, attempt and pool; the metrics put; budgets used; and a
+ * one-line verdict.
+ */
+import type { InvariantResult } from './invariants';
+import type { Simulation } from './run';
+import type { SimulationReport } from './report';
+
+const clock = (ms: number, timezone: string) =>
+  new Intl.DateTimeFormat('en-US', { timeZone: timezone, weekday: 'short', hour: '2-digit', minute: '2-digit', hour12: false }).format(new Date(ms));
+
+const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
+
+interface Line {
+  at: number;
+  text: string;
+}
+
+function phaseLines(sim: Simulation): Line[] {
+  const lines: Line[] = [];
+  for (const execution of sim.stepFunctions.executions.filter((e) => e.parentArn === sim.pipeline.arn)) {
+    const phase = (execution.input as { phase?: { name?: string } }).phase?.name ?? '?';
+    lines.push({ at: execution.startedAt, text: `${pad(phase, 18)} phase started (execution ${execution.name})` });
+    for (const event of execution.events) {
+      if (event.type !== 'StateExited' || !event.state) continue;
+      const job = (event.state.output as { job?: Record<string, unknown> }).job as
+        | { attempt?: number; status?: string; instance?: { id: string; instanceType: string; availabilityZone: string }; failure?: { reason: string; kind: string }; verdict?: { action: string; error?: string }; nextWaitSeconds?: number }
+        | undefined;
+      const who = `${pad(phase, 18)} attempt ${job?.attempt ?? '?'}`;
+      switch (event.state.name) {
+        case 'LaunchInstance':
+          if (job?.instance) lines.push({ at: event.timestamp, text: `${who}  launched ${job.instance.instanceType}/${job.instance.availabilityZone} (${job.instance.id})` });
+          else lines.push({ at: event.timestamp, text: `${who}  no spot capacity in any pool (${job?.failure?.reason ?? 'launch failed'})` });
+          break;
+        case 'SendWorkload':
+          if (job?.status === 'running') lines.push({ at: event.timestamp, text: `${who}  ${sim.scenario.mode === 'preflight' || (sim.scenario.input as { mode?: string } | undefined)?.mode === 'preflight' ? 'preflight' : 'workload'} started via SSM` });
+          break;
+        case 'PollWorkload':
+          if (job?.status === 'failed') lines.push({ at: event.timestamp, text: `${who}  ${job.failure?.kind === 'interruption' ? 'SPOT INTERRUPTION' : 'FAILED'}: ${job.failure?.reason}` });
+          break;
+        case 'CheckAgent':
+          if (job?.status === 'failed') lines.push({ at: event.timestamp, text: `${who}  lost while booting: ${job.failure?.reason}` });
+          break;
+        case 'HandleFailure':
+          lines.push({
+            at: event.timestamp,
+            text:
+              job?.verdict?.action === 'relaunch'
+                ? `${pad(phase, 18)} instance terminated; SpotInterruptionRetry put; relaunching in ${job.nextWaitSeconds} s as attempt ${job.attempt}`
+                : `${pad(phase, 18)} instance terminated; no relaunch: ${job?.verdict?.error}`,
+          });
+          break;
+        case 'FinishPhase':
+          lines.push({ at: event.timestamp, text: `${pad(phase, 18)} done, instance terminated` });
+          break;
+        default:
+          break;
+      }
+    }
+    lines.push({ at: execution.stoppedAt ?? sim.endedAt, text: `${pad(phase, 18)} phase ${execution.status}${execution.error ? `: ${execution.error}` : ''}` });
+  }
+  return lines;
+}
+
+export function renderTimeline(sim: Simulation, report: SimulationReport, invariants: InvariantResult[]): string {
+  const tz = sim.config.schedules.timezone;
+  const t0 = sim.pipeline.startedAt;
+  const out: string[] = [];
+  out.push(`Scenario: ${report.scenario}`);
+  out.push(`Pipeline: ${sim.config.pipelineName} (${sim.config.phases.length} stage(s)), simulated on virtual time in ${Math.round(sim.realMs)} ms of real time`);
+  out.push('');
+  out.push('Timeline (America/Los_Angeles clock, +elapsed):');
+  const lines: Line[] = [{ at: t0, text: `pipeline started with input ${JSON.stringify(sim.pipeline.input)}` }, ...phaseLines(sim)];
+  lines.push({ at: sim.pipeline.stoppedAt ?? sim.endedAt, text: `pipeline ${report.status}${report.error ? `: ${report.error}` : ''}` });
+  lines.sort((a, b) => a.at - b.at);
+  for (const line of lines) {
+    const elapsed = Math.round((line.at - t0) / 60000);
+    out.push(`  ${clock(line.at, tz)}  +${String(Math.floor(elapsed / 60)).padStart(2, '0')}:${String(elapsed % 60).padStart(2, '0')}  ${line.text}`);
+  }
+  out.push('');
+  out.push('Phases:');
+  out.push(`  ${pad('phase', 18)} ${pad('status', 10)} ${pad('attempts', 9)} ${pad('interruptions', 14)} ${pad('budget used', 22)} pools`);
+  for (const p of report.phases) {
+    const used = `${Math.round(p.seconds / 60)} of ${Math.round(p.budgetSeconds / 60)} min`;
+    const pools = p.launches.map((l) => `${l.pool ?? '(none)'} ${l.outcome}`).join(', ') || '-';
+    out.push(`  ${pad(p.name, 18)} ${pad(p.status, 10)} ${pad(String(p.attempts), 9)} ${pad(String(p.interruptions), 14)} ${pad(used, 22)} ${pools}`);
+  }
+  out.push('');
+  out.push(`Metrics put (${report.metrics.length}):`);
+  for (const m of report.metrics) out.push(`  ${m.namespace}/${m.name} = ${m.value}  ${Object.entries(m.dimensions).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  if (report.metrics.length === 0) out.push('  (none)');
+  out.push('');
+  out.push(`Instances: ${report.instances.launched} launched, ${report.instances.runningAtEnd} running at the end; workloads run: ${report.workloadsRun}; state transitions: ${report.transitions}`);
+  out.push('Invariants:');
+  for (const inv of invariants) out.push(`  ${inv.holds ? 'ok  ' : 'FAIL'}  ${inv.name}${inv.detail ? ` (${inv.detail})` : ''}`);
+  out.push('');
+  const interruptions = report.phases.reduce((n, p) => n + p.interruptions, 0);
+  const broken = invariants.filter((i) => !i.holds);
+  const hours = (report.simulatedSeconds / 3600).toFixed(1);
+  const verdict =
+    broken.length > 0
+      ? `VERDICT: INVARIANT BROKEN (${broken.map((b) => b.name).join('; ')})`
+      : report.status === 'SUCCEEDED'
+        ? `VERDICT: SUCCEEDED in ${hours} simulated hours; ${interruptions} spot interruption(s) absorbed; no instance left running.`
+        : `VERDICT: ${report.status} (${report.error ?? 'no error'}) after ${hours} simulated hours; ${interruptions} spot interruption(s); no instance left running.`;
+  out.push(verdict);
+  return out.join('\n');
+}
