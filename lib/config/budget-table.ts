@@ -1,0 +1,15 @@
+/** The README's budget table, generated from a config so the two cannot drift apart. */
+import { affordableAttempts } from './budget';
+import { allPhases, type PipelineConfig } from './schema';
+
+export function budgetTable(config: PipelineConfig): string {
+  const rows = allPhases(config).map(
+    (p) =>
+      `| ${p.name} | ${p.budgetSeconds} | ${p.attemptSeconds} | ${p.maxAttempts ?? '(budget)'} | ${affordableAttempts(p, config.cleanupMarginSeconds)} | ${p.instanceTypes.join(', ')} |`,
+  );
+  return [
+    '| phase | budgetSeconds | attemptSeconds | maxAttempts | attempts affordable (worst case) | instance types |',
+    '|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
+}
