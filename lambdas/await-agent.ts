@@ -39,6 +39,9 @@ export async function checkAgent(clients: { ec2: Ec2Send; ssm: SsmSend }, input:
   } catch (err) {
     if (!isTransient(err)) throw err;
     logger.warn('could not read boot status, will look again', { error: (err as Error).name, pollErrors: job.pollErrors + 1 });
+    if (now >= deadline) {
+      return { ...job, status: 'failed', failure: { kind: 'budget', reason: 'phase budget spent while the instance booted (status unreadable)' } };
+    }
     return { ...job, pollErrors: job.pollErrors + 1, nextWaitSeconds: nextWait(AGENT_CHECK_SECONDS, deadline, now) };
   }
   if (now >= deadline) {

@@ -82,6 +82,8 @@ const COMMAND_FAILED = new Set(['Failed', 'Cancelled', 'Undeliverable', 'Termina
 
 /** The one table every poll goes through. Rows are checked top to bottom; the first match wins. */
 const ROWS: ReadonlyArray<{ readonly when: (s: AttemptSignals) => boolean; readonly then: (s: AttemptSignals) => Classification }> = [
+  // 0. The workload finished well: done, even if spot takes the instance right afterwards.
+  { when: (s) => s.commandStatus === 'Success', then: () => ({ state: 'succeeded' }) },
   // 1. Spot says it is taking the instance: act now, even while SSM still says InProgress.
   {
     when: (s) => s.spotStatusCode !== undefined && SPOT_INTERRUPTION_STATUS_CODES.has(s.spotStatusCode),
@@ -92,8 +94,6 @@ const ROWS: ReadonlyArray<{ readonly when: (s: AttemptSignals) => boolean; reado
     when: (s) => s.stateReasonCode !== undefined && SPOT_INTERRUPTION_STATE_REASONS.has(s.stateReasonCode),
     then: (s) => ({ state: 'failed', kind: 'interruption', reason: s.stateReasonCode! }),
   },
-  // 3. The workload finished well.
-  { when: (s) => s.commandStatus === 'Success', then: () => ({ state: 'succeeded' }) },
   // 4. The instance is gone for a reason that is not spot's (shutdown from inside, a user): genuine.
   {
     when: (s) => s.instanceState !== undefined && GONE.has(s.instanceState),

@@ -1,0 +1,215 @@
+import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-vitest/extend';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { handler } from '../../lambdas/handle-failure';
+import type { AttemptRecord, Failure, Job } from '../../lambdas/shared/job';
+import { TAG } from '../../lambdas/shared/tags';
+import { at, clockAt, describedInstance, ENV, EXECUTION_ID, INSTANCE_ID, instanceRef, iso, job, stubHandlerEnv, taskInput } from './fixtures';
+
+const ec2 = mockClient(EC2Client);
+const cloudwatch = mockClient(CloudWatchClient);
+
+/** An attempt that ended with `failure` on the instance of pool `poolIndex`. */
+function failedInput(failure: Failure, extra: Partial<Job> = {}, poolIndex = 0) {
+  return taskInput({
+    job: job({
+      status: 'failed',
+      attemptStartedAt: iso(at(0)),
+      instance: instanceRef({ poolIndex }),
+      failure,
+      ...extra,
+    }),
+  });
+}
+
+const firstInterruption: AttemptRecord = {
+  attempt: 1,
+  instanceId: 'i-0first0000000001',
+  pool: 'm5.large/us-east-1c',
+  outcome: 'interrupted',
+  reason: 'instance-terminated-no-capacity',
+  startedAt: iso(at(0)),
+  endedAt: iso(at(1500)),
+};
+
+beforeEach(() => {
+  ec2.reset();
+  cloudwatch.reset();
+  stubHandlerEnv();
+  clockAt(at(1200));
+  ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+  ec2.on(TerminateInstancesCommand).resolves({});
+  cloudwatch.on(PutMetricDataCommand).resolves({});
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+  vi.unstubAllEnvs();
+});
+
+describe('HandleFailure: spot interruptions', () => {
+  it('with budget left: terminates the instance, counts one SpotInterruptionRetry, relaunches the next attempt in the next pool', async () => {
+    // Prepare: 1200 s in; 3900 s left before the deadline, an attempt needs 2400 s plus 60 s backoff.
+    const input = failedInput({ kind: 'interruption', reason: 'marked-for-termination' }, {}, 3);
+
+    // Act
+    const result = await handler(input);
+
+    // Assess
+    expect(ec2).toHaveReceivedCommandWith(TerminateInstancesCommand, { InstanceIds: [INSTANCE_ID] });
+    expect(cloudwatch).toHaveReceivedCommandTimes(PutMetricDataCommand, 1);
+    expect(cloudwatch).toHaveReceivedCommandWith(PutMetricDataCommand, {
+      Namespace: ENV.METRIC_NAMESPACE,
+      MetricData: [
+        expect.objectContaining({
+          MetricName: 'SpotInterruptionRetry',
+          Value: 1,
+          Dimensions: [
+            { Name: 'Phase', Value: 'DataPhase1' },
+            { Name: 'Reason', Value: 'marked-for-termination' },
+          ],
+        }),
+      ],
+    });
+    expect(result).toMatchObject({ attempt: 2, poolCursor: 4, status: 'launching', nextWaitSeconds: 60, verdict: { action: 'relaunch' } });
+    expect(result.instance).toBeUndefined();
+    expect(result.failure).toBeUndefined();
+    expect(result.history).toEqual([
+      expect.objectContaining({ attempt: 1, instanceId: INSTANCE_ID, pool: 'c5.large/us-east-1a', outcome: 'interrupted', reason: 'marked-for-termination' }),
+    ]);
+  });
+
+  it('also terminates any other instance tagged with this execution and attempt', async () => {
+    // Prepare
+    ec2.on(DescribeInstancesCommand).resolves(describedInstance('running', { id: 'i-0stray0000000001' }));
+
+    // Act
+    await handler(failedInput({ kind: 'interruption', reason: 'marked-for-termination' }));
+
+    // Assess
+    expect(ec2).toHaveReceivedCommandWith(DescribeInstancesCommand, {
+      Filters: expect.arrayContaining([
+        { Name: `tag:${TAG.execution}`, Values: [EXECUTION_ID] },
+        { Name: `tag:${TAG.attempt}`, Values: ['1'] },
+      ]),
+    });
+    expect(ec2).toHaveReceivedCommandWith(TerminateInstancesCommand, { InstanceIds: [INSTANCE_ID, 'i-0stray0000000001'] });
+  });
+
+  it('an interruption in the last pool wraps the cursor to pool 0', async () => {
+    // Prepare
+    const input = failedInput({ kind: 'interruption', reason: 'marked-for-termination' }, {}, 8);
+
+    // Act
+    const result = await handler(input);
+
+    // Assess
+    expect(result.poolCursor).toBe(0);
+  });
+
+  it('capacity exhausted (no instance) relaunches from the pool after the cursor', async () => {
+    // Prepare
+    const input = taskInput({
+      job: job({ status: 'failed', poolCursor: 2, attemptStartedAt: iso(at(0)), failure: { kind: 'interruption', reason: 'capacity-exhausted' } }),
+    });
+
+    // Act
+    const result = await handler(input);
+
+    // Assess
+    expect(result).toMatchObject({ attempt: 2, poolCursor: 3, verdict: { action: 'relaunch' } });
+    expect(result.history[0]).toMatchObject({ instanceId: null, pool: null, outcome: 'capacity-exhausted' });
+    expect(ec2).not.toHaveReceivedCommand(TerminateInstancesCommand);
+  });
+
+  it('with too little budget left: fails SpotRetryBudgetExhausted naming the attempts and reasons, no metric, instance terminated', async () => {
+    // Prepare: attempt 2 interrupted 3000 s in; 2100 s - 60 s backoff < 2400 s.
+    clockAt(at(3000));
+    const input = failedInput({ kind: 'interruption', reason: 'marked-for-termination' }, { attempt: 2, history: [firstInterruption] }, 1);
+
+    // Act
+    const result = await handler(input);
+
+    // Assess
+    expect(result.status).toBe('failed');
+    expect(result.verdict?.action).toBe('fail');
+    expect(result.verdict?.error).toBe('SpotRetryBudgetExhausted');
+    expect(result.verdict?.cause).toContain('2 attempt(s)');
+    expect(result.verdict?.cause).toContain('instance-terminated-no-capacity');
+    expect(result.verdict?.cause).toContain('marked-for-termination');
+    expect(result.verdict?.cause).toContain('2040 s of budget left');
+    expect(cloudwatch).not.toHaveReceivedCommand(PutMetricDataCommand);
+    expect(ec2).toHaveReceivedCommandWith(TerminateInstancesCommand, { InstanceIds: [INSTANCE_ID] });
+    expect(result.history).toHaveLength(2);
+  });
+
+  it('maxAttempts reached: fails even with budget left', async () => {
+    // Prepare
+    const input = taskInput({
+      phase: { maxAttempts: 1 },
+      job: job({ status: 'failed', instance: instanceRef(), failure: { kind: 'interruption', reason: 'marked-for-termination' } }),
+    });
+
+    // Act
+    const result = await handler(input);
+
+    // Assess
+    expect(result.verdict).toMatchObject({ action: 'fail', error: 'SpotRetryBudgetExhausted' });
+    expect(result.verdict?.cause).toContain('maxAttempts 1 reached');
+    expect(cloudwatch).not.toHaveReceivedCommand(PutMetricDataCommand);
+  });
+});
+
+describe('HandleFailure: anything else fails the phase loud', () => {
+  it('workload-error -> WorkloadFailed with the exit code and last output in the cause, no metric', async () => {
+    // Prepare
+    const input = failedInput({ kind: 'workload-error', reason: 'exit code 2', exitCode: 2, lastOutput: 'boom: disk full' });
+
+    // Act
+    const result = await handler(input);
+
+    // Assess
+    expect(result.status).toBe('failed');
+    expect(result.verdict).toMatchObject({ action: 'fail', error: 'WorkloadFailed' });
+    expect(result.verdict?.cause).toContain('exit code 2');
+    expect(result.verdict?.cause).toContain('boom: disk full');
+    expect(result.verdict?.cause).toContain('DataPhase1');
+    expect(cloudwatch).not.toHaveReceivedCommand(PutMetricDataCommand);
+    expect(ec2).toHaveReceivedCommandWith(TerminateInstancesCommand, { InstanceIds: [INSTANCE_ID] });
+    expect(result.history.at(-1)).toMatchObject({ outcome: 'failed', reason: 'exit code 2' });
+  });
+
+  it.each<[Failure['kind'], string, string]>([
+    ['hung', 'WorkloadHung', 'hung'],
+    ['budget', 'PhaseBudgetExceeded', 'timed-out'],
+    ['boot-timeout', 'InstanceBootTimeout', 'failed'],
+  ])('%s -> %s, instance terminated, no metric, no relaunch', async (kind, error, outcome) => {
+    // Prepare
+    const input = failedInput({ kind, reason: `the ${kind} reason`, lastOutput: 'last words' });
+
+    // Act
+    const result = await handler(input);
+
+    // Assess
+    expect(result.verdict).toMatchObject({ action: 'fail', error });
+    expect(result.verdict?.cause).toContain(`the ${kind} reason`);
+    expect(result.attempt).toBe(1);
+    expect(result.history.at(-1)).toMatchObject({ outcome });
+    expect(cloudwatch).not.toHaveReceivedCommand(PutMetricDataCommand);
+    expect(ec2).toHaveReceivedCommandWith(TerminateInstancesCommand, { InstanceIds: [INSTANCE_ID] });
+  });
+
+  it('a missing metric namespace fails before anything is terminated', async () => {
+    // Prepare
+    vi.stubEnv('METRIC_NAMESPACE', '');
+
+    // Act
+    const handling = handler(failedInput({ kind: 'interruption', reason: 'marked-for-termination' }));
+
+    // Assess
+    await expect(handling).rejects.toThrow(/METRIC_NAMESPACE/);
+    expect(ec2).not.toHaveReceivedAnyCommand();
+  });
+});

@@ -1,0 +1,260 @@
+import { DescribeInstancesCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-vitest/extend';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { clientToken, handler } from '../../lambdas/launch-instance';
+import { InvalidEnvironment, InvalidTaskInput, LaunchFailed, TransientApiError } from '../../lambdas/shared/errors';
+import { poolOrder } from '../../lambdas/shared/pools';
+import { TAG } from '../../lambdas/shared/tags';
+import {
+  at,
+  clockAt,
+  describedInstance,
+  ec2Error,
+  ENV,
+  EXECUTION_ID,
+  INSTANCE_TYPES,
+  job,
+  stubHandlerEnv,
+  SUBNETS,
+  taskInput,
+} from './fixtures';
+
+const ec2 = mockClient(EC2Client);
+const POOLS = poolOrder(INSTANCE_TYPES, SUBNETS);
+const NEW_INSTANCE = { InstanceId: 'i-0new0000000000001', Placement: { AvailabilityZone: 'us-east-1b' }, SpotInstanceRequestId: 'sir-new00001' };
+
+/** The pools RunInstances was asked for, in order. */
+function launchedPools(): { instanceType?: string; subnetId?: string }[] {
+  return ec2.commandCalls(RunInstancesCommand).map((c) => ({ instanceType: c.args[0].input.InstanceType, subnetId: c.args[0].input.SubnetId }));
+}
+
+beforeEach(() => {
+  ec2.reset();
+  stubHandlerEnv();
+  clockAt(at(5));
+  ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+  vi.unstubAllEnvs();
+});
+
+describe('LaunchInstance', () => {
+  it('launches a one-time spot instance in the first pool from the stack launch template, tagged for this execution', async () => {
+    // Prepare
+    ec2.on(RunInstancesCommand).resolves({ Instances: [NEW_INSTANCE] });
+
+    // Act
+    const result = await handler(taskInput());
+
+    // Assess
+    expect(ec2).toHaveReceivedCommandTimes(RunInstancesCommand, 1);
+    expect(ec2).toHaveReceivedCommandWith(RunInstancesCommand, {
+      LaunchTemplate: { LaunchTemplateId: ENV.LAUNCH_TEMPLATE_ID, Version: ENV.LAUNCH_TEMPLATE_VERSION },
+      InstanceType: 'c5.large',
+      SubnetId: SUBNETS[0],
+      MinCount: 1,
+      MaxCount: 1,
+      InstanceMarketOptions: { MarketType: 'spot', SpotOptions: expect.objectContaining({ SpotInstanceType: 'one-time' }) },
+      ClientToken: expect.stringMatching(/^[0-9a-f]{16,64}$/),
+    });
+    const tagSpecs = ec2.commandCalls(RunInstancesCommand)[0]!.args[0].input.TagSpecifications ?? [];
+    const instanceTags = tagSpecs.find((t) => t.ResourceType === 'instance')?.Tags;
+    expect(instanceTags).toEqual(
+      expect.arrayContaining([
+        { Key: TAG.pipeline, Value: 'saturday-pipeline' },
+        { Key: TAG.execution, Value: EXECUTION_ID },
+        { Key: TAG.phase, Value: 'DataPhase1' },
+        { Key: TAG.attempt, Value: '1' },
+      ]),
+    );
+    expect(result).toMatchObject({
+      status: 'booting',
+      attempt: 1,
+      instance: {
+        id: NEW_INSTANCE.InstanceId,
+        instanceType: 'c5.large',
+        subnetId: SUBNETS[0],
+        availabilityZone: 'us-east-1b',
+        spotRequestId: 'sir-new00001',
+        poolIndex: 0,
+      },
+    });
+    expect(result.nextWaitSeconds).toBeGreaterThan(0);
+    expect(result.failure).toBeUndefined();
+  });
+
+  it('looks for an instance of this attempt before launching (describe before launch)', async () => {
+    // Prepare
+    ec2.on(RunInstancesCommand).resolves({ Instances: [NEW_INSTANCE] });
+
+    // Act
+    await handler(taskInput({ job: job({ attempt: 2 }) }));
+
+    // Assess
+    expect(ec2).toHaveReceivedNthCommandWith(DescribeInstancesCommand, 1, {
+      Filters: expect.arrayContaining([
+        { Name: `tag:${TAG.execution}`, Values: [EXECUTION_ID] },
+        { Name: `tag:${TAG.attempt}`, Values: ['2'] },
+      ]),
+    });
+    const describeFirst = ec2.calls()[0]!.args[0];
+    expect(describeFirst).toBeInstanceOf(DescribeInstancesCommand);
+  });
+
+  it('adopts the instance a previous try of this attempt started, and does not launch another', async () => {
+    // Prepare
+    ec2.on(DescribeInstancesCommand).resolves(describedInstance('pending', { id: 'i-0adopt00000000001', instanceType: 'c5a.large', subnetId: SUBNETS[1], az: 'us-east-1b' }));
+    ec2.on(RunInstancesCommand).resolves({ Instances: [NEW_INSTANCE] });
+
+    // Act
+    const result = await handler(taskInput());
+
+    // Assess
+    expect(ec2).not.toHaveReceivedCommand(RunInstancesCommand);
+    expect(result).toMatchObject({
+      status: 'booting',
+      instance: { id: 'i-0adopt00000000001', instanceType: 'c5a.large', subnetId: SUBNETS[1], poolIndex: 1 },
+    });
+  });
+
+  it('a capacity error in pool 0 rotates to pool 1, a different instance type AND subnet', async () => {
+    // Prepare
+    ec2.on(RunInstancesCommand).rejectsOnce(ec2Error('InsufficientInstanceCapacity')).resolves({ Instances: [NEW_INSTANCE] });
+
+    // Act
+    const result = await handler(taskInput());
+
+    // Assess
+    const [first, second] = launchedPools();
+    expect(first).toEqual({ instanceType: 'c5.large', subnetId: SUBNETS[0] });
+    expect(second!.instanceType).not.toBe(first!.instanceType);
+    expect(second!.subnetId).not.toBe(first!.subnetId);
+    expect(result).toMatchObject({ status: 'booting', instance: { poolIndex: 1, instanceType: second!.instanceType, subnetId: second!.subnetId } });
+  });
+
+  it('every pool refusing is a result (capacity-exhausted interruption), not a crash', async () => {
+    // Prepare
+    ec2.on(RunInstancesCommand).rejects(ec2Error('InsufficientInstanceCapacity'));
+
+    // Act
+    const result = await handler(taskInput());
+
+    // Assess
+    expect(result.status).toBe('failed');
+    expect(result.failure).toMatchObject({ kind: 'interruption', reason: 'capacity-exhausted' });
+    expect(result.instance).toBeUndefined();
+    const tried = launchedPools().map((p) => `${p.instanceType}|${p.subnetId}`);
+    expect(tried).toHaveLength(9);
+    expect(new Set(tried).size).toBe(9);
+  });
+
+  it('a relaunch with poolCursor 4 starts at pool 4', async () => {
+    // Prepare
+    ec2.on(RunInstancesCommand).resolves({ Instances: [NEW_INSTANCE] });
+
+    // Act
+    const result = await handler(taskInput({ job: job({ attempt: 2, poolCursor: 4 }) }));
+
+    // Assess
+    expect(launchedPools()).toEqual([{ instanceType: POOLS[4]!.instanceType, subnetId: POOLS[4]!.subnetId }]);
+    expect(result.instance?.poolIndex).toBe(4);
+  });
+
+  it('a non-capacity error (UnauthorizedOperation) fails with LaunchFailed and tries no other pool', async () => {
+    // Prepare
+    ec2.on(RunInstancesCommand).rejects(ec2Error('UnauthorizedOperation', 403));
+
+    // Act
+    const launching = handler(taskInput());
+
+    // Assess
+    await expect(launching).rejects.toThrow(LaunchFailed);
+    await expect(launching).rejects.toThrow(/UnauthorizedOperation/);
+    expect(ec2).toHaveReceivedCommandTimes(RunInstancesCommand, 1);
+  });
+
+  it('throttling (RequestLimitExceeded) fails with TransientApiError for the state machine to retry', async () => {
+    // Prepare
+    ec2.on(RunInstancesCommand).rejects(ec2Error('RequestLimitExceeded', 503));
+
+    // Act
+    const launching = handler(taskInput());
+
+    // Assess
+    await expect(launching).rejects.toThrow(TransientApiError);
+    await expect(launching).rejects.toHaveProperty('name', 'TransientApiError');
+  });
+
+  it('the same inputs give the same ClientToken; another attempt gives another', async () => {
+    // Prepare
+    ec2.on(RunInstancesCommand).resolves({ Instances: [NEW_INSTANCE] });
+    const tokens: (string | undefined)[] = [];
+
+    // Act
+    for (const attempt of [1, 1, 2]) {
+      ec2.resetHistory();
+      await handler(taskInput({ job: job({ attempt }) }));
+      tokens.push(ec2.commandCalls(RunInstancesCommand)[0]!.args[0].input.ClientToken);
+    }
+
+    // Assess
+    expect(tokens[0]).toBeDefined();
+    expect(tokens[1]).toBe(tokens[0]);
+    expect(tokens[2]).not.toBe(tokens[0]);
+    expect(tokens[0]).toBe(clientToken(EXECUTION_ID, 'DataPhase1', 1, 0));
+  });
+
+  it('each pool of one attempt gets its own ClientToken', () => {
+    // Prepare
+    const pools = POOLS.map((_, i) => i);
+
+    // Act
+    const tokens = pools.map((i) => clientToken(EXECUTION_ID, 'DataPhase1', 1, i));
+
+    // Assess
+    expect(new Set(tokens).size).toBe(POOLS.length);
+    expect(tokens.every((t) => t.length <= 64)).toBe(true);
+  });
+
+  it('phase budget already spent: fails as budget without launching', async () => {
+    // Prepare
+    clockAt(at(5100));
+
+    // Act
+    const result = await handler(taskInput());
+
+    // Assess
+    expect(result).toMatchObject({ status: 'failed', failure: { kind: 'budget' } });
+    expect(ec2).not.toHaveReceivedCommand(RunInstancesCommand);
+  });
+
+  it('invalid input (phase.budgetSeconds missing) fails with InvalidTaskInput naming the field, before any AWS call', async () => {
+    // Prepare
+    const input = taskInput() as unknown as { phase: Record<string, unknown> };
+    delete input.phase.budgetSeconds;
+
+    // Act
+    const launching = handler(input);
+
+    // Assess
+    await expect(launching).rejects.toThrow(InvalidTaskInput);
+    await expect(launching).rejects.toThrow(/phase\.budgetSeconds/);
+    expect(ec2).not.toHaveReceivedAnyCommand();
+  });
+
+  it('a missing launch template setting fails with InvalidEnvironment naming it', async () => {
+    // Prepare
+    vi.stubEnv('LAUNCH_TEMPLATE_ID', undefined);
+
+    // Act
+    const launching = handler(taskInput());
+
+    // Assess
+    await expect(launching).rejects.toThrow(InvalidEnvironment);
+    await expect(launching).rejects.toThrow(/LAUNCH_TEMPLATE_ID/);
+    expect(ec2).not.toHaveReceivedAnyCommand();
+  });
+});

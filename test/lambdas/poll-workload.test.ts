@@ -1,0 +1,194 @@
+import { GetLogEventsCommand, CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { DescribeInstancesCommand, DescribeSpotInstanceRequestsCommand, EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { CancelCommandCommand, GetCommandInvocationCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-vitest/extend';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { handler } from '../../lambdas/poll-workload';
+import {
+  at,
+  clockAt,
+  COMMAND_ID,
+  describedInstance,
+  ENV,
+  INSTANCE_ID,
+  iso,
+  logsError,
+  runningJob,
+  spotStatus,
+  ssmError,
+  stubHandlerEnv,
+  taskInput,
+} from './fixtures';
+
+const ec2 = mockClient(EC2Client);
+const ssm = mockClient(SSMClient);
+const logs = mockClient(CloudWatchLogsClient);
+
+/** A running attempt: command sent at start + 300 s, last output at `lastOutputAtMs`. */
+const pollInput = (lastOutputAtMs = at(300), pollErrors = 0) => taskInput({ job: runningJob({ pollErrors }, lastOutputAtMs) });
+
+beforeEach(() => {
+  ec2.reset();
+  ssm.reset();
+  logs.reset();
+  stubHandlerEnv();
+  clockAt(at(1200));
+  ssm.on(GetCommandInvocationCommand).resolves({ Status: 'InProgress', ResponseCode: -1, StandardOutputContent: 'loading prices\n' });
+  ssm.on(CancelCommandCommand).resolves({});
+  ec2.on(DescribeInstancesCommand).resolves(describedInstance('running'));
+  ec2.on(DescribeSpotInstanceRequestsCommand).resolves(spotStatus('fulfilled'));
+  logs.on(GetLogEventsCommand).rejects(logsError('ResourceNotFoundException'));
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+  vi.unstubAllEnvs();
+});
+
+describe('PollWorkload', () => {
+  it('InProgress while spot marks the instance for termination -> failed interruption at this poll, command cancelled', async () => {
+    // Prepare
+    ec2.on(DescribeSpotInstanceRequestsCommand).resolves(spotStatus('marked-for-termination'));
+
+    // Act
+    const result = await handler(pollInput());
+
+    // Assess
+    expect(result).toMatchObject({ status: 'failed', failure: { kind: 'interruption', reason: 'marked-for-termination' } });
+    expect(ssm).toHaveReceivedCommandWith(CancelCommandCommand, { CommandId: COMMAND_ID, InstanceIds: [INSTANCE_ID] });
+    expect(ssm).toHaveReceivedCommandWith(GetCommandInvocationCommand, { CommandId: COMMAND_ID, InstanceId: INSTANCE_ID });
+  });
+
+  it('Success -> succeeded, nothing cancelled', async () => {
+    // Prepare
+    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'Success', ResponseCode: 0, StandardOutputContent: 'wrote 1234 rows\n' });
+
+    // Act
+    const result = await handler(pollInput());
+
+    // Assess
+    expect(result.status).toBe('succeeded');
+    expect(result.failure).toBeUndefined();
+    expect(result.command?.lastOutput).toBe('wrote 1234 rows');
+    expect(ssm).not.toHaveReceivedCommand(CancelCommandCommand);
+  });
+
+  it('Failed with exit 2 on a running, fulfilled instance -> workload-error with the exit code and last output', async () => {
+    // Prepare
+    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'Failed', ResponseCode: 2, StandardOutputContent: 'loading prices\nboom: disk full\n' });
+
+    // Act
+    const result = await handler(pollInput());
+
+    // Assess
+    expect(result).toMatchObject({
+      status: 'failed',
+      failure: { kind: 'workload-error', reason: 'exit code 2', exitCode: 2, lastOutput: 'boom: disk full' },
+    });
+    expect(ec2).not.toHaveReceivedCommand(TerminateInstancesCommand);
+  });
+
+  it('InProgress at the phase deadline -> failed budget and the command is cancelled', async () => {
+    // Prepare: deadline = start + 5100 s; the workload printed a minute ago.
+    clockAt(at(5100));
+    logs.on(GetLogEventsCommand).resolves({ events: [{ message: 'still crunching', timestamp: at(5040) }] });
+
+    // Act
+    const result = await handler(pollInput(at(5000)));
+
+    // Assess
+    expect(result).toMatchObject({ status: 'failed', failure: { kind: 'budget', lastOutput: 'still crunching' } });
+    expect(result.failure?.reason).toContain('budgetSeconds 5400');
+    expect(ssm).toHaveReceivedCommandWith(CancelCommandCommand, { CommandId: COMMAND_ID, InstanceIds: [INSTANCE_ID] });
+  });
+
+  it('no new output for silenceTimeoutSeconds -> failed hung and the command is cancelled', async () => {
+    // Prepare: last output at start + 300 s, silence timeout 1800 s; the log's newest line is that old one.
+    clockAt(at(300 + 1800));
+    logs.on(GetLogEventsCommand).resolves({ events: [{ message: 'starting', timestamp: at(300) }] });
+
+    // Act
+    const result = await handler(pollInput(at(300)));
+
+    // Assess
+    expect(result).toMatchObject({ status: 'failed', failure: { kind: 'hung', lastOutput: 'starting' } });
+    expect(result.failure?.reason).toContain('silenceTimeoutSeconds 1800');
+    expect(ssm).toHaveReceivedCommand(CancelCommandCommand);
+  });
+
+  it('new output resets the silence watchdog: still running, with the new line and time', async () => {
+    // Prepare
+    clockAt(at(300 + 1800));
+    logs.on(GetLogEventsCommand).resolves({ events: [{ message: 'step 7/9', timestamp: at(2050) }] });
+
+    // Act
+    const result = await handler(pollInput(at(300)));
+
+    // Assess
+    expect(result).toMatchObject({ status: 'running', command: { lastOutput: 'step 7/9', lastOutputAt: iso(at(2050)) } });
+    expect(result.nextWaitSeconds).toBe(60);
+    expect(ssm).not.toHaveReceivedCommand(CancelCommandCommand);
+  });
+
+  it('throttled GetCommandInvocation -> still running, pollErrors + 1, nothing cancelled', async () => {
+    // Prepare
+    ssm.on(GetCommandInvocationCommand).rejects(ssmError('ThrottlingException'));
+
+    // Act
+    const result = await handler(pollInput(at(300), 1));
+
+    // Assess
+    expect(result.status).toBe('running');
+    expect(result.pollErrors).toBe(2);
+    expect(result.nextWaitSeconds).toBeGreaterThan(0);
+    expect(result.failure).toBeUndefined();
+    expect(ssm).not.toHaveReceivedCommand(CancelCommandCommand);
+  });
+
+  it('the last output line comes from CloudWatch Logs when the stream exists', async () => {
+    // Prepare: GetCommandInvocation only holds the first 24,000 characters of stdout.
+    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'InProgress', ResponseCode: -1, StandardOutputContent: 'line 1\nline 2\n' });
+    logs.on(GetLogEventsCommand).resolves({
+      events: [
+        { message: 'line 998', timestamp: at(1150) },
+        { message: 'line 999\n', timestamp: at(1190) },
+        { message: '   ', timestamp: at(1191) },
+      ],
+    });
+
+    // Act
+    const result = await handler(pollInput());
+
+    // Assess
+    expect(result.command?.lastOutput).toBe('line 999');
+    expect(logs).toHaveReceivedCommandWith(GetLogEventsCommand, {
+      logGroupName: ENV.WORKLOAD_LOG_GROUP,
+      logStreamName: `${COMMAND_ID}/${INSTANCE_ID}/aws-runShellScript/stdout`,
+    });
+  });
+
+  it('without a log stream yet, the last line of GetCommandInvocation stdout is used', async () => {
+    // Prepare: logs reject with ResourceNotFoundException (the default).
+
+    // Act
+    const result = await handler(pollInput());
+
+    // Assess
+    expect(result).toMatchObject({ status: 'running', command: { lastOutput: 'loading prices' } });
+  });
+
+  it('an instance shut down from inside (not by spot) -> workload-error, not a relaunch', async () => {
+    // Prepare
+    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'InProgress', ResponseCode: -1 });
+    ec2.on(DescribeInstancesCommand).resolves(describedInstance('terminated', { stateReason: 'Client.InstanceInitiatedShutdown' }));
+    ec2.on(DescribeSpotInstanceRequestsCommand).resolves(spotStatus('instance-terminated-by-user'));
+
+    // Act
+    const result = await handler(pollInput());
+
+    // Assess
+    expect(result).toMatchObject({ status: 'failed', failure: { kind: 'workload-error' } });
+    expect(result.failure?.reason).toContain('Client.InstanceInitiatedShutdown');
+  });
+});

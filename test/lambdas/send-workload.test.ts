@@ -1,0 +1,169 @@
+import { DescribeInstancesCommand, DescribeSpotInstanceRequestsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-vitest/extend';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { handler } from '../../lambdas/send-workload';
+import { TransientApiError } from '../../lambdas/shared/errors';
+import type { RunContext } from '../../lambdas/shared/job';
+import {
+  at,
+  clockAt,
+  COMMAND_ID,
+  describedInstance,
+  ENV,
+  INSTANCE_ID,
+  instanceRef,
+  iso,
+  job,
+  PREFLIGHT_COMMAND,
+  spotStatus,
+  ssmError,
+  stubHandlerEnv,
+  taskInput,
+  WORKLOAD_COMMAND,
+} from './fixtures';
+
+const ec2 = mockClient(EC2Client);
+const ssm = mockClient(SSMClient);
+
+const readyInput = (run: Partial<RunContext> = {}) =>
+  taskInput({ run, job: job({ status: 'ready', attemptStartedAt: iso(at(0)), instance: instanceRef() }) });
+
+/** The `commands` SendCommand was given. */
+function sentCommands(): string[] {
+  return ssm.commandCalls(SendCommandCommand)[0]?.args[0].input.Parameters?.commands ?? [];
+}
+
+beforeEach(() => {
+  ec2.reset();
+  ssm.reset();
+  stubHandlerEnv();
+  clockAt(at(1000));
+  ssm.on(SendCommandCommand).resolves({ Command: { CommandId: COMMAND_ID } });
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+  vi.unstubAllEnvs();
+});
+
+describe('SendWorkload', () => {
+  it('sends the workload with AWS-RunShellScript, timed out at the phase deadline, output to the log group', async () => {
+    // Prepare: 1000 s in; deadline = start + (5400 - 300) s, so 4100 s remain.
+
+    // Act
+    const result = await handler(readyInput());
+
+    // Assess
+    expect(ssm).toHaveReceivedCommandExactlyOnceWith(SendCommandCommand, {
+      DocumentName: 'AWS-RunShellScript',
+      InstanceIds: [INSTANCE_ID],
+      Parameters: expect.objectContaining({ executionTimeout: ['4100'] }),
+      CloudWatchOutputConfig: { CloudWatchOutputEnabled: true, CloudWatchLogGroupName: ENV.WORKLOAD_LOG_GROUP },
+    });
+    expect(result).toMatchObject({
+      status: 'running',
+      command: { id: COMMAND_ID, executionTimeoutSeconds: 4100, lastOutput: '', sentAt: iso(at(1000)), lastOutputAt: iso(at(1000)) },
+      pollErrors: 0,
+    });
+    expect(result.nextWaitSeconds).toBe(60);
+  });
+
+  it('exports the run as environment variables, then runs the configured workload command', async () => {
+    // Prepare: a full run of attempt 1.
+
+    // Act
+    await handler(readyInput());
+
+    // Assess
+    const commands = sentCommands();
+    expect(commands).toEqual(
+      expect.arrayContaining([
+        "export PIPELINE_NAME='saturday-pipeline'",
+        "export PIPELINE_PHASE='DataPhase1'",
+        "export PIPELINE_ATTEMPT='1'",
+        "export PIPELINE_EXECUTION='exec-1'",
+        "export PIPELINE_RUN_DATE='2026-05-30'",
+        "export PIPELINE_MODE='full'",
+      ]),
+    );
+    expect(commands.at(-1)).toBe(WORKLOAD_COMMAND);
+    expect(commands).not.toContain(PREFLIGHT_COMMAND);
+  });
+
+  it('preflight mode sends the preflight command, not the workload', async () => {
+    // Prepare
+    const input = readyInput({ mode: 'preflight' });
+
+    // Act
+    await handler(input);
+
+    // Assess
+    const commands = sentCommands();
+    expect(commands.at(-1)).toBe(PREFLIGHT_COMMAND);
+    expect(commands).not.toContain(WORKLOAD_COMMAND);
+    expect(commands).toContain("export PIPELINE_MODE='preflight'");
+  });
+
+  it('less than 60 s of budget left -> failed budget without sending anything', async () => {
+    // Prepare: 59 s before the deadline.
+    clockAt(at(5100 - 59));
+
+    // Act
+    const result = await handler(readyInput());
+
+    // Assess
+    expect(result).toMatchObject({ status: 'failed', failure: { kind: 'budget' } });
+    expect(result.failure?.reason).toContain('59 s');
+    expect(ssm).not.toHaveReceivedCommand(SendCommandCommand);
+  });
+
+  it('exactly 60 s left still sends, with a 60 s executionTimeout', async () => {
+    // Prepare
+    clockAt(at(5100 - 60));
+
+    // Act
+    const result = await handler(readyInput());
+
+    // Assess
+    expect(result.status).toBe('running');
+    expect(ssm).toHaveReceivedCommandWith(SendCommandCommand, { Parameters: expect.objectContaining({ executionTimeout: ['60'] }) });
+  });
+
+  it('an unsafe run value never reaches SSM', async () => {
+    // Prepare: a hand-edited redrive input with shell in the execution name.
+    const input = readyInput({ pipelineExecution: 'x$(reboot)' });
+
+    // Act
+    const sending = handler(input);
+
+    // Assess
+    await expect(sending).rejects.toThrow(/PIPELINE_EXECUTION/);
+    expect(ssm).not.toHaveReceivedCommand(SendCommandCommand);
+  });
+
+  it('SSM cannot reach an instance spot took away -> failed interruption, not an error', async () => {
+    // Prepare
+    ssm.on(SendCommandCommand).rejects(ssmError('InvalidInstanceId'));
+    ec2.on(DescribeInstancesCommand).resolves(describedInstance('terminated', { stateReason: 'Server.SpotInstanceTermination' }));
+    ec2.on(DescribeSpotInstanceRequestsCommand).resolves(spotStatus('instance-terminated-by-price'));
+
+    // Act
+    const result = await handler(readyInput());
+
+    // Assess
+    expect(result).toMatchObject({ status: 'failed', failure: { kind: 'interruption', reason: 'instance-terminated-by-price' } });
+  });
+
+  it('throttled SendCommand -> TransientApiError for the state machine to retry', async () => {
+    // Prepare
+    ssm.on(SendCommandCommand).rejects(ssmError('ThrottlingException'));
+
+    // Act
+    const sending = handler(readyInput());
+
+    // Assess
+    await expect(sending).rejects.toThrow(TransientApiError);
+  });
+});

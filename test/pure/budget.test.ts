@@ -1,0 +1,170 @@
+import { describe, expect, it } from 'vitest';
+import { affordableAttempts, budgetProblem, mayRelaunch, workDeadline, type PhaseBudget } from '../../lib/config/budget';
+import { loadPipelineConfig } from '../../lib/config/load';
+import { allPhases } from '../../lib/config/schema';
+
+const MARGIN = 300;
+const T0 = Date.parse('2026-05-30T09:00:00Z');
+const dataPhase1: PhaseBudget = { budgetSeconds: 5400, attemptSeconds: 2400, relaunchBackoffSeconds: 60 };
+
+describe('affordableAttempts', () => {
+  it.each([
+    ['DataPhase1', 5400, 2400, 2],
+    ['Research', 7200, 3000, 2],
+    ['PredictorTraining', 10800, 4800, 2],
+    ['Backtester', 7200, 3000, 2],
+  ])('%s (%i s budget, %i s per attempt) affords %i attempts', (_name, budgetSeconds, attemptSeconds, expected) => {
+    // Prepare
+    const phase: PhaseBudget = { budgetSeconds, attemptSeconds, relaunchBackoffSeconds: 60 };
+
+    // Act
+    const attempts = affordableAttempts(phase, MARGIN);
+
+    // Assess
+    expect(attempts).toBe(expected);
+  });
+
+  it('the built-in Saturday pipeline gives every phase two attempts and no budget problem', () => {
+    // Prepare
+    const config = loadPipelineConfig();
+
+    // Act
+    const rows = allPhases(config).map((p) => ({
+      name: p.name,
+      attempts: affordableAttempts(p, config.cleanupMarginSeconds),
+      problem: budgetProblem(p, config.cleanupMarginSeconds),
+    }));
+
+    // Assess
+    expect(config.cleanupMarginSeconds).toBe(MARGIN);
+    expect(rows).toEqual([
+      { name: 'DataPhase1', attempts: 2, problem: undefined },
+      { name: 'Research', attempts: 2, problem: undefined },
+      { name: 'PredictorTraining', attempts: 2, problem: undefined },
+      { name: 'Backtester', attempts: 2, problem: undefined },
+    ]);
+  });
+
+  it.each([
+    ['exactly one attempt plus the margin', { budgetSeconds: 2700, attemptSeconds: 2400, relaunchBackoffSeconds: 60 }, 1],
+    ['one second short of one attempt', { budgetSeconds: 2699, attemptSeconds: 2400, relaunchBackoffSeconds: 60 }, 0],
+    ['exactly two attempts and one backoff', { budgetSeconds: 300 + 2400 + 60 + 2400, attemptSeconds: 2400, relaunchBackoffSeconds: 60 }, 2],
+    ['one second short of two attempts', { budgetSeconds: 300 + 2400 + 60 + 2400 - 1, attemptSeconds: 2400, relaunchBackoffSeconds: 60 }, 1],
+    ['a budget smaller than the cleanup margin', { budgetSeconds: 200, attemptSeconds: 60, relaunchBackoffSeconds: 60 }, 0],
+  ])('boundary: %s', (_name, phase, expected) => {
+    // Prepare: the row's phase.
+
+    // Act
+    const attempts = affordableAttempts(phase, MARGIN);
+
+    // Assess
+    expect(attempts).toBe(expected);
+  });
+});
+
+describe('budgetProblem', () => {
+  it('an attempt longer than the whole budget', () => {
+    // Prepare
+    const phase: PhaseBudget = { budgetSeconds: 1800, attemptSeconds: 2400, relaunchBackoffSeconds: 60 };
+
+    // Act
+    const problem = budgetProblem(phase, MARGIN);
+
+    // Assess
+    expect(problem).toBe('attemptSeconds 2400 exceeds budgetSeconds 1800');
+  });
+
+  it('a budget that cannot hold one attempt plus the cleanup margin', () => {
+    // Prepare
+    const phase: PhaseBudget = { budgetSeconds: 2500, attemptSeconds: 2400, relaunchBackoffSeconds: 60 };
+
+    // Act
+    const problem = budgetProblem(phase, MARGIN);
+
+    // Assess
+    expect(problem).toContain('budgetSeconds 2500 cannot hold one attempt of attemptSeconds 2400');
+    expect(problem).toContain('cleanup margin of 300 s');
+  });
+
+  it('maxAttempts the budget cannot fit names the numbers', () => {
+    // Prepare
+    const phase: PhaseBudget = { ...dataPhase1, maxAttempts: 3 };
+
+    // Act
+    const problem = budgetProblem(phase, MARGIN);
+
+    // Assess
+    expect(problem).toContain('maxAttempts 3 cannot fit');
+    expect(problem).toContain('budgetSeconds 5400 holds at most 2 attempt(s) of attemptSeconds 2400');
+    expect(problem).toContain('60 s relaunch backoff');
+    expect(problem).toContain('300 s cleanup margin');
+  });
+
+  it.each([1, 2, undefined])('maxAttempts %s that fits is no problem', (maxAttempts) => {
+    // Prepare
+    const phase: PhaseBudget = { ...dataPhase1, maxAttempts };
+
+    // Act
+    const problem = budgetProblem(phase, MARGIN);
+
+    // Assess
+    expect(problem).toBeUndefined();
+  });
+});
+
+describe('mayRelaunch (DataPhase1: work deadline at start + 5100 s)', () => {
+  const deadlineMs = workDeadline(T0, 5400, MARGIN);
+  const ask = (elapsedSeconds: number, attempt = 1, phase: PhaseBudget = dataPhase1) =>
+    mayRelaunch({ phase, nowMs: T0 + elapsedSeconds * 1000, deadlineMs, attempt });
+
+  it('the work deadline leaves the cleanup margin free', () => {
+    // Prepare: the deadline above.
+
+    // Act
+    const seconds = (deadlineMs - T0) / 1000;
+
+    // Assess
+    expect(seconds).toBe(5100);
+  });
+
+  it.each([
+    ['interrupted early (600 s in)', 600],
+    ['interrupted at the end of a full attempt (2400 s in)', 2400],
+    ['exactly enough left after the backoff (2640 s in)', 2640],
+  ])('%s: relaunch after the backoff', (_name, elapsed) => {
+    // Prepare: the row's elapsed time.
+
+    // Act
+    const answer = ask(elapsed);
+
+    // Assess
+    expect(answer).toEqual({ relaunch: true, backoffSeconds: 60 });
+  });
+
+  it.each([
+    ['one second too late (2641 s in)', 2641, '2399 s of budget left after backoff, an attempt needs 2400 s'],
+    ['half the budget gone (3000 s in)', 3000, '2040 s of budget left after backoff, an attempt needs 2400 s'],
+    ['past the deadline', 6000, '0 s of budget left after backoff, an attempt needs 2400 s'],
+  ])('%s: no relaunch, and says why', (_name, elapsed, why) => {
+    // Prepare: the row's elapsed time.
+
+    // Act
+    const answer = ask(elapsed);
+
+    // Assess
+    expect(answer).toEqual({ relaunch: false, why });
+  });
+
+  it('maxAttempts reached: no relaunch even with budget to spare', () => {
+    // Prepare
+    const phase: PhaseBudget = { ...dataPhase1, maxAttempts: 2 };
+
+    // Act
+    const second = ask(60, 2, phase);
+    const first = ask(60, 1, phase);
+
+    // Assess
+    expect(second).toEqual({ relaunch: false, why: 'maxAttempts 2 reached' });
+    expect(first).toEqual({ relaunch: true, backoffSeconds: 60 });
+  });
+});

@@ -1,0 +1,166 @@
+import { describe, expect, it } from 'vitest';
+import {
+  classify,
+  isCapacityError,
+  LAUNCH_CAPACITY_ERROR_CODES,
+  SPOT_INTERRUPTION_STATE_REASONS,
+  SPOT_INTERRUPTION_STATUS_CODES,
+  type AttemptSignals,
+} from '../../lambdas/shared/classify';
+
+/** A healthy attempt: a fulfilled spot request, a running instance, the command in progress. */
+const healthy: AttemptSignals = { spotStatusCode: 'fulfilled', instanceState: 'running', commandStatus: 'InProgress' };
+
+describe('classify: spot interruptions', () => {
+  it.each([...SPOT_INTERRUPTION_STATUS_CODES])('spot status %s is an interruption even while the command is InProgress', (code) => {
+    // Prepare
+    const signals: AttemptSignals = { ...healthy, spotStatusCode: code };
+
+    // Act
+    const verdict = classify(signals);
+
+    // Assess
+    expect(verdict).toEqual({ state: 'failed', kind: 'interruption', reason: code });
+  });
+
+  it.each([...SPOT_INTERRUPTION_STATE_REASONS])('state reason %s on a terminated instance is an interruption, not the command failing', (reason) => {
+    // Prepare: SSM lost the command (-1), the spot request says nothing useful.
+    const signals: AttemptSignals = { instanceState: 'terminated', stateReasonCode: reason, commandStatus: 'Failed', responseCode: -1 };
+
+    // Act
+    const verdict = classify(signals);
+
+    // Assess
+    expect(verdict).toEqual({ state: 'failed', kind: 'interruption', reason });
+  });
+
+  it('the lists hold the codes AWS uses for the common interruptions', () => {
+    // Prepare
+    const expectedStatus = ['marked-for-termination', 'instance-terminated-no-capacity', 'instance-terminated-by-price'];
+    const expectedReasons = ['Server.SpotInstanceTermination', 'Server.InsufficientInstanceCapacity'];
+
+    // Act
+    const missingStatus = expectedStatus.filter((c) => !SPOT_INTERRUPTION_STATUS_CODES.has(c));
+    const missingReasons = expectedReasons.filter((c) => !SPOT_INTERRUPTION_STATE_REASONS.has(c));
+
+    // Assess
+    expect(missingStatus).toEqual([]);
+    expect(missingReasons).toEqual([]);
+  });
+});
+
+describe('classify: outcomes of the command', () => {
+  it.each<[string, AttemptSignals, ReturnType<typeof classify>]>([
+    ['Success', { ...healthy, commandStatus: 'Success', responseCode: 0 }, { state: 'succeeded' }],
+    [
+      'Success even when spot marks the instance right afterwards (the work is done)',
+      { spotStatusCode: 'marked-for-termination', instanceState: 'running', commandStatus: 'Success', responseCode: 0 },
+      { state: 'succeeded' },
+    ],
+    [
+      'Failed with exit code 1 on a running, fulfilled instance',
+      { ...healthy, commandStatus: 'Failed', responseCode: 1 },
+      { state: 'failed', kind: 'workload-error', reason: 'exit code 1' },
+    ],
+    [
+      'Failed with exit code 137',
+      { ...healthy, commandStatus: 'Failed', responseCode: 137 },
+      { state: 'failed', kind: 'workload-error', reason: 'exit code 137' },
+    ],
+    [
+      'TimedOut (the executionTimeout is the phase budget)',
+      { ...healthy, commandStatus: 'TimedOut', responseCode: -1 },
+      { state: 'failed', kind: 'budget', reason: 'command reached its executionTimeout (the phase budget)' },
+    ],
+  ])('%s', (_name, signals, expected) => {
+    // Prepare: the row's signals.
+
+    // Act
+    const verdict = classify(signals);
+
+    // Assess
+    expect(verdict).toEqual(expected);
+  });
+
+  it.each(['Failed', 'Cancelled', 'Undeliverable', 'Terminated'])(
+    'ResponseCode -1 with %s on a running, fulfilled instance is a genuine workload error, not an interruption',
+    (commandStatus) => {
+      // Prepare
+      const signals: AttemptSignals = { ...healthy, commandStatus, responseCode: -1 };
+
+      // Act
+      const verdict = classify(signals);
+
+      // Assess
+      expect(verdict).toMatchObject({ state: 'failed', kind: 'workload-error' });
+      expect(verdict.state === 'failed' && verdict.reason).toContain(`command ${commandStatus} without an exit code`);
+    },
+  );
+
+  it.each(['Client.UserInitiatedShutdown', 'Client.InstanceInitiatedShutdown'])(
+    'an instance terminated with %s (not by spot) is a workload error naming the reason',
+    (stateReasonCode) => {
+      // Prepare
+      const signals: AttemptSignals = { spotStatusCode: 'instance-terminated-by-user', instanceState: 'terminated', stateReasonCode, commandStatus: 'InProgress' };
+
+      // Act
+      const verdict = classify(signals);
+
+      // Assess
+      expect(verdict).toMatchObject({ state: 'failed', kind: 'workload-error' });
+      expect(verdict.state === 'failed' && verdict.reason).toContain(stateReasonCode);
+    },
+  );
+
+  it.each<[string, AttemptSignals]>([
+    ['InProgress on a healthy instance', healthy],
+    ['Pending on a healthy instance', { ...healthy, commandStatus: 'Pending' }],
+    ['Delayed on a healthy instance', { ...healthy, commandStatus: 'Delayed' }],
+    ['InProgress while the spot request is still active', { ...healthy, spotStatusCode: 'request-canceled-and-instance-running' }],
+    ['nothing known yet', {}],
+  ])('%s -> running', (_name, signals) => {
+    // Prepare: the row's signals.
+
+    // Act
+    const verdict = classify(signals);
+
+    // Assess
+    expect(verdict).toEqual({ state: 'running' });
+  });
+});
+
+describe('isCapacityError', () => {
+  it.each([...LAUNCH_CAPACITY_ERROR_CODES])('%s is a capacity error (rotate to the next pool)', (code) => {
+    // Prepare: the code.
+
+    // Act
+    const capacity = isCapacityError(code);
+
+    // Assess
+    expect(capacity).toBe(true);
+  });
+
+  it.each(['InvalidParameterValue', 'UnauthorizedOperation', 'RequestLimitExceeded', 'InvalidLaunchTemplateId.NotFound', undefined])(
+    '%s is not a capacity error (no rotation)',
+    (code) => {
+      // Prepare: the code.
+
+      // Act
+      const capacity = isCapacityError(code);
+
+      // Assess
+      expect(capacity).toBe(false);
+    },
+  );
+
+  it('covers the insufficient-capacity codes RunInstances returns for spot', () => {
+    // Prepare
+    const codes = ['InsufficientInstanceCapacity', 'InsufficientCapacity', 'MaxSpotInstanceCountExceeded', 'SpotMaxPriceTooLow'];
+
+    // Act
+    const recognised = codes.filter((c) => isCapacityError(c));
+
+    // Assess
+    expect(recognised).toEqual(codes);
+  });
+});
