@@ -99,7 +99,8 @@ export async function launchAttempt(client: Ec2Send, env: LaunchEnv, input: Phas
         availabilityZone: existing.availabilityZone ?? 'unknown',
         spotRequestId: existing.spotRequestId,
         poolIndex,
-        launchedAt: isoNow(),
+        // Its boot started when it launched, not now.
+        launchedAt: existing.launchedAt ?? isoNow(),
       },
       nextWaitSeconds: nextWait(AGENT_CHECK_SECONDS, deadline, now),
     };

@@ -44,6 +44,7 @@ export interface ExistingInstance {
   readonly subnetId?: string;
   readonly availabilityZone?: string;
   readonly spotRequestId?: string;
+  readonly launchedAt?: string;
 }
 
 /** Instances of one SpotPhase execution that are not terminated yet (optionally one attempt's). */
@@ -66,6 +67,7 @@ export async function findExecutionInstances(ec2: Ec2Send, executionId: string, 
           subnetId: i.SubnetId,
           availabilityZone: i.Placement?.AvailabilityZone,
           spotRequestId: i.SpotInstanceRequestId,
+          launchedAt: i.LaunchTime ? new Date(i.LaunchTime).toISOString() : undefined,
         });
       }
     }

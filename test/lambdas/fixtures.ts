@@ -127,7 +127,10 @@ export function logsError(name: string, httpStatusCode = 400): CloudWatchLogsSer
 }
 
 /** A DescribeInstances answer for one instance. */
-export function describedInstance(state: string, extra: { stateReason?: string; spotRequestId?: string; id?: string; instanceType?: string; subnetId?: string; az?: string } = {}) {
+export function describedInstance(
+  state: string,
+  extra: { stateReason?: string; spotRequestId?: string; id?: string; instanceType?: string; subnetId?: string; az?: string; launchTime?: Date } = {},
+) {
   return {
     Reservations: [
       {
@@ -140,6 +143,7 @@ export function describedInstance(state: string, extra: { stateReason?: string; 
             State: { Name: state as never },
             StateReason: extra.stateReason ? { Code: extra.stateReason, Message: extra.stateReason } : undefined,
             SpotInstanceRequestId: extra.spotRequestId ?? SPOT_REQUEST_ID,
+            LaunchTime: extra.launchTime,
           },
         ],
       },

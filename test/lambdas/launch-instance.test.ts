@@ -15,6 +15,7 @@ import {
   EXECUTION_ID,
   INSTANCE_TYPES,
   job,
+  START_MS,
   stubHandlerEnv,
   SUBNETS,
   taskInput,
@@ -106,7 +107,10 @@ describe('LaunchInstance', () => {
 
   it('adopts the instance a previous try of this attempt started, and does not launch another', async () => {
     // Prepare
-    ec2.on(DescribeInstancesCommand).resolves(describedInstance('pending', { id: 'i-0adopt00000000001', instanceType: 'c5a.large', subnetId: SUBNETS[1], az: 'us-east-1b' }));
+    const firstTry = new Date(START_MS - 45_000);
+    ec2.on(DescribeInstancesCommand).resolves(
+      describedInstance('pending', { id: 'i-0adopt00000000001', instanceType: 'c5a.large', subnetId: SUBNETS[1], az: 'us-east-1b', launchTime: firstTry }),
+    );
     ec2.on(RunInstancesCommand).resolves({ Instances: [NEW_INSTANCE] });
 
     // Act
@@ -116,7 +120,7 @@ describe('LaunchInstance', () => {
     expect(ec2).not.toHaveReceivedCommand(RunInstancesCommand);
     expect(result).toMatchObject({
       status: 'booting',
-      instance: { id: 'i-0adopt00000000001', instanceType: 'c5a.large', subnetId: SUBNETS[1], poolIndex: 1 },
+      instance: { id: 'i-0adopt00000000001', instanceType: 'c5a.large', subnetId: SUBNETS[1], poolIndex: 1, launchedAt: firstTry.toISOString() },
     });
   });
 
