@@ -1,0 +1,161 @@
+/**
+ * Checks shared by the simulator tests: the JSON report shape of the simulator contract
+ * (/work/shared/simulator-contract.md) and the properties every simulated run must have,
+ * whatever its scenario. Each check answers a list of problems; an empty list means it holds.
+ */
+import { SPOT_INTERRUPTION_METRIC } from '../../lambdas/handle-failure';
+import { checkInvariants } from '../../simulator/invariants';
+import type { SimulationReport } from '../../simulator/report';
+
+export const EXECUTION_STATUSES = ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'];
+export const PHASE_STATUSES = ['SUCCEEDED', 'FAILED', 'NOT_RUN'];
+export const LAUNCH_OUTCOMES = ['succeeded', 'failed', 'interrupted', 'capacity-exhausted', 'preflight-ok', 'timed-out', 'hung', 'aborted'];
+
+type Json = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+const isStringOrNull = (v: unknown): boolean => v === null || typeof v === 'string';
+
+/** Does `value` (a report as it crossed JSON) have every field of the contract, with the right types? */
+export function reportShapeProblems(value: unknown): string[] {
+  const problems: string[] = [];
+  const need = (ok: boolean, what: string) => {
+    if (!ok) problems.push(what);
+  };
+  need(isObject(value), 'report: must be an object');
+  if (!isObject(value)) return problems;
+  const r = value;
+  for (const key of ['scenario', 'status', 'error', 'cause', 'simulatedSeconds', 'phases', 'metrics', 'instances', 'workloadsRun', 'transitions']) {
+    need(key in r, `report.${key}: missing`);
+  }
+  need(typeof r.scenario === 'string', 'report.scenario: must be a string');
+  need(EXECUTION_STATUSES.includes(r.status as string), `report.status: ${String(r.status)} is not one of ${EXECUTION_STATUSES.join(', ')}`);
+  need(isStringOrNull(r.error), 'report.error: must be a string or null');
+  need(isStringOrNull(r.cause), 'report.cause: must be a string or null');
+  need((r.status === 'SUCCEEDED') === (r.error === null), 'report.error: must be null exactly when the status is SUCCEEDED');
+  need(isCount(r.simulatedSeconds), 'report.simulatedSeconds: must be a whole number >= 0');
+  need(isCount(r.workloadsRun), 'report.workloadsRun: must be a whole number >= 0');
+  need(isCount(r.transitions), 'report.transitions: must be a whole number >= 0');
+  need(isObject(r.instances) && isCount(r.instances.launched) && isCount(r.instances.runningAtEnd), 'report.instances: must be { launched, runningAtEnd } counts');
+
+  need(Array.isArray(r.phases), 'report.phases: must be a list');
+  for (const [i, p] of (Array.isArray(r.phases) ? r.phases : []).entries()) {
+    const at = `report.phases[${i}]`;
+    if (!isObject(p)) {
+      problems.push(`${at}: must be an object`);
+      continue;
+    }
+    need(typeof p.name === 'string' && p.name.length > 0, `${at}.name: must be a non-empty string`);
+    need(PHASE_STATUSES.includes(p.status as string), `${at}.status: ${String(p.status)} is not one of ${PHASE_STATUSES.join(', ')}`);
+    need(isCount(p.attempts), `${at}.attempts: must be a whole number >= 0`);
+    need(isCount(p.interruptions), `${at}.interruptions: must be a whole number >= 0`);
+    need(isCount(p.seconds), `${at}.seconds: must be a whole number >= 0`);
+    need(isCount(p.budgetSeconds), `${at}.budgetSeconds: must be a whole number >= 0`);
+    need(Array.isArray(p.launches), `${at}.launches: must be a list`);
+    const launches = Array.isArray(p.launches) ? p.launches : [];
+    need(launches.length === p.attempts, `${at}: ${launches.length} launch(es) for ${String(p.attempts)} attempt(s)`);
+    for (const [j, l] of launches.entries()) {
+      const lat = `${at}.launches[${j}]`;
+      if (!isObject(l)) {
+        problems.push(`${lat}: must be an object`);
+        continue;
+      }
+      need(l.pool === null || (typeof l.pool === 'string' && /^[a-z0-9][a-z0-9.-]*\/[a-z0-9-]+$/.test(l.pool)), `${lat}.pool: ${String(l.pool)} is neither null nor "type/zone"`);
+      need(LAUNCH_OUTCOMES.includes(l.outcome as string), `${lat}.outcome: ${String(l.outcome)} is not one of ${LAUNCH_OUTCOMES.join(', ')}`);
+      need(isCount(l.start), `${lat}.start: must be a whole number >= 0`);
+      need(isCount(l.end), `${lat}.end: must be a whole number >= 0`);
+    }
+  }
+
+  need(Array.isArray(r.metrics), 'report.metrics: must be a list');
+  for (const [i, m] of (Array.isArray(r.metrics) ? r.metrics : []).entries()) {
+    const ok =
+      isObject(m) &&
+      typeof m.namespace === 'string' &&
+      typeof m.name === 'string' &&
+      typeof m.value === 'number' &&
+      isObject(m.dimensions) &&
+      Object.values(m.dimensions).every((d) => typeof d === 'string');
+    need(ok, `report.metrics[${i}]: must be { namespace, name, value, dimensions: { string: string } }`);
+  }
+  return problems;
+}
+
+/**
+ * What must hold after every run: the simulator's own invariants, plus what the report itself
+ * says about time, instances and metrics.
+ */
+export function runProblems(report: SimulationReport, metricNamespace = 'AlphaEngine'): string[] {
+  const problems = checkInvariants(report)
+    .filter((i) => !i.holds)
+    .map((i) => `invariant broken: ${i.name}${i.detail ? ` (${i.detail})` : ''}`);
+  if (report.instances.runningAtEnd !== 0) problems.push(`${report.instances.runningAtEnd} instance(s) running at the end`);
+  const launched = report.phases.reduce((n, p) => n + p.launches.filter((l) => l.pool !== null).length, 0);
+  if (launched !== report.instances.launched) problems.push(`the phases name ${launched} launched instance(s), the cloud launched ${report.instances.launched}`);
+
+  for (const p of report.phases) {
+    p.launches.forEach((l, i) => {
+      if (l.end < l.start) problems.push(`${p.name} launch ${i + 1}: ends at ${l.end} s, before its start at ${l.start} s`);
+      const previous = p.launches[i - 1];
+      if (previous && l.start < previous.end) {
+        problems.push(`${p.name} launch ${i + 1} starts at ${l.start} s, before launch ${i} ended at ${previous.end} s (two instances at once)`);
+      }
+      // No instance: every pool refused, or the attempt could not launch at all (budget spent, a launch error).
+      if (l.outcome === 'capacity-exhausted' ? l.pool !== null : l.pool === null && !['timed-out', 'failed', 'aborted'].includes(l.outcome)) {
+        problems.push(`${p.name} launch ${i + 1}: pool ${String(l.pool)} with outcome ${l.outcome}`);
+      }
+    });
+    const interrupted = p.launches.filter((l) => l.outcome === 'interrupted' || l.outcome === 'capacity-exhausted').length;
+    if (interrupted !== p.interruptions) problems.push(`${p.name}: ${p.interruptions} interruption(s) reported, ${interrupted} launch(es) interrupted`);
+    if (p.status === 'NOT_RUN' && (p.attempts !== 0 || p.seconds !== 0)) problems.push(`${p.name}: NOT_RUN with ${p.attempts} attempt(s), ${p.seconds} s`);
+    if (p.status === 'SUCCEEDED') {
+      const last = p.launches.at(-1);
+      if (!last || !['succeeded', 'preflight-ok'].includes(last.outcome)) problems.push(`${p.name}: SUCCEEDED but its last launch ended ${last?.outcome ?? '(none)'}`);
+      if (p.error !== null) problems.push(`${p.name}: SUCCEEDED with error ${p.error}`);
+    }
+    if (p.status === 'FAILED' && !p.error) problems.push(`${p.name}: FAILED without an error name`);
+    // Every launch but the last was relaunched from, and only an interruption is relaunched from.
+    p.launches.slice(0, -1).forEach((l, i) => {
+      if (l.outcome !== 'interrupted' && l.outcome !== 'capacity-exhausted') problems.push(`${p.name}: relaunched after launch ${i + 1} ended ${l.outcome}`);
+    });
+    const reasons = p.launches.slice(0, -1).map((l) => l.reason ?? '(no reason)');
+    const metricReasons = report.metrics.filter((m) => m.name === SPOT_INTERRUPTION_METRIC && m.dimensions.Phase === p.name).map((m) => m.dimensions.Reason);
+    if (JSON.stringify(metricReasons) !== JSON.stringify(reasons)) {
+      problems.push(`${p.name}: metric reasons ${JSON.stringify(metricReasons)} do not match the relaunched attempts' reasons ${JSON.stringify(reasons)}`);
+    }
+  }
+
+  for (const m of report.metrics) {
+    if (m.name !== SPOT_INTERRUPTION_METRIC || m.namespace !== metricNamespace || m.value !== 1 || !m.dimensions.Phase || !m.dimensions.Reason) {
+      problems.push(`unexpected metric datum ${JSON.stringify(m)}`);
+    }
+  }
+  const relaunches = report.phases.reduce((n, p) => n + p.relaunches, 0);
+  if (relaunches !== report.metrics.length) problems.push(`${relaunches} relaunch(es), ${report.metrics.length} metric datum(s)`);
+
+  if (report.status === 'SUCCEEDED' && report.phases.some((p) => p.status !== 'SUCCEEDED')) {
+    problems.push(`SUCCEEDED, but phase(s) ${report.phases.filter((p) => p.status !== 'SUCCEEDED').map((p) => `${p.name} ${p.status}`).join(', ')}`);
+  }
+  if (report.status === 'FAILED') {
+    const failed = report.phases.filter((p) => p.status === 'FAILED');
+    if (failed.length === 0) problems.push('FAILED, but no phase failed');
+    if (report.error !== 'States.TaskFailed') problems.push(`FAILED with error ${String(report.error)}, expected States.TaskFailed (a phase's child execution failed)`);
+    const phaseError = causeError(report.cause);
+    if (phaseError !== undefined && !failed.some((p) => p.error === phaseError)) {
+      problems.push(`the pipeline's cause names error ${phaseError}, which no failed phase has (${failed.map((p) => `${p.name}: ${p.error}`).join(', ')})`);
+    }
+  }
+  return problems;
+}
+
+/** The phase error carried in a States.TaskFailed cause (the child execution's description). */
+export function causeError(cause: string | null): string | undefined {
+  if (!cause) return undefined;
+  try {
+    const parsed = JSON.parse(cause) as { Error?: unknown };
+    return typeof parsed.Error === 'string' ? parsed.Error : undefined;
+  } catch {
+    return undefined;
+  }
+}
