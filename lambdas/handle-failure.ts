@@ -106,6 +106,8 @@ export async function handleFailure(clients: { ec2: Ec2Send; cloudwatch: CloudWa
       };
     }
     const reasons = history.filter((h) => h.outcome === 'interrupted' || h.outcome === 'capacity-exhausted').map((h) => h.reason);
+    // The SpotRetryBudgetExhausted alarm counts this line (a metric filter on this function's logs).
+    logger.error(`${PHASE_ERRORS.interruption}: phase ${phase.name} gives up after ${history.length} attempt(s)`, { phase: phase.name, reasons, why: answer.why });
     return {
       ...job,
       history,

@@ -31,7 +31,7 @@ function instanceTags(input: PhaseTaskInput): Tag[] {
     { Key: 'Name', Value: `${phase.pipelineName}-${phase.name}-attempt-${job.attempt}` },
     { Key: TAG.pipeline, Value: phase.pipelineName },
     { Key: TAG.execution, Value: execution.id },
-    { Key: TAG.run, Value: run.pipelineExecution },
+    { Key: TAG.run, Value: run.pipelineExecutionArn },
     { Key: TAG.phase, Value: phase.name },
     { Key: TAG.attempt, Value: String(job.attempt) },
   ];

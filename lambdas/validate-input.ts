@@ -29,7 +29,7 @@ export const executionInputSchema = z
 
 const eventSchema = z.object({
   input: z.unknown(),
-  execution: z.object({ name: z.string(), startTime: z.string() }),
+  execution: z.object({ id: z.string().min(1), name: z.string(), startTime: z.string() }),
   timezone: z.string().default('America/Los_Angeles'),
 });
 
@@ -43,7 +43,7 @@ export function safeExecutionName(name: string): string {
   return name.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 80) || 'execution';
 }
 
-export function validateExecutionInput(raw: unknown, execution: { name: string; startTime: string }, timezone: string): RunContext {
+export function validateExecutionInput(raw: unknown, execution: { id: string; name: string; startTime: string }, timezone: string): RunContext {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new InvalidExecutionInput('execution input: must be a JSON object like {"mode": "full"}');
   }
@@ -61,6 +61,7 @@ export function validateExecutionInput(raw: unknown, execution: { name: string; 
     mode: result.data.mode,
     runDate: result.data.runDate ?? dateIn(timezone, new Date(execution.startTime)),
     pipelineExecution: safeExecutionName(execution.name),
+    pipelineExecutionArn: execution.id,
   };
 }
 

@@ -12,11 +12,15 @@ import type { Construct } from 'constructs';
 import { affordableAttempts } from './config/budget';
 import { allPhases, type PhaseConfig, type PipelineConfig } from './config/schema';
 import { PipelineFunction } from './constructs/pipeline-function';
+import { SafetyNet } from './constructs/safety-net';
 import { SpotWorkers } from './constructs/spot-workers';
 import { SpotPhaseDefinition } from '../state-machines/spot-phase';
 import { pipelineTimeoutSeconds, SaturdayPipelineDefinition } from '../state-machines/saturday-pipeline';
 import type { FailureEnv, LaunchEnv, SendEnv } from '../lambdas/shared/environment';
 import { TAG } from '../lambdas/shared/tags';
+
+/** An instance older than the longest phase budget plus this (and the cleanup margin) is an orphan. */
+export const ORPHAN_AGE_SLACK_SECONDS = 1800;
 
 export interface SpotPipelineStackProps extends StackProps {
   /** The validated pipeline config (see lib/config/schema.ts). */
@@ -26,6 +30,7 @@ export interface SpotPipelineStackProps extends StackProps {
 export class SpotPipelineStack extends Stack {
   readonly pipeline: sfn.StateMachine;
   readonly spotPhase: sfn.StateMachine;
+  readonly safetyNet: SafetyNet;
 
   constructor(scope: Construct, id: string, props: SpotPipelineStackProps) {
     super(scope, id, props);
@@ -111,6 +116,19 @@ export class SpotPipelineStack extends Stack {
       },
     });
 
+    // --- Cleanup whatever happens, orphan reaper, alarms -----------------------------------
+    this.safetyNet = new SafetyNet(this, 'SafetyNet', {
+      pipelineName: config.pipelineName,
+      metricNamespace: config.metricNamespace,
+      pipeline: this.pipeline,
+      spotPhase: this.spotPhase,
+      handleFailure,
+      maxInstanceAgeSeconds: longestBudget + config.cleanupMarginSeconds + ORPHAN_AGE_SLACK_SECONDS,
+      alarmEmail: config.alarmEmail,
+      reaperDryRun: config.reaperDryRun,
+      logRetention: retention,
+    });
+
     // --- Schedules ----------------------------------------------------------------------
     const timeZone = TimeZone.of(config.schedules.timezone);
     const schedule = (id: string, expression: string, mode: 'full' | 'preflight', description: string) =>
@@ -130,6 +148,7 @@ export class SpotPipelineStack extends Stack {
     // --- Outputs ------------------------------------------------------------------------
     new CfnOutput(this, 'PipelineStateMachineArn', { value: this.pipeline.stateMachineArn });
     new CfnOutput(this, 'SpotPhaseStateMachineArn', { value: this.spotPhase.stateMachineArn });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.safetyNet.alarmTopic.topicArn });
     new CfnOutput(this, 'AffordableAttempts', {
       description: 'Attempts each phase can afford in the worst case (budget arithmetic at synth)',
       value: allPhases(config)

@@ -8,6 +8,7 @@ import FakeTimers from '@sinonjs/fake-timers';
 import { loadPipelineConfig } from '../lib/config/load';
 import { allPhases, type PipelineConfig } from '../lib/config/schema';
 import { SimulatedCloud } from './cloud';
+import { SimulatedEventBus } from './event-bus';
 import { deployedFunctions, SimulatedLambda } from './lambda-runtime';
 import { checkScenarioPhases, type Scenario } from './scenario';
 import { routeSdkToCloud } from './sdk-interceptor';
@@ -32,6 +33,7 @@ export interface Simulation {
   readonly config: PipelineConfig;
   readonly cloud: SimulatedCloud;
   readonly stepFunctions: SimulatedStepFunctions;
+  readonly eventBus: SimulatedEventBus;
   readonly pipeline: SimExecution;
   readonly startedAt: number;
   readonly endedAt: number;
@@ -68,19 +70,28 @@ export async function runSimulation(scenario: Scenario, options: SimulationOptio
   await lambda.load();
   const stepFunctions = new SimulatedStepFunctions(deployedStateMachines(template), lambda);
   const pipelineMachine = stepFunctions.byName(config.pipelineName);
+  const eventBus = new SimulatedEventBus(template, lambda);
+  stepFunctions.onEnded.push((execution) => eventBus.executionEnded(execution));
+  const account = {
+    handle: (service: string, operation: string, input: Record<string, unknown>) =>
+      service === 'SFN' && operation === 'DescribeExecution' ? Promise.resolve(stepFunctions.describeExecution(input)) : cloud.handle(service, operation, input),
+  };
 
   const realStart = performance.now();
   const startedAt = options.startAt ?? DEFAULT_START;
   const clock = FakeTimers.install({ now: startedAt, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], loopLimit: 1_000_000 });
-  const unroute = routeSdkToCloud(cloud);
+  const unroute = routeSdkToCloud(account);
   const quiet = captureConsole();
   try {
     const input = 'input' in scenario ? scenario.input : { mode: scenario.mode ?? 'full' };
     const pipeline = stepFunctions.startExecution(pipelineMachine.arn, input ?? {}, { name: 'saturday-run' });
+    eventBus.startSchedules();
     if (scenario.abortAtMinute !== undefined) setTimeout(() => pipeline.abort(), scenario.abortAtMinute * 60_000);
-    await driveUntil(clock, () => stepFunctions.executions.every((e) => e.status !== 'RUNNING'));
+    // Until every execution has ended and the account has finished reacting to it.
+    await driveUntil(clock, () => stepFunctions.executions.every((e) => e.status !== 'RUNNING') && eventBus.inFlight === 0);
     await Promise.all(stepFunctions.executions.map((e) => e.done));
-    return { scenario, config, cloud, stepFunctions, pipeline, startedAt, endedAt: Date.now(), realMs: performance.now() - realStart };
+    eventBus.stopSchedules();
+    return { scenario, config, cloud, stepFunctions, eventBus, pipeline, startedAt, endedAt: Date.now(), realMs: performance.now() - realStart };
   } finally {
     quiet.restore();
     unroute();

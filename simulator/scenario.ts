@@ -8,7 +8,7 @@ import { formatIssues } from '../lib/config/schema';
 
 const minutes = (what: string) => z.number({ error: `must be a number >= 0 (${what})` }).min(0, { error: 'must be a number >= 0' });
 
-const POOL_PATTERN = /^(\*|[a-z0-9][a-z0-9.-]*\/(\*|[a-z0-9-]+))$/;
+const POOL_PATTERN = /^(\*|(\*|[a-z0-9][a-z0-9.-]*)\/(\*|[a-z0-9-]+))$/;
 
 export const attemptPlanSchema = z
   .object({

@@ -52,6 +52,8 @@ function walkStates(states: Record<string, StateDef>, visit: (name: string, stat
 
 export class SimulatedStepFunctions {
   readonly executions: SimExecution[] = [];
+  /** Called whenever an execution ends (EventBridge listens here). */
+  readonly onEnded: ((execution: SimExecution) => void)[] = [];
   private seq = 0;
 
   constructor(
@@ -64,11 +66,11 @@ export class SimulatedStepFunctions {
 
   private readonly machines = new Map<string, StateMachine>();
 
-  /** One interpreter per state machine: it validates the definition once, when first built. */
+  /** One interpreter per state machine. */
   private machine(sm: DeployedStateMachine): StateMachine {
     let machine = this.machines.get(sm.arn);
     if (!machine) {
-      machine = new StateMachine(sm.definition as never, { validationOptions: { checkArn: false, checkPaths: false } });
+      machine = buildInterpreter(sm.definition);
       this.machines.set(sm.arn, machine);
     }
     return machine;
@@ -141,11 +143,15 @@ export class SimulatedStepFunctions {
   }
 
   private settle(execution: SimExecution, status: ExecutionStatus, end: { output?: unknown; error?: string; cause?: string }): SimExecution {
+    // A .sync task abandoned by its execution (failed sibling branch, timeout, abort) stops its
+    // child execution, as Step Functions does.
+    if (status !== 'SUCCEEDED') for (const child of this.executions.filter((e) => e.parentArn === execution.arn)) child.abort();
     execution.status = status;
     execution.stoppedAt = Date.now();
     execution.output = end.output;
     execution.error = end.error;
     execution.cause = end.cause;
+    for (const listener of this.onEnded) listener(execution);
     return execution;
   }
 
@@ -166,10 +172,38 @@ export class SimulatedStepFunctions {
     throw Object.assign(new Error(JSON.stringify({ ...description, Error: child.error, Cause: child.cause })), { name: 'States.TaskFailed' });
   }
 
+  /** The DescribeExecution API, for the handlers that ask (the orphan reaper). */
+  describeExecution(input: Record<string, unknown>): unknown {
+    const execution = this.executions.find((e) => e.arn === input.executionArn);
+    if (!execution) throw Object.assign(new Error(`Execution Does Not Exist: '${String(input.executionArn)}'`), { name: 'ExecutionDoesNotExist', $metadata: { httpStatusCode: 400 } });
+    return {
+      executionArn: execution.arn,
+      stateMachineArn: execution.stateMachine.arn,
+      name: execution.name,
+      status: execution.status,
+      startDate: new Date(execution.startedAt),
+      stopDate: execution.stoppedAt === undefined ? undefined : new Date(execution.stoppedAt),
+    };
+  }
+
   /** State transitions of every execution, counted as Step Functions bills them. */
   transitions(): number {
     return this.executions.reduce((sum, e) => sum + e.events.filter((ev) => ev.type === 'StateEntered' || ev.type === 'StateRetried').length, 0);
   }
+}
+
+/** Definitions already validated in this process (validation compiles schemas: ~300 ms a time). */
+const validatedDefinitions = new Set<string>();
+
+/** Build an interpreter, validating each distinct definition once, as CreateStateMachine does. */
+function buildInterpreter(definition: DeployedStateMachine['definition']): StateMachine {
+  const key = JSON.stringify(definition);
+  const validated = validatedDefinitions.has(key);
+  const machine = new StateMachine(definition as never, {
+    validationOptions: validated ? { noValidate: true } : { checkArn: false, checkPaths: false },
+  });
+  validatedDefinitions.add(key);
+  return machine;
 }
 
 function causeText(cause: unknown): string | undefined {

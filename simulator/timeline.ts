@@ -63,6 +63,21 @@ function phaseLines(sim: Simulation): Line[] {
   return lines;
 }
 
+/** What the account did on its own: cleanup after executions that ended badly, orphan sweeps. */
+function reactionLines(sim: Simulation): Line[] {
+  return sim.eventBus.deliveries.flatMap((d) => {
+    const result = d.result as { executionArn?: string; status?: string; terminated?: string[]; orphans?: unknown[] } | undefined;
+    if (d.error) return [{ at: d.at, text: `EventBridge rule ${d.rule}: target failed: ${d.error}` }];
+    if (result?.executionArn) {
+      const name = result.executionArn.split(':').at(-1);
+      const what = result.terminated?.length ? `terminated ${result.terminated.join(', ')}` : 'nothing left running';
+      return [{ at: d.at, text: `cleanup after execution ${name} ${result.status}: ${what}` }];
+    }
+    if (result?.orphans && result.orphans.length > 0) return [{ at: d.at, text: `orphan reaper: ${result.orphans.length} orphan(s) reaped` }];
+    return [];
+  });
+}
+
 export function renderTimeline(sim: Simulation, report: SimulationReport, invariants: InvariantResult[]): string {
   const tz = sim.config.schedules.timezone;
   const t0 = sim.pipeline.startedAt;
@@ -73,6 +88,7 @@ export function renderTimeline(sim: Simulation, report: SimulationReport, invari
   out.push('Timeline (America/Los_Angeles clock, +elapsed):');
   const lines: Line[] = [{ at: t0, text: `pipeline started with input ${JSON.stringify(sim.pipeline.input)}` }, ...phaseLines(sim)];
   lines.push({ at: sim.pipeline.stoppedAt ?? sim.endedAt, text: `pipeline ${report.status}${report.error ? `: ${report.error}` : ''}` });
+  lines.push(...reactionLines(sim));
   lines.sort((a, b) => a.at - b.at);
   for (const line of lines) {
     const elapsed = Math.round((line.at - t0) / 60000);

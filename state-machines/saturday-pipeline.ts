@@ -37,7 +37,7 @@ export class SaturdayPipelineDefinition extends Construct {
       retryOnServiceExceptions: false,
       payload: sfn.TaskInput.fromObject({
         input: sfn.JsonPath.entirePayload,
-        execution: { name: sfn.JsonPath.executionName, startTime: sfn.JsonPath.executionStartTime },
+        execution: { id: sfn.JsonPath.executionId, name: sfn.JsonPath.executionName, startTime: sfn.JsonPath.executionStartTime },
         timezone: config.schedules.timezone,
       }),
       // Replace the state with the validated run context. (ResultPath "$" would say the same, but

@@ -36,7 +36,8 @@ export async function readInstanceStatus(ec2: Ec2Send, instanceId: string, known
   return { instanceState, stateReasonCode, spotStatusCode, spotRequestId };
 }
 
-const ALIVE = ['pending', 'running', 'stopping', 'stopped'];
+/** Every state but terminated and shutting-down: an instance that still costs or may still run. */
+export const ALIVE = ['pending', 'running', 'stopping', 'stopped'];
 
 export interface ExistingInstance {
   readonly id: string;
@@ -45,15 +46,15 @@ export interface ExistingInstance {
   readonly availabilityZone?: string;
   readonly spotRequestId?: string;
   readonly launchedAt?: string;
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
-/** Instances of one SpotPhase execution that are not terminated yet (optionally one attempt's). */
-export async function findExecutionInstances(ec2: Ec2Send, executionId: string, attempt?: number): Promise<ExistingInstance[]> {
+/** Instances not terminated yet whose tags match every given key/value. */
+export async function findTaggedInstances(ec2: Ec2Send, tags: Readonly<Record<string, string>>, states: readonly string[] = ALIVE): Promise<ExistingInstance[]> {
   const filters = [
-    { Name: `tag:${TAG.execution}`, Values: [executionId] },
-    { Name: 'instance-state-name', Values: ALIVE },
+    ...Object.entries(tags).map(([key, value]) => ({ Name: `tag:${key}`, Values: [value] })),
+    { Name: 'instance-state-name', Values: [...states] },
   ];
-  if (attempt !== undefined) filters.push({ Name: `tag:${TAG.attempt}`, Values: [String(attempt)] });
   const found: ExistingInstance[] = [];
   let NextToken: string | undefined;
   do {
@@ -68,12 +69,18 @@ export async function findExecutionInstances(ec2: Ec2Send, executionId: string, 
           availabilityZone: i.Placement?.AvailabilityZone,
           spotRequestId: i.SpotInstanceRequestId,
           launchedAt: i.LaunchTime ? new Date(i.LaunchTime).toISOString() : undefined,
+          tags: Object.fromEntries((i.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])),
         });
       }
     }
     NextToken = out.NextToken;
   } while (NextToken);
   return found;
+}
+
+/** Instances of one SpotPhase execution that are not terminated yet (optionally one attempt's). */
+export function findExecutionInstances(ec2: Ec2Send, executionId: string, attempt?: number): Promise<ExistingInstance[]> {
+  return findTaggedInstances(ec2, { [TAG.execution]: executionId, ...(attempt !== undefined ? { [TAG.attempt]: String(attempt) } : {}) });
 }
 
 /** Terminate instances; ones EC2 no longer knows are already gone, which is what we want. */

@@ -12,6 +12,8 @@ export const runContextSchema = z
     mode: z.enum(['full', 'preflight']),
     runDate: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
     pipelineExecution: z.string().min(1).max(80),
+    /** The pipeline execution's ARN: instances carry it, so cleanup can find them from either execution. */
+    pipelineExecutionArn: z.string().min(1).max(256),
   })
   .strict();
 export type RunContext = z.output<typeof runContextSchema>;

@@ -107,6 +107,8 @@ export const pipelineConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** The orphan reaper only reports (logs and metric) when true. */
+    reaperDryRun: z.boolean({ error: 'must be true or false' }).default(false),
     /** Where alarms are emailed (optional). */
     alarmEmail: z.email({ error: 'must be an email address' }).optional(),
     logRetentionDays: z

@@ -59,7 +59,7 @@ export function phaseSpec(overrides: Partial<PhaseSpec> = {}): PhaseSpec {
 }
 
 export function runContext(overrides: Partial<RunContext> = {}): RunContext {
-  return { mode: 'full', runDate: '2026-05-30', pipelineExecution: 'exec-1', ...overrides };
+  return { mode: 'full', runDate: '2026-05-30', pipelineExecution: 'exec-1', pipelineExecutionArn: 'arn:aws:states:us-east-1:123456789012:execution:saturday-pipeline:exec-1', ...overrides };
 }
 
 /** The attempt's instance: pool 0 (c5.large in the first subnet), launched a minute in. */

@@ -4,7 +4,7 @@ import { WORKLOAD_ENV_PATTERNS } from '../../lambdas/shared/shell';
 import { handler, MAX_INPUT_BYTES } from '../../lambdas/validate-input';
 
 /** What the pipeline's first state hands ValidateInput. */
-const event = (input: unknown, startTime = '2026-05-30T09:00:00Z', name = 'weekly-2026-05-30') => ({ input, execution: { name, startTime } });
+const event = (input: unknown, startTime = '2026-05-30T09:00:00Z', name = 'weekly-2026-05-30') => ({ input, execution: { id: `arn:aws:states:us-east-1:123456789012:execution:saturday-pipeline:${name}`, name, startTime } });
 
 describe('ValidateInput: accepted input', () => {
   it('{mode: "full"} defaults runDate to the start date in America/Los_Angeles', async () => {
@@ -15,7 +15,7 @@ describe('ValidateInput: accepted input', () => {
     const result = await handler(event(input, '2026-05-30T09:00:00Z'));
 
     // Assess
-    expect(result).toEqual({ run: { mode: 'full', runDate: '2026-05-30', pipelineExecution: 'weekly-2026-05-30' } });
+    expect(result).toEqual({ run: { mode: 'full', runDate: '2026-05-30', pipelineExecution: 'weekly-2026-05-30', pipelineExecutionArn: 'arn:aws:states:us-east-1:123456789012:execution:saturday-pipeline:weekly-2026-05-30' } });
   });
 
   it('a start late on Friday evening in Los Angeles is still Friday (03:00 UTC Saturday -> 2026-05-29)', async () => {

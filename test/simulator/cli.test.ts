@@ -37,7 +37,7 @@ describe('npm run simulate (bin/simulate.ts)', () => {
   it('--scenario with a genuine error --json: exit 1, stdout is the JSON report and nothing else', () => {
     const r = simulate('--scenario', path.join(SCENARIOS, 'genuine-error-dataphase1.json'), '--json');
     expect(r.status, explain(r)).toBe(1);
-    const report = JSON.parse(r.stdout) as { status: string; error: string; phases: { name: string; status: string; error: string; attempts: number }[]; metrics: unknown[] };
+    const report = JSON.parse(r.stdout) as { status: string; error: string; phases: { name: string; status: string; error: string; attempts: number }[]; metrics: { name: string; value: number }[] };
     expect(report.status).toBe('FAILED');
     expect(report.error).toBe('States.TaskFailed');
     expect(report.phases.map((p) => [p.name, p.status])).toEqual([
@@ -47,7 +47,8 @@ describe('npm run simulate (bin/simulate.ts)', () => {
       ['Backtester', 'NOT_RUN'],
     ]);
     expect(report.phases[0]).toMatchObject({ error: 'WorkloadFailed', attempts: 1 });
-    expect(report.metrics).toEqual([]);
+    expect(report.metrics.filter((m) => m.name === 'SpotInterruptionRetry')).toEqual([]);
+    expect(report.metrics.every((m) => m.name === 'OrphansReaped' && m.value === 0)).toBe(true);
   }, SPAWN_TIMEOUT_MS + 10_000);
 
   it('a negative interruptAtMinute: exit 2, stderr names the field', () => {

@@ -4,6 +4,7 @@
  * whatever its scenario. Each check answers a list of problems; an empty list means it holds.
  */
 import { SPOT_INTERRUPTION_METRIC } from '../../lambdas/handle-failure';
+import { ORPHANS_METRIC } from '../../lambdas/reap-orphans';
 import { checkInvariants } from '../../simulator/invariants';
 import type { SimulationReport } from '../../simulator/report';
 
@@ -127,12 +128,16 @@ export function runProblems(report: SimulationReport, metricNamespace = 'AlphaEn
   }
 
   for (const m of report.metrics) {
-    if (m.name !== SPOT_INTERRUPTION_METRIC || m.namespace !== metricNamespace || m.value !== 1 || !m.dimensions.Phase || !m.dimensions.Reason) {
+    if (m.name === ORPHANS_METRIC) {
+      // The reaper sweeps every 30 minutes; the pipeline and its cleanup must leave it nothing to reap.
+      if (m.namespace !== metricNamespace || m.value !== 0) problems.push(`the orphan reaper found work: ${JSON.stringify(m)}`);
+    } else if (m.name !== SPOT_INTERRUPTION_METRIC || m.namespace !== metricNamespace || m.value !== 1 || !m.dimensions.Phase || !m.dimensions.Reason) {
       problems.push(`unexpected metric datum ${JSON.stringify(m)}`);
     }
   }
   const relaunches = report.phases.reduce((n, p) => n + p.relaunches, 0);
-  if (relaunches !== report.metrics.length) problems.push(`${relaunches} relaunch(es), ${report.metrics.length} metric datum(s)`);
+  const spotData = report.metrics.filter((m) => m.name === SPOT_INTERRUPTION_METRIC).length;
+  if (relaunches !== spotData) problems.push(`${relaunches} relaunch(es), ${spotData} SpotInterruptionRetry datum(s)`);
 
   if (report.status === 'SUCCEEDED' && report.phases.some((p) => p.status !== 'SUCCEEDED')) {
     problems.push(`SUCCEEDED, but phase(s) ${report.phases.filter((p) => p.status !== 'SUCCEEDED').map((p) => `${p.name} ${p.status}`).join(', ')}`);

@@ -1,0 +1,149 @@
+/**
+ * What keeps the pipeline from leaking instances and from failing silently, whatever happens
+ * outside the state machines' own paths: a cleanup on every failed, timed-out or aborted
+ * execution, an orphan reaper every 30 minutes, and alarms on an SNS topic.
+ */
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { ORPHANS_METRIC, type ReaperEnv } from '../../lambdas/reap-orphans';
+import { TAG } from '../../lambdas/shared/tags';
+import { PipelineFunction } from './pipeline-function';
+
+export interface SafetyNetProps {
+  readonly pipelineName: string;
+  readonly metricNamespace: string;
+  readonly pipeline: sfn.StateMachine;
+  readonly spotPhase: sfn.StateMachine;
+  /** The function whose log line marks a phase giving up after spot interruptions. */
+  readonly handleFailure: PipelineFunction;
+  /** Instances older than this are orphans whatever their execution says. */
+  readonly maxInstanceAgeSeconds: number;
+  /** @default - no email subscription */
+  readonly alarmEmail?: string;
+  /** Report orphans without terminating them. @default false */
+  readonly reaperDryRun?: boolean;
+  readonly logRetention: logs.RetentionDays;
+}
+
+export class SafetyNet extends Construct {
+  readonly alarmTopic: sns.Topic;
+  readonly executionCleanup: PipelineFunction;
+  readonly reaper: PipelineFunction;
+  readonly alarms: cloudwatch.Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: SafetyNetProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const ec2Arn = (resource: string) => `arn:${stack.partition}:ec2:${stack.region}:${stack.account}:${resource}`;
+    const describe = new iam.PolicyStatement({
+      actions: ['ec2:DescribeInstances'],
+      resources: ['*'], // DescribeInstances supports no resource-level permissions
+    });
+    const terminateOwn = new iam.PolicyStatement({
+      actions: ['ec2:TerminateInstances'],
+      resources: [ec2Arn('instance/*')],
+      conditions: { StringEquals: { [`aws:ResourceTag/${TAG.pipeline}`]: props.pipelineName } },
+    });
+
+    // 1. Cleanup on every execution that ends badly, however it ended.
+    this.executionCleanup = new PipelineFunction(this, 'ExecutionCleanupFn', {
+      handler: 'execution-cleanup',
+      description: 'Terminate every instance of a pipeline or phase execution that failed, timed out or was aborted',
+      logRetention: props.logRetention,
+    });
+    this.executionCleanup.addToRolePolicy(describe);
+    this.executionCleanup.addToRolePolicy(terminateOwn);
+    new events.Rule(this, 'ExecutionEndedBadly', {
+      description: `${props.pipelineName}: clean up after a failed, timed-out or aborted execution`,
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: {
+          status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+          stateMachineArn: [props.pipeline.stateMachineArn, props.spotPhase.stateMachineArn],
+        },
+      },
+      targets: [new eventTargets.LambdaFunction(this.executionCleanup, { retryAttempts: 8, maxEventAge: Duration.hours(2) })],
+    });
+
+    // 2. The orphan reaper.
+    const reaperEnv: ReaperEnv = {
+      PIPELINE_NAME: props.pipelineName,
+      METRIC_NAMESPACE: props.metricNamespace,
+      MAX_AGE_SECONDS: props.maxInstanceAgeSeconds,
+      DRY_RUN: props.reaperDryRun ? 'true' : 'false',
+    };
+    this.reaper = new PipelineFunction(this, 'ReapOrphansFn', {
+      handler: 'reap-orphans',
+      description: 'Every 30 minutes: terminate pipeline instances whose execution is no longer running',
+      environment: Object.fromEntries(Object.entries(reaperEnv).map(([k, v]) => [k, String(v)])),
+      logRetention: props.logRetention,
+      timeout: Duration.minutes(2),
+      reservedConcurrentExecutions: 1,
+    });
+    this.reaper.addToRolePolicy(describe);
+    this.reaper.addToRolePolicy(terminateOwn);
+    this.reaper.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['states:DescribeExecution'],
+        resources: [props.pipeline, props.spotPhase].map(
+          (sm) => `arn:${stack.partition}:states:${stack.region}:${stack.account}:execution:${sm.stateMachineName}:*`,
+        ),
+      }),
+    );
+    this.reaper.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['cloudwatch:PutMetricData'],
+        resources: ['*'], // PutMetricData has no resources; the namespace condition narrows it
+        conditions: { StringEquals: { 'cloudwatch:namespace': props.metricNamespace } },
+      }),
+    );
+    new events.Rule(this, 'ReapOrphansEvery30Minutes', {
+      description: `${props.pipelineName}: reap orphaned spot instances`,
+      schedule: events.Schedule.rate(Duration.minutes(30)),
+      targets: [new eventTargets.LambdaFunction(this.reaper, { retryAttempts: 2 })],
+    });
+
+    // 3. Alarms.
+    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', { displayName: `${props.pipelineName} alarms`, enforceSSL: true });
+    if (props.alarmEmail) this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    const alarm = (alarmId: string, metric: cloudwatch.IMetric, description: string) => {
+      const a = new cloudwatch.Alarm(this, alarmId, {
+        alarmDescription: description,
+        metric,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      a.addAlarmAction(new cwActions.SnsAction(this.alarmTopic));
+      this.alarms.push(a);
+    };
+    const period = Duration.minutes(5);
+    alarm('PipelineFailed', props.pipeline.metricFailed({ period, statistic: 'Sum' }), `${props.pipelineName}: an execution failed`);
+    alarm('PipelineTimedOut', props.pipeline.metricTimedOut({ period, statistic: 'Sum' }), `${props.pipelineName}: an execution timed out`);
+    const exhausted = new logs.MetricFilter(this, 'SpotRetryBudgetExhaustedFilter', {
+      logGroup: props.handleFailure.logGroup,
+      filterPattern: logs.FilterPattern.allTerms('SpotRetryBudgetExhausted'),
+      metricNamespace: props.metricNamespace,
+      metricName: 'SpotRetryBudgetExhausted',
+      metricValue: '1',
+    });
+    alarm('SpotRetryBudgetExhausted', exhausted.metric({ period, statistic: 'Sum' }), `${props.pipelineName}: a phase gave up after spot interruptions`);
+    alarm(
+      'OrphansReaped',
+      new cloudwatch.Metric({ namespace: props.metricNamespace, metricName: ORPHANS_METRIC, dimensionsMap: { Pipeline: props.pipelineName }, period: Duration.minutes(30), statistic: 'Sum' }),
+      `${props.pipelineName}: the reaper terminated orphaned instances`,
+    );
+  }
+}
+
