@@ -5,7 +5,7 @@
 import { DescribeInstanceInformationCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { classify } from './shared/classify';
-import { isTransient } from './shared/aws-errors';
+import { isTransient, retryableOnTransient } from './shared/aws-errors';
 import { readInstanceStatus } from './shared/instance-status';
 import { phaseTaskInputSchema, type Job, type PhaseTaskInput } from './shared/job';
 import { logger } from './shared/logger';
@@ -59,5 +59,6 @@ export async function checkAgent(clients: { ec2: Ec2Send; ssm: SsmSend }, input:
 }
 
 export async function handler(event: unknown): Promise<Job> {
-  return checkAgent({ ec2, ssm }, parseTaskInput(phaseTaskInputSchema, event, 'AwaitAgent'));
+  const input = parseTaskInput(phaseTaskInputSchema, event, 'AwaitAgent');
+  return retryableOnTransient(() => checkAgent({ ec2, ssm }, input));
 }

@@ -6,6 +6,7 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
 import { findExecutionInstances, terminate } from './shared/instance-status';
+import { retryableOnTransient } from './shared/aws-errors';
 import { logger } from './shared/logger';
 import type { Ec2Send } from './shared/sends';
 import { parseTaskInput } from './shared/task-input';
@@ -27,5 +28,6 @@ export async function cleanupPhase(client: Ec2Send, input: z.output<typeof clean
 }
 
 export async function handler(event: unknown): Promise<{ terminated: string[] }> {
-  return cleanupPhase(ec2, parseTaskInput(cleanupInputSchema, event, 'CleanupPhase'));
+  const input = parseTaskInput(cleanupInputSchema, event, 'CleanupPhase');
+  return retryableOnTransient(() => cleanupPhase(ec2, input));
 }

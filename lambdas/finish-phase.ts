@@ -5,6 +5,7 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { findExecutionInstances, terminate } from './shared/instance-status';
 import { phaseTaskInputSchema, poolLabel, type AttemptRecord, type PhaseTaskInput } from './shared/job';
+import { retryableOnTransient } from './shared/aws-errors';
 import { logger } from './shared/logger';
 import { isoNow } from './shared/phase-clock';
 import type { Ec2Send } from './shared/sends';
@@ -46,5 +47,6 @@ export async function finishPhase(client: Ec2Send, input: PhaseTaskInput): Promi
 }
 
 export async function handler(event: unknown): Promise<PhaseSummary> {
-  return finishPhase(ec2, parseTaskInput(phaseTaskInputSchema, event, 'FinishPhase'));
+  const input = parseTaskInput(phaseTaskInputSchema, event, 'FinishPhase');
+  return retryableOnTransient(() => finishPhase(ec2, input));
 }

@@ -10,6 +10,7 @@ import type { FailureKind } from './shared/classify';
 import { failureEnvSchema, readEnv, type FailureEnv } from './shared/environment';
 import { findExecutionInstances, terminate } from './shared/instance-status';
 import { phaseTaskInputSchema, poolLabel, type AttemptRecord, type Failure, type Job, type PhaseTaskInput } from './shared/job';
+import { retryableOnTransient } from './shared/aws-errors';
 import { logger } from './shared/logger';
 import { isoNow, phaseDeadline } from './shared/phase-clock';
 import { cursorAfter } from './shared/pools';
@@ -130,5 +131,7 @@ export async function handleFailure(clients: { ec2: Ec2Send; cloudwatch: CloudWa
 }
 
 export async function handler(event: unknown): Promise<Job> {
-  return handleFailure({ ec2, cloudwatch }, readEnv(failureEnvSchema), parseTaskInput(phaseTaskInputSchema, event, 'HandleFailure'));
+  const env = readEnv(failureEnvSchema);
+  const input = parseTaskInput(phaseTaskInputSchema, event, 'HandleFailure');
+  return retryableOnTransient(() => handleFailure({ ec2, cloudwatch }, env, input));
 }

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { EC2Client, RunInstancesCommand, type Tag } from '@aws-sdk/client-ec2';
 import { isCapacityError } from './shared/classify';
-import { errorCode, isTransient } from './shared/aws-errors';
+import { errorCode, isTransient, retryableOnTransient } from './shared/aws-errors';
 import { launchEnvSchema, readEnv, type LaunchEnv } from './shared/environment';
 import { LaunchFailed, TransientApiError } from './shared/errors';
 import { findExecutionInstances } from './shared/instance-status';
@@ -147,5 +147,6 @@ export async function launchAttempt(client: Ec2Send, env: LaunchEnv, input: Phas
 
 export async function handler(event: unknown): Promise<Job> {
   const input = parseTaskInput(phaseTaskInputSchema, event, 'LaunchInstance');
-  return launchAttempt(ec2, readEnv(launchEnvSchema), input);
+  const env = readEnv(launchEnvSchema);
+  return retryableOnTransient(() => launchAttempt(ec2, env, input));
 }

@@ -9,7 +9,7 @@ import { CancelCommandCommand, GetCommandInvocationCommand, SSMClient } from '@a
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { classify, type AttemptSignals } from './shared/classify';
-import { errorCode, isTransient } from './shared/aws-errors';
+import { errorCode, isTransient, retryableOnTransient } from './shared/aws-errors';
 import { readEnv, sendEnvSchema, type SendEnv } from './shared/environment';
 import { readInstanceStatus } from './shared/instance-status';
 import { phaseTaskInputSchema, type Failure, type Job, type PhaseTaskInput } from './shared/job';
@@ -126,5 +126,7 @@ export async function pollAttempt(clients: PollClients, env: SendEnv, input: Pha
 }
 
 export async function handler(event: unknown): Promise<Job> {
-  return pollAttempt({ ec2, ssm, logs }, readEnv(sendEnvSchema), parseTaskInput(phaseTaskInputSchema, event, 'PollWorkload'));
+  const env = readEnv(sendEnvSchema);
+  const input = parseTaskInput(phaseTaskInputSchema, event, 'PollWorkload');
+  return retryableOnTransient(() => pollAttempt({ ec2, ssm, logs }, env, input));
 }

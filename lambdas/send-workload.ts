@@ -6,7 +6,7 @@
 import { SSMClient, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { classify } from './shared/classify';
-import { errorCode, isTransient } from './shared/aws-errors';
+import { errorCode, isTransient, retryableOnTransient } from './shared/aws-errors';
 import { readEnv, sendEnvSchema, type SendEnv } from './shared/environment';
 import { TransientApiError } from './shared/errors';
 import { readInstanceStatus } from './shared/instance-status';
@@ -81,5 +81,7 @@ export async function sendWorkload(clients: { ec2: Ec2Send; ssm: SsmSend }, env:
 }
 
 export async function handler(event: unknown): Promise<Job> {
-  return sendWorkload({ ec2, ssm }, readEnv(sendEnvSchema), parseTaskInput(phaseTaskInputSchema, event, 'SendWorkload'));
+  const env = readEnv(sendEnvSchema);
+  const input = parseTaskInput(phaseTaskInputSchema, event, 'SendWorkload');
+  return retryableOnTransient(() => sendWorkload({ ec2, ssm }, env, input));
 }

@@ -95,6 +95,8 @@ export class SimulatedCloud {
   /** Every API call the pipeline made, by "Service.Operation". */
   readonly calls = new Map<string, number>();
   private readonly tokens = new Map<string, SimInstance>();
+  /** API calls answered with a throttling error (scenario "throttle"). */
+  throttled = 0;
   private seq = 0;
 
   constructor(private readonly options: CloudOptions) {}
@@ -112,8 +114,24 @@ export class SimulatedCloud {
     return this.options.scenario.phases?.[phase] ?? {};
   }
 
-  private attemptPlan(phase: string, attempt: number): AttemptPlan {
-    return this.phasePlan(phase).attempts?.[attempt - 1] ?? {};
+  /** Per phase, the executions that launched for it, in order, with their highest attempt. */
+  private readonly phaseExecutions = new Map<string, Map<string, number>>();
+
+  /**
+   * The plan of a launch attempt. attempts[k] of a phase is its (k+1)-th launch attempt over the
+   * whole run: in one execution that is attempt k+1; a redriven phase (a new execution) goes on
+   * counting from the attempts its earlier executions made.
+   */
+  private attemptPlan(phase: string, executionArn: string, attempt: number): AttemptPlan {
+    const executions = this.phaseExecutions.get(phase) ?? new Map<string, number>();
+    this.phaseExecutions.set(phase, executions);
+    executions.set(executionArn, Math.max(executions.get(executionArn) ?? 0, attempt));
+    let before = 0;
+    for (const [arn, highest] of executions) {
+      if (arn === executionArn) break;
+      before += highest;
+    }
+    return this.phasePlan(phase).attempts?.[before + attempt - 1] ?? {};
   }
 
   // ----- dispatch ---------------------------------------------------------------------------
@@ -121,7 +139,12 @@ export class SimulatedCloud {
   /** Handle one SDK command, as the service would. */
   async handle(service: string, operation: string, input: Record<string, unknown>): Promise<unknown> {
     const key = `${service}.${operation}`;
-    this.calls.set(key, (this.calls.get(key) ?? 0) + 1);
+    const calls = (this.calls.get(key) ?? 0) + 1;
+    this.calls.set(key, calls);
+    if (calls <= (this.options.scenario.throttle?.[key] ?? 0)) {
+      this.throttled += 1;
+      throw new SimulatedAwsError(service === 'EC2' ? 'RequestLimitExceeded' : 'ThrottlingException', `Rate exceeded (${key})`);
+    }
     const fn = (this as unknown as Record<string, ((i: Record<string, unknown>) => unknown) | undefined>)[`${service}_${operation}`];
     if (typeof fn !== 'function') {
       throw new SimulatedAwsError('UnsupportedOperation', `the simulated cloud does not implement ${key}`);
@@ -173,7 +196,7 @@ export class SimulatedCloud {
     const tags = Object.fromEntries((specs.find((s) => s.ResourceType === 'instance')?.Tags ?? []).map((t) => [t.Key!, t.Value!]));
     const phase = tags['spot-pipeline:phase'] ?? '?';
     const attempt = Number(tags['spot-pipeline:attempt'] ?? 1);
-    const plan = this.attemptPlan(phase, attempt);
+    const plan = this.attemptPlan(phase, tags['spot-pipeline:execution'] ?? '?', attempt);
     const pool = `${instanceType}/${availabilityZone}`;
     if ((plan.unavailable ?? []).some((p) => poolMatches(p, pool))) {
       const code = plan.capacityError ?? 'InsufficientInstanceCapacity';

@@ -40,7 +40,11 @@ export class SimulatedLambda {
   /** Invocations per function name. */
   readonly invocations = new Map<string, number>();
 
-  constructor(functions: readonly DeployedFunction[]) {
+  /** Per handler file name: invocations whose response is lost after the work is done. */
+  private readonly losses: Map<string, number>;
+
+  constructor(functions: readonly DeployedFunction[], lostResponses: Readonly<Record<string, number>> = {}) {
+    this.losses = new Map(Object.entries(lostResponses));
     for (const f of functions) this.byArn.set(f.arn, f);
   }
 
@@ -77,9 +81,17 @@ export class SimulatedLambda {
       for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
       Object.assign(process.env, saved);
     }
+    const handlerName = path.basename(fn.handlerFile, '.ts');
     try {
-      return JSON.parse(JSON.stringify((await pending) ?? null)) as unknown;
+      const result = JSON.parse(JSON.stringify((await pending) ?? null)) as unknown;
+      const losses = this.losses.get(handlerName) ?? 0;
+      if (losses > 0) {
+        this.losses.set(handlerName, losses - 1);
+        throw new LambdaFunctionError('Lambda.ServiceException', `the response of ${fn.name} was lost (simulated fault)`);
+      }
+      return result;
     } catch (err) {
+      if (err instanceof LambdaFunctionError) throw err;
       const e = err as Error;
       throw new LambdaFunctionError(e.name || 'Error', e.message);
     }

@@ -14,6 +14,8 @@ export interface LaunchReport {
   end: number;
   instanceId: string | null;
   reason?: string;
+  /** Extension: the phase execution the launch belongs to (a redrive starts a new one). */
+  execution: string;
 }
 
 export interface PhaseReport {
@@ -68,6 +70,7 @@ function launchesOf(sim: Simulation, execution: SimExecution, t0: number): Launc
         start: seconds((instance?.launchedAt ?? entered?.timestamp ?? event.timestamp) - t0),
         end: seconds((instance?.terminatedAt ?? event.timestamp) - t0),
         instanceId,
+        execution: execution.name,
       });
     } else if (event.state.name === 'HandleFailure' && launches.length > 0) {
       const record = output.job?.history?.at(-1);
@@ -91,7 +94,7 @@ function launchesOf(sim: Simulation, execution: SimExecution, t0: number): Launc
 }
 
 export function buildReport(sim: Simulation): SimulationReport {
-  const t0 = sim.pipeline.startedAt;
+  const t0 = sim.pipelineRuns[0]!.startedAt;
   const children = sim.stepFunctions.executions.filter((e) => e.parentArn === sim.pipeline.arn);
   const phases: PhaseReport[] = allPhases(sim.config).map((phase) => {
     const runs = children.filter((c) => (c.input as { phase?: { name?: string } })?.phase?.name === phase.name);
@@ -102,7 +105,7 @@ export function buildReport(sim: Simulation): SimulationReport {
       name: phase.name,
       status: !last ? 'NOT_RUN' : last.status === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED',
       attempts: launches.length,
-      launches: launches.map(({ pool, outcome, start, end, instanceId, reason }) => ({ pool, outcome, start, end, instanceId, ...(reason ? { reason } : {}) })),
+      launches: launches.map(({ pool, outcome, start, end, instanceId, reason, execution }) => ({ pool, outcome, start, end, instanceId, execution, ...(reason ? { reason } : {}) })),
       interruptions: launches.filter((l) => l.outcome === 'interrupted' || l.outcome === 'capacity-exhausted').length,
       seconds: runs.reduce((sum, run) => sum + seconds((run.stoppedAt ?? sim.endedAt) - run.startedAt), 0),
       budgetSeconds: phase.budgetSeconds,

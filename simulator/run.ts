@@ -34,7 +34,10 @@ export interface Simulation {
   readonly cloud: SimulatedCloud;
   readonly stepFunctions: SimulatedStepFunctions;
   readonly eventBus: SimulatedEventBus;
+  /** The pipeline execution as it ended (after its redrive, when the scenario redrives). */
   readonly pipeline: SimExecution;
+  /** The original run, then each redrive of it. */
+  readonly pipelineRuns: SimExecution[];
   readonly startedAt: number;
   readonly endedAt: number;
   /** Real milliseconds the virtual run took (synth excluded). */
@@ -66,7 +69,7 @@ export async function runSimulation(scenario: Scenario, options: SimulationOptio
   const [lt] = resourcesOfType(template, 'AWS::EC2::LaunchTemplate');
   if (!lt) throw new Error('the synthesized template has no launch template');
   const cloud = new SimulatedCloud({ scenario, subnetZones: subnetZones(template, config), launchTemplateId: physicalId(lt[0], lt[1]) });
-  const lambda = new SimulatedLambda(deployedFunctions(template));
+  const lambda = new SimulatedLambda(deployedFunctions(template), scenario.lostResponses);
   await lambda.load();
   const stepFunctions = new SimulatedStepFunctions(deployedStateMachines(template), lambda);
   const pipelineMachine = stepFunctions.byName(config.pipelineName);
@@ -88,10 +91,30 @@ export async function runSimulation(scenario: Scenario, options: SimulationOptio
     eventBus.startSchedules();
     if (scenario.abortAtMinute !== undefined) setTimeout(() => pipeline.abort(), scenario.abortAtMinute * 60_000);
     // Until every execution has ended and the account has finished reacting to it.
-    await driveUntil(clock, () => stepFunctions.executions.every((e) => e.status !== 'RUNNING') && eventBus.inFlight === 0);
+    const settled = () => stepFunctions.executions.every((e) => e.status !== 'RUNNING') && eventBus.inFlight === 0;
+    await driveUntil(clock, settled);
+    const pipelineRuns = [pipeline];
+    if (scenario.redriveAfterMinutes !== undefined && pipeline.status !== 'SUCCEEDED') {
+      let waited = false;
+      setTimeout(() => (waited = true), scenario.redriveAfterMinutes * 60_000);
+      await driveUntil(clock, () => waited);
+      pipelineRuns.push(stepFunctions.redrive(pipeline));
+      await driveUntil(clock, settled);
+    }
     await Promise.all(stepFunctions.executions.map((e) => e.done));
     eventBus.stopSchedules();
-    return { scenario, config, cloud, stepFunctions, eventBus, pipeline, startedAt, endedAt: Date.now(), realMs: performance.now() - realStart };
+    return {
+      scenario,
+      config,
+      cloud,
+      stepFunctions,
+      eventBus,
+      pipeline: pipelineRuns.at(-1)!,
+      pipelineRuns,
+      startedAt,
+      endedAt: Date.now(),
+      realMs: performance.now() - realStart,
+    };
   } finally {
     quiet.restore();
     unroute();

@@ -54,6 +54,12 @@ export const scenarioSchema = z
     input: z.unknown().optional(),
     abortAtMinute: minutes('virtual minutes after the execution started').optional(),
     config: z.string({ error: 'must be a path to a pipeline config JSON file' }).min(1).optional(),
+    /** Extension: the first N invocations of a handler (by file name, e.g. "launch-instance") do their work, then lose their response (Lambda.ServiceException). */
+    lostResponses: z.record(z.string().regex(/^[a-z][a-z-]*$/, { error: 'must be a handler file name like "launch-instance"' }), z.number().int().min(0).max(100)).optional(),
+    /** Extension: the first N calls of an API ("Service.Operation", e.g. "EC2.RunInstances") are throttled. */
+    throttle: z.record(z.string().regex(/^(EC2|SSM|CloudWatch|CloudWatchLogs|SFN)\.[A-Za-z]+$/, { error: 'must be "Service.Operation", e.g. "SSM.GetCommandInvocation"' }), z.number().int().min(0).max(1000)).optional(),
+    /** Extension: when the execution does not succeed, an operator redrives it this many minutes later. */
+    redriveAfterMinutes: minutes('virtual minutes after the execution ended').optional(),
     /** Extension: minutes from launch until the SSM agent is online (default 2). */
     bootMinutes: z.number({ error: 'must be a number > 0' }).positive({ error: 'must be a number > 0' }).optional(),
     /** Extension: minutes a preflight command runs (default 1). */

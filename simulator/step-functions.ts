@@ -24,6 +24,8 @@ export interface SimExecution {
   readonly stateMachine: DeployedStateMachine;
   readonly input: unknown;
   readonly parentArn?: string;
+  /** 0 for the original run; n for its n-th redrive (same ARN). */
+  readonly redriveCount: number;
   readonly startedAt: number;
   status: ExecutionStatus;
   stoppedAt?: number;
@@ -82,13 +84,17 @@ export class SimulatedStepFunctions {
     return sm;
   }
 
-  startExecution(stateMachineArn: string, input: unknown, options: { name?: string; parentArn?: string } = {}): SimExecution {
+  startExecution(stateMachineArn: string, input: unknown, options: { name?: string; parentArn?: string; startAt?: string; redriveCount?: number } = {}): SimExecution {
     const sm = this.stateMachines.find((s) => s.arn === stateMachineArn);
     if (!sm) throw Object.assign(new Error(`State machine ${stateMachineArn} does not exist`), { name: 'StateMachineDoesNotExist' });
     this.seq += 1;
     const name = options.name ?? `sim-${String(this.seq).padStart(4, '0')}`;
     const arn = `arn:aws:states:${SIM_REGION}:${SIM_ACCOUNT}:execution:${sm.name}:${name}`;
-    const machine = this.machine(sm);
+    // A redrive runs the deployed (validated) definition from another state: states before it are
+    // unreachable from there, which a fresh validation would refuse.
+    const machine = options.startAt
+      ? new StateMachine({ ...sm.definition, StartAt: options.startAt } as never, { validationOptions: { noValidate: true } })
+      : this.machine(sm);
     const overrides: Record<string, (input: unknown) => Promise<unknown>> = {};
     walkStates(sm.definition.States as Record<string, StateDef>, (stateName, state) => {
       if (state.Type !== 'Task') return;
@@ -109,6 +115,7 @@ export class SimulatedStepFunctions {
       stateMachine: sm,
       input,
       parentArn: options.parentArn,
+      redriveCount: options.redriveCount ?? 0,
       startedAt: Date.now(),
       status: 'RUNNING',
       events,
@@ -170,6 +177,29 @@ export class SimulatedStepFunctions {
     };
     if (child.status === 'SUCCEEDED') return { ...description, Output: child.output };
     throw Object.assign(new Error(JSON.stringify({ ...description, Error: child.error, Cause: child.cause })), { name: 'States.TaskFailed' });
+  }
+
+  /**
+   * RedriveExecution: re-run a FAILED, ABORTED or TIMED_OUT execution from its unsuccessful state
+   * (entered, never exited) with that state's input, under the same ARN. States that succeeded
+   * are not re-run. (A Parallel state is re-run whole here; AWS re-runs only its failed branches.)
+   */
+  redrive(execution: SimExecution): SimExecution {
+    if (execution.status === 'RUNNING' || execution.status === 'SUCCEEDED') {
+      throw Object.assign(new Error(`Execution ${execution.arn} is ${execution.status}`), { name: 'ExecutionNotRedrivable' });
+    }
+    const topLevel = new Set(Object.keys(execution.stateMachine.definition.States));
+    const entered = execution.events.filter((e) => e.type === 'StateEntered' && e.state && topLevel.has(e.state.name));
+    const unsuccessful = entered.findLast(
+      (e) => !execution.events.some((x) => x.type === 'StateExited' && x.state?.name === e.state!.name && x.timestamp >= e.timestamp && execution.events.indexOf(x) > execution.events.indexOf(e)),
+    );
+    if (!unsuccessful?.state) throw Object.assign(new Error(`Execution ${execution.arn} has no unsuccessful state`), { name: 'ExecutionNotRedrivable' });
+    return this.startExecution(execution.stateMachine.arn, unsuccessful.state.input, {
+      name: execution.name,
+      parentArn: execution.parentArn,
+      startAt: unsuccessful.state.name,
+      redriveCount: execution.redriveCount + 1,
+    });
   }
 
   /** The DescribeExecution API, for the handlers that ask (the orphan reaper). */

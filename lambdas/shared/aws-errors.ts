@@ -1,4 +1,5 @@
 /** Reading AWS SDK errors without depending on a particular client's exception classes. */
+import { TransientApiError } from './errors';
 
 export interface AwsErrorLike {
   readonly name: string;
@@ -42,4 +43,19 @@ export function isTransient(err: unknown): boolean {
   if (TRANSIENT_CODES.has(err.name)) return true;
   const status = err.$metadata?.httpStatusCode;
   return status !== undefined && status >= 500;
+}
+
+/**
+ * Run a handler's work so that a throttling or service-side AWS error reaches the state machine
+ * as TransientApiError, which every task retries with backoff, instead of failing the phase.
+ */
+export async function retryableOnTransient<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (!(err instanceof TransientApiError) && isTransient(err)) {
+      throw new TransientApiError(`${errorCode(err)}: ${(err as Error).message}`, { cause: err });
+    }
+    throw err;
+  }
 }
