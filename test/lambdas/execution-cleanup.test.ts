@@ -1,0 +1,255 @@
+import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand, type DescribeInstancesCommandInput } from '@aws-sdk/client-ec2';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-vitest/extend';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { handler } from '../../lambdas/execution-cleanup';
+import { InvalidTaskInput } from '../../lambdas/shared/errors';
+import { ALIVE } from '../../lambdas/shared/instance-status';
+import { TAG } from '../../lambdas/shared/tags';
+import { describedInstance, ec2Error, EXECUTION_ID, stubHandlerEnv } from './fixtures';
+
+const ec2 = mockClient(EC2Client);
+
+const SPOT_PHASE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:saturday-pipeline-spot-phase';
+const PIPELINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:saturday-pipeline';
+const PIPELINE_EXECUTION_ARN = 'arn:aws:states:us-east-1:123456789012:execution:saturday-pipeline:exec-1';
+
+/** The EventBridge event Step Functions emits when an execution ends. */
+function statusChange(executionArn = EXECUTION_ID, stateMachineArn = SPOT_PHASE_ARN, status = 'ABORTED') {
+  return {
+    version: '0',
+    id: '315c1398-40ff-a850-213b-158f73e60175',
+    'detail-type': 'Step Functions Execution Status Change',
+    source: 'aws.states',
+    account: '123456789012',
+    time: '2026-05-30T10:00:00Z',
+    region: 'us-east-1',
+    resources: [executionArn],
+    detail: {
+      executionArn,
+      stateMachineArn,
+      name: executionArn.split(':').pop(),
+      status,
+      startDate: 1780131600000,
+      stopDate: 1780135200000,
+      input: '{}',
+      output: null,
+    },
+  };
+}
+
+/** The tag filter (tag:key -> value) of a DescribeInstances call. */
+function tagFilter(input: DescribeInstancesCommandInput, key: string): string[] | undefined {
+  return input.Filters?.find((f) => f.Name === `tag:${key}`)?.Values;
+}
+
+/** Answer DescribeInstances by which tag it filters on. */
+function instancesByTag(asPhase: string[], asPipeline: string[]): void {
+  const answer = (ids: string[]) => ({ Reservations: ids.map((id) => ({ Instances: describedInstance('running', { id }).Reservations[0]!.Instances })) });
+  ec2.on(DescribeInstancesCommand).callsFake((input: DescribeInstancesCommandInput) => {
+    if (tagFilter(input, TAG.execution)) return answer(asPhase);
+    if (tagFilter(input, TAG.run)) return answer(asPipeline);
+    return { Reservations: [] };
+  });
+}
+
+beforeEach(() => {
+  ec2.reset();
+  stubHandlerEnv();
+  ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+  ec2.on(TerminateInstancesCommand).resolves({});
+});
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
+
+describe('ExecutionCleanup', () => {
+  it('looks for live instances tagged with the execution as phase execution and as pipeline execution', async () => {
+    // Prepare
+    const event = statusChange(PIPELINE_EXECUTION_ARN, PIPELINE_ARN);
+
+    // Act
+    await handler(event);
+
+    // Assess
+    expect(ec2).toHaveReceivedCommandTimes(DescribeInstancesCommand, 2);
+    const inputs = ec2.commandCalls(DescribeInstancesCommand).map((c) => c.args[0].input);
+    const asPhase = inputs.find((i) => tagFilter(i, TAG.execution));
+    const asPipeline = inputs.find((i) => tagFilter(i, TAG.run));
+    expect(tagFilter(asPhase!, TAG.execution)).toEqual([PIPELINE_EXECUTION_ARN]);
+    expect(tagFilter(asPipeline!, TAG.run)).toEqual([PIPELINE_EXECUTION_ARN]);
+    for (const input of inputs) {
+      expect(input.InstanceIds).toBeUndefined();
+      const states = input.Filters?.find((f) => f.Name === 'instance-state-name')?.Values;
+      expect(states).toEqual(expect.arrayContaining(['pending', 'running', 'stopping', 'stopped']));
+      expect(states).not.toContain('terminated');
+      expect(states).not.toContain('shutting-down');
+      expect(states).toEqual(ALIVE);
+    }
+  });
+
+  it('terminates the union of the instances found, each once, and reports them', async () => {
+    // Prepare
+    instancesByTag(['i-0phase000000000001', 'i-0both0000000000001'], ['i-0both0000000000001', 'i-0run00000000000001']);
+
+    // Act
+    const result = await handler(statusChange());
+
+    // Assess
+    expect(ec2).toHaveReceivedCommandTimes(TerminateInstancesCommand, 1);
+    const ids = ec2.commandCalls(TerminateInstancesCommand)[0]!.args[0].input.InstanceIds;
+    expect([...(ids ?? [])].sort()).toEqual(['i-0both0000000000001', 'i-0phase000000000001', 'i-0run00000000000001']);
+    expect(result).toEqual({
+      executionArn: EXECUTION_ID,
+      status: 'ABORTED',
+      terminated: expect.arrayContaining(['i-0both0000000000001', 'i-0phase000000000001', 'i-0run00000000000001']),
+    });
+    expect(result.terminated).toHaveLength(3);
+  });
+
+  it.each(['FAILED', 'TIMED_OUT', 'ABORTED'])('cleans up after a %s execution', async (status) => {
+    // Prepare
+    instancesByTag(['i-0phase000000000001'], []);
+
+    // Act
+    const result = await handler(statusChange(EXECUTION_ID, SPOT_PHASE_ARN, status));
+
+    // Assess
+    expect(ec2).toHaveReceivedCommandWith(TerminateInstancesCommand, { InstanceIds: ['i-0phase000000000001'] });
+    expect(result).toEqual({ executionArn: EXECUTION_ID, status, terminated: ['i-0phase000000000001'] });
+  });
+
+  it('with nothing left running, terminates nothing and reports an empty list', async () => {
+    // Prepare
+    const event = statusChange();
+
+    // Act
+    const result = await handler(event);
+
+    // Assess
+    expect(ec2).toHaveReceivedCommandTimes(DescribeInstancesCommand, 2);
+    expect(ec2).not.toHaveReceivedCommand(TerminateInstancesCommand);
+    expect(result).toEqual({ executionArn: EXECUTION_ID, status: 'ABORTED', terminated: [] });
+  });
+
+  it('follows DescribeInstances pages', async () => {
+    // Prepare
+    ec2.on(DescribeInstancesCommand)
+      .resolvesOnce({ ...describedInstance('running', { id: 'i-0page1000000000001' }), NextToken: 'page-2' })
+      .resolvesOnce(describedInstance('stopped', { id: 'i-0page2000000000001' }))
+      .resolves({ Reservations: [] });
+
+    // Act
+    const result = await handler(statusChange());
+
+    // Assess
+    expect(ec2).toHaveReceivedCommandWith(DescribeInstancesCommand, { NextToken: 'page-2' });
+    expect(result.terminated.sort()).toEqual(['i-0page1000000000001', 'i-0page2000000000001']);
+  });
+
+  it('an instance already gone (InvalidInstanceID.NotFound) is not an error', async () => {
+    // Prepare
+    instancesByTag(['i-0gone0000000000001'], []);
+    ec2.on(TerminateInstancesCommand).rejects(ec2Error('InvalidInstanceID.NotFound'));
+
+    // Act
+    const result = await handler(statusChange());
+
+    // Assess
+    expect(ec2).toHaveReceivedCommandTimes(TerminateInstancesCommand, 1);
+    expect(result).toEqual({ executionArn: EXECUTION_ID, status: 'ABORTED', terminated: [] });
+  });
+
+  it('one unknown id among several does not keep the others running', async () => {
+    // Prepare
+    instancesByTag(['i-0gone0000000000001', 'i-0live0000000000001'], []);
+    ec2.on(TerminateInstancesCommand).callsFake((input: { InstanceIds?: string[] }) => {
+      if (input.InstanceIds?.includes('i-0gone0000000000001')) throw ec2Error('InvalidInstanceID.NotFound');
+      return {};
+    });
+
+    // Act
+    const result = await handler(statusChange());
+
+    // Assess
+    expect(ec2).toHaveReceivedCommandWith(TerminateInstancesCommand, { InstanceIds: ['i-0live0000000000001'] });
+    expect(result.terminated).toEqual(['i-0live0000000000001']);
+  });
+
+  it('is idempotent: a second delivery of the same event succeeds', async () => {
+    // Prepare: the first delivery terminates; by the second, EC2 no longer knows the instance.
+    const event = statusChange();
+    instancesByTag(['i-0phase000000000001'], []);
+    ec2.on(TerminateInstancesCommand).resolvesOnce({}).rejects(ec2Error('InvalidInstanceID.NotFound'));
+
+    // Act
+    const first = await handler(event);
+    const second = await handler(event);
+
+    // Assess
+    expect(first.terminated).toEqual(['i-0phase000000000001']);
+    expect(second).toEqual({ executionArn: EXECUTION_ID, status: 'ABORTED', terminated: [] });
+    expect(ec2).toHaveReceivedCommandTimes(TerminateInstancesCommand, 2);
+  });
+
+  it('is idempotent: a second delivery finding nothing left succeeds without terminating', async () => {
+    // Prepare
+    const event = statusChange();
+    ec2.on(DescribeInstancesCommand)
+      .resolvesOnce(describedInstance('running', { id: 'i-0phase000000000001' }))
+      .resolves({ Reservations: [] });
+
+    // Act
+    const first = await handler(event);
+    const second = await handler(event);
+
+    // Assess
+    expect(first.terminated).toEqual(['i-0phase000000000001']);
+    expect(second.terminated).toEqual([]);
+    expect(ec2).toHaveReceivedCommandTimes(TerminateInstancesCommand, 1);
+  });
+
+  it.each([
+    { label: 'missing detail.executionArn', mutate: (e: Record<string, unknown>) => ({ ...e, detail: { status: 'ABORTED', stateMachineArn: SPOT_PHASE_ARN } }) },
+    { label: 'empty detail.executionArn', mutate: (e: Record<string, unknown>) => ({ ...e, detail: { executionArn: '', status: 'ABORTED' } }) },
+    { label: 'missing detail', mutate: (e: Record<string, unknown>) => ({ ...e, detail: undefined }) },
+    { label: 'another detail-type', mutate: (e: Record<string, unknown>) => ({ ...e, 'detail-type': 'Scheduled Event' }) },
+  ])('a malformed event ($label) is InvalidTaskInput and touches nothing', async ({ mutate }) => {
+    // Prepare
+    const event = mutate(statusChange() as unknown as Record<string, unknown>);
+
+    // Act
+    const run = handler(event);
+
+    // Assess
+    await expect(run).rejects.toBeInstanceOf(InvalidTaskInput);
+    await expect(run).rejects.toMatchObject({ name: 'InvalidTaskInput' });
+    expect(ec2).not.toHaveReceivedCommand(DescribeInstancesCommand);
+    expect(ec2).not.toHaveReceivedCommand(TerminateInstancesCommand);
+  });
+
+  it('a transient DescribeInstances error propagates, so the invocation is retried', async () => {
+    // Prepare
+    ec2.on(DescribeInstancesCommand).rejects(ec2Error('RequestLimitExceeded', 503));
+
+    // Act
+    const run = handler(statusChange());
+
+    // Assess
+    await expect(run).rejects.toMatchObject({ name: 'RequestLimitExceeded' });
+    expect(ec2).not.toHaveReceivedCommand(TerminateInstancesCommand);
+  });
+
+  it('a transient TerminateInstances error propagates, so the invocation is retried', async () => {
+    // Prepare
+    instancesByTag(['i-0phase000000000001'], []);
+    ec2.on(TerminateInstancesCommand).rejects(ec2Error('InternalError', 500));
+
+    // Act
+    const run = handler(statusChange());
+
+    // Assess
+    await expect(run).rejects.toMatchObject({ name: 'InternalError' });
+  });
+});
