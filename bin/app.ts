@@ -2,13 +2,16 @@
 /**
  * The CDK app. `cdk synth` builds the built-in Saturday pipeline; `cdk synth -c
  * pipelineConfig=path/to/pipeline.json` builds yours, validated by the same schema: an invalid
- * config fails synth with a message naming each offending field.
+ * config fails synth with a message naming each offending field. `cdk synth -c nag=true` also runs
+ * the cdk-nag AwsSolutions checks: any unacknowledged finding fails synth.
  */
 import { App } from 'aws-cdk-lib';
 import { loadPipelineConfig, PipelineConfigError } from '../lib/config/load';
+import { addNagChecks, nagRequested } from '../lib/nag';
 import { SpotPipelineStack } from '../lib/spot-pipeline-stack';
 
 const app = new App();
+if (nagRequested(app.node.tryGetContext('nag'))) addNagChecks(app);
 const configPath = app.node.tryGetContext('pipelineConfig') as string | undefined;
 try {
   const config = loadPipelineConfig(configPath);

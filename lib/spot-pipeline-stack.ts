@@ -2,7 +2,7 @@
  * The Saturday spot pipeline stack: from one validated config, the workers' launch template,
  * the Lambda tasks, the SpotPhase and pipeline state machines, and their schedules.
  */
-import { CfnOutput, Duration, RemovalPolicy, Stack, TimeZone, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, TimeZone, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
@@ -18,6 +18,7 @@ import { SpotPhaseDefinition } from '../state-machines/spot-phase';
 import { pipelineTimeoutSeconds, SaturdayPipelineDefinition } from '../state-machines/saturday-pipeline';
 import type { FailureEnv, LaunchEnv, SendEnv } from '../lambdas/shared/environment';
 import { TAG } from '../lambdas/shared/tags';
+import { acknowledgeNag, acknowledgeWildcardResource, NAG_PACK } from './nag';
 
 /** An instance older than the longest phase budget plus this (and the cleanup margin) is an orphan. */
 export const ORPHAN_AGE_SLACK_SECONDS = 1800;
@@ -42,7 +43,12 @@ export class SpotPipelineStack extends Stack {
       retention,
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    const workers = new SpotWorkers(this, 'Workers', { subnetIds: config.subnetIds, vpcId: config.vpcId, workloadLogGroup: workloadLogs });
+    const workers = new SpotWorkers(this, 'Workers', {
+      subnetIds: config.subnetIds,
+      vpcId: config.vpcId,
+      workloadLogGroup: workloadLogs,
+      flowLogRetention: retention,
+    });
     const subnetsFor = (phase: PhaseConfig) => phase.subnetIds ?? workers.defaultSubnetIds;
 
     // --- Lambda tasks -------------------------------------------------------------------
@@ -116,6 +122,9 @@ export class SpotPipelineStack extends Stack {
       },
     });
 
+    this.acknowledgeStateMachineGrants(this.spotPhase, [launchInstance, awaitAgent, sendWorkload, pollWorkload, handleFailure, finishPhase, cleanupPhase]);
+    this.acknowledgeStateMachineGrants(this.pipeline, [validateInput], this.spotPhase);
+
     // --- Cleanup whatever happens, orphan reaper, alarms -----------------------------------
     this.safetyNet = new SafetyNet(this, 'SafetyNet', {
       pipelineName: config.pipelineName,
@@ -157,6 +166,36 @@ export class SpotPipelineStack extends Stack {
     });
   }
 
+  /** The wildcards the StateMachine and task constructs grant a state machine's role, acknowledged one by one. */
+  private acknowledgeStateMachineGrants(machine: sfn.StateMachine, invoked: PipelineFunction[], startsSync?: sfn.StateMachine): void {
+    acknowledgeNag(
+      machine.role,
+      `${NAG_PACK}-IAM5[Resource::*]`,
+      'Granted by the StateMachine construct for ALL-level logging and X-Ray tracing: the CloudWatch Logs vended-log delivery actions ' +
+        '(logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, DeleteLogDelivery, ListLogDeliveries, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) ' +
+        'and xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets support no resource-level permissions.',
+    );
+    for (const f of invoked) {
+      acknowledgeWildcardResource(
+        machine.role,
+        `${f.functionArn}:*`,
+        `LambdaInvoke allows lambda:InvokeFunction on ${f.node.id} and its qualified ARNs (versions, aliases): the wildcard spans qualifiers of this one function only.`,
+      );
+    }
+    if (startsSync) {
+      acknowledgeWildcardResource(
+        machine.role,
+        this.formatArn({
+          service: 'states',
+          resource: 'execution',
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          resourceName: `${this.splitArn(startsSync.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName}*`,
+        }),
+        'StartExecution.sync polls and stops the child executions it starts (states:DescribeExecution, states:StopExecution); their names are generated at run time, and the ARN prefix pins the SpotPhase state machine.',
+      );
+    }
+  }
+
   private grantWorkerPermissions(p: {
     config: PipelineConfig;
     workers: SpotWorkers;
@@ -171,38 +210,41 @@ export class SpotPipelineStack extends Stack {
   }): void {
     const pipelineTag = { [`aws:ResourceTag/${TAG.pipeline}`]: p.config.pipelineName };
     const ec2Arn = (resource: string) => `arn:${this.partition}:ec2:${this.region}:${this.account}:${resource}`;
+    const instances = ec2Arn('instance/*');
 
     // Describe* calls support no resource-level permissions: "*" is the only resource AWS accepts.
-    const describe = new iam.PolicyStatement({
-      actions: ['ec2:DescribeInstances', 'ec2:DescribeSpotInstanceRequests'],
-      resources: ['*'],
-    });
-    for (const f of [p.launchInstance, p.awaitAgent, p.sendWorkload, p.pollWorkload, p.handleFailure, p.finishPhase, p.cleanupPhase]) f.addToRolePolicy(describe);
+    for (const f of [p.launchInstance, p.awaitAgent, p.sendWorkload, p.pollWorkload, p.handleFailure, p.finishPhase, p.cleanupPhase]) {
+      f.allowOnAnyResource(['ec2:DescribeInstances', 'ec2:DescribeSpotInstanceRequests'], 'EC2 Describe* calls support no resource-level permissions');
+    }
 
-    // Launch: only from the pipeline's template, into the pipeline's subnets, tagged as the pipeline's.
+    // Launch: only from the pipeline's template, into the pipeline's subnets and security group, tagged as the pipeline's.
     p.launchInstance.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['ec2:RunInstances'],
         resources: [
           ec2Arn(`launch-template/${p.workers.launchTemplate.launchTemplateId}`),
           ...new Set(allPhases(p.config).flatMap((ph) => (ph.subnetIds ?? p.workers.defaultSubnetIds).map((s) => ec2Arn(`subnet/${s}`)))),
-          ec2Arn(`security-group/*`),
+          ec2Arn(`security-group/${p.workers.securityGroup.securityGroupId}`),
           ec2Arn('network-interface/*'),
-          `arn:${this.partition}:ec2:${this.region}::image/*`,
         ],
       }),
     );
+    const images = `arn:${this.partition}:ec2:${this.region}::image/*`;
+    p.launchInstance.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['ec2:RunInstances'], resources: [images], conditions: { StringEquals: { 'ec2:Owner': 'amazon' } } }),
+    );
+    const created = [instances, ec2Arn('volume/*'), ec2Arn('spot-instances-request/*')];
     p.launchInstance.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['ec2:RunInstances'],
-        resources: [ec2Arn('instance/*'), ec2Arn('volume/*'), ec2Arn('spot-instances-request/*')],
+        resources: created,
         conditions: { StringEquals: { [`aws:RequestTag/${TAG.pipeline}`]: p.config.pipelineName } },
       }),
     );
     p.launchInstance.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['ec2:CreateTags'],
-        resources: [ec2Arn('instance/*'), ec2Arn('volume/*'), ec2Arn('spot-instances-request/*')],
+        resources: created,
         conditions: { StringEquals: { 'ec2:CreateAction': 'RunInstances' } },
       }),
     );
@@ -214,34 +256,54 @@ export class SpotPipelineStack extends Stack {
       }),
     );
     p.launchInstance.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['iam:CreateServiceLinkedRole'], resources: ['*'], conditions: { StringEquals: { 'iam:AWSServiceName': 'spot.amazonaws.com' } } }),
+      new iam.PolicyStatement({
+        actions: ['iam:CreateServiceLinkedRole'],
+        resources: [`arn:${this.partition}:iam::${this.account}:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot`],
+        conditions: { StringEquals: { 'iam:AWSServiceName': 'spot.amazonaws.com' } },
+      }),
     );
+    const launchRole = p.launchInstance.serviceRole;
+    acknowledgeWildcardResource(
+      launchRole,
+      ec2Arn('network-interface/*'),
+      'RunInstances creates the primary network interface; its id does not exist before the call, and the subnet and security group it may use are pinned in the same statement.',
+    );
+    acknowledgeWildcardResource(
+      launchRole,
+      images,
+      'The AMI is the latest Amazon Linux 2023, resolved from a public SSM parameter at deploy time and replaced by every release; the ec2:Owner=amazon condition admits Amazon-owned AMIs only.',
+    );
+    for (const [resource, what] of [
+      [instances, 'instance'],
+      [ec2Arn('volume/*'), 'root volume'],
+      [ec2Arn('spot-instances-request/*'), 'spot request'],
+    ] as const) {
+      acknowledgeWildcardResource(
+        launchRole,
+        resource,
+        `RunInstances creates the ${what}, so its id does not exist before the call: launching requires the aws:RequestTag/${TAG.pipeline} tag of this pipeline, and CreateTags is allowed only as part of RunInstances (ec2:CreateAction).`,
+      );
+    }
 
     // SSM: the agent check has no resource-level permissions; commands only on the pipeline's instances.
-    p.awaitAgent.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:DescribeInstanceInformation'], resources: ['*'] }));
+    p.awaitAgent.allowOnAnyResource(['ssm:DescribeInstanceInformation'], 'a List call that supports no resource-level permissions');
     p.sendWorkload.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['ssm:SendCommand'], resources: [`arn:${this.partition}:ssm:${this.region}::document/AWS-RunShellScript`] }),
     );
-    p.sendWorkload.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['ssm:SendCommand'], resources: [ec2Arn('instance/*')], conditions: { StringEquals: pipelineTag } }),
+    p.sendWorkload.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:SendCommand'], resources: [instances], conditions: { StringEquals: pipelineTag } }));
+    acknowledgeWildcardResource(
+      p.sendWorkload.serviceRole,
+      instances,
+      `SendCommand targets instances launched at run time, so no instance id is known at deploy; the aws:ResourceTag/${TAG.pipeline} condition admits this pipeline's instances only.`,
     );
-    // GetCommandInvocation supports no resource-level permissions.
-    p.pollWorkload.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetCommandInvocation'], resources: ['*'] }));
-    p.pollWorkload.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['ssm:CancelCommand'], resources: ['*'] }), // CancelCommand takes a command id, which has no ARN
-    );
+    p.pollWorkload.allowOnAnyResource(['ssm:GetCommandInvocation', 'ssm:CancelCommand'], 'they take a command id, which has no ARN: no resource-level permissions');
     p.workloadLogs.grantRead(p.pollWorkload);
 
     // Terminate only the pipeline's own instances.
-    const terminateOwn = new iam.PolicyStatement({ actions: ['ec2:TerminateInstances'], resources: [ec2Arn('instance/*')], conditions: { StringEquals: pipelineTag } });
-    for (const f of [p.handleFailure, p.finishPhase, p.cleanupPhase]) f.addToRolePolicy(terminateOwn);
+    for (const f of [p.handleFailure, p.finishPhase, p.cleanupPhase]) f.allowTerminatingPipelineInstances(p.config.pipelineName);
 
-    p.handleFailure.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['cloudwatch:PutMetricData'],
-        resources: ['*'], // PutMetricData has no resources; the namespace condition narrows it
-        conditions: { StringEquals: { 'cloudwatch:namespace': p.config.metricNamespace } },
-      }),
-    );
+    p.handleFailure.allowOnAnyResource(['cloudwatch:PutMetricData'], 'it has no resources; the cloudwatch:namespace condition narrows it to the pipeline namespace', {
+      StringEquals: { 'cloudwatch:namespace': p.config.metricNamespace },
+    });
   }
 }

@@ -1,10 +1,13 @@
 /**
  * A minimal VPC for a fresh account: public subnets in three AZs of whatever region the stack
  * deploys to (Fn::GetAZs, so synth stays offline and env-agnostic), an internet gateway, no NAT
- * gateway (nothing billed while idle) and no inbound rules anywhere.
+ * gateway (nothing billed while idle), no inbound rules anywhere, and flow logs (accepted and
+ * rejected traffic) to a CloudWatch log group with retention.
  */
-import { Fn } from 'aws-cdk-lib';
+import { Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 
 export interface MinimalVpcProps {
@@ -12,6 +15,8 @@ export interface MinimalVpcProps {
   readonly cidr?: string;
   /** @default 3 */
   readonly azCount?: number;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly flowLogRetention?: logs.RetentionDays;
 }
 
 export class MinimalVpc extends Construct {
@@ -39,5 +44,33 @@ export class MinimalVpc extends Construct {
       return subnet.ref;
     });
     this.vpcId = vpc.ref;
+
+    // Flow logs: the role may write this one group, and only the flow-log service of this account may assume it.
+    const stack = Stack.of(this);
+    const flowLogs = new logs.LogGroup(this, 'FlowLogs', {
+      retention: props.flowLogRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const flowLogRole = new iam.Role(this, 'FlowLogRole', {
+      description: 'VPC flow logs of the spot pipeline workers: writes the flow log group only',
+      assumedBy: new iam.ServicePrincipal('vpc-flow-logs.amazonaws.com', {
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:ec2:${stack.region}:${stack.account}:vpc-flow-log/*` },
+        },
+      }),
+    });
+    flowLogRole.addToPolicy(
+      new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'], resources: [flowLogs.logGroupArn] }),
+    );
+    const flowLog = new ec2.CfnFlowLog(this, 'FlowLog', {
+      resourceType: 'VPC',
+      resourceId: vpc.ref,
+      trafficType: 'ALL',
+      logDestinationType: 'cloud-watch-logs',
+      logGroupName: flowLogs.logGroupName,
+      deliverLogsPermissionArn: flowLogRole.roleArn,
+    });
+    flowLog.node.addDependency(flowLogRole); // the role's policy too, so delivery works from the first flow
   }
 }

@@ -1,13 +1,18 @@
 /**
  * The one wrapper around NodejsFunction: every handler gets the same runtime, architecture,
- * bundling (local esbuild, no Docker), JSON logs, log group retention and tracing.
+ * bundling (local esbuild, no Docker), JSON logs, log group retention and tracing, and a role
+ * that may write its own log group only (no AWSLambdaBasicExecutionRole, which allows writing
+ * to every log group of the account).
  */
 import * as path from 'node:path';
-import { Duration, RemovalPolicy, Tags } from 'aws-cdk-lib';
+import { Aspects, Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
+import { TAG } from '../../lambdas/shared/tags';
+import { acknowledgeNag, acknowledgeWildcardResource, NAG_PACK } from '../nag';
 
 export const LAMBDAS_DIR = path.join(__dirname, '..', '..', 'lambdas');
 
@@ -28,17 +33,30 @@ export interface PipelineFunctionProps {
   readonly reservedConcurrentExecutions?: number;
 }
 
+const RUNTIME = lambda.Runtime.NODEJS_22_X;
+
 export class PipelineFunction extends nodejs.NodejsFunction {
+  /** The function's role: its own log group, X-Ray, and whatever the stack grants. */
+  readonly serviceRole: iam.Role;
+  /** Why each grant on Resource "*" needs it, for the cdk-nag IAM5 acknowledgement. */
+  private readonly anyResourceGrants: { actions: string[]; why: string }[] = [];
+
   constructor(scope: Construct, id: string, props: PipelineFunctionProps) {
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    const serviceRole = new iam.Role(scope, `${id}ServiceRole`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `${props.handler} Lambda function: writes its own log group, plus what the stack grants`,
+    });
+    logGroup.grantWrite(serviceRole); // logs:CreateLogStream, logs:PutLogEvents on this group only
     super(scope, id, {
       entry: path.join(LAMBDAS_DIR, `${props.handler}.ts`),
       handler: 'handler',
       description: props.description,
-      runtime: lambda.Runtime.NODEJS_22_X,
+      runtime: RUNTIME,
+      role: serviceRole,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
       timeout: props.timeout ?? Duration.seconds(60),
@@ -58,6 +76,66 @@ export class PipelineFunction extends nodejs.NodejsFunction {
         externalModules: [],
       },
     });
+    this.serviceRole = serviceRole;
     Tags.of(this).add(HANDLER_TAG, props.handler);
+    Tags.of(serviceRole).add(HANDLER_TAG, props.handler);
+
+    acknowledgeNag(
+      this.node.defaultChild!,
+      `${NAG_PACK}-L1`,
+      `The runtime is pinned to ${RUNTIME.name} (an LTS Lambda runtime) together with the esbuild target and the README; ` +
+        'L1 compares against the newest runtime the installed aws-cdk-lib knows, so moving to it is a deliberate change, not a side effect of a dependency bump.',
+    );
+    // Active tracing grants these on "*" (set by the Function construct above).
+    this.anyResourceGrants.push({ actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], why: 'active X-Ray tracing; X-Ray has no resource-level permissions' });
+    // At synth, when every grant is in: acknowledge Resource "*" with the reasons given for it.
+    Aspects.of(this).add({
+      visit: (node: IConstruct) => {
+        if (node === this) this.acknowledgeAnyResourceGrants();
+      },
+    });
+  }
+
+  /**
+   * Allow actions that support no resource-level permissions, on Resource "*" (the only resource
+   * AWS accepts for them). `why` says so for these actions; it becomes part of the reason of the
+   * cdk-nag acknowledgement. Any other grant on "*" is left unacknowledged, so cdk-nag reports it.
+   */
+  allowOnAnyResource(actions: string[], why: string, conditions?: Record<string, Record<string, unknown>>): void {
+    this.addToRolePolicy(new iam.PolicyStatement({ actions, resources: ['*'], conditions }));
+    this.anyResourceGrants.push({ actions, why });
+  }
+
+  /** Allow TerminateInstances on the instances tagged as the pipeline's, and no others. */
+  allowTerminatingPipelineInstances(pipelineName: string): void {
+    const stack = Stack.of(this);
+    const instances = `arn:${stack.partition}:ec2:${stack.region}:${stack.account}:instance/*`;
+    this.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ec2:TerminateInstances'],
+        resources: [instances],
+        conditions: { StringEquals: { [`aws:ResourceTag/${TAG.pipeline}`]: pipelineName } },
+      }),
+    );
+    acknowledgeWildcardResource(
+      this.serviceRole,
+      instances,
+      `Instances are launched at run time, so no instance id is known at deploy; the aws:ResourceTag/${TAG.pipeline} condition lets TerminateInstances touch this pipeline's instances only.`,
+    );
+  }
+
+  private acknowledgeAnyResourceGrants(): void {
+    const policy = this.serviceRole.node.tryFindChild('DefaultPolicy') as iam.Policy | undefined;
+    const statements = (policy ? Stack.of(this).resolve(policy.document.toJSON())?.Statement : undefined) ?? [];
+    const justified = new Set(this.anyResourceGrants.flatMap((g) => g.actions));
+    const onAnyResource = (statements as { Effect: string; Action: string | string[]; Resource: unknown }[])
+      .filter((s) => s.Effect === 'Allow' && [s.Resource].flat().includes('*'))
+      .flatMap((s) => [s.Action].flat());
+    if (onAnyResource.some((a) => !justified.has(a))) return; // an unexplained "*": let cdk-nag report it
+    acknowledgeNag(
+      this.serviceRole,
+      `${NAG_PACK}-IAM5[Resource::*]`,
+      'Resource "*" only for actions that support no resource-level permissions: ' + this.anyResourceGrants.map((g) => `${g.actions.join(', ')} (${g.why})`).join('; '),
+    );
   }
 }

@@ -15,7 +15,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ORPHANS_METRIC, type ReaperEnv } from '../../lambdas/reap-orphans';
-import { TAG } from '../../lambdas/shared/tags';
+import { acknowledgeWildcardResource } from '../nag';
 import { PipelineFunction } from './pipeline-function';
 
 export interface SafetyNetProps {
@@ -43,16 +43,6 @@ export class SafetyNet extends Construct {
   constructor(scope: Construct, id: string, props: SafetyNetProps) {
     super(scope, id);
     const stack = Stack.of(this);
-    const ec2Arn = (resource: string) => `arn:${stack.partition}:ec2:${stack.region}:${stack.account}:${resource}`;
-    const describe = new iam.PolicyStatement({
-      actions: ['ec2:DescribeInstances'],
-      resources: ['*'], // DescribeInstances supports no resource-level permissions
-    });
-    const terminateOwn = new iam.PolicyStatement({
-      actions: ['ec2:TerminateInstances'],
-      resources: [ec2Arn('instance/*')],
-      conditions: { StringEquals: { [`aws:ResourceTag/${TAG.pipeline}`]: props.pipelineName } },
-    });
 
     // 1. Cleanup on every execution that ends badly, however it ended.
     this.executionCleanup = new PipelineFunction(this, 'ExecutionCleanupFn', {
@@ -60,8 +50,8 @@ export class SafetyNet extends Construct {
       description: 'Terminate every instance of a pipeline or phase execution that failed, timed out or was aborted',
       logRetention: props.logRetention,
     });
-    this.executionCleanup.addToRolePolicy(describe);
-    this.executionCleanup.addToRolePolicy(terminateOwn);
+    this.executionCleanup.allowOnAnyResource(['ec2:DescribeInstances'], 'EC2 Describe* calls support no resource-level permissions');
+    this.executionCleanup.allowTerminatingPipelineInstances(props.pipelineName);
     new events.Rule(this, 'ExecutionEndedBadly', {
       description: `${props.pipelineName}: clean up after a failed, timed-out or aborted execution`,
       eventPattern: {
@@ -90,23 +80,22 @@ export class SafetyNet extends Construct {
       timeout: Duration.minutes(2),
       reservedConcurrentExecutions: 1,
     });
-    this.reaper.addToRolePolicy(describe);
-    this.reaper.addToRolePolicy(terminateOwn);
-    this.reaper.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['states:DescribeExecution'],
-        resources: [props.pipeline, props.spotPhase].map(
-          (sm) => `arn:${stack.partition}:states:${stack.region}:${stack.account}:execution:${sm.stateMachineName}:*`,
-        ),
-      }),
+    this.reaper.allowOnAnyResource(['ec2:DescribeInstances'], 'EC2 Describe* calls support no resource-level permissions');
+    this.reaper.allowTerminatingPipelineInstances(props.pipelineName);
+    const executions = [props.pipeline, props.spotPhase].map(
+      (sm) => `arn:${stack.partition}:states:${stack.region}:${stack.account}:execution:${sm.stateMachineName}:*`,
     );
-    this.reaper.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['cloudwatch:PutMetricData'],
-        resources: ['*'], // PutMetricData has no resources; the namespace condition narrows it
-        conditions: { StringEquals: { 'cloudwatch:namespace': props.metricNamespace } },
-      }),
-    );
+    this.reaper.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: executions }));
+    for (const arn of executions) {
+      acknowledgeWildcardResource(
+        this.reaper.serviceRole,
+        arn,
+        "The reaper reads the status of the execution named in an instance's tag; execution names are generated at run time, and the ARN prefix pins this pipeline's state machine.",
+      );
+    }
+    this.reaper.allowOnAnyResource(['cloudwatch:PutMetricData'], 'it has no resources; the cloudwatch:namespace condition narrows it to the pipeline namespace', {
+      StringEquals: { 'cloudwatch:namespace': props.metricNamespace },
+    });
     new events.Rule(this, 'ReapOrphansEvery30Minutes', {
       description: `${props.pipelineName}: reap orphaned spot instances`,
       schedule: events.Schedule.rate(Duration.minutes(30)),

@@ -7,6 +7,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { acknowledgeManagedPolicy, acknowledgeNag, NAG_PACK } from '../nag';
 import { MinimalVpc } from './minimal-vpc';
 
 export interface SpotWorkersProps {
@@ -18,6 +19,8 @@ export interface SpotWorkersProps {
   readonly workloadLogGroup: logs.ILogGroup;
   /** @default 30 */
   readonly rootVolumeGiB?: number;
+  /** Retention of the minimal VPC's flow logs. @default logs.RetentionDays.ONE_MONTH */
+  readonly flowLogRetention?: logs.RetentionDays;
 }
 
 export class SpotWorkers extends Construct {
@@ -36,7 +39,7 @@ export class SpotWorkers extends Construct {
       vpcId = props.vpcId;
       this.defaultSubnetIds = [...props.subnetIds];
     } else {
-      const network = new MinimalVpc(this, 'Network');
+      const network = new MinimalVpc(this, 'Network', { flowLogRetention: props.flowLogRetention });
       vpcId = network.vpcId;
       this.defaultSubnetIds = network.subnetIds;
     }
@@ -47,14 +50,26 @@ export class SpotWorkers extends Construct {
     });
     this.securityGroup = ec2.SecurityGroup.fromSecurityGroupId(this, 'WorkerSg', sg.attrGroupId, { allowAllOutbound: false, mutable: false });
 
+    const ssmCore = iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore');
     this.instanceRole = new iam.Role(this, 'InstanceRole', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
       description: 'Spot pipeline worker: SSM managed instance, writes command output to CloudWatch Logs',
-      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore')],
+      managedPolicies: [ssmCore],
     });
+    acknowledgeManagedPolicy(
+      this.instanceRole,
+      ssmCore,
+      'AmazonSSMManagedInstanceCore is the policy AWS maintains for the SSM agent (ssm, ssmmessages, ec2messages channels); ' +
+        'it is how the pipeline runs workloads without SSH or inbound rules, and AWS updates it as the agent changes.',
+    );
     props.workloadLogGroup.grantWrite(this.instanceRole);
     this.instanceRole.addToPolicy(
-      new iam.PolicyStatement({ actions: ['logs:DescribeLogGroups'], resources: ['*'] }), // the SSM agent checks the group exists; no narrower resource exists
+      new iam.PolicyStatement({ actions: ['logs:DescribeLogGroups'], resources: ['*'] }), // the SSM agent checks the group exists; a List call without resource-level permissions
+    );
+    acknowledgeNag(
+      this.instanceRole,
+      `${NAG_PACK}-IAM5[Resource::*]`,
+      'Only logs:DescribeLogGroups is on Resource "*": the SSM agent lists log groups to check the output group exists, a List call without resource-level permissions; writes are limited to the workload log group.',
     );
 
     this.launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
