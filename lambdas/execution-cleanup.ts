@@ -7,6 +7,7 @@
  */
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
+import { readEnv } from './shared/environment';
 import { findTaggedInstances, terminate } from './shared/instance-status';
 import { logger } from './shared/logger';
 import type { Ec2Send } from './shared/sends';
@@ -25,16 +26,21 @@ export const statusChangeSchema = z.object({
 });
 export type StatusChange = z.output<typeof statusChangeSchema>;
 
+export const cleanupEnvSchema = z.object({ PIPELINE_NAME: z.string().min(1) });
+export type CleanupEnv = z.output<typeof cleanupEnvSchema>;
+
 export interface CleanupResult {
   readonly executionArn: string;
   readonly status: string;
   readonly terminated: string[];
 }
 
-export async function cleanupExecution(client: Ec2Send, event: StatusChange): Promise<CleanupResult> {
+export async function cleanupExecution(client: Ec2Send, env: CleanupEnv, event: StatusChange): Promise<CleanupResult> {
   const { executionArn, status } = event.detail;
-  const asPhase = await findTaggedInstances(client, { [TAG.execution]: executionArn });
-  const asPipeline = await findTaggedInstances(client, { [TAG.run]: executionArn });
+  // Only this pipeline's instances: they are the ones this function may terminate.
+  const own = { [TAG.pipeline]: env.PIPELINE_NAME };
+  const asPhase = await findTaggedInstances(client, { ...own, [TAG.execution]: executionArn });
+  const asPipeline = await findTaggedInstances(client, { ...own, [TAG.run]: executionArn });
   const terminated = await terminate(client, [...asPhase, ...asPipeline].map((i) => i.id));
   for (const id of terminated) logger.warn('terminated an instance of an execution that ended', { executionArn, status, instanceId: id });
   if (terminated.length === 0) logger.info('execution ended with nothing left running', { executionArn, status });
@@ -42,5 +48,6 @@ export async function cleanupExecution(client: Ec2Send, event: StatusChange): Pr
 }
 
 export async function handler(event: unknown): Promise<CleanupResult> {
-  return cleanupExecution(ec2, parseTaskInput(statusChangeSchema, event, 'ExecutionCleanup'));
+  const env = readEnv(cleanupEnvSchema);
+  return cleanupExecution(ec2, env, parseTaskInput(statusChangeSchema, event, 'ExecutionCleanup'));
 }

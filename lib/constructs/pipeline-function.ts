@@ -31,6 +31,10 @@ export interface PipelineFunctionProps {
   readonly logRetention?: logs.RetentionDays;
   /** Caps concurrent runs of a function that could otherwise launch instances in a runaway. @default - unreserved */
   readonly reservedConcurrentExecutions?: number;
+  /** Retries of an asynchronous invocation (EventBridge targets). @default 2 */
+  readonly retryAttempts?: number;
+  /** Where an asynchronous invocation goes when every retry failed. @default - dropped */
+  readonly onFailure?: lambda.IDestination;
 }
 
 const RUNTIME = lambda.Runtime.NODEJS_22_X;
@@ -62,6 +66,8 @@ export class PipelineFunction extends nodejs.NodejsFunction {
       timeout: props.timeout ?? Duration.seconds(60),
       environment: props.environment,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      retryAttempts: props.retryAttempts,
+      onFailure: props.onFailure,
       tracing: lambda.Tracing.ACTIVE,
       loggingFormat: lambda.LoggingFormat.JSON,
       applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,

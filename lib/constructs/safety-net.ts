@@ -10,12 +10,15 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as lambdaDestinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import type { CleanupEnv } from '../../lambdas/execution-cleanup';
 import { ORPHANS_METRIC, type ReaperEnv } from '../../lambdas/reap-orphans';
-import { acknowledgeWildcardResource } from '../nag';
+import { acknowledgeNag, acknowledgeWildcardResource } from '../nag';
 import { PipelineFunction } from './pipeline-function';
 
 export interface SafetyNetProps {
@@ -38,6 +41,8 @@ export class SafetyNet extends Construct {
   readonly alarmTopic: sns.Topic;
   readonly executionCleanup: PipelineFunction;
   readonly reaper: PipelineFunction;
+  /** Status-change events whose cleanup failed after every retry. */
+  readonly cleanupFailures: sqs.Queue;
   readonly alarms: cloudwatch.Alarm[] = [];
 
   constructor(scope: Construct, id: string, props: SafetyNetProps) {
@@ -45,10 +50,25 @@ export class SafetyNet extends Construct {
     const stack = Stack.of(this);
 
     // 1. Cleanup on every execution that ends badly, however it ended.
+    // An event whose cleanup still fails after Lambda's retries is kept here (and alarmed on), never dropped.
+    this.cleanupFailures = new sqs.Queue(this, 'CleanupFailures', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    acknowledgeNag(
+      this.cleanupFailures,
+      'AwsSolutions-SQS3',
+      'This queue is itself the dead end for failed cleanup invocations (a Lambda on-failure destination); it is alarmed on, and the orphan reaper terminates what it holds.',
+    );
+    const cleanupEnv: CleanupEnv = { PIPELINE_NAME: props.pipelineName };
     this.executionCleanup = new PipelineFunction(this, 'ExecutionCleanupFn', {
       handler: 'execution-cleanup',
       description: 'Terminate every instance of a pipeline or phase execution that failed, timed out or was aborted',
+      environment: cleanupEnv,
       logRetention: props.logRetention,
+      retryAttempts: 2,
+      onFailure: new lambdaDestinations.SqsDestination(this.cleanupFailures),
     });
     this.executionCleanup.allowOnAnyResource(['ec2:DescribeInstances'], 'EC2 Describe* calls support no resource-level permissions');
     this.executionCleanup.allowTerminatingPipelineInstances(props.pipelineName);
@@ -128,6 +148,11 @@ export class SafetyNet extends Construct {
       metricValue: '1',
     });
     alarm('SpotRetryBudgetExhausted', exhausted.metric({ period, statistic: 'Sum' }), `${props.pipelineName}: a phase gave up after spot interruptions`);
+    alarm(
+      'CleanupFailed',
+      this.cleanupFailures.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
+      `${props.pipelineName}: an execution's cleanup failed after every retry (see the CleanupFailures queue)`,
+    );
     alarm(
       'OrphansReaped',
       new cloudwatch.Metric({ namespace: props.metricNamespace, metricName: ORPHANS_METRIC, dimensionsMap: { Pipeline: props.pipelineName }, period: Duration.minutes(30), statistic: 'Sum' }),

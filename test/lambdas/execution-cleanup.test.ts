@@ -65,7 +65,7 @@ afterEach(() => {
 });
 
 describe('ExecutionCleanup', () => {
-  it('looks for live instances tagged with the execution as phase execution and as pipeline execution', async () => {
+  it('looks for live instances of this pipeline tagged with the execution as phase execution and as pipeline execution', async () => {
     // Prepare
     const event = statusChange(PIPELINE_EXECUTION_ARN, PIPELINE_ARN);
 
@@ -81,6 +81,8 @@ describe('ExecutionCleanup', () => {
     expect(tagFilter(asPipeline!, TAG.run)).toEqual([PIPELINE_EXECUTION_ARN]);
     for (const input of inputs) {
       expect(input.InstanceIds).toBeUndefined();
+      // Only the pipeline's own instances: they are the only ones its role may terminate.
+      expect(tagFilter(input, TAG.pipeline)).toEqual(['saturday-pipeline']);
       const states = input.Filters?.find((f) => f.Name === 'instance-state-name')?.Values;
       expect(states).toEqual(expect.arrayContaining(['pending', 'running', 'stopping', 'stopped']));
       expect(states).not.toContain('terminated');

@@ -27,6 +27,7 @@ export const ENV = {
   LAUNCH_TEMPLATE_VERSION: '7',
   WORKLOAD_LOG_GROUP: '/saturday-pipeline/workloads',
   METRIC_NAMESPACE: 'AlphaEngine',
+  PIPELINE_NAME: 'saturday-pipeline',
 } as const;
 
 /** Epoch ms `seconds` after the phase execution started. */

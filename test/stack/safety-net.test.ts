@@ -229,7 +229,7 @@ describe('orphan reaper', () => {
 });
 
 describe('alarms', () => {
-  it('there are four, each notifying the alarm topic', () => {
+  it('there are five, each notifying the alarm topic', () => {
     // Prepare
     const type = 'AWS::CloudWatch::Alarm';
 
@@ -237,10 +237,34 @@ describe('alarms', () => {
     const alarms = Object.values(template.findResources(type)) as Resource[];
 
     // Assess
-    expect(alarms).toHaveLength(4);
+    expect(alarms).toHaveLength(5);
     template.resourceCountIs('AWS::SNS::Topic', 1);
     for (const a of alarms) expect(a.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
-    expect(alarms.map((a) => a.Properties.MetricName).sort()).toEqual(['ExecutionsFailed', 'ExecutionsTimedOut', 'OrphansReaped', 'SpotRetryBudgetExhausted']);
+    expect(alarms.map((a) => a.Properties.MetricName).sort()).toEqual(['ApproximateNumberOfMessagesVisible', 'ExecutionsFailed', 'ExecutionsTimedOut', 'OrphansReaped', 'SpotRetryBudgetExhausted']);
+  });
+
+  it('a status-change event whose cleanup fails after every retry is kept in an encrypted queue, and alarmed on', () => {
+    // Prepare
+    const fn = Object.entries(template.findResources('AWS::Lambda::Function')).find(([, r]) =>
+      ((r as Resource).Properties.Tags as { Key: string; Value: string }[] | undefined)?.some((t) => t.Key === 'spot-pipeline:handler' && t.Value === 'execution-cleanup'),
+    )!;
+
+    // Act
+    const invokeConfigs = Object.values(template.findResources('AWS::Lambda::EventInvokeConfig')) as Resource[];
+    const queues = template.findResources('AWS::SQS::Queue');
+
+    // Assess
+    const config = invokeConfigs.find((c) => JSON.stringify(c.Properties.FunctionName) === JSON.stringify({ Ref: fn[0] }))!;
+    expect(config.Properties.MaximumRetryAttempts).toBe(2);
+    const destination = (config.Properties.DestinationConfig as { OnFailure: { Destination: unknown } }).OnFailure.Destination;
+    const [queueId, queue] = Object.entries(queues)[0]!;
+    expect(destination).toEqual({ 'Fn::GetAtt': [queueId, 'Arn'] });
+    expect((queue as Resource).Properties.SqsManagedSseEnabled).toBe(true);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+      AlarmActions: [{ Ref: topicId }],
+    });
   });
 
   it.each(['ExecutionsFailed', 'ExecutionsTimedOut'])('%s of the pipeline state machine raises an alarm', (metricName) => {
