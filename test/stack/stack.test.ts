@@ -269,3 +269,20 @@ describe('IAM', () => {
     expect(wildcards).toEqual([]);
   });
 });
+
+describe('runaway protection', () => {
+  it('the functions that launch or reap instances have reserved concurrency, so a runaway cannot fan out', () => {
+    // Prepare
+    const functions = Object.values(template.findResources('AWS::Lambda::Function')) as { Properties: { Tags?: { Key: string; Value: string }[]; ReservedConcurrentExecutions?: number } }[];
+    const byHandler = (name: string) => functions.find((f) => f.Properties.Tags?.some((t) => t.Key === 'spot-pipeline:handler' && t.Value === name))!;
+
+    // Act
+    const launch = byHandler('launch-instance').Properties.ReservedConcurrentExecutions;
+    const reaper = byHandler('reap-orphans').Properties.ReservedConcurrentExecutions;
+
+    // Assess
+    expect(launch).toBeGreaterThanOrEqual(1);
+    expect(launch).toBeLessThanOrEqual(10);
+    expect(reaper).toBe(1);
+  });
+});
