@@ -30,7 +30,7 @@ export async function checkAgent(clients: { ec2: Ec2Send; ssm: SsmSend }, input:
       logger.info('ssm agent online', { phase: phase.name, attempt: job.attempt, instanceId: instance.id });
       return { ...job, status: 'ready', nextWaitSeconds: 0, pollErrors: 0 };
     }
-    const status = await readInstanceStatus(clients.ec2, instance.id, instance.spotRequestId);
+    const status = await readInstanceStatus(clients.ec2, instance.id, instance.spotRequestId, instance.launchedAt);
     const verdict = classify(status);
     if (verdict.state === 'failed') {
       logger.warn('instance lost while booting', { phase: phase.name, attempt: job.attempt, instanceId: instance.id, ...status });

@@ -67,7 +67,7 @@ export async function pollAttempt(clients: PollClients, env: SendEnv, input: Pha
   let tail: Awaited<ReturnType<typeof readOutputTail>>;
   try {
     invocation = await readInvocation(clients.ssm, command.id, instance.id);
-    const status = await readInstanceStatus(clients.ec2, instance.id, instance.spotRequestId);
+    const status = await readInstanceStatus(clients.ec2, instance.id, instance.spotRequestId, instance.launchedAt);
     tail = await readOutputTail(clients.logs, env.WORKLOAD_LOG_GROUP, command.id, instance.id);
     signals = { ...status, commandStatus: invocation.status, responseCode: invocation.responseCode };
   } catch (err) {

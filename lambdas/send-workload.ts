@@ -70,7 +70,7 @@ export async function sendWorkload(clients: { ec2: Ec2Send; ssm: SsmSend }, env:
   } catch (err) {
     if (errorCode(err) === 'InvalidInstanceId') {
       // The instance is no longer one SSM can reach: find out why before deciding anything.
-      const verdict = classify(await readInstanceStatus(clients.ec2, instance.id, instance.spotRequestId));
+      const verdict = classify(await readInstanceStatus(clients.ec2, instance.id, instance.spotRequestId, instance.launchedAt));
       if (verdict.state === 'failed') return { ...job, status: 'failed', failure: { kind: verdict.kind, reason: verdict.reason } };
     }
     if (isTransient(err) || errorCode(err) === 'InvalidInstanceId') {

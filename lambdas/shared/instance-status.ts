@@ -9,7 +9,15 @@ export interface InstanceStatus extends Pick<AttemptSignals, 'instanceState' | '
   readonly spotRequestId?: string;
 }
 
-export async function readInstanceStatus(ec2: Ec2Send, instanceId: string, knownSpotRequestId?: string): Promise<InstanceStatus> {
+/** EC2 is eventually consistent: a just-launched instance may be "not found" for a short while. */
+export const NOT_FOUND_GRACE_SECONDS = 300;
+
+export async function readInstanceStatus(
+  ec2: Ec2Send,
+  instanceId: string,
+  knownSpotRequestId?: string,
+  launchedAt?: string,
+): Promise<InstanceStatus> {
   let instanceState: string | undefined;
   let stateReasonCode: string | undefined;
   let spotRequestId = knownSpotRequestId;
@@ -20,9 +28,11 @@ export async function readInstanceStatus(ec2: Ec2Send, instanceId: string, known
     stateReasonCode = instance?.StateReason?.Code;
     spotRequestId = instance?.SpotInstanceRequestId ?? spotRequestId;
   } catch (err) {
-    // An instance EC2 no longer knows is gone; anything else (throttling) is the caller's to handle.
+    // An instance EC2 no longer knows is gone, unless it is young enough to be not known yet;
+    // anything else (throttling) is the caller's to handle.
     if (errorCode(err) !== 'InvalidInstanceID.NotFound') throw err;
-    instanceState = 'terminated';
+    const youngSeconds = launchedAt ? (Date.now() - Date.parse(launchedAt)) / 1000 : Infinity;
+    instanceState = youngSeconds < NOT_FOUND_GRACE_SECONDS ? undefined : 'terminated';
   }
   let spotStatusCode: string | undefined;
   if (spotRequestId) {

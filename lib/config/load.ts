@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { SATURDAY_PIPELINE } from './defaults';
-import { formatIssues, pipelineConfigSchema, type PipelineConfig } from './schema';
+import { formatIssues, phaseLabel, pipelineConfigSchema, type PipelineConfig } from './schema';
 
 /** A pipeline config that cannot be used; the message names every offending field. */
 export class PipelineConfigError extends Error {
@@ -14,7 +14,7 @@ export class PipelineConfigError extends Error {
 export function parsePipelineConfig(raw: unknown, source = 'pipeline config'): PipelineConfig {
   const result = pipelineConfigSchema.safeParse(raw);
   if (!result.success) {
-    throw new PipelineConfigError(`Invalid ${source}:\n${formatIssues(result.error)}`, { cause: result.error });
+    throw new PipelineConfigError(`Invalid ${source}:\n${formatIssues(result.error, phaseLabel(raw))}`, { cause: result.error });
   }
   return result.data;
 }

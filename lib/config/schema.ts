@@ -185,10 +185,27 @@ function flattenIssue(issue: Issue): Issue[] {
   return closest.flatMap((inner) => flattenIssue({ ...inner, path: [...issue.path, ...inner.path] } as Issue));
 }
 
-/** Each zod issue as "field: message", one per line. */
-export function formatIssues(error: z.ZodError): string {
+/**
+ * Each zod issue as "field: message", one per line. `label` may name what a path points into
+ * (e.g. the phase at phases[2]); it is added after the field unless the message says it already.
+ */
+export function formatIssues(error: z.ZodError, label?: (path: readonly PropertyKey[]) => string | undefined): string {
   return error.issues
     .flatMap(flattenIssue)
-    .map((issue) => `${formatPath(issue.path) || '(root)'}: ${issue.message}`)
+    .map((issue) => {
+      const name = label?.(issue.path);
+      const named = name && !issue.message.includes(name) ? ` (${name})` : '';
+      return `${formatPath(issue.path) || '(root)'}${named}: ${issue.message}`;
+    })
     .join('\n');
+}
+
+/** "phase Research" for a path into phases[2] of a raw config, when that phase has a name. */
+export function phaseLabel(raw: unknown): (path: readonly PropertyKey[]) => string | undefined {
+  return (path) => {
+    if (path[0] !== 'phases' || typeof path[1] !== 'number') return undefined;
+    const stage = (raw as { phases?: unknown[] } | null)?.phases?.[path[1]] as { name?: unknown; parallel?: { name?: unknown }[] } | undefined;
+    const phase = path[2] === 'parallel' && typeof path[3] === 'number' ? stage?.parallel?.[path[3]] : stage;
+    return typeof phase?.name === 'string' ? `phase ${phase.name}` : undefined;
+  };
 }

@@ -187,7 +187,7 @@ describe('bad pipeline configs are refused naming the field', () => {
 
     // Assess
     const lines = error.message.split('\n');
-    expect(lines.some((l) => l.startsWith('phases[0].pollIntervalSeconds:'))).toBe(true);
+    expect(lines.some((l) => l.startsWith('phases[0].pollIntervalSeconds (phase DataPhase1):'))).toBe(true);
     expect(lines.some((l) => l.startsWith('phases[3].budgetSeconds:') && l.includes('Backtester'))).toBe(true);
   });
 });
@@ -271,5 +271,19 @@ describe('loading a config file', () => {
     expect(error.message).toContain(file);
     expect(error.message).toContain('phases[1].budgetSeconds');
     expect(error.message).toContain('Research');
+  });
+});
+
+describe('field errors name the phase, not only its position', () => {
+  it('a bad poll interval in phases[2] says it is phase PredictorTraining', () => {
+    // Prepare
+    const raw = JSON.parse(JSON.stringify(SATURDAY_PIPELINE)) as { phases: Record<string, unknown>[] };
+    raw.phases[2]!.pollIntervalSeconds = 5;
+
+    // Act
+    const act = () => parsePipelineConfig(raw);
+
+    // Assess
+    expect(act).toThrow('phases[2].pollIntervalSeconds (phase PredictorTraining): must be >= 10');
   });
 });

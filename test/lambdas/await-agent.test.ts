@@ -4,7 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler } from '../../lambdas/await-agent';
-import { at, clockAt, describedInstance, INSTANCE_ID, instanceRef, job, spotStatus, ssmError, stubHandlerEnv, taskInput } from './fixtures';
+import { at, clockAt, describedInstance, ec2Error, INSTANCE_ID, instanceRef, job, spotStatus, ssmError, stubHandlerEnv, taskInput } from './fixtures';
 
 const ec2 = mockClient(EC2Client);
 const ssm = mockClient(SSMClient);
@@ -125,5 +125,32 @@ describe('AwaitAgent', () => {
 
     // Assess
     await expect(checking).rejects.toThrow(/AccessDeniedException/);
+  });
+});
+
+describe('AwaitAgent and EC2 eventual consistency', () => {
+  it('a just-launched instance that EC2 does not know yet is still booting, not a lost instance', async () => {
+    // Prepare: launched 60 s after start, it is now 120 s: EC2 answers NotFound for a moment.
+    ec2.on(DescribeInstancesCommand).rejects(ec2Error('InvalidInstanceID.NotFound'));
+
+    // Act
+    const result = await handler(bootingInput());
+
+    // Assess
+    expect(result.status).toBe('booting');
+    expect(result.failure).toBeUndefined();
+  });
+
+  it('an instance EC2 has not known for longer than the grace period is gone', async () => {
+    // Prepare
+    clockAt(at(60 + 400));
+    ec2.on(DescribeInstancesCommand).rejects(ec2Error('InvalidInstanceID.NotFound'));
+
+    // Act
+    const result = await handler(bootingInput());
+
+    // Assess
+    expect(result.status).toBe('failed');
+    expect(result.failure?.kind).toBe('workload-error');
   });
 });
