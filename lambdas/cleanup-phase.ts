@@ -5,7 +5,7 @@
  */
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
-import { findExecutionInstances, terminate } from './shared/instance-status';
+import { terminateExecutionInstances } from './shared/instance-status';
 import { retryableOnTransient } from './shared/aws-errors';
 import { logger } from './shared/logger';
 import type { Ec2Send } from './shared/sends';
@@ -20,9 +20,7 @@ const cleanupInputSchema = z.object({
 });
 
 export async function cleanupPhase(client: Ec2Send, input: z.output<typeof cleanupInputSchema>): Promise<{ terminated: string[] }> {
-  const tagged = await findExecutionInstances(client, input.execution.id);
-  const ids = [...(input.job?.instance ? [input.job.instance.id] : []), ...tagged.map((i) => i.id)];
-  const terminated = await terminate(client, ids);
+  const terminated = await terminateExecutionInstances(client, input.execution.id, { instanceId: input.job?.instance?.id });
   logger.warn('phase failed with an error; instances cleaned up', { error: input.caught?.Error, terminated });
   return { terminated };
 }

@@ -3,7 +3,7 @@
  * execution still has running) and report the phase.
  */
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { findExecutionInstances, terminate } from './shared/instance-status';
+import { terminateExecutionInstances } from './shared/instance-status';
 import { phaseTaskInputSchema, poolLabel, type AttemptRecord, type PhaseTaskInput } from './shared/job';
 import { retryableOnTransient } from './shared/aws-errors';
 import { logger } from './shared/logger';
@@ -24,8 +24,7 @@ export interface PhaseSummary {
 
 export async function finishPhase(client: Ec2Send, input: PhaseTaskInput): Promise<PhaseSummary> {
   const { phase, run, execution, job } = input;
-  const tagged = await findExecutionInstances(client, execution.id);
-  const terminated = await terminate(client, [...(job.instance ? [job.instance.id] : []), ...tagged.map((i) => i.id)]);
+  const terminated = await terminateExecutionInstances(client, execution.id, { instanceId: job.instance?.id });
   const outcome = run.mode === 'preflight' ? 'preflight-ok' : 'succeeded';
   const record: AttemptRecord = {
     attempt: job.attempt,

@@ -8,7 +8,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { mayRelaunch } from '../lib/config/budget';
 import type { FailureKind } from './shared/classify';
 import { failureEnvSchema, readEnv, type FailureEnv } from './shared/environment';
-import { findExecutionInstances, terminate } from './shared/instance-status';
+import { terminateExecutionInstances } from './shared/instance-status';
 import { phaseTaskInputSchema, poolLabel, type AttemptRecord, type Failure, type Job, type PhaseTaskInput } from './shared/job';
 import { retryableOnTransient } from './shared/aws-errors';
 import { logger } from './shared/logger';
@@ -58,8 +58,7 @@ export async function handleFailure(clients: { ec2: Ec2Send; cloudwatch: CloudWa
   const now = Date.now();
 
   // 1. The attempt's instance goes, whatever comes next.
-  const tagged = await findExecutionInstances(clients.ec2, execution.id, job.attempt);
-  const terminated = await terminate(clients.ec2, [...(job.instance ? [job.instance.id] : []), ...tagged.map((i) => i.id)]);
+  const terminated = await terminateExecutionInstances(clients.ec2, execution.id, { instanceId: job.instance?.id, attempt: job.attempt });
 
   const record: AttemptRecord = {
     attempt: job.attempt,

@@ -10,7 +10,7 @@ import { errorCode, isTransient, retryableOnTransient } from './shared/aws-error
 import { launchEnvSchema, readEnv, type LaunchEnv } from './shared/environment';
 import { LaunchFailed, TransientApiError } from './shared/errors';
 import { findExecutionInstances } from './shared/instance-status';
-import { phaseTaskInputSchema, type Job, type PhaseTaskInput } from './shared/job';
+import { phaseTaskInputSchema, type InstanceRef, type Job, type PhaseTaskInput } from './shared/job';
 import { logger } from './shared/logger';
 import { AGENT_CHECK_SECONDS, isoNow, nextWait, phaseDeadline } from './shared/phase-clock';
 import type { Ec2Send } from './shared/sends';
@@ -83,27 +83,24 @@ export async function launchAttempt(client: Ec2Send, env: LaunchEnv, input: Phas
   }
 
   const pools = poolOrder(phase.instanceTypes, phase.subnetIds);
+  /** The attempt has its instance: wait for the SSM agent next. */
+  const booting = (instance: InstanceRef): Job => ({ ...base, status: 'booting', instance, nextWaitSeconds: nextWait(AGENT_CHECK_SECONDS, deadline, now) });
 
   // Describe before launching: a retried task adopts the instance its first try started.
   const [existing] = await findExecutionInstances(client, execution.id, job.attempt);
   if (existing) {
     const poolIndex = Math.max(0, pools.findIndex((p) => p.instanceType === existing.instanceType && p.subnetId === existing.subnetId));
     logger.warn('adopting the instance this attempt already launched', { instanceId: existing.id, attempt: job.attempt });
-    return {
-      ...base,
-      status: 'booting',
-      instance: {
-        id: existing.id,
-        instanceType: existing.instanceType ?? pools[poolIndex]!.instanceType,
-        subnetId: existing.subnetId ?? pools[poolIndex]!.subnetId,
-        availabilityZone: existing.availabilityZone ?? 'unknown',
-        spotRequestId: existing.spotRequestId,
-        poolIndex,
-        // Its boot started when it launched, not now.
-        launchedAt: existing.launchedAt ?? isoNow(),
-      },
-      nextWaitSeconds: nextWait(AGENT_CHECK_SECONDS, deadline, now),
-    };
+    return booting({
+      id: existing.id,
+      instanceType: existing.instanceType ?? pools[poolIndex]!.instanceType,
+      subnetId: existing.subnetId ?? pools[poolIndex]!.subnetId,
+      availabilityZone: existing.availabilityZone ?? 'unknown',
+      spotRequestId: existing.spotRequestId,
+      poolIndex,
+      // Its boot started when it launched, not now.
+      launchedAt: existing.launchedAt ?? isoNow(),
+    });
   }
 
   const refusals: string[] = [];
@@ -112,20 +109,15 @@ export async function launchAttempt(client: Ec2Send, env: LaunchEnv, input: Phas
     try {
       const launched = await runSpotInstance(client, env, input, pool, poolIndex);
       logger.info('spot instance launched', { phase: phase.name, attempt: job.attempt, ...pool, ...launched });
-      return {
-        ...base,
-        status: 'booting',
-        instance: {
-          id: launched.instanceId,
-          instanceType: pool.instanceType,
-          subnetId: pool.subnetId,
-          availabilityZone: launched.availabilityZone,
-          spotRequestId: launched.spotRequestId,
-          poolIndex,
-          launchedAt: isoNow(),
-        },
-        nextWaitSeconds: nextWait(AGENT_CHECK_SECONDS, deadline, now),
-      };
+      return booting({
+        id: launched.instanceId,
+        instanceType: pool.instanceType,
+        subnetId: pool.subnetId,
+        availabilityZone: launched.availabilityZone,
+        spotRequestId: launched.spotRequestId,
+        poolIndex,
+        launchedAt: isoNow(),
+      });
     } catch (err) {
       const code = errorCode(err);
       if (isCapacityError(code)) {

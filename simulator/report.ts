@@ -5,7 +5,7 @@
  */
 import { allPhases } from '../lib/config/schema';
 import type { Simulation } from './run';
-import type { SimEvent, SimExecution } from './step-functions';
+import { phaseOf, type SimEvent, type SimExecution } from './step-functions';
 
 export interface LaunchReport {
   pool: string | null;
@@ -97,7 +97,7 @@ export function buildReport(sim: Simulation): SimulationReport {
   const t0 = sim.pipelineRuns[0]!.startedAt;
   const children = sim.stepFunctions.executions.filter((e) => e.parentArn === sim.pipeline.arn);
   const phases: PhaseReport[] = allPhases(sim.config).map((phase) => {
-    const runs = children.filter((c) => (c.input as { phase?: { name?: string } })?.phase?.name === phase.name);
+    const runs = children.filter((c) => phaseOf(c) === phase.name);
     const last = runs.at(-1);
     const launches = runs.flatMap((run) => launchesOf(sim, run, t0));
     const relaunches = runs.reduce((n, run) => n + exitsOf(run.events, 'HandleFailure').filter((e) => (e.state?.output as JobOutput).job?.verdict?.action === 'relaunch').length, 0);

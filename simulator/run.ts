@@ -84,7 +84,7 @@ export async function runSimulation(scenario: Scenario, options: SimulationOptio
   const startedAt = options.startAt ?? DEFAULT_START;
   const clock = FakeTimers.install({ now: startedAt, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], loopLimit: 1_000_000 });
   const unroute = routeSdkToCloud(account);
-  const quiet = captureConsole();
+  const restoreConsole = silenceConsole();
   try {
     const input = 'input' in scenario ? scenario.input : { mode: scenario.mode ?? 'full' };
     const pipeline = stepFunctions.startExecution(pipelineMachine.arn, input ?? {}, { name: 'saturday-run' });
@@ -116,19 +116,18 @@ export async function runSimulation(scenario: Scenario, options: SimulationOptio
       realMs: performance.now() - realStart,
     };
   } finally {
-    quiet.restore();
+    restoreConsole();
     unroute();
     clock.uninstall();
   }
 }
 
-/** The handlers' JSON logs go to a buffer while the simulation runs, not to the terminal. */
-function captureConsole(): { lines: string[]; restore: () => void } {
-  const lines: string[] = [];
+/** The handlers' JSON logs stay out of the terminal while the simulation runs; returns the undo. */
+function silenceConsole(): () => void {
   const saved = { log: console.log, info: console.info, warn: console.warn, error: console.error };
-  const keep = (...args: unknown[]) => void lines.push(args.map(String).join(' '));
-  Object.assign(console, { log: keep, info: keep, warn: keep, error: keep });
-  return { lines, restore: () => Object.assign(console, saved) };
+  const discard = () => undefined;
+  Object.assign(console, { log: discard, info: discard, warn: discard, error: discard });
+  return () => Object.assign(console, saved);
 }
 
 const realTick = () => new Promise<void>((r) => setImmediate(r));

@@ -38,6 +38,11 @@ export interface SimExecution {
   abort(): void;
 }
 
+/** The phase a SpotPhase execution runs (its input's phase.name). */
+export function phaseOf(execution: SimExecution): string | undefined {
+  return (execution.input as { phase?: { name?: string } } | null)?.phase?.name;
+}
+
 const SYNC_START = /^arn:aws[a-z-]*:states:::states:startExecution\.sync(:2)?$/;
 const LAMBDA_ARN = /^arn:aws[a-z-]*:lambda:/;
 

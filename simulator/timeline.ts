@@ -6,6 +6,7 @@
 import type { InvariantResult } from './invariants';
 import type { Simulation } from './run';
 import type { SimulationReport } from './report';
+import { phaseOf } from './step-functions';
 
 const clock = (ms: number, timezone: string) =>
   new Intl.DateTimeFormat('en-US', { timeZone: timezone, weekday: 'short', hour: '2-digit', minute: '2-digit', hour12: false }).format(new Date(ms));
@@ -20,7 +21,7 @@ interface Line {
 function phaseLines(sim: Simulation): Line[] {
   const lines: Line[] = [];
   for (const execution of sim.stepFunctions.executions.filter((e) => e.parentArn === sim.pipeline.arn)) {
-    const phase = (execution.input as { phase?: { name?: string } }).phase?.name ?? '?';
+    const phase = phaseOf(execution) ?? '?';
     lines.push({ at: execution.startedAt, text: `${pad(phase, 18)} phase started (execution ${execution.name})` });
     for (const event of execution.events) {
       if (event.type !== 'StateExited' || !event.state) continue;

@@ -93,6 +93,16 @@ export function findExecutionInstances(ec2: Ec2Send, executionId: string, attemp
   return findTaggedInstances(ec2, { [TAG.execution]: executionId, ...(attempt !== undefined ? { [TAG.attempt]: String(attempt) } : {}) });
 }
 
+/**
+ * Terminate the instance an execution knows of (if any) and every other live instance tagged with
+ * that execution (optionally only one attempt's): what a phase does whenever an attempt or the
+ * phase ends. Returns the ids terminated.
+ */
+export async function terminateExecutionInstances(ec2: Ec2Send, executionId: string, known?: { instanceId?: string; attempt?: number }): Promise<string[]> {
+  const tagged = await findExecutionInstances(ec2, executionId, known?.attempt);
+  return terminate(ec2, [...(known?.instanceId ? [known.instanceId] : []), ...tagged.map((i) => i.id)]);
+}
+
 /** Terminate instances; ones EC2 no longer knows are already gone, which is what we want. */
 export async function terminate(ec2: Ec2Send, instanceIds: readonly string[]): Promise<string[]> {
   const unique = [...new Set(instanceIds)];
