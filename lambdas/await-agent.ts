@@ -1,64 +1,45 @@
 /**
  * AwaitAgent: is the instance's SSM agent online yet? Bounded by the phase's boot timeout; an
- * instance that disappears while booting is classified like any other attempt.
+ * instance that disappears while booting is classified like any other attempt
+ * (decisions/attempt.ts, afterAgentCheck).
  */
 import { DescribeInstanceInformationCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { classify } from './shared/classify';
-import { isTransient, retryableOnTransient } from './shared/aws-errors';
-import { readInstanceStatus } from './shared/instance-status';
-import { phaseTaskInputSchema, type Job, type PhaseTaskInput } from './shared/job';
-import { logger } from './shared/logger';
-import { AGENT_CHECK_SECONDS, nextWait, phaseDeadline } from './shared/phase-clock';
-import type { Ec2Send, SsmSend } from './shared/sends';
-import { parseTaskInput } from './shared/task-input';
+import type { Job, PhaseTaskInputIn } from '../contract/job';
+import { afterAgentCheck, type AgentLook } from '../decisions/attempt';
+import { classify } from '../decisions/classify';
+import { phaseDeadline } from '../decisions/phase-clock';
+import { isTransient, retryableOnTransient } from './aws/aws-errors';
+import type { Ec2Send, SsmSend } from './aws/clients';
+import { readInstanceStatus } from './aws/instances';
+import { logger } from './runtime/logger';
+import { parsePhaseTask } from './runtime/task-input';
 
 const ec2 = new EC2Client({ maxAttempts: 5 });
 const ssm = new SSMClient({ maxAttempts: 5 });
 
-export async function checkAgent(clients: { ec2: Ec2Send; ssm: SsmSend }, input: PhaseTaskInput): Promise<Job> {
-  const { phase, execution, job } = input;
-  const instance = job.instance;
-  if (!instance) return { ...job, status: 'failed', failure: { kind: 'interruption', reason: 'no instance to wait for' } };
-  const now = Date.now();
-  const deadline = phaseDeadline(execution, phase);
+async function lookAtAgent(clients: { ec2: Ec2Send; ssm: SsmSend }, instance: PhaseTaskInputIn<'booting'>['job']['instance']): Promise<AgentLook> {
   try {
-    const info = await clients.ssm.send(
-      new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instance.id] }] }),
-    );
-    if (info.InstanceInformationList?.[0]?.PingStatus === 'Online') {
-      logger.info('ssm agent online', { phase: phase.name, attempt: job.attempt, instanceId: instance.id });
-      return { ...job, status: 'ready', nextWaitSeconds: 0, pollErrors: 0 };
-    }
-    const status = await readInstanceStatus(clients.ec2, instance.id, instance.spotRequestId, instance.launchedAt);
-    const verdict = classify(status);
-    if (verdict.state === 'failed') {
-      logger.warn('instance lost while booting', { phase: phase.name, attempt: job.attempt, instanceId: instance.id, ...status });
-      return { ...job, status: 'failed', failure: { kind: verdict.kind, reason: verdict.reason } };
-    }
+    const info = await clients.ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instance.id] }] }));
+    if (info.InstanceInformationList?.[0]?.PingStatus === 'Online') return { online: true };
+    return { online: false, instance: classify(await readInstanceStatus(clients.ec2, instance.id, instance.spotRequestId, instance.launchedAt)) };
   } catch (err) {
     if (!isTransient(err)) throw err;
-    logger.warn('could not read boot status, will look again', { error: (err as Error).name, pollErrors: job.pollErrors + 1 });
-    if (now >= deadline) {
-      return { ...job, status: 'failed', failure: { kind: 'budget', reason: 'phase budget spent while the instance booted (status unreadable)' } };
-    }
-    return { ...job, pollErrors: job.pollErrors + 1, nextWaitSeconds: nextWait(AGENT_CHECK_SECONDS, deadline, now) };
+    logger.warn('could not read boot status, will look again', { error: (err as Error).name });
+    return { unreadable: true };
   }
-  if (now >= deadline) {
-    return { ...job, status: 'failed', failure: { kind: 'budget', reason: 'phase budget spent while the instance booted' } };
-  }
-  const bootedFor = (now - Date.parse(instance.launchedAt)) / 1000;
-  if (bootedFor >= phase.bootTimeoutSeconds) {
-    return {
-      ...job,
-      status: 'failed',
-      failure: { kind: 'boot-timeout', reason: `SSM agent not online ${Math.round(bootedFor)} s after launch (bootTimeoutSeconds ${phase.bootTimeoutSeconds})` },
-    };
-  }
-  return { ...job, status: 'booting', pollErrors: 0, nextWaitSeconds: nextWait(AGENT_CHECK_SECONDS, deadline, now) };
+}
+
+export async function checkAgent(clients: { ec2: Ec2Send; ssm: SsmSend }, input: PhaseTaskInputIn<'booting'>): Promise<Job> {
+  const { phase, execution, job } = input;
+  const t = { nowMs: Date.now(), deadlineMs: phaseDeadline(execution, phase) };
+  const next = afterAgentCheck(phase, job, await lookAtAgent(clients, job.instance), t);
+  if (next.status === 'ready') logger.info('ssm agent online', { phase: phase.name, attempt: job.attempt, instanceId: job.instance.id });
+  if (next.status === 'failed') logger.warn('attempt failed while booting', { phase: phase.name, attempt: job.attempt, instanceId: job.instance.id, ...next.failure });
+  return next;
 }
 
 export async function handler(event: unknown): Promise<Job> {
-  const input = parseTaskInput(phaseTaskInputSchema, event, 'AwaitAgent');
+  const input = parsePhaseTask(event, 'CheckAgent', ['booting']);
   return retryableOnTransient(() => checkAgent({ ec2, ssm }, input));
 }

@@ -5,11 +5,11 @@
  */
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
-import { terminateExecutionInstances } from './shared/instance-status';
-import { retryableOnTransient } from './shared/aws-errors';
-import { logger } from './shared/logger';
-import type { Ec2Send } from './shared/sends';
-import { parseTaskInput } from './shared/task-input';
+import { terminateExecutionInstances } from './aws/instances';
+import { retryableOnTransient } from './aws/aws-errors';
+import { logger } from './runtime/logger';
+import type { Ec2Send } from './aws/clients';
+import { parseTaskInput } from './runtime/task-input';
 
 const ec2 = new EC2Client({ maxAttempts: 5 });
 

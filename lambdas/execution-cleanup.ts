@@ -7,12 +7,13 @@
  */
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
-import { readEnv } from './shared/environment';
-import { findTaggedInstances, terminate } from './shared/instance-status';
-import { logger } from './shared/logger';
-import type { Ec2Send } from './shared/sends';
-import { TAG } from './shared/tags';
-import { parseTaskInput } from './shared/task-input';
+import { cleanupEnvSchema, type CleanupEnv } from '../contract/environment';
+import { readEnv } from './runtime/environment';
+import { findTaggedInstances, terminate } from './aws/instances';
+import { logger } from './runtime/logger';
+import type { Ec2Send } from './aws/clients';
+import { TAG } from '../contract/tags';
+import { parseTaskInput } from './runtime/task-input';
 
 const ec2 = new EC2Client({ maxAttempts: 5 });
 
@@ -25,9 +26,6 @@ export const statusChangeSchema = z.object({
   }),
 });
 export type StatusChange = z.output<typeof statusChangeSchema>;
-
-export const cleanupEnvSchema = z.object({ PIPELINE_NAME: z.string().min(1) });
-export type CleanupEnv = z.output<typeof cleanupEnvSchema>;
 
 export interface CleanupResult {
   readonly executionArn: string;

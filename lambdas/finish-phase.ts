@@ -3,13 +3,12 @@
  * execution still has running) and report the phase.
  */
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { terminateExecutionInstances } from './shared/instance-status';
-import { phaseTaskInputSchema, poolLabel, type AttemptRecord, type PhaseTaskInput } from './shared/job';
-import { retryableOnTransient } from './shared/aws-errors';
-import { logger } from './shared/logger';
-import { isoNow } from './shared/phase-clock';
-import type { Ec2Send } from './shared/sends';
-import { parseTaskInput } from './shared/task-input';
+import { poolLabel, type AttemptRecord, type PhaseTaskInputIn } from '../contract/job';
+import { retryableOnTransient } from './aws/aws-errors';
+import type { Ec2Send } from './aws/clients';
+import { terminateExecutionInstances } from './aws/instances';
+import { logger } from './runtime/logger';
+import { parsePhaseTask } from './runtime/task-input';
 
 const ec2 = new EC2Client({ maxAttempts: 5 });
 
@@ -22,17 +21,17 @@ export interface PhaseSummary {
   readonly lastOutput: string;
 }
 
-export async function finishPhase(client: Ec2Send, input: PhaseTaskInput): Promise<PhaseSummary> {
+export async function finishPhase(client: Ec2Send, input: PhaseTaskInputIn<'succeeded'>): Promise<PhaseSummary> {
   const { phase, run, execution, job } = input;
-  const terminated = await terminateExecutionInstances(client, execution.id, { instanceId: job.instance?.id });
+  const terminated = await terminateExecutionInstances(client, execution.id, { instanceId: job.instance.id });
   const outcome = run.mode === 'preflight' ? 'preflight-ok' : 'succeeded';
   const record: AttemptRecord = {
     attempt: job.attempt,
-    instanceId: job.instance?.id ?? null,
-    pool: job.instance ? poolLabel(job.instance) : null,
+    instanceId: job.instance.id,
+    pool: poolLabel(job.instance),
     outcome,
-    startedAt: job.attemptStartedAt ?? isoNow(),
-    endedAt: isoNow(),
+    startedAt: job.attemptStartedAt,
+    endedAt: new Date().toISOString(),
   };
   logger.info('phase finished', { phase: phase.name, outcome, attempts: job.attempt, terminated });
   return {
@@ -41,11 +40,11 @@ export async function finishPhase(client: Ec2Send, input: PhaseTaskInput): Promi
     outcome,
     attempts: job.attempt,
     launches: [...job.history, record],
-    lastOutput: job.command?.lastOutput ?? '',
+    lastOutput: job.command.lastOutput,
   };
 }
 
 export async function handler(event: unknown): Promise<PhaseSummary> {
-  const input = parseTaskInput(phaseTaskInputSchema, event, 'FinishPhase');
+  const input = parsePhaseTask(event, 'FinishPhase', ['succeeded']);
   return retryableOnTransient(() => finishPhase(ec2, input));
 }

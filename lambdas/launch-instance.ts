@@ -5,18 +5,20 @@
  */
 import { createHash } from 'node:crypto';
 import { EC2Client, RunInstancesCommand, type Tag } from '@aws-sdk/client-ec2';
-import { isCapacityError } from './shared/classify';
-import { errorCode, isTransient, retryableOnTransient } from './shared/aws-errors';
-import { launchEnvSchema, readEnv, type LaunchEnv } from './shared/environment';
-import { LaunchFailed, TransientApiError } from './shared/errors';
-import { findExecutionInstances } from './shared/instance-status';
-import { phaseTaskInputSchema, type InstanceRef, type Job, type PhaseTaskInput } from './shared/job';
-import { logger } from './shared/logger';
-import { AGENT_CHECK_SECONDS, isoNow, nextWait, phaseDeadline } from './shared/phase-clock';
-import type { Ec2Send } from './shared/sends';
-import { poolOrder, poolsFrom, type Pool } from './shared/pools';
-import { TAG } from './shared/tags';
-import { parseTaskInput } from './shared/task-input';
+import { launchEnvSchema, type LaunchEnv } from '../contract/environment';
+import { LaunchFailed, TransientApiError } from '../contract/errors';
+import type { InstanceRef, Job, PhaseTaskInputIn } from '../contract/job';
+import { TAG } from '../contract/tags';
+import { launched, launchTooLate, noCapacity } from '../decisions/attempt';
+import { isCapacityError } from '../decisions/classify';
+import { phaseDeadline } from '../decisions/phase-clock';
+import { poolOrder, poolsFrom, type Pool } from '../decisions/pools';
+import { errorCode, isTransient, retryableOnTransient } from './aws/aws-errors';
+import type { Ec2Send } from './aws/clients';
+import { findExecutionInstances } from './aws/instances';
+import { readEnv } from './runtime/environment';
+import { logger } from './runtime/logger';
+import { parsePhaseTask } from './runtime/task-input';
 
 const ec2 = new EC2Client({ maxAttempts: 5 });
 
@@ -25,8 +27,8 @@ export function clientToken(executionId: string, phase: string, attempt: number,
   return createHash('sha256').update(`${executionId}|${phase}|${attempt}|${poolIndex}`).digest('hex').slice(0, 64);
 }
 
-function instanceTags(input: PhaseTaskInput): Tag[] {
-  const { phase, run, execution, job } = input;
+function instanceTags(input: PhaseTaskInputIn<'launching'>): Tag[] {
+  const { phase, run, execution, job, redriveCount } = input;
   return [
     { Key: 'Name', Value: `${phase.pipelineName}-${phase.name}-attempt-${job.attempt}` },
     { Key: TAG.pipeline, Value: phase.pipelineName },
@@ -34,6 +36,7 @@ function instanceTags(input: PhaseTaskInput): Tag[] {
     { Key: TAG.run, Value: run.pipelineExecutionArn },
     { Key: TAG.phase, Value: phase.name },
     { Key: TAG.attempt, Value: String(job.attempt) },
+    { Key: TAG.redrive, Value: String(redriveCount) },
   ];
 }
 
@@ -43,7 +46,7 @@ interface Launched {
   readonly spotRequestId?: string;
 }
 
-async function runSpotInstance(client: Ec2Send, env: LaunchEnv, input: PhaseTaskInput, pool: Pool, poolIndex: number): Promise<Launched> {
+async function runSpotInstance(client: Ec2Send, env: LaunchEnv, input: PhaseTaskInputIn<'launching'>, pool: Pool, poolIndex: number): Promise<Launched> {
   const tags = instanceTags(input);
   const out = await client.send(
     new RunInstancesCommand({
@@ -73,25 +76,19 @@ async function runSpotInstance(client: Ec2Send, env: LaunchEnv, input: PhaseTask
   };
 }
 
-export async function launchAttempt(client: Ec2Send, env: LaunchEnv, input: PhaseTaskInput): Promise<Job> {
+export async function launchAttempt(client: Ec2Send, env: LaunchEnv, input: PhaseTaskInputIn<'launching'>): Promise<Job> {
   const { phase, execution, job } = input;
-  const now = Date.now();
-  const deadline = phaseDeadline(execution, phase);
-  const base: Job = { ...job, attemptStartedAt: isoNow(), instance: undefined, command: undefined, failure: undefined, verdict: undefined, pollErrors: 0 };
-  if (now >= deadline) {
-    return { ...base, status: 'failed', failure: { kind: 'budget', reason: 'phase budget spent before the attempt could launch' } };
-  }
-
+  const t = { nowMs: Date.now(), deadlineMs: phaseDeadline(execution, phase) };
+  const tooLate = launchTooLate(job, t);
+  if (tooLate) return tooLate;
   const pools = poolOrder(phase.instanceTypes, phase.subnetIds);
-  /** The attempt has its instance: wait for the SSM agent next. */
-  const booting = (instance: InstanceRef): Job => ({ ...base, status: 'booting', instance, nextWaitSeconds: nextWait(AGENT_CHECK_SECONDS, deadline, now) });
 
   // Describe before launching: a retried task adopts the instance its first try started.
   const [existing] = await findExecutionInstances(client, execution.id, job.attempt);
   if (existing) {
     const poolIndex = Math.max(0, pools.findIndex((p) => p.instanceType === existing.instanceType && p.subnetId === existing.subnetId));
     logger.warn('adopting the instance this attempt already launched', { instanceId: existing.id, attempt: job.attempt });
-    return booting({
+    const instance: InstanceRef = {
       id: existing.id,
       instanceType: existing.instanceType ?? pools[poolIndex]!.instanceType,
       subnetId: existing.subnetId ?? pools[poolIndex]!.subnetId,
@@ -99,25 +96,27 @@ export async function launchAttempt(client: Ec2Send, env: LaunchEnv, input: Phas
       spotRequestId: existing.spotRequestId,
       poolIndex,
       // Its boot started when it launched, not now.
-      launchedAt: existing.launchedAt ?? isoNow(),
-    });
+      launchedAt: existing.launchedAt ?? new Date(t.nowMs).toISOString(),
+    };
+    return launched(job, instance, t);
   }
 
   const refusals: string[] = [];
   for (const poolIndex of poolsFrom(job.poolCursor, pools.length)) {
     const pool = pools[poolIndex]!;
     try {
-      const launched = await runSpotInstance(client, env, input, pool, poolIndex);
-      logger.info('spot instance launched', { phase: phase.name, attempt: job.attempt, ...pool, ...launched });
-      return booting({
-        id: launched.instanceId,
+      const out = await runSpotInstance(client, env, input, pool, poolIndex);
+      logger.info('spot instance launched', { phase: phase.name, attempt: job.attempt, ...pool, ...out });
+      const instance: InstanceRef = {
+        id: out.instanceId,
         instanceType: pool.instanceType,
         subnetId: pool.subnetId,
-        availabilityZone: launched.availabilityZone,
-        spotRequestId: launched.spotRequestId,
+        availabilityZone: out.availabilityZone,
+        spotRequestId: out.spotRequestId,
         poolIndex,
-        launchedAt: isoNow(),
-      });
+        launchedAt: new Date(t.nowMs).toISOString(),
+      };
+      return launched(job, instance, t);
     } catch (err) {
       const code = errorCode(err);
       if (isCapacityError(code)) {
@@ -130,15 +129,11 @@ export async function launchAttempt(client: Ec2Send, env: LaunchEnv, input: Phas
     }
   }
   logger.warn('every capacity pool refused the launch', { phase: phase.name, attempt: job.attempt, refusals });
-  return {
-    ...base,
-    status: 'failed',
-    failure: { kind: 'interruption', reason: 'capacity-exhausted', lastOutput: refusals.join('; ') },
-  };
+  return noCapacity(job, refusals, t);
 }
 
 export async function handler(event: unknown): Promise<Job> {
-  const input = parseTaskInput(phaseTaskInputSchema, event, 'LaunchInstance');
+  const input = parsePhaseTask(event, 'LaunchInstance', ['launching']);
   const env = readEnv(launchEnvSchema);
   return retryableOnTransient(() => launchAttempt(ec2, env, input));
 }

@@ -1,24 +1,28 @@
 /**
  * PollWorkload: one look at a running attempt (fire-and-poll, seed 000). Reads the command
- * invocation, the instance and its spot request, and answers running (with the last output
- * line), succeeded, or failed with a classification. A spot interruption is acted on at the
- * first poll that sees it, even while SSM still says InProgress. A poll that cannot read status
- * (throttling, service errors) leaves the job running; the phase deadline still bounds it.
+ * invocation, the instance and its spot request, and the workload's latest output, then applies
+ * the decision (decisions/attempt.ts, afterPoll): running, succeeded, or failed with a
+ * classification, cancelling the command when the pipeline stops it. A spot interruption is
+ * acted on at the first poll that sees it, even while SSM still says InProgress. A poll that
+ * cannot read status (throttling, service errors) leaves the job running; the phase deadline
+ * still bounds it.
  */
 import { CancelCommandCommand, GetCommandInvocationCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { classify, type AttemptSignals } from './shared/classify';
-import { errorCode, isTransient, retryableOnTransient } from './shared/aws-errors';
-import { readEnv, sendEnvSchema, type SendEnv } from './shared/environment';
-import { readInstanceStatus } from './shared/instance-status';
-import { phaseTaskInputSchema, type Failure, type Job, type PhaseTaskInput } from './shared/job';
-import { logger } from './shared/logger';
-import { nextWait, phaseDeadline } from './shared/phase-clock';
-import type { Ec2Send, LogsSend, SsmSend } from './shared/sends';
-import { lastLine } from './shared/shell';
-import { parseTaskInput } from './shared/task-input';
-import { readOutputTail } from './shared/workload-output';
+import { workloadLogEnvSchema, type WorkloadLogEnv } from '../contract/environment';
+import type { Job, PhaseTaskInputIn } from '../contract/job';
+import { afterPoll, type PollLook } from '../decisions/attempt';
+import { classify } from '../decisions/classify';
+import { phaseDeadline } from '../decisions/phase-clock';
+import { lastLine } from '../decisions/workload-script';
+import { errorCode, isTransient, retryableOnTransient } from './aws/aws-errors';
+import type { Ec2Send, LogsSend, SsmSend } from './aws/clients';
+import { readInstanceStatus } from './aws/instances';
+import { readOutputTail } from './aws/workload-logs';
+import { readEnv } from './runtime/environment';
+import { logger } from './runtime/logger';
+import { parsePhaseTask } from './runtime/task-input';
 
 const ec2 = new EC2Client({ maxAttempts: 5 });
 const ssm = new SSMClient({ maxAttempts: 5 });
@@ -55,78 +59,40 @@ async function cancel(client: SsmSend, commandId: string, instanceId: string): P
   }
 }
 
-export async function pollAttempt(clients: PollClients, env: SendEnv, input: PhaseTaskInput): Promise<Job> {
-  const { phase, execution, job } = input;
+/** Everything one poll reads, or `unreadable` when AWS would not say this time. */
+async function look(clients: PollClients, env: WorkloadLogEnv, job: PhaseTaskInputIn<'running'>['job']): Promise<PollLook> {
   const { instance, command } = job;
-  if (!instance || !command) return { ...job, status: 'failed', failure: { kind: 'interruption', reason: 'no command to poll' } };
-  const now = Date.now();
-  const deadline = phaseDeadline(execution, phase);
-
-  let signals: AttemptSignals;
-  let invocation: Invocation;
-  let tail: Awaited<ReturnType<typeof readOutputTail>>;
   try {
-    invocation = await readInvocation(clients.ssm, command.id, instance.id);
+    const invocation = await readInvocation(clients.ssm, command.id, instance.id);
     const status = await readInstanceStatus(clients.ec2, instance.id, instance.spotRequestId, instance.launchedAt);
-    tail = await readOutputTail(clients.logs, env.WORKLOAD_LOG_GROUP, command.id, instance.id);
-    signals = { ...status, commandStatus: invocation.status, responseCode: invocation.responseCode };
+    const tail = await readOutputTail(clients.logs, env.WORKLOAD_LOG_GROUP, command.id, instance.id);
+    return {
+      signals: classify({ ...status, commandStatus: invocation.status, responseCode: invocation.responseCode }),
+      commandStatus: invocation.status,
+      responseCode: invocation.responseCode,
+      tail,
+      invocationLastLine: lastLine(invocation.stdout),
+    };
   } catch (err) {
     if (!isTransient(err)) throw err;
     logger.warn('could not read status this poll; the job keeps running', { error: errorCode(err), pollErrors: job.pollErrors + 1 });
-    if (now >= deadline) {
-      return { ...job, status: 'failed', failure: { kind: 'budget', reason: 'phase budget spent (status unreadable at the deadline)' } };
-    }
-    return { ...job, pollErrors: job.pollErrors + 1, nextWaitSeconds: nextWait(phase.pollIntervalSeconds, deadline, now) };
+    return { unreadable: true };
   }
+}
 
-  const output = tail?.line || lastLine(invocation.stdout) || command.lastOutput;
-  const printedAt = tail ? Math.max(tail.printedAtMs, Date.parse(command.sentAt)) : Date.parse(command.lastOutputAt);
-  const grew = tail !== undefined && tail.printedAtMs > Date.parse(command.lastOutputAt);
-  const seen = {
-    ...command,
-    lastOutput: output,
-    lastOutputAt: grew ? new Date(printedAt).toISOString() : command.lastOutputAt,
-  };
-
-  const verdict = classify(signals);
-  const fail = (failure: Failure): Job => ({ ...job, command: seen, pollErrors: 0, status: 'failed', failure });
-  if (verdict.state === 'succeeded') {
-    logger.info('command succeeded', { phase: phase.name, attempt: job.attempt, lastOutput: output });
-    return { ...job, command: seen, pollErrors: 0, status: 'succeeded' };
-  }
-  if (verdict.state === 'failed') {
-    logger.warn('attempt failed', { phase: phase.name, attempt: job.attempt, ...signals, kind: verdict.kind, reason: verdict.reason });
-    if (verdict.kind === 'interruption' && invocation.status && ['Pending', 'InProgress', 'Delayed'].includes(invocation.status)) {
-      await cancel(clients.ssm, command.id, instance.id);
-    }
-    return fail({
-      kind: verdict.kind,
-      reason: verdict.reason,
-      exitCode: invocation.responseCode !== undefined && invocation.responseCode >= 0 ? invocation.responseCode : undefined,
-      lastOutput: output,
-    });
-  }
-
-  // Still running: the watchdogs.
-  if (now >= deadline) {
-    await cancel(clients.ssm, command.id, instance.id);
-    return fail({ kind: 'budget', reason: `still running at the phase deadline (budgetSeconds ${phase.budgetSeconds})`, lastOutput: output });
-  }
-  const silentSeconds = (now - Date.parse(seen.lastOutputAt)) / 1000;
-  if (silentSeconds >= phase.silenceTimeoutSeconds) {
-    await cancel(clients.ssm, command.id, instance.id);
-    return fail({
-      kind: 'hung',
-      reason: `no output for ${Math.round(silentSeconds)} s (silenceTimeoutSeconds ${phase.silenceTimeoutSeconds})`,
-      lastOutput: output,
-    });
-  }
-  logger.info('command running', { phase: phase.name, attempt: job.attempt, lastOutput: output });
-  return { ...job, command: seen, status: 'running', pollErrors: 0, nextWaitSeconds: nextWait(phase.pollIntervalSeconds, deadline, now) };
+export async function pollAttempt(clients: PollClients, env: WorkloadLogEnv, input: PhaseTaskInputIn<'running'>): Promise<Job> {
+  const { phase, execution, job } = input;
+  const t = { nowMs: Date.now(), deadlineMs: phaseDeadline(execution, phase) };
+  const decision = afterPoll(phase, job, await look(clients, env, job), t);
+  if (decision.cancel) await cancel(clients.ssm, job.command.id, job.instance.id);
+  const next = decision.job;
+  if (next.status === 'failed') logger.warn('attempt failed', { phase: phase.name, attempt: job.attempt, ...next.failure });
+  else logger.info(next.status === 'succeeded' ? 'command succeeded' : 'command running', { phase: phase.name, attempt: job.attempt, lastOutput: next.command.lastOutput });
+  return next;
 }
 
 export async function handler(event: unknown): Promise<Job> {
-  const env = readEnv(sendEnvSchema);
-  const input = parseTaskInput(phaseTaskInputSchema, event, 'PollWorkload');
+  const env = readEnv(workloadLogEnvSchema);
+  const input = parsePhaseTask(event, 'PollWorkload', ['running']);
   return retryableOnTransient(() => pollAttempt({ ec2, ssm, logs }, env, input));
 }

@@ -7,28 +7,19 @@
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
-import { z } from 'zod';
-import { errorCode } from './shared/aws-errors';
-import { readEnv } from './shared/environment';
-import { findTaggedInstances, terminate } from './shared/instance-status';
-import { logger } from './shared/logger';
-import { orphanVerdict } from './shared/orphans';
-import type { CloudWatchSend, Ec2Send } from './shared/sends';
-import { TAG } from './shared/tags';
+import { errorCode } from './aws/aws-errors';
+import { reaperEnvSchema, type ReaperEnv } from '../contract/environment';
+import { METRICS, metricDatum } from '../contract/metrics';
+import { readEnv } from './runtime/environment';
+import { findTaggedInstances, terminate } from './aws/instances';
+import { logger } from './runtime/logger';
+import { orphanVerdict } from '../decisions/orphans';
+import type { CloudWatchSend, Ec2Send } from './aws/clients';
+import { TAG } from '../contract/tags';
 
 const ec2 = new EC2Client({ maxAttempts: 5 });
 const sfn = new SFNClient({ maxAttempts: 5 });
 const cloudwatch = new CloudWatchClient({ maxAttempts: 5 });
-
-export const ORPHANS_METRIC = 'OrphansReaped';
-
-export const reaperEnvSchema = z.object({
-  PIPELINE_NAME: z.string().min(1),
-  METRIC_NAMESPACE: z.string().min(1),
-  MAX_AGE_SECONDS: z.coerce.number().int().positive(),
-  DRY_RUN: z.enum(['true', 'false']).default('false'),
-});
-export type ReaperEnv = z.output<typeof reaperEnvSchema>;
 
 export type SfnSend = Pick<SFNClient, 'send'>;
 
@@ -74,7 +65,7 @@ export async function reapOrphans(clients: { ec2: Ec2Send; sfn: SfnSend; cloudwa
   await clients.cloudwatch.send(
     new PutMetricDataCommand({
       Namespace: env.METRIC_NAMESPACE,
-      MetricData: [{ MetricName: ORPHANS_METRIC, Value: terminated.length, Unit: 'Count', Timestamp: new Date(now), Dimensions: [{ Name: 'Pipeline', Value: env.PIPELINE_NAME }] }],
+      MetricData: [metricDatum(METRICS.orphansReaped, { Pipeline: env.PIPELINE_NAME }, terminated.length, new Date(now))],
     }),
   );
   logger.info('orphan sweep done', { dryRun, seen: instances.length, orphans: orphans.length, terminated: terminated.length });

@@ -5,34 +5,32 @@
  */
 import { SSMClient, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { classify } from './shared/classify';
-import { errorCode, isTransient, retryableOnTransient } from './shared/aws-errors';
-import { readEnv, sendEnvSchema, type SendEnv } from './shared/environment';
-import { TransientApiError } from './shared/errors';
-import { readInstanceStatus } from './shared/instance-status';
-import { phaseTaskInputSchema, type Job, type PhaseTaskInput } from './shared/job';
-import { logger } from './shared/logger';
-import { isoNow, nextWait, phaseDeadline, secondsUntil } from './shared/phase-clock';
-import type { Ec2Send, SsmSend } from './shared/sends';
-import { workloadScript } from './shared/shell';
-import { parseTaskInput } from './shared/task-input';
+import { workloadLogEnvSchema, type WorkloadLogEnv } from '../contract/environment';
+import { TransientApiError } from '../contract/errors';
+import type { Job, PhaseTaskInputIn } from '../contract/job';
+import { commandSent, commandTimeout, instanceUnreachable } from '../decisions/attempt';
+import { classify } from '../decisions/classify';
+import { phaseDeadline } from '../decisions/phase-clock';
+import { workloadScript } from '../decisions/workload-script';
+import { errorCode, isTransient, retryableOnTransient } from './aws/aws-errors';
+import type { Ec2Send, SsmSend } from './aws/clients';
+import { readInstanceStatus } from './aws/instances';
+import { readEnv } from './runtime/environment';
+import { logger } from './runtime/logger';
+import { parsePhaseTask } from './runtime/task-input';
 
 const ec2 = new EC2Client({ maxAttempts: 5 });
 const ssm = new SSMClient({ maxAttempts: 5 });
 
-/** Below this, a command has no real chance to do anything: the phase is out of budget. */
-export const MIN_EXECUTION_SECONDS = 60;
+export { MIN_EXECUTION_SECONDS } from '../decisions/attempt';
 
-export async function sendWorkload(clients: { ec2: Ec2Send; ssm: SsmSend }, env: SendEnv, input: PhaseTaskInput): Promise<Job> {
+export async function sendWorkload(clients: { ec2: Ec2Send; ssm: SsmSend }, env: WorkloadLogEnv, input: PhaseTaskInputIn<'ready'>): Promise<Job> {
   const { phase, run, execution, job } = input;
-  const instance = job.instance;
-  if (!instance) return { ...job, status: 'failed', failure: { kind: 'interruption', reason: 'no instance to run on' } };
-  const now = Date.now();
-  const deadline = phaseDeadline(execution, phase);
-  const executionTimeoutSeconds = secondsUntil(deadline, now);
-  if (executionTimeoutSeconds < MIN_EXECUTION_SECONDS) {
-    return { ...job, status: 'failed', failure: { kind: 'budget', reason: `only ${Math.max(0, executionTimeoutSeconds)} s of budget left to run the command` } };
-  }
+  const { instance } = job;
+  const t = { nowMs: Date.now(), deadlineMs: phaseDeadline(execution, phase) };
+  const timeout = commandTimeout(job, t);
+  if ('failed' in timeout) return timeout.failed;
+  const executionTimeoutSeconds = timeout.seconds;
   const command = run.mode === 'preflight' ? phase.preflightCommand : phase.workloadCommand;
   const commands = workloadScript(
     {
@@ -58,20 +56,13 @@ export async function sendWorkload(clients: { ec2: Ec2Send; ssm: SsmSend }, env:
     );
     const commandId = out.Command?.CommandId;
     if (!commandId) throw new TransientApiError('SendCommand returned no command id');
-    const sentAt = isoNow();
     logger.info('command sent', { phase: phase.name, attempt: job.attempt, mode: run.mode, instanceId: instance.id, commandId, executionTimeoutSeconds });
-    return {
-      ...job,
-      status: 'running',
-      command: { id: commandId, sentAt, executionTimeoutSeconds, lastOutput: '', lastOutputAt: sentAt },
-      pollErrors: 0,
-      nextWaitSeconds: nextWait(phase.pollIntervalSeconds, deadline, now),
-    };
+    return commandSent(phase, job, commandId, executionTimeoutSeconds, t);
   } catch (err) {
     if (errorCode(err) === 'InvalidInstanceId') {
       // The instance is no longer one SSM can reach: find out why before deciding anything.
-      const verdict = classify(await readInstanceStatus(clients.ec2, instance.id, instance.spotRequestId, instance.launchedAt));
-      if (verdict.state === 'failed') return { ...job, status: 'failed', failure: { kind: verdict.kind, reason: verdict.reason } };
+      const failed = instanceUnreachable(job, classify(await readInstanceStatus(clients.ec2, instance.id, instance.spotRequestId, instance.launchedAt)));
+      if (failed) return failed;
     }
     if (isTransient(err) || errorCode(err) === 'InvalidInstanceId') {
       throw new TransientApiError(`SendCommand: ${errorCode(err)}: ${(err as Error).message}`, { cause: err });
@@ -81,7 +72,7 @@ export async function sendWorkload(clients: { ec2: Ec2Send; ssm: SsmSend }, env:
 }
 
 export async function handler(event: unknown): Promise<Job> {
-  const env = readEnv(sendEnvSchema);
-  const input = parseTaskInput(phaseTaskInputSchema, event, 'SendWorkload');
+  const env = readEnv(workloadLogEnvSchema);
+  const input = parsePhaseTask(event, 'SendWorkload', ['ready']);
   return retryableOnTransient(() => sendWorkload({ ec2, ssm }, env, input));
 }

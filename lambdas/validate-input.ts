@@ -4,28 +4,11 @@
  * naming the field, before any instance is launched.
  */
 import { z } from 'zod';
-import { InvalidExecutionInput } from './shared/errors';
-import type { RunContext } from './shared/job';
+import { InvalidExecutionInput } from '../contract/errors';
+import { executionInputSchema, MAX_INPUT_BYTES } from '../contract/execution-input';
+import type { RunContext } from '../contract/job';
 
-export const MAX_INPUT_BYTES = 1024;
-
-function isRealDate(value: string): boolean {
-  const [y, m, d] = value.split('-').map(Number) as [number, number, number];
-  const date = new Date(Date.UTC(y, m - 1, d));
-  return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
-}
-
-export const executionInputSchema = z
-  .object({
-    mode: z.enum(['full', 'preflight'], { error: 'must be "full" or "preflight"' }),
-    runDate: z
-      .string({ error: 'must be a string "YYYY-MM-DD"' })
-      .max(10, { error: 'must be a date "YYYY-MM-DD"' })
-      .regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'must be a date "YYYY-MM-DD"' })
-      .refine(isRealDate, { error: 'must be a real calendar date' })
-      .optional(),
-  })
-  .strict();
+export { executionInputSchema, MAX_INPUT_BYTES };
 
 const eventSchema = z.object({
   input: z.unknown(),

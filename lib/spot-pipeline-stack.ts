@@ -9,15 +9,15 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
-import { affordableAttempts } from './config/budget';
-import { allPhases, type PhaseConfig, type PipelineConfig } from './config/schema';
+import { affordableAttempts } from '../contract/budget';
+import { allPhases, type PhaseConfig, type PipelineConfig } from '../contract/config';
 import { PipelineFunction } from './constructs/pipeline-function';
 import { SafetyNet } from './constructs/safety-net';
 import { SpotWorkers } from './constructs/spot-workers';
 import { SpotPhaseDefinition } from '../state-machines/spot-phase';
-import { pipelineTimeoutSeconds, SaturdayPipelineDefinition } from '../state-machines/saturday-pipeline';
-import type { FailureEnv, LaunchEnv, SendEnv } from '../lambdas/shared/environment';
-import { TAG } from '../lambdas/shared/tags';
+import { pipelineTimeoutSeconds, PipelineDefinition } from '../state-machines/pipeline';
+import type { FailureEnv, LaunchEnv, WorkloadLogEnv } from '../contract/environment';
+import { TAG } from '../contract/tags';
 import { acknowledgeNag, acknowledgeWildcardResource, NAG_PACK } from './nag';
 
 /** An instance older than the longest phase budget plus this (and the cleanup margin) is an orphan. */
@@ -56,7 +56,7 @@ export class SpotPipelineStack extends Stack {
       LAUNCH_TEMPLATE_ID: workers.launchTemplate.launchTemplateId!,
       LAUNCH_TEMPLATE_VERSION: workers.launchTemplate.latestVersionNumber,
     };
-    const sendEnv: SendEnv = { WORKLOAD_LOG_GROUP: workloadLogs.logGroupName };
+    const sendEnv: WorkloadLogEnv = { WORKLOAD_LOG_GROUP: workloadLogs.logGroupName };
     const failureEnv: FailureEnv = { METRIC_NAMESPACE: config.metricNamespace };
     const fn = (id: string, handler: string, description: string, extra: Partial<ConstructorParameters<typeof PipelineFunction>[2]> = {}) =>
       new PipelineFunction(this, id, { handler, description, logRetention: retention, ...extra });
@@ -102,7 +102,7 @@ export class SpotPipelineStack extends Stack {
       },
     });
 
-    const pipelineDefinition = new SaturdayPipelineDefinition(this, 'PipelineDefinition', {
+    const pipelineDefinition = new PipelineDefinition(this, 'PipelineDefinition', {
       config,
       validateInput,
       spotPhase: this.spotPhase,
@@ -131,7 +131,6 @@ export class SpotPipelineStack extends Stack {
       metricNamespace: config.metricNamespace,
       pipeline: this.pipeline,
       spotPhase: this.spotPhase,
-      handleFailure,
       maxInstanceAgeSeconds: longestBudget + config.cleanupMarginSeconds + ORPHAN_AGE_SLACK_SECONDS,
       alarmEmail: config.alarmEmail,
       reaperDryRun: config.reaperDryRun,

@@ -1,5 +1,7 @@
 /** What must hold after every simulated run, whatever the scenario. */
-import { SPOT_INTERRUPTION_METRIC } from '../lambdas/handle-failure';
+import { METRICS } from '../contract/metrics';
+
+const SPOT_INTERRUPTION_METRIC = METRICS.spotInterruptionRetry.name;
 import type { SimulationReport } from './report';
 
 export interface InvariantResult {

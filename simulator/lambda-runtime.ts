@@ -4,7 +4,7 @@
  * back as Lambda reports them: errorType as the error name, the JSON error document as cause.
  */
 import * as path from 'node:path';
-import { HANDLER_TAG, LAMBDAS_DIR } from '../lib/constructs/pipeline-function';
+import { HANDLER_TAG } from '../contract/tags';
 import { resolve, resourcesOfType, tagsOf, type CfnTemplate, physicalId, SIM_REGION } from './template';
 
 export interface DeployedFunction {
@@ -23,6 +23,9 @@ export class LambdaFunctionError extends Error {
     this.name = errorType;
   }
 }
+
+/** Where the handler files are: a function tagged with handler "launch-instance" runs lambdas/launch-instance.ts. */
+const LAMBDAS_DIR = path.join(__dirname, '..', 'lambdas');
 
 export function deployedFunctions(template: CfnTemplate): DeployedFunction[] {
   return resourcesOfType(template, 'AWS::Lambda::Function').flatMap(([logicalId, resource]) => {

@@ -3,7 +3,7 @@
  * results and event logs, and the simulated cloud's records. Nothing is restated from the
  * scenario.
  */
-import { allPhases } from '../lib/config/schema';
+import { allPhases } from '../contract/config';
 import type { Simulation } from './run';
 import { phaseOf, type SimEvent, type SimExecution } from './step-functions';
 
@@ -48,7 +48,7 @@ export interface SimulationReport {
 
 const seconds = (ms: number) => Math.round(ms / 1000);
 
-type JobOutput = { job?: { instance?: { id?: string }; history?: { outcome: string; reason?: string }[]; verdict?: { action?: string }; status?: string; failure?: { reason?: string } } };
+type JobOutput = { job?: { instance?: { id?: string }; history?: { outcome: string; reasonCode?: string }[]; verdict?: { action?: string }; status?: string } };
 
 function exitsOf(events: SimEvent[], state: string): SimEvent[] {
   return events.filter((e) => e.type === 'StateExited' && e.state?.name === state);
@@ -76,7 +76,7 @@ function launchesOf(sim: Simulation, execution: SimExecution, t0: number): Launc
       const record = output.job?.history?.at(-1);
       const current = launches.at(-1)!;
       current.outcome = record?.outcome ?? 'failed';
-      current.reason = record?.reason;
+      current.reason = record?.reasonCode;
     } else if (event.state.name === 'FinishPhase' && launches.length > 0) {
       const summary = (event.state.output as { summary?: { outcome?: string } }).summary;
       launches.at(-1)!.outcome = summary?.outcome ?? 'succeeded';

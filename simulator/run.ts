@@ -6,12 +6,12 @@ import './polyfills';
 import * as path from 'node:path';
 import FakeTimers from '@sinonjs/fake-timers';
 import { loadPipelineConfig } from '../lib/config/load';
-import { allPhases, type PipelineConfig } from '../lib/config/schema';
-import { SimulatedCloud } from './cloud';
+import { allPhases, type PipelineConfig } from '../contract/config';
 import { SimulatedEventBus } from './event-bus';
 import { deployedFunctions, SimulatedLambda } from './lambda-runtime';
 import { checkScenarioPhases, type Scenario } from './scenario';
-import { routeSdkToCloud } from './sdk-interceptor';
+import { routeSdkToAccount } from './sdk-interceptor';
+import { SimulatedAccount } from './services/account';
 import { SimulatedStepFunctions, type SimExecution } from './step-functions';
 import { synthTemplate } from './synth';
 import { deployedStateMachines, physicalId, resolve, resourcesOfType, SIM_REGION, type CfnTemplate } from './template';
@@ -31,7 +31,8 @@ export interface SimulationOptions {
 export interface Simulation {
   readonly scenario: Scenario;
   readonly config: PipelineConfig;
-  readonly cloud: SimulatedCloud;
+  /** The simulated account's AWS state: instances, commands, metrics, every API call. */
+  readonly cloud: SimulatedAccount;
   readonly stepFunctions: SimulatedStepFunctions;
   readonly eventBus: SimulatedEventBus;
   /** The pipeline execution as it ended (after its redrive, when the scenario redrives). */
@@ -68,22 +69,17 @@ export async function runSimulation(scenario: Scenario, options: SimulationOptio
   const template = options.template ?? synthTemplate(config);
   const [lt] = resourcesOfType(template, 'AWS::EC2::LaunchTemplate');
   if (!lt) throw new Error('the synthesized template has no launch template');
-  const cloud = new SimulatedCloud({ scenario, subnetZones: subnetZones(template, config), launchTemplateId: physicalId(lt[0], lt[1]) });
   const lambda = new SimulatedLambda(deployedFunctions(template), scenario.lostResponses);
   await lambda.load();
   const stepFunctions = new SimulatedStepFunctions(deployedStateMachines(template), lambda);
+  const cloud = new SimulatedAccount({ scenario, subnetZones: subnetZones(template, config), launchTemplateId: physicalId(lt[0], lt[1]), stepFunctions });
   const pipelineMachine = stepFunctions.byName(config.pipelineName);
   const eventBus = new SimulatedEventBus(template, lambda);
   stepFunctions.onEnded.push((execution) => eventBus.executionEnded(execution));
-  const account = {
-    handle: (service: string, operation: string, input: Record<string, unknown>) =>
-      service === 'SFN' && operation === 'DescribeExecution' ? Promise.resolve(stepFunctions.describeExecution(input)) : cloud.handle(service, operation, input),
-  };
-
   const realStart = performance.now();
   const startedAt = options.startAt ?? DEFAULT_START;
   const clock = FakeTimers.install({ now: startedAt, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], loopLimit: 1_000_000 });
-  const unroute = routeSdkToCloud(account);
+  const unroute = routeSdkToAccount(cloud);
   const restoreConsole = silenceConsole();
   try {
     const input = 'input' in scenario ? scenario.input : { mode: scenario.mode ?? 'full' };

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { formatIssues } from '../lib/config/schema';
+import { formatIssues } from '../contract/config';
 
 const minutes = (what: string) => z.number({ error: `must be a number >= 0 (${what})` }).min(0, { error: 'must be a number >= 0' });
 

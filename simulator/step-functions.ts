@@ -110,7 +110,12 @@ export class SimulatedStepFunctions {
     });
     const run = machine.run(input as never, {
       overrides: { taskResourceLocalHandlers: overrides as never },
-      context: { Execution: { Id: arn, Name: name, RoleArn: `arn:aws:iam::${SIM_ACCOUNT}:role/sim` }, StateMachine: { Id: sm.arn, Name: sm.name } },
+      // The context object as Step Functions fills it; RedriveCount is 0 until the execution is redriven
+      // (Step Functions developer guide, "Context object": Execution.RedriveCount).
+      context: {
+        Execution: { Id: arn, Name: name, RoleArn: `arn:aws:iam::${SIM_ACCOUNT}:role/sim`, RedriveCount: options.redriveCount ?? 0 },
+        StateMachine: { Id: sm.arn, Name: sm.name },
+      },
     });
 
     const events: SimEvent[] = [];
@@ -205,20 +210,6 @@ export class SimulatedStepFunctions {
       startAt: unsuccessful.state.name,
       redriveCount: execution.redriveCount + 1,
     });
-  }
-
-  /** The DescribeExecution API, for the handlers that ask (the orphan reaper). */
-  describeExecution(input: Record<string, unknown>): unknown {
-    const execution = this.executions.find((e) => e.arn === input.executionArn);
-    if (!execution) throw Object.assign(new Error(`Execution Does Not Exist: '${String(input.executionArn)}'`), { name: 'ExecutionDoesNotExist', $metadata: { httpStatusCode: 400 } });
-    return {
-      executionArn: execution.arn,
-      stateMachineArn: execution.stateMachine.arn,
-      name: execution.name,
-      status: execution.status,
-      startDate: new Date(execution.startedAt),
-      stopDate: execution.stoppedAt === undefined ? undefined : new Date(execution.stoppedAt),
-    };
   }
 
   /** State transitions of every execution, counted as Step Functions bills them. */

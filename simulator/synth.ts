@@ -3,7 +3,7 @@
  * tests only need the template).
  */
 import { App } from 'aws-cdk-lib';
-import type { PipelineConfig } from '../lib/config/schema';
+import type { PipelineConfig } from '../contract/config';
 import { SpotPipelineStack } from '../lib/spot-pipeline-stack';
 import type { CfnTemplate } from './template';
 

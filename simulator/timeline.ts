@@ -1,6 +1,6 @@
 /**
- * The human-readable account of a simulated run: what happened, when (on the Los Angeles clock
- * the schedules use), to which phase, attempt and pool; the metrics put; budgets used; and a
+ * The human-readable account of a simulated run: what happened, when (on the clock of the
+ * schedules' time zone), to which phase, attempt and pool; the metrics put; budgets used; and a
  * one-line verdict.
  */
 import type { InvariantResult } from './invariants';
@@ -26,22 +26,24 @@ function phaseLines(sim: Simulation): Line[] {
     for (const event of execution.events) {
       if (event.type !== 'StateExited' || !event.state) continue;
       const job = (event.state.output as { job?: Record<string, unknown> }).job as
-        | { attempt?: number; status?: string; instance?: { id: string; instanceType: string; availabilityZone: string }; failure?: { reason: string; kind: string }; verdict?: { action: string; error?: string }; nextWaitSeconds?: number }
+        | { attempt?: number; status?: string; instance?: { id: string; instanceType: string; availabilityZone: string }; failure?: { reasonCode: string; detail: string; kind: string }; verdict?: { action: string; error?: string }; nextWaitSeconds?: number }
         | undefined;
       const who = `${pad(phase, 18)} attempt ${job?.attempt ?? '?'}`;
+      // An interruption is named by spot's own code; anything else by what was seen.
+      const why = job?.failure ? (job.failure.kind === 'interruption' ? job.failure.reasonCode : job.failure.detail) : undefined;
       switch (event.state.name) {
         case 'LaunchInstance':
           if (job?.instance) lines.push({ at: event.timestamp, text: `${who}  launched ${job.instance.instanceType}/${job.instance.availabilityZone} (${job.instance.id})` });
-          else lines.push({ at: event.timestamp, text: `${who}  no spot capacity in any pool (${job?.failure?.reason ?? 'launch failed'})` });
+          else lines.push({ at: event.timestamp, text: `${who}  no spot capacity in any pool (${why ?? 'launch failed'})` });
           break;
         case 'SendWorkload':
           if (job?.status === 'running') lines.push({ at: event.timestamp, text: `${who}  ${sim.scenario.mode === 'preflight' || (sim.scenario.input as { mode?: string } | undefined)?.mode === 'preflight' ? 'preflight' : 'workload'} started via SSM` });
           break;
         case 'PollWorkload':
-          if (job?.status === 'failed') lines.push({ at: event.timestamp, text: `${who}  ${job.failure?.kind === 'interruption' ? 'SPOT INTERRUPTION' : 'FAILED'}: ${job.failure?.reason}` });
+          if (job?.status === 'failed') lines.push({ at: event.timestamp, text: `${who}  ${job.failure?.kind === 'interruption' ? 'SPOT INTERRUPTION' : 'FAILED'}: ${why}` });
           break;
         case 'CheckAgent':
-          if (job?.status === 'failed') lines.push({ at: event.timestamp, text: `${who}  lost while booting: ${job.failure?.reason}` });
+          if (job?.status === 'failed') lines.push({ at: event.timestamp, text: `${who}  lost while booting: ${why}` });
           break;
         case 'HandleFailure':
           lines.push({
@@ -86,7 +88,7 @@ export function renderTimeline(sim: Simulation, report: SimulationReport, invari
   out.push(`Scenario: ${report.scenario}`);
   out.push(`Pipeline: ${sim.config.pipelineName} (${sim.config.phases.length} stage(s)), simulated on virtual time in ${Math.round(sim.realMs)} ms of real time`);
   out.push('');
-  out.push('Timeline (America/Los_Angeles clock, +elapsed):');
+  out.push(`Timeline (${tz} clock, +elapsed):`);
   const lines: Line[] = [{ at: t0, text: `pipeline started with input ${JSON.stringify(sim.pipeline.input)}` }, ...phaseLines(sim)];
   lines.push({ at: sim.pipeline.stoppedAt ?? sim.endedAt, text: `pipeline ${report.status}${report.error ? `: ${report.error}` : ''}` });
   lines.push(...reactionLines(sim));

@@ -14,6 +14,8 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { TransientApiError } from '../contract/errors';
+import { initialJob, JOB_STATUS } from '../contract/job';
 
 /** The Lambda functions the SpotPhase state machine calls, one per task. */
 export interface SpotPhaseFunctions {
@@ -28,7 +30,7 @@ export interface SpotPhaseFunctions {
 
 /** Errors a task is retried on: Lambda's own transient faults and our TransientApiError. */
 export const TRANSIENT_TASK_ERRORS = [
-  'TransientApiError',
+  TransientApiError.name,
   'Lambda.TooManyRequestsException',
   'Lambda.ServiceException',
   'Lambda.AWSLambdaException',
@@ -57,12 +59,13 @@ export class SpotPhaseDefinition extends Construct {
       parameters: {
         'phase.$': '$.phase',
         'run.$': '$.run',
+        'redriveCount.$': '$.redriveCount',
         execution: {
           'id.$': '$$.Execution.Id',
           'name.$': '$$.Execution.Name',
           'startTime.$': '$$.Execution.StartTime',
         },
-        job: { attempt: 1, poolCursor: 0, history: [], status: 'launching', nextWaitSeconds: 0, pollErrors: 0 },
+        job: initialJob(),
       },
     });
 
@@ -78,14 +81,15 @@ export class SpotPhaseDefinition extends Construct {
     const succeeded = new sfn.Succeed(this, 'PhaseSucceeded', { outputPath: '$.summary' });
     const failed = new sfn.Fail(this, 'PhaseFailed', { errorPath: '$.job.verdict.error', causePath: '$.job.verdict.cause' });
 
-    const failedAttempt = sfn.Condition.stringEquals(STATUS, 'failed');
+    const is = (status: (typeof JOB_STATUS)[keyof typeof JOB_STATUS]) => sfn.Condition.stringEquals(STATUS, status);
+    const failedAttempt = is(JOB_STATUS.failed);
 
     begin.next(launch);
     launch.next(new sfn.Choice(this, 'Launched?').when(failedAttempt, handleFailure).otherwise(waitForAgent));
     waitForAgent.next(checkAgent);
     checkAgent.next(
       new sfn.Choice(this, 'AgentOnline?')
-        .when(sfn.Condition.stringEquals(STATUS, 'ready'), send)
+        .when(is(JOB_STATUS.ready), send)
         .when(failedAttempt, handleFailure)
         .otherwise(waitForAgent),
     );
@@ -93,12 +97,13 @@ export class SpotPhaseDefinition extends Construct {
     waitForWorkload.next(poll);
     poll.next(
       new sfn.Choice(this, 'WorkloadDone?')
-        .when(sfn.Condition.stringEquals(STATUS, 'succeeded'), finish)
+        .when(is(JOB_STATUS.succeeded), finish)
         .when(failedAttempt, handleFailure)
         .otherwise(waitForWorkload),
     );
     handleFailure.next(
-      new sfn.Choice(this, 'Relaunch?').when(sfn.Condition.stringEquals('$.job.verdict.action', 'relaunch'), backoff).otherwise(failed),
+      // HandleFailure hands back a launching job when it decided to relaunch, a failed one with its verdict otherwise.
+      new sfn.Choice(this, 'Relaunch?').when(is(JOB_STATUS.launching), backoff).otherwise(failed),
     );
     backoff.next(launch);
     finish.next(succeeded);

@@ -1,6 +1,6 @@
 /** The README's budget table, generated from a config so the two cannot drift apart. */
-import { affordableAttempts } from './budget';
-import { allPhases, type PipelineConfig } from './schema';
+import { affordableAttempts } from '../../contract/budget';
+import { allPhases, type PipelineConfig } from '../../contract/config';
 
 export function budgetTable(config: PipelineConfig): string {
   const rows = allPhases(config).map(

@@ -1,4 +1,4 @@
-import type { PipelineConfigInput } from './schema';
+import type { PipelineConfigInput } from '../../contract/config';
 
 /** Interchangeable instance types of the Saturday pipeline: any of them runs any phase. */
 const SATURDAY_INSTANCE_TYPES = ['c5.large', 'c5a.large', 'm5.large'];

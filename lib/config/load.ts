@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { SATURDAY_PIPELINE } from './defaults';
-import { formatIssues, phaseLabel, pipelineConfigSchema, type PipelineConfig } from './schema';
+import { formatIssues, phaseLabel, pipelineConfigSchema, type PipelineConfig } from '../../contract/config';
 
 /** A pipeline config that cannot be used; the message names every offending field. */
 export class PipelineConfigError extends Error {

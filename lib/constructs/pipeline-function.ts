@@ -11,13 +11,11 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct, type IConstruct } from 'constructs';
-import { TAG } from '../../lambdas/shared/tags';
+import { HANDLER_TAG, TAG } from '../../contract/tags';
 import { acknowledgeNag, acknowledgeWildcardResource, NAG_PACK } from '../nag';
 
 export const LAMBDAS_DIR = path.join(__dirname, '..', '..', 'lambdas');
 
-/** Tag naming the handler file a function runs (the simulator maps functions to code by it). */
-export const HANDLER_TAG = 'spot-pipeline:handler';
 
 export interface PipelineFunctionProps {
   /** The handler's file name in lambdas/, without extension, e.g. "launch-instance". */

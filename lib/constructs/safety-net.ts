@@ -16,8 +16,8 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import type { CleanupEnv } from '../../lambdas/execution-cleanup';
-import { ORPHANS_METRIC, type ReaperEnv } from '../../lambdas/reap-orphans';
+import type { CleanupEnv, ReaperEnvInput } from '../../contract/environment';
+import { METRICS, type MetricDefinition } from '../../contract/metrics';
 import { acknowledgeNag, acknowledgeWildcardResource } from '../nag';
 import { PipelineFunction } from './pipeline-function';
 
@@ -26,8 +26,6 @@ export interface SafetyNetProps {
   readonly metricNamespace: string;
   readonly pipeline: sfn.StateMachine;
   readonly spotPhase: sfn.StateMachine;
-  /** The function whose log line marks a phase giving up after spot interruptions. */
-  readonly handleFailure: PipelineFunction;
   /** Instances older than this are orphans whatever their execution says. */
   readonly maxInstanceAgeSeconds: number;
   /** @default - no email subscription */
@@ -86,16 +84,16 @@ export class SafetyNet extends Construct {
     });
 
     // 2. The orphan reaper.
-    const reaperEnv: ReaperEnv = {
+    const reaperEnv: ReaperEnvInput = {
       PIPELINE_NAME: props.pipelineName,
       METRIC_NAMESPACE: props.metricNamespace,
-      MAX_AGE_SECONDS: props.maxInstanceAgeSeconds,
+      MAX_AGE_SECONDS: String(props.maxInstanceAgeSeconds),
       DRY_RUN: props.reaperDryRun ? 'true' : 'false',
     };
     this.reaper = new PipelineFunction(this, 'ReapOrphansFn', {
       handler: 'reap-orphans',
       description: 'Every 30 minutes: terminate pipeline instances whose execution is no longer running',
-      environment: Object.fromEntries(Object.entries(reaperEnv).map(([k, v]) => [k, String(v)])),
+      environment: reaperEnv,
       logRetention: props.logRetention,
       timeout: Duration.minutes(2),
       reservedConcurrentExecutions: 1,
@@ -140,14 +138,13 @@ export class SafetyNet extends Construct {
     const period = Duration.minutes(5);
     alarm('PipelineFailed', props.pipeline.metricFailed({ period, statistic: 'Sum' }), `${props.pipelineName}: an execution failed`);
     alarm('PipelineTimedOut', props.pipeline.metricTimedOut({ period, statistic: 'Sum' }), `${props.pipelineName}: an execution timed out`);
-    const exhausted = new logs.MetricFilter(this, 'SpotRetryBudgetExhaustedFilter', {
-      logGroup: props.handleFailure.logGroup,
-      filterPattern: logs.FilterPattern.allTerms('SpotRetryBudgetExhausted'),
-      metricNamespace: props.metricNamespace,
-      metricName: 'SpotRetryBudgetExhausted',
-      metricValue: '1',
-    });
-    alarm('SpotRetryBudgetExhausted', exhausted.metric({ period, statistic: 'Sum' }), `${props.pipelineName}: a phase gave up after spot interruptions`);
+    const catalogued = (definition: MetricDefinition, dimensionsMap: Record<string, string>, metricPeriod = period) =>
+      new cloudwatch.Metric({ namespace: props.metricNamespace, metricName: definition.name, dimensionsMap, period: metricPeriod, statistic: 'Sum' });
+    alarm(
+      'SpotRetryBudgetExhausted',
+      catalogued(METRICS.spotRetryBudgetExhausted, { Pipeline: props.pipelineName }),
+      `${props.pipelineName}: a phase gave up after spot interruptions`,
+    );
     alarm(
       'CleanupFailed',
       this.cleanupFailures.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
@@ -155,7 +152,7 @@ export class SafetyNet extends Construct {
     );
     alarm(
       'OrphansReaped',
-      new cloudwatch.Metric({ namespace: props.metricNamespace, metricName: ORPHANS_METRIC, dimensionsMap: { Pipeline: props.pipelineName }, period: Duration.minutes(30), statistic: 'Sum' }),
+      catalogued(METRICS.orphansReaped, { Pipeline: props.pipelineName }, Duration.minutes(30)),
       `${props.pipelineName}: the reaper terminated orphaned instances`,
     );
   }

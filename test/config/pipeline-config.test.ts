@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SATURDAY_PIPELINE } from '../../lib/config/defaults';
 import { loadPipelineConfig, parsePipelineConfig, PipelineConfigError } from '../../lib/config/load';
-import { allPhases } from '../../lib/config/schema';
+import { allPhases } from '../../contract/config';
 
 /** The built-in config as plain, freely mutable JSON. */
 type RawPhase = Record<string, unknown>;

@@ -4,7 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler } from '../../lambdas/await-agent';
-import { at, clockAt, describedInstance, ec2Error, INSTANCE_ID, instanceRef, job, spotStatus, ssmError, stubHandlerEnv, taskInput } from './fixtures';
+import { at, clockAt, describedInstance, ec2Error, INSTANCE_ID, instanceRef, job, spotStatus, ssmError, stubHandlerEnv, taskInput, type LooseJob } from './fixtures';
 
 const ec2 = mockClient(EC2Client);
 const ssm = mockClient(SSMClient);
@@ -33,7 +33,7 @@ describe('AwaitAgent', () => {
     ssm.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: INSTANCE_ID, PingStatus: 'Online' }] });
 
     // Act
-    const result = await handler(bootingInput(2));
+    const result: LooseJob = await handler(bootingInput(2));
 
     // Assess
     expect(result).toMatchObject({ status: 'ready', pollErrors: 0, instance: { id: INSTANCE_ID } });
@@ -44,7 +44,7 @@ describe('AwaitAgent', () => {
     // Prepare: not registered yet, instance running, spot request fulfilled (the defaults).
 
     // Act
-    const result = await handler(bootingInput());
+    const result: LooseJob = await handler(bootingInput());
 
     // Assess
     expect(result.status).toBe('booting');
@@ -59,10 +59,10 @@ describe('AwaitAgent', () => {
     ec2.on(DescribeSpotInstanceRequestsCommand).resolves(spotStatus('instance-terminated-no-capacity'));
 
     // Act
-    const result = await handler(bootingInput());
+    const result: LooseJob = await handler(bootingInput());
 
     // Assess
-    expect(result).toMatchObject({ status: 'failed', failure: { kind: 'interruption', reason: 'instance-terminated-no-capacity' } });
+    expect(result).toMatchObject({ status: 'failed', failure: { kind: 'interruption', reasonCode: 'instance-terminated-no-capacity' } });
   });
 
   it('agent still offline after bootTimeoutSeconds -> failed boot-timeout', async () => {
@@ -70,12 +70,12 @@ describe('AwaitAgent', () => {
     clockAt(at(60 + 600));
 
     // Act
-    const result = await handler(bootingInput());
+    const result: LooseJob = await handler(bootingInput());
 
     // Assess
     expect(result.status).toBe('failed');
     expect(result.failure?.kind).toBe('boot-timeout');
-    expect(result.failure?.reason).toContain('bootTimeoutSeconds 600');
+    expect(result.failure?.detail).toContain('bootTimeoutSeconds 600');
   });
 
   it('just inside the boot timeout -> still booting', async () => {
@@ -83,7 +83,7 @@ describe('AwaitAgent', () => {
     clockAt(at(60 + 599));
 
     // Act
-    const result = await handler(bootingInput());
+    const result: LooseJob = await handler(bootingInput());
 
     // Assess
     expect(result.status).toBe('booting');
@@ -94,7 +94,7 @@ describe('AwaitAgent', () => {
     ssm.on(DescribeInstanceInformationCommand).rejects(ssmError('ThrottlingException'));
 
     // Act
-    const result = await handler(bootingInput(2));
+    const result: LooseJob = await handler(bootingInput(2));
 
     // Assess
     expect(result.status).toBe('booting');
@@ -110,7 +110,7 @@ describe('AwaitAgent', () => {
     ssm.on(DescribeInstanceInformationCommand).rejects(ssmError('ThrottlingException'));
 
     // Act
-    const result = await handler(bootingInput(7));
+    const result: LooseJob = await handler(bootingInput(7));
 
     // Assess
     expect(result).toMatchObject({ status: 'failed', failure: { kind: 'budget' } });
@@ -134,7 +134,7 @@ describe('AwaitAgent and EC2 eventual consistency', () => {
     ec2.on(DescribeInstancesCommand).rejects(ec2Error('InvalidInstanceID.NotFound'));
 
     // Act
-    const result = await handler(bootingInput());
+    const result: LooseJob = await handler(bootingInput());
 
     // Assess
     expect(result.status).toBe('booting');
@@ -147,7 +147,7 @@ describe('AwaitAgent and EC2 eventual consistency', () => {
     ec2.on(DescribeInstancesCommand).rejects(ec2Error('InvalidInstanceID.NotFound'));
 
     // Act
-    const result = await handler(bootingInput());
+    const result: LooseJob = await handler(bootingInput());
 
     // Assess
     expect(result.status).toBe('failed');

@@ -3,8 +3,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler } from '../../lambdas/cleanup-phase';
-import { InvalidTaskInput } from '../../lambdas/shared/errors';
-import { TAG } from '../../lambdas/shared/tags';
+import { InvalidTaskInput } from '../../contract/errors';
+import { TAG } from '../../contract/tags';
 import { describedInstance, ec2Error, EXECUTION_ID, INSTANCE_ID, stubHandlerEnv } from './fixtures';
 
 const ec2 = mockClient(EC2Client);

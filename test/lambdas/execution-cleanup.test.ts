@@ -3,9 +3,9 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler } from '../../lambdas/execution-cleanup';
-import { InvalidTaskInput } from '../../lambdas/shared/errors';
-import { ALIVE } from '../../lambdas/shared/instance-status';
-import { TAG } from '../../lambdas/shared/tags';
+import { InvalidTaskInput } from '../../contract/errors';
+import { ALIVE } from '../../lambdas/aws/instances';
+import { TAG } from '../../contract/tags';
 import { describedInstance, ec2Error, EXECUTION_ID, stubHandlerEnv } from './fixtures';
 
 const ec2 = mockClient(EC2Client);

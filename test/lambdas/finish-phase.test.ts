@@ -3,8 +3,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler } from '../../lambdas/finish-phase';
-import type { AttemptRecord } from '../../lambdas/shared/job';
-import { TAG } from '../../lambdas/shared/tags';
+import type { AttemptRecord } from '../../contract/job';
+import { TAG } from '../../contract/tags';
 import { at, clockAt, describedInstance, ec2Error, EXECUTION_ID, INSTANCE_ID, iso, runningJob, stubHandlerEnv, taskInput } from './fixtures';
 
 const ec2 = mockClient(EC2Client);
@@ -14,7 +14,7 @@ const interrupted: AttemptRecord = {
   instanceId: 'i-0first0000000001',
   pool: 'c5.large/us-east-1a',
   outcome: 'interrupted',
-  reason: 'marked-for-termination',
+  reasonCode: 'marked-for-termination',
   startedAt: iso(at(0)),
   endedAt: iso(at(900)),
 };

@@ -6,8 +6,8 @@ import { CloudWatchLogsServiceException } from '@aws-sdk/client-cloudwatch-logs'
 import { EC2ServiceException } from '@aws-sdk/client-ec2';
 import { SSMServiceException } from '@aws-sdk/client-ssm';
 import { vi } from 'vitest';
-import type { InstanceRef, Job, PhaseTaskInput, RunContext } from '../../lambdas/shared/job';
-import type { PhaseSpec } from '../../lib/config/schema';
+import type { AttemptRecord, CommandRef, Failure, InstanceRef, Job, PhaseTaskInput, RunContext } from '../../contract/job';
+import type { PhaseSpec } from '../../contract/config';
 
 export const START_TIME = '2026-05-30T09:00:00.000Z';
 export const START_MS = Date.parse(START_TIME);
@@ -77,12 +77,31 @@ export function instanceRef(overrides: Partial<InstanceRef> = {}): InstanceRef {
   };
 }
 
-export function job(overrides: Partial<Job> = {}): Job {
-  return { attempt: 1, poolCursor: 0, history: [], status: 'launching', nextWaitSeconds: 0, pollErrors: 0, ...overrides };
+/**
+ * Any job, as a test reads a handler's answer: every status's fields optional. (A Job is a union
+ * discriminated on status; a test asserts on whichever fields the answer has.)
+ */
+export interface LooseJob {
+  v?: 1;
+  status: Job['status'];
+  attempt: number;
+  poolCursor: number;
+  history: AttemptRecord[];
+  nextWaitSeconds: number;
+  pollErrors: number;
+  attemptStartedAt?: string;
+  instance?: InstanceRef;
+  command?: CommandRef;
+  failure?: Failure;
+  verdict?: { action: 'relaunch' | 'fail'; error?: string; cause?: string };
+}
+
+export function job(overrides: Partial<LooseJob> = {}): Job {
+  return { v: 1, attempt: 1, poolCursor: 0, history: [], status: 'launching', nextWaitSeconds: 0, pollErrors: 0, ...overrides } as Job;
 }
 
 /** A job whose command was sent at start + 300 s and last printed at `lastOutputAtMs`. */
-export function runningJob(overrides: Partial<Job> = {}, lastOutputAtMs = at(300)): Job {
+export function runningJob(overrides: Partial<LooseJob> = {}, lastOutputAtMs = at(300)): Job {
   return job({
     status: 'running',
     attemptStartedAt: iso(at(0)),
@@ -93,11 +112,12 @@ export function runningJob(overrides: Partial<Job> = {}, lastOutputAtMs = at(300
   });
 }
 
-export function taskInput(parts: { phase?: Partial<PhaseSpec>; run?: Partial<RunContext>; job?: Job } = {}): PhaseTaskInput {
+export function taskInput(parts: { phase?: Partial<PhaseSpec>; run?: Partial<RunContext>; job?: Job; redriveCount?: number } = {}): PhaseTaskInput {
   return {
     phase: phaseSpec(parts.phase),
     run: runContext(parts.run),
     execution: { id: EXECUTION_ID, name: 'abc', startTime: START_TIME },
+    redriveCount: parts.redriveCount ?? 0,
     job: parts.job ?? job(),
   };
 }

@@ -4,9 +4,9 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler } from '../../lambdas/handle-failure';
-import type { AttemptRecord, Failure, Job } from '../../lambdas/shared/job';
-import { TAG } from '../../lambdas/shared/tags';
-import { at, clockAt, describedInstance, ENV, EXECUTION_ID, INSTANCE_ID, instanceRef, iso, job, stubHandlerEnv, taskInput } from './fixtures';
+import type { AttemptRecord, Failure, Job } from '../../contract/job';
+import { TAG } from '../../contract/tags';
+import { at, clockAt, describedInstance, ENV, EXECUTION_ID, INSTANCE_ID, instanceRef, iso, job, stubHandlerEnv, taskInput, type LooseJob } from './fixtures';
 
 const ec2 = mockClient(EC2Client);
 const cloudwatch = mockClient(CloudWatchClient);
@@ -29,10 +29,16 @@ const firstInterruption: AttemptRecord = {
   instanceId: 'i-0first0000000001',
   pool: 'm5.large/us-east-1c',
   outcome: 'interrupted',
-  reason: 'instance-terminated-no-capacity',
+  reasonCode: 'instance-terminated-no-capacity',
   startedAt: iso(at(0)),
   endedAt: iso(at(1500)),
 };
+
+/** Every datum put, by metric name. */
+const dataNamed = (name: string) =>
+  cloudwatch.commandCalls(PutMetricDataCommand).flatMap((call) => call.args[0].input.MetricData ?? []).filter((d) => d.MetricName === name);
+const spotRetryData = () => dataNamed('SpotInterruptionRetry');
+const exhaustedData = () => dataNamed('SpotRetryBudgetExhausted');
 
 beforeEach(() => {
   ec2.reset();
@@ -52,10 +58,10 @@ afterEach(() => {
 describe('HandleFailure: spot interruptions', () => {
   it('with budget left: terminates the instance, counts one SpotInterruptionRetry, relaunches the next attempt in the next pool', async () => {
     // Prepare: 1200 s in; 3900 s left before the deadline, an attempt needs 2400 s plus 60 s backoff.
-    const input = failedInput({ kind: 'interruption', reason: 'marked-for-termination' }, {}, 3);
+    const input = failedInput({ kind: 'interruption', reasonCode: 'marked-for-termination', detail: 'spot request status marked-for-termination' }, {}, 3);
 
     // Act
-    const result = await handler(input);
+    const result: LooseJob = await handler(input);
 
     // Assess
     expect(ec2).toHaveReceivedCommandWith(TerminateInstancesCommand, { InstanceIds: [INSTANCE_ID] });
@@ -77,7 +83,7 @@ describe('HandleFailure: spot interruptions', () => {
     expect(result.instance).toBeUndefined();
     expect(result.failure).toBeUndefined();
     expect(result.history).toEqual([
-      expect.objectContaining({ attempt: 1, instanceId: INSTANCE_ID, pool: 'c5.large/us-east-1a', outcome: 'interrupted', reason: 'marked-for-termination' }),
+      expect.objectContaining({ attempt: 1, instanceId: INSTANCE_ID, pool: 'c5.large/us-east-1a', outcome: 'interrupted', reasonCode: 'marked-for-termination' }),
     ]);
   });
 
@@ -86,7 +92,7 @@ describe('HandleFailure: spot interruptions', () => {
     ec2.on(DescribeInstancesCommand).resolves(describedInstance('running', { id: 'i-0stray0000000001' }));
 
     // Act
-    await handler(failedInput({ kind: 'interruption', reason: 'marked-for-termination' }));
+    await handler(failedInput({ kind: 'interruption', reasonCode: 'marked-for-termination', detail: 'spot request status marked-for-termination' }));
 
     // Assess
     expect(ec2).toHaveReceivedCommandWith(DescribeInstancesCommand, {
@@ -100,10 +106,10 @@ describe('HandleFailure: spot interruptions', () => {
 
   it('an interruption in the last pool wraps the cursor to pool 0', async () => {
     // Prepare
-    const input = failedInput({ kind: 'interruption', reason: 'marked-for-termination' }, {}, 8);
+    const input = failedInput({ kind: 'interruption', reasonCode: 'marked-for-termination', detail: 'spot request status marked-for-termination' }, {}, 8);
 
     // Act
-    const result = await handler(input);
+    const result: LooseJob = await handler(input);
 
     // Assess
     expect(result.poolCursor).toBe(0);
@@ -112,11 +118,11 @@ describe('HandleFailure: spot interruptions', () => {
   it('capacity exhausted (no instance) relaunches from the pool after the cursor', async () => {
     // Prepare
     const input = taskInput({
-      job: job({ status: 'failed', poolCursor: 2, attemptStartedAt: iso(at(0)), failure: { kind: 'interruption', reason: 'capacity-exhausted' } }),
+      job: job({ status: 'failed', poolCursor: 2, attemptStartedAt: iso(at(0)), failure: { kind: 'interruption', reasonCode: 'capacity-exhausted', detail: 'every capacity pool refused the launch' } }),
     });
 
     // Act
-    const result = await handler(input);
+    const result: LooseJob = await handler(input);
 
     // Assess
     expect(result).toMatchObject({ attempt: 2, poolCursor: 3, verdict: { action: 'relaunch' } });
@@ -127,10 +133,10 @@ describe('HandleFailure: spot interruptions', () => {
   it('with too little budget left: fails SpotRetryBudgetExhausted naming the attempts and reasons, no metric, instance terminated', async () => {
     // Prepare: attempt 2 interrupted 3000 s in; 2100 s - 60 s backoff < 2400 s.
     clockAt(at(3000));
-    const input = failedInput({ kind: 'interruption', reason: 'marked-for-termination' }, { attempt: 2, history: [firstInterruption] }, 1);
+    const input = failedInput({ kind: 'interruption', reasonCode: 'marked-for-termination', detail: 'spot request status marked-for-termination' }, { attempt: 2, history: [firstInterruption] }, 1);
 
     // Act
-    const result = await handler(input);
+    const result: LooseJob = await handler(input);
 
     // Assess
     expect(result.status).toBe('failed');
@@ -140,7 +146,8 @@ describe('HandleFailure: spot interruptions', () => {
     expect(result.verdict?.cause).toContain('instance-terminated-no-capacity');
     expect(result.verdict?.cause).toContain('marked-for-termination');
     expect(result.verdict?.cause).toContain('2040 s of budget left');
-    expect(cloudwatch).not.toHaveReceivedCommand(PutMetricDataCommand);
+    expect(spotRetryData()).toEqual([]);
+    expect(exhaustedData()).toEqual([expect.objectContaining({ MetricName: 'SpotRetryBudgetExhausted', Value: 1, Dimensions: [{ Name: 'Pipeline', Value: 'saturday-pipeline' }] })]);
     expect(ec2).toHaveReceivedCommandWith(TerminateInstancesCommand, { InstanceIds: [INSTANCE_ID] });
     expect(result.history).toHaveLength(2);
   });
@@ -149,26 +156,27 @@ describe('HandleFailure: spot interruptions', () => {
     // Prepare
     const input = taskInput({
       phase: { maxAttempts: 1 },
-      job: job({ status: 'failed', instance: instanceRef(), failure: { kind: 'interruption', reason: 'marked-for-termination' } }),
+      job: job({ status: 'failed', attemptStartedAt: iso(at(0)), instance: instanceRef(), failure: { kind: 'interruption', reasonCode: 'marked-for-termination', detail: 'spot request status marked-for-termination' } }),
     });
 
     // Act
-    const result = await handler(input);
+    const result: LooseJob = await handler(input);
 
     // Assess
     expect(result.verdict).toMatchObject({ action: 'fail', error: 'SpotRetryBudgetExhausted' });
     expect(result.verdict?.cause).toContain('maxAttempts 1 reached');
-    expect(cloudwatch).not.toHaveReceivedCommand(PutMetricDataCommand);
+    expect(spotRetryData()).toEqual([]);
+    expect(exhaustedData()).toHaveLength(1);
   });
 });
 
 describe('HandleFailure: anything else fails the phase loud', () => {
   it('workload-error -> WorkloadFailed with the exit code and last output in the cause, no metric', async () => {
     // Prepare
-    const input = failedInput({ kind: 'workload-error', reason: 'exit code 2', exitCode: 2, lastOutput: 'boom: disk full' });
+    const input = failedInput({ kind: 'workload-error', reasonCode: 'exit-code', detail: 'exit code 2', exitCode: 2, lastOutput: 'boom: disk full' });
 
     // Act
-    const result = await handler(input);
+    const result: LooseJob = await handler(input);
 
     // Assess
     expect(result.status).toBe('failed');
@@ -178,7 +186,7 @@ describe('HandleFailure: anything else fails the phase loud', () => {
     expect(result.verdict?.cause).toContain('DataPhase1');
     expect(cloudwatch).not.toHaveReceivedCommand(PutMetricDataCommand);
     expect(ec2).toHaveReceivedCommandWith(TerminateInstancesCommand, { InstanceIds: [INSTANCE_ID] });
-    expect(result.history.at(-1)).toMatchObject({ outcome: 'failed', reason: 'exit code 2' });
+    expect(result.history.at(-1)).toMatchObject({ outcome: 'failed', reasonCode: 'exit-code', detail: 'exit code 2' });
   });
 
   it.each<[Failure['kind'], string, string]>([
@@ -187,10 +195,10 @@ describe('HandleFailure: anything else fails the phase loud', () => {
     ['boot-timeout', 'InstanceBootTimeout', 'failed'],
   ])('%s -> %s, instance terminated, no metric, no relaunch', async (kind, error, outcome) => {
     // Prepare
-    const input = failedInput({ kind, reason: `the ${kind} reason`, lastOutput: 'last words' });
+    const input = failedInput({ kind, reasonCode: 'deadline', detail: `the ${kind} reason`, lastOutput: 'last words' });
 
     // Act
-    const result = await handler(input);
+    const result: LooseJob = await handler(input);
 
     // Assess
     expect(result.verdict).toMatchObject({ action: 'fail', error });
@@ -206,7 +214,7 @@ describe('HandleFailure: anything else fails the phase loud', () => {
     vi.stubEnv('METRIC_NAMESPACE', '');
 
     // Act
-    const handling = handler(failedInput({ kind: 'interruption', reason: 'marked-for-termination' }));
+    const handling = handler(failedInput({ kind: 'interruption', reasonCode: 'marked-for-termination', detail: 'spot request status marked-for-termination' }));
 
     // Assess
     await expect(handling).rejects.toThrow(/METRIC_NAMESPACE/);

@@ -3,9 +3,9 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { clientToken, handler } from '../../lambdas/launch-instance';
-import { InvalidEnvironment, InvalidTaskInput, LaunchFailed, TransientApiError } from '../../lambdas/shared/errors';
-import { poolOrder } from '../../lambdas/shared/pools';
-import { TAG } from '../../lambdas/shared/tags';
+import { InvalidEnvironment, InvalidTaskInput, LaunchFailed, TransientApiError } from '../../contract/errors';
+import { poolOrder } from '../../decisions/pools';
+import { TAG } from '../../contract/tags';
 import {
   at,
   clockAt,
@@ -18,8 +18,7 @@ import {
   START_MS,
   stubHandlerEnv,
   SUBNETS,
-  taskInput,
-} from './fixtures';
+  taskInput, type LooseJob } from './fixtures';
 
 const ec2 = mockClient(EC2Client);
 const POOLS = poolOrder(INSTANCE_TYPES, SUBNETS);
@@ -48,7 +47,7 @@ describe('LaunchInstance', () => {
     ec2.on(RunInstancesCommand).resolves({ Instances: [NEW_INSTANCE] });
 
     // Act
-    const result = await handler(taskInput());
+    const result: LooseJob = await handler(taskInput());
 
     // Assess
     expect(ec2).toHaveReceivedCommandTimes(RunInstancesCommand, 1);
@@ -114,7 +113,7 @@ describe('LaunchInstance', () => {
     ec2.on(RunInstancesCommand).resolves({ Instances: [NEW_INSTANCE] });
 
     // Act
-    const result = await handler(taskInput());
+    const result: LooseJob = await handler(taskInput());
 
     // Assess
     expect(ec2).not.toHaveReceivedCommand(RunInstancesCommand);
@@ -129,7 +128,7 @@ describe('LaunchInstance', () => {
     ec2.on(RunInstancesCommand).rejectsOnce(ec2Error('InsufficientInstanceCapacity')).resolves({ Instances: [NEW_INSTANCE] });
 
     // Act
-    const result = await handler(taskInput());
+    const result: LooseJob = await handler(taskInput());
 
     // Assess
     const [first, second] = launchedPools();
@@ -144,11 +143,11 @@ describe('LaunchInstance', () => {
     ec2.on(RunInstancesCommand).rejects(ec2Error('InsufficientInstanceCapacity'));
 
     // Act
-    const result = await handler(taskInput());
+    const result: LooseJob = await handler(taskInput());
 
     // Assess
     expect(result.status).toBe('failed');
-    expect(result.failure).toMatchObject({ kind: 'interruption', reason: 'capacity-exhausted' });
+    expect(result.failure).toMatchObject({ kind: 'interruption', reasonCode: 'capacity-exhausted' });
     expect(result.instance).toBeUndefined();
     const tried = launchedPools().map((p) => `${p.instanceType}|${p.subnetId}`);
     expect(tried).toHaveLength(9);
@@ -160,7 +159,7 @@ describe('LaunchInstance', () => {
     ec2.on(RunInstancesCommand).resolves({ Instances: [NEW_INSTANCE] });
 
     // Act
-    const result = await handler(taskInput({ job: job({ attempt: 2, poolCursor: 4 }) }));
+    const result: LooseJob = await handler(taskInput({ job: job({ attempt: 2, poolCursor: 4 }) }));
 
     // Assess
     expect(launchedPools()).toEqual([{ instanceType: POOLS[4]!.instanceType, subnetId: POOLS[4]!.subnetId }]);
@@ -228,7 +227,7 @@ describe('LaunchInstance', () => {
     clockAt(at(5100));
 
     // Act
-    const result = await handler(taskInput());
+    const result: LooseJob = await handler(taskInput());
 
     // Assess
     expect(result).toMatchObject({ status: 'failed', failure: { kind: 'budget' } });

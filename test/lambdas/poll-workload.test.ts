@@ -18,8 +18,7 @@ import {
   spotStatus,
   ssmError,
   stubHandlerEnv,
-  taskInput,
-} from './fixtures';
+  taskInput, type LooseJob } from './fixtures';
 
 const ec2 = mockClient(EC2Client);
 const ssm = mockClient(SSMClient);
@@ -52,10 +51,10 @@ describe('PollWorkload', () => {
     ec2.on(DescribeSpotInstanceRequestsCommand).resolves(spotStatus('marked-for-termination'));
 
     // Act
-    const result = await handler(pollInput());
+    const result: LooseJob = await handler(pollInput());
 
     // Assess
-    expect(result).toMatchObject({ status: 'failed', failure: { kind: 'interruption', reason: 'marked-for-termination' } });
+    expect(result).toMatchObject({ status: 'failed', failure: { kind: 'interruption', reasonCode: 'marked-for-termination' } });
     expect(ssm).toHaveReceivedCommandWith(CancelCommandCommand, { CommandId: COMMAND_ID, InstanceIds: [INSTANCE_ID] });
     expect(ssm).toHaveReceivedCommandWith(GetCommandInvocationCommand, { CommandId: COMMAND_ID, InstanceId: INSTANCE_ID });
   });
@@ -65,7 +64,7 @@ describe('PollWorkload', () => {
     ssm.on(GetCommandInvocationCommand).resolves({ Status: 'Success', ResponseCode: 0, StandardOutputContent: 'wrote 1234 rows\n' });
 
     // Act
-    const result = await handler(pollInput());
+    const result: LooseJob = await handler(pollInput());
 
     // Assess
     expect(result.status).toBe('succeeded');
@@ -79,12 +78,12 @@ describe('PollWorkload', () => {
     ssm.on(GetCommandInvocationCommand).resolves({ Status: 'Failed', ResponseCode: 2, StandardOutputContent: 'loading prices\nboom: disk full\n' });
 
     // Act
-    const result = await handler(pollInput());
+    const result: LooseJob = await handler(pollInput());
 
     // Assess
     expect(result).toMatchObject({
       status: 'failed',
-      failure: { kind: 'workload-error', reason: 'exit code 2', exitCode: 2, lastOutput: 'boom: disk full' },
+      failure: { kind: 'workload-error', reasonCode: 'exit-code', detail: 'exit code 2', exitCode: 2, lastOutput: 'boom: disk full' },
     });
     expect(ec2).not.toHaveReceivedCommand(TerminateInstancesCommand);
   });
@@ -95,11 +94,11 @@ describe('PollWorkload', () => {
     logs.on(GetLogEventsCommand).resolves({ events: [{ message: 'still crunching', timestamp: at(5040) }] });
 
     // Act
-    const result = await handler(pollInput(at(5000)));
+    const result: LooseJob = await handler(pollInput(at(5000)));
 
     // Assess
     expect(result).toMatchObject({ status: 'failed', failure: { kind: 'budget', lastOutput: 'still crunching' } });
-    expect(result.failure?.reason).toContain('budgetSeconds 5400');
+    expect(result.failure?.detail).toContain('budgetSeconds 5400');
     expect(ssm).toHaveReceivedCommandWith(CancelCommandCommand, { CommandId: COMMAND_ID, InstanceIds: [INSTANCE_ID] });
   });
 
@@ -109,11 +108,11 @@ describe('PollWorkload', () => {
     logs.on(GetLogEventsCommand).resolves({ events: [{ message: 'starting', timestamp: at(300) }] });
 
     // Act
-    const result = await handler(pollInput(at(300)));
+    const result: LooseJob = await handler(pollInput(at(300)));
 
     // Assess
     expect(result).toMatchObject({ status: 'failed', failure: { kind: 'hung', lastOutput: 'starting' } });
-    expect(result.failure?.reason).toContain('silenceTimeoutSeconds 1800');
+    expect(result.failure?.detail).toContain('silenceTimeoutSeconds 1800');
     expect(ssm).toHaveReceivedCommand(CancelCommandCommand);
   });
 
@@ -123,7 +122,7 @@ describe('PollWorkload', () => {
     logs.on(GetLogEventsCommand).resolves({ events: [{ message: 'step 7/9', timestamp: at(2050) }] });
 
     // Act
-    const result = await handler(pollInput(at(300)));
+    const result: LooseJob = await handler(pollInput(at(300)));
 
     // Assess
     expect(result).toMatchObject({ status: 'running', command: { lastOutput: 'step 7/9', lastOutputAt: iso(at(2050)) } });
@@ -136,7 +135,7 @@ describe('PollWorkload', () => {
     ssm.on(GetCommandInvocationCommand).rejects(ssmError('ThrottlingException'));
 
     // Act
-    const result = await handler(pollInput(at(300), 1));
+    const result: LooseJob = await handler(pollInput(at(300), 1));
 
     // Assess
     expect(result.status).toBe('running');
@@ -158,7 +157,7 @@ describe('PollWorkload', () => {
     });
 
     // Act
-    const result = await handler(pollInput());
+    const result: LooseJob = await handler(pollInput());
 
     // Assess
     expect(result.command?.lastOutput).toBe('line 999');
@@ -172,7 +171,7 @@ describe('PollWorkload', () => {
     // Prepare: logs reject with ResourceNotFoundException (the default).
 
     // Act
-    const result = await handler(pollInput());
+    const result: LooseJob = await handler(pollInput());
 
     // Assess
     expect(result).toMatchObject({ status: 'running', command: { lastOutput: 'loading prices' } });
@@ -185,10 +184,10 @@ describe('PollWorkload', () => {
     ec2.on(DescribeSpotInstanceRequestsCommand).resolves(spotStatus('instance-terminated-by-user'));
 
     // Act
-    const result = await handler(pollInput());
+    const result: LooseJob = await handler(pollInput());
 
     // Assess
     expect(result).toMatchObject({ status: 'failed', failure: { kind: 'workload-error' } });
-    expect(result.failure?.reason).toContain('Client.InstanceInitiatedShutdown');
+    expect(result.failure?.detail).toContain('Client.InstanceInitiatedShutdown');
   });
 });

@@ -4,10 +4,11 @@ import { DescribeExecutionCommand, ExecutionDoesNotExist, SFNClient, SFNServiceE
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
-import { handler, ORPHANS_METRIC } from '../../lambdas/reap-orphans';
-import { InvalidEnvironment } from '../../lambdas/shared/errors';
-import { ALIVE } from '../../lambdas/shared/instance-status';
-import { TAG } from '../../lambdas/shared/tags';
+import { METRICS } from '../../contract/metrics';
+import { handler } from '../../lambdas/reap-orphans';
+import { InvalidEnvironment } from '../../contract/errors';
+import { ALIVE } from '../../lambdas/aws/instances';
+import { TAG } from '../../contract/tags';
 import { clockAt, ec2Error } from './fixtures';
 
 const ec2 = mockClient(EC2Client);
@@ -280,7 +281,7 @@ describe('ReapOrphans: dry run', () => {
     expect(result.terminated).toEqual([]);
     expect(result.orphans.map((o) => o.instanceId).sort()).toEqual(['i-0ended00000000001', 'i-0notag00000000001']);
     const datum = reapedDatum();
-    expect(datum).toMatchObject({ MetricName: ORPHANS_METRIC, Value: 0 });
+    expect(datum).toMatchObject({ MetricName: METRICS.orphansReaped.name, Value: 0 });
     const reported = logLines().filter((l) => l.level === 'WARN' && typeof l.instanceId === 'string');
     expect(reported.map((l) => l.instanceId).sort()).toEqual(['i-0ended00000000001', 'i-0notag00000000001']);
     for (const line of reported) expect(line.message).toMatch(/dry run/i);

@@ -4,8 +4,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler } from '../../lambdas/send-workload';
-import { TransientApiError } from '../../lambdas/shared/errors';
-import type { RunContext } from '../../lambdas/shared/job';
+import { TransientApiError } from '../../contract/errors';
+import type { RunContext } from '../../contract/job';
 import {
   at,
   clockAt,
@@ -21,8 +21,7 @@ import {
   ssmError,
   stubHandlerEnv,
   taskInput,
-  WORKLOAD_COMMAND,
-} from './fixtures';
+  WORKLOAD_COMMAND, type LooseJob } from './fixtures';
 
 const ec2 = mockClient(EC2Client);
 const ssm = mockClient(SSMClient);
@@ -53,7 +52,7 @@ describe('SendWorkload', () => {
     // Prepare: 1000 s in; deadline = start + (5400 - 300) s, so 4100 s remain.
 
     // Act
-    const result = await handler(readyInput());
+    const result: LooseJob = await handler(readyInput());
 
     // Assess
     expect(ssm).toHaveReceivedCommandExactlyOnceWith(SendCommandCommand, {
@@ -111,11 +110,11 @@ describe('SendWorkload', () => {
     clockAt(at(5100 - 59));
 
     // Act
-    const result = await handler(readyInput());
+    const result: LooseJob = await handler(readyInput());
 
     // Assess
     expect(result).toMatchObject({ status: 'failed', failure: { kind: 'budget' } });
-    expect(result.failure?.reason).toContain('59 s');
+    expect(result.failure?.detail).toContain('59 s');
     expect(ssm).not.toHaveReceivedCommand(SendCommandCommand);
   });
 
@@ -124,7 +123,7 @@ describe('SendWorkload', () => {
     clockAt(at(5100 - 60));
 
     // Act
-    const result = await handler(readyInput());
+    const result: LooseJob = await handler(readyInput());
 
     // Assess
     expect(result.status).toBe('running');
@@ -150,10 +149,10 @@ describe('SendWorkload', () => {
     ec2.on(DescribeSpotInstanceRequestsCommand).resolves(spotStatus('instance-terminated-by-price'));
 
     // Act
-    const result = await handler(readyInput());
+    const result: LooseJob = await handler(readyInput());
 
     // Assess
-    expect(result).toMatchObject({ status: 'failed', failure: { kind: 'interruption', reason: 'instance-terminated-by-price' } });
+    expect(result).toMatchObject({ status: 'failed', failure: { kind: 'interruption', reasonCode: 'instance-terminated-by-price' } });
   });
 
   it('throttled SendCommand -> TransientApiError for the state machine to retry', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidExecutionInput } from '../../lambdas/shared/errors';
-import { WORKLOAD_ENV_PATTERNS } from '../../lambdas/shared/shell';
+import { InvalidExecutionInput } from '../../contract/errors';
+import { WORKLOAD_ENV_PATTERNS } from '../../contract/workload-env';
 import { handler, MAX_INPUT_BYTES } from '../../lambdas/validate-input';
 
 /** What the pipeline's first state hands ValidateInput. */

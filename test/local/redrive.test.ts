@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadPipelineConfig } from '../../lib/config/load';
-import { TAG } from '../../lambdas/shared/tags';
+import { TAG } from '../../contract/tags';
 import { checkInvariants } from '../../simulator/invariants';
 import { buildReport } from '../../simulator/report';
 import { runSimulation, type Simulation } from '../../simulator/run';

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { affordableAttempts, budgetProblem, mayRelaunch, workDeadline, type PhaseBudget } from '../../lib/config/budget';
+import { affordableAttempts, budgetProblem, workDeadline, type PhaseBudget } from '../../contract/budget';
+import { mayRelaunch } from '../../decisions/relaunch';
 import { loadPipelineConfig } from '../../lib/config/load';
-import { allPhases } from '../../lib/config/schema';
+import { allPhases } from '../../contract/config';
 
 const MARGIN = 300;
 const T0 = Date.parse('2026-05-30T09:00:00Z');

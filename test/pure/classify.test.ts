@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  classify,
-  isCapacityError,
-  LAUNCH_CAPACITY_ERROR_CODES,
-  SPOT_INTERRUPTION_STATE_REASONS,
-  SPOT_INTERRUPTION_STATUS_CODES,
-  type AttemptSignals,
-} from '../../lambdas/shared/classify';
+import { LAUNCH_CAPACITY_ERROR_CODES, SPOT_INTERRUPTION_STATE_REASONS, SPOT_INTERRUPTION_STATUS_CODES } from '../../contract/aws-codes';
+import { classify, isCapacityError, type AttemptSignals } from '../../decisions/classify';
 
 /** A healthy attempt: a fulfilled spot request, a running instance, the command in progress. */
 const healthy: AttemptSignals = { spotStatusCode: 'fulfilled', instanceState: 'running', commandStatus: 'InProgress' };
@@ -20,7 +14,7 @@ describe('classify: spot interruptions', () => {
     const verdict = classify(signals);
 
     // Assess
-    expect(verdict).toEqual({ state: 'failed', kind: 'interruption', reason: code });
+    expect(verdict).toMatchObject({ state: 'failed', kind: 'interruption', reasonCode: code });
   });
 
   it.each([...SPOT_INTERRUPTION_STATE_REASONS])('state reason %s on a terminated instance is an interruption, not the command failing', (reason) => {
@@ -31,7 +25,7 @@ describe('classify: spot interruptions', () => {
     const verdict = classify(signals);
 
     // Assess
-    expect(verdict).toEqual({ state: 'failed', kind: 'interruption', reason });
+    expect(verdict).toMatchObject({ state: 'failed', kind: 'interruption', reasonCode: reason });
   });
 
   it('the lists hold the codes AWS uses for the common interruptions', () => {
@@ -40,8 +34,8 @@ describe('classify: spot interruptions', () => {
     const expectedReasons = ['Server.SpotInstanceTermination', 'Server.InsufficientInstanceCapacity'];
 
     // Act
-    const missingStatus = expectedStatus.filter((c) => !SPOT_INTERRUPTION_STATUS_CODES.has(c));
-    const missingReasons = expectedReasons.filter((c) => !SPOT_INTERRUPTION_STATE_REASONS.has(c));
+    const missingStatus = expectedStatus.filter((c) => !(SPOT_INTERRUPTION_STATUS_CODES as readonly string[]).includes(c));
+    const missingReasons = expectedReasons.filter((c) => !(SPOT_INTERRUPTION_STATE_REASONS as readonly string[]).includes(c));
 
     // Assess
     expect(missingStatus).toEqual([]);
@@ -60,17 +54,17 @@ describe('classify: outcomes of the command', () => {
     [
       'Failed with exit code 1 on a running, fulfilled instance',
       { ...healthy, commandStatus: 'Failed', responseCode: 1 },
-      { state: 'failed', kind: 'workload-error', reason: 'exit code 1' },
+      { state: 'failed', kind: 'workload-error', reasonCode: 'exit-code', detail: 'exit code 1' },
     ],
     [
       'Failed with exit code 137',
       { ...healthy, commandStatus: 'Failed', responseCode: 137 },
-      { state: 'failed', kind: 'workload-error', reason: 'exit code 137' },
+      { state: 'failed', kind: 'workload-error', reasonCode: 'exit-code', detail: 'exit code 137' },
     ],
     [
       'TimedOut (the executionTimeout is the phase budget)',
       { ...healthy, commandStatus: 'TimedOut', responseCode: -1 },
-      { state: 'failed', kind: 'budget', reason: 'command reached its executionTimeout (the phase budget)' },
+      { state: 'failed', kind: 'budget', reasonCode: 'command-timed-out', detail: 'command reached its executionTimeout (the phase budget)' },
     ],
   ])('%s', (_name, signals, expected) => {
     // Prepare: the row's signals.
@@ -93,7 +87,7 @@ describe('classify: outcomes of the command', () => {
 
       // Assess
       expect(verdict).toMatchObject({ state: 'failed', kind: 'workload-error' });
-      expect(verdict.state === 'failed' && verdict.reason).toContain(`command ${commandStatus} without an exit code`);
+      expect(verdict.state === 'failed' && verdict.detail).toContain(`command ${commandStatus} without an exit code`);
     },
   );
 
@@ -108,7 +102,7 @@ describe('classify: outcomes of the command', () => {
 
       // Assess
       expect(verdict).toMatchObject({ state: 'failed', kind: 'workload-error' });
-      expect(verdict.state === 'failed' && verdict.reason).toContain(stateReasonCode);
+      expect(verdict.state === 'failed' && verdict.detail).toContain(stateReasonCode);
     },
   );
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { orphanVerdict, type OrphanQuestion } from '../../lambdas/shared/orphans';
+import { orphanVerdict, type OrphanQuestion } from '../../decisions/orphans';
 
 const NOW = Date.parse('2026-05-30T12:00:00.000Z');
 const MAX_AGE = 12_900;

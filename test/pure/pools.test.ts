@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cursorAfter, poolOrder, poolsFrom } from '../../lambdas/shared/pools';
+import { cursorAfter, poolOrder, poolsFrom } from '../../decisions/pools';
 
 const TYPES = ['c5.large', 'c5a.large', 'm5.large'];
 const SUBNETS = ['subnet-0a1b2c3d', 'subnet-1a2b3c4d', 'subnet-2a3b4c5d'];

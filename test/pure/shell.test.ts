@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { lastLine, shellQuote, UnsafeWorkloadValue, WORKLOAD_ENV_PATTERNS, workloadScript, type WorkloadEnv } from '../../lambdas/shared/shell';
+import { UnsafeWorkloadValue } from '../../contract/errors';
+import { WORKLOAD_ENV_PATTERNS, type WorkloadEnv } from '../../contract/workload-env';
+import { lastLine, shellQuote, workloadScript } from '../../decisions/workload-script';
 
 const ENV: WorkloadEnv = {
   PIPELINE_NAME: 'saturday-pipeline',

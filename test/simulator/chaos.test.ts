@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePipelineConfig } from '../../lib/config/load';
-import type { PipelineConfigInput } from '../../lib/config/schema';
-import { SPOT_INTERRUPTION_STATUS_CODES, SPOT_INTERRUPTION_STATE_REASONS } from '../../lambdas/shared/classify';
+import type { PipelineConfigInput } from '../../contract/config';
+import { SPOT_INTERRUPTION_STATUS_CODES, SPOT_INTERRUPTION_STATE_REASONS } from '../../contract/aws-codes';
 import { buildReport, type SimulationReport } from '../../simulator/report';
 import { runSimulation } from '../../simulator/run';
 import { parseScenario } from '../../simulator/scenario';
@@ -136,9 +136,9 @@ function poolMatches(pattern: string, pool: string): boolean {
 /** The interruption reason the pipeline must report for an attempt the scenario reclaims. */
 function expectedReason(a: Attempt): string | undefined {
   const spot = a.spotStatus === undefined ? 'instance-terminated-no-capacity' : a.spotStatus;
-  if (spot !== null && SPOT_INTERRUPTION_STATUS_CODES.has(spot)) return spot;
+  if (spot !== null && (SPOT_INTERRUPTION_STATUS_CODES as readonly string[]).includes(spot)) return spot;
   const reason = a.stateReason === undefined ? 'Server.SpotInstanceTermination' : a.stateReason;
-  return reason !== null && SPOT_INTERRUPTION_STATE_REASONS.has(reason) ? reason : undefined;
+  return reason !== null && (SPOT_INTERRUPTION_STATE_REASONS as readonly string[]).includes(reason) ? reason : undefined;
 }
 
 /** What the scenario itself implies about the report, beyond the invariants. */

@@ -3,8 +3,7 @@
  * (/work/shared/simulator-contract.md) and the properties every simulated run must have,
  * whatever its scenario. Each check answers a list of problems; an empty list means it holds.
  */
-import { SPOT_INTERRUPTION_METRIC } from '../../lambdas/handle-failure';
-import { ORPHANS_METRIC } from '../../lambdas/reap-orphans';
+import { METRICS } from '../../contract/metrics';
 import { checkInvariants } from '../../simulator/invariants';
 import type { SimulationReport } from '../../simulator/report';
 
@@ -121,23 +120,29 @@ export function runProblems(report: SimulationReport, metricNamespace = 'AlphaEn
       if (l.outcome !== 'interrupted' && l.outcome !== 'capacity-exhausted') problems.push(`${p.name}: relaunched after launch ${i + 1} ended ${l.outcome}`);
     });
     const reasons = p.launches.slice(0, -1).map((l) => l.reason ?? '(no reason)');
-    const metricReasons = report.metrics.filter((m) => m.name === SPOT_INTERRUPTION_METRIC && m.dimensions.Phase === p.name).map((m) => m.dimensions.Reason);
+    const metricReasons = report.metrics.filter((m) => m.name === METRICS.spotInterruptionRetry.name && m.dimensions.Phase === p.name).map((m) => m.dimensions.Reason);
     if (JSON.stringify(metricReasons) !== JSON.stringify(reasons)) {
       problems.push(`${p.name}: metric reasons ${JSON.stringify(metricReasons)} do not match the relaunched attempts' reasons ${JSON.stringify(reasons)}`);
     }
   }
 
   for (const m of report.metrics) {
-    if (m.name === ORPHANS_METRIC) {
+    if (m.name === METRICS.orphansReaped.name) {
       // The reaper sweeps every 30 minutes; the pipeline and its cleanup must leave it nothing to reap.
       if (m.namespace !== metricNamespace || m.value !== 0) problems.push(`the orphan reaper found work: ${JSON.stringify(m)}`);
-    } else if (m.name !== SPOT_INTERRUPTION_METRIC || m.namespace !== metricNamespace || m.value !== 1 || !m.dimensions.Phase || !m.dimensions.Reason) {
+    } else if (m.name === METRICS.spotRetryBudgetExhausted.name) {
+      if (m.namespace !== metricNamespace || m.value !== 1 || !m.dimensions.Pipeline) problems.push(`unexpected metric datum ${JSON.stringify(m)}`);
+    } else if (m.name !== METRICS.spotInterruptionRetry.name || m.namespace !== metricNamespace || m.value !== 1 || !m.dimensions.Phase || !m.dimensions.Reason) {
       problems.push(`unexpected metric datum ${JSON.stringify(m)}`);
     }
   }
   const relaunches = report.phases.reduce((n, p) => n + p.relaunches, 0);
-  const spotData = report.metrics.filter((m) => m.name === SPOT_INTERRUPTION_METRIC).length;
+  const spotData = report.metrics.filter((m) => m.name === METRICS.spotInterruptionRetry.name).length;
   if (relaunches !== spotData) problems.push(`${relaunches} relaunch(es), ${spotData} SpotInterruptionRetry datum(s)`);
+  // One SpotRetryBudgetExhausted datum per phase run that gave up after interruptions: the alarm reads it.
+  const gaveUp = report.phases.filter((p) => p.error === 'SpotRetryBudgetExhausted').length;
+  const exhaustedData = report.metrics.filter((m) => m.name === METRICS.spotRetryBudgetExhausted.name).length;
+  if (exhaustedData !== gaveUp) problems.push(`${gaveUp} phase(s) gave up after interruptions, ${exhaustedData} SpotRetryBudgetExhausted datum(s)`);
 
   if (report.status === 'SUCCEEDED' && report.phases.some((p) => p.status !== 'SUCCEEDED')) {
     problems.push(`SUCCEEDED, but phase(s) ${report.phases.filter((p) => p.status !== 'SUCCEEDED').map((p) => `${p.name} ${p.status}`).join(', ')}`);

@@ -128,7 +128,13 @@ describe('scenario suite (built-in Saturday pipeline)', () => {
       expect(report.phases.reduce((n, p) => n + p.relaunches, 0)).toBe(want.metrics);
       for (const m of spot) expect(m).toMatchObject({ namespace: 'AlphaEngine', value: 1 });
       // The orphan reaper sweeps every 30 minutes and must find nothing to reap.
-      for (const m of report.metrics.filter((x) => x.name !== 'SpotInterruptionRetry')) expect(m).toMatchObject({ name: 'OrphansReaped', value: 0 });
+      for (const m of report.metrics.filter((x) => x.name === 'OrphansReaped')) expect(m).toMatchObject({ value: 0 });
+      // A phase that gives up after interruptions puts one SpotRetryBudgetExhausted datum: the alarm reads it.
+      const gaveUp = Object.values(want.phases).filter((p) => p.error === 'SpotRetryBudgetExhausted').length;
+      const exhausted = report.metrics.filter((m) => m.name === 'SpotRetryBudgetExhausted');
+      expect(exhausted).toHaveLength(gaveUp);
+      for (const m of exhausted) expect(m).toMatchObject({ namespace: 'AlphaEngine', value: 1, dimensions: { Pipeline: 'saturday-pipeline' } });
+      expect(report.metrics.filter((m) => !['SpotInterruptionRetry', 'OrphansReaped', 'SpotRetryBudgetExhausted'].includes(m.name))).toEqual([]);
       if (want.metricDimensions) expect(spot.map((m) => m.dimensions)).toEqual(want.metricDimensions);
       if (want.workloadsRun !== undefined) expect(report.workloadsRun).toBe(want.workloadsRun);
     });

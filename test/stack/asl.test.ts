@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SATURDAY_PIPELINE } from '../../lib/config/defaults';
-import { allPhases, type PhaseConfig, type PipelineConfig } from '../../lib/config/schema';
+import { allPhases, type PhaseConfig, type PipelineConfig } from '../../contract/config';
 import { loadPipelineConfig, parsePipelineConfig } from '../../lib/config/load';
 import { synthTemplate } from '../../simulator/synth';
 import { deployedStateMachines, type DeployedStateMachine } from '../../simulator/template';

@@ -15,7 +15,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SATURDAY_PIPELINE } from '../../lib/config/defaults';
 import { parsePipelineConfig } from '../../lib/config/load';
-import type { PhaseConfigInput, PipelineConfig, PipelineConfigInput } from '../../lib/config/schema';
+import type { PhaseConfigInput, PipelineConfig, PipelineConfigInput } from '../../contract/config';
 import { addNagChecks, MIN_REASON_LENGTH, NAG_PACK, nagRequested } from '../../lib/nag';
 import { SpotPipelineStack } from '../../lib/spot-pipeline-stack';
 

@@ -8,8 +8,8 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SATURDAY_PIPELINE } from '../../lib/config/defaults';
 import { loadPipelineConfig, parsePipelineConfig } from '../../lib/config/load';
-import { allPhases, type PipelineConfig } from '../../lib/config/schema';
-import { HANDLER_TAG } from '../../lib/constructs/pipeline-function';
+import { allPhases, type PipelineConfig } from '../../contract/config';
+import { HANDLER_TAG } from '../../contract/tags';
 import { SpotPipelineStack } from '../../lib/spot-pipeline-stack';
 
 interface Statement {
@@ -287,23 +287,25 @@ describe('alarms', () => {
     });
   });
 
-  it("SpotRetryBudgetExhausted is counted by a metric filter on the handle-failure function's log group", () => {
+  it('SpotRetryBudgetExhausted alarms on the datum handle-failure puts (the catalogue metric, per pipeline), not on log text', () => {
     // Prepare
-    const [, handleFailure] = functionByHandler(template, 'handle-failure');
-    const logGroup = handleFailure.Properties.LoggingConfig.LogGroup;
+    const [handleFailureId] = functionByHandler(template, 'handle-failure');
+    const roleOf = template.toJSON().Resources[handleFailureId].Properties.Role['Fn::GetAtt'][0];
 
     // Act
-    const filters = Object.values(template.findResources('AWS::Logs::MetricFilter', { Properties: { LogGroupName: logGroup } })) as Resource[];
+    const filters = template.findResources('AWS::Logs::MetricFilter');
+    const policies = Object.values(template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleOf }] } })) as Resource[];
+    const statements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Condition?: unknown }[]);
 
     // Assess
-    expect(logGroup).toEqual({ Ref: expect.any(String) });
-    expect(filters).toHaveLength(1);
-    const filter = filters[0]!.Properties;
-    expect(filter.FilterPattern).toContain('SpotRetryBudgetExhausted');
-    expect(filter.MetricTransformations).toEqual([expect.objectContaining({ MetricName: 'SpotRetryBudgetExhausted', MetricNamespace: 'AlphaEngine', MetricValue: '1' })]);
+    expect(Object.keys(filters)).toEqual([]);
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Action: 'cloudwatch:PutMetricData', Condition: { StringEquals: { 'cloudwatch:namespace': 'AlphaEngine' } } }),
+    );
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'SpotRetryBudgetExhausted',
       Namespace: 'AlphaEngine',
+      Dimensions: [{ Name: 'Pipeline', Value: 'saturday-pipeline' }],
       Statistic: 'Sum',
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',

@@ -1,5 +1,5 @@
 /** Reading AWS SDK errors without depending on a particular client's exception classes. */
-import { TransientApiError } from './errors';
+import { TransientApiError } from '../../contract/errors';
 
 export interface AwsErrorLike {
   readonly name: string;

@@ -23,3 +23,12 @@ export class LaunchFailed extends NamedError {}
 
 /** The Lambda environment set by the stack is missing or malformed. */
 export class InvalidEnvironment extends NamedError {}
+
+/**
+ * A task was handed a job in a status it cannot act on (no instance where one must exist, say):
+ * a bug or a hand-edited input, never a spot interruption. The phase cleans up and fails with it.
+ */
+export class UnexpectedJobState extends NamedError {}
+
+/** A value bound for the workload's environment does not match its pattern: nothing is sent. */
+export class UnsafeWorkloadValue extends NamedError {}

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { budgetProblem } from './budget';
+export { formatIssues, formatPath } from './issues';
 
 const int = (min: number, max: number) =>
   z
@@ -73,10 +74,36 @@ export const phaseSchema = z
 export type PhaseConfig = z.output<typeof phaseSchema>;
 export type PhaseConfigInput = z.input<typeof phaseSchema>;
 
-const parallelGroupSchema = z
-  .object({ parallel: z.array(phaseSchema, { error: 'must be a list of phases' }).min(2, { error: 'must hold at least two phases' }) })
+/**
+ * Stage kinds. The pipeline's stages are a discriminated union on `kind`; each kind has one
+ * graph builder (state-machines/stages/). A new kind is one member here plus one builder there.
+ */
+export const phaseStageSchema = phaseSchema.extend({ kind: z.literal('phase') }).strict();
+export const parallelStageSchema = z
+  .object({
+    kind: z.literal('parallel'),
+    parallel: z.array(phaseSchema, { error: 'must be a list of phases' }).min(2, { error: 'must hold at least two phases' }),
+  })
   .strict();
-const stageSchema = z.union([phaseSchema, parallelGroupSchema]);
+
+export const STAGE_KINDS = ['phase', 'parallel'] as const;
+export type StageKind = (typeof STAGE_KINDS)[number];
+
+/**
+ * Configs written before stages had a kind keep working: a stage without `kind` is a parallel
+ * group when it has `parallel`, and a phase otherwise.
+ */
+function withKind(raw: unknown): unknown {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || 'kind' in raw) return raw;
+  return { kind: 'parallel' in raw ? 'parallel' : 'phase', ...raw };
+}
+
+const stageSchema = z.preprocess(
+  withKind,
+  z.discriminatedUnion('kind', [phaseStageSchema, parallelStageSchema], {
+    error: (issue) => (issue.code === 'invalid_union' ? `kind must be one of ${STAGE_KINDS.map((k) => `"${k}"`).join(', ')}` : undefined),
+  }),
+);
 
 export const pipelineConfigSchema = z
   .object({
@@ -130,7 +157,7 @@ export const pipelineConfigSchema = z
     }
     const seen = new Map<string, number>();
     config.phases.forEach((stage, stageIndex) => {
-      const members = 'parallel' in stage ? stage.parallel.map((p, i) => ({ p, path: [stageIndex, 'parallel', i] })) : [{ p: stage, path: [stageIndex] }];
+      const members = stage.kind === 'parallel' ? stage.parallel.map((p, i) => ({ p, path: [stageIndex, 'parallel', i] })) : [{ p: stage, path: [stageIndex] }];
       for (const { p, path } of members) {
         if (seen.has(p.name)) {
           ctx.addIssue({ code: 'custom', path: ['phases', ...path, 'name'], message: `duplicate phase name ${p.name}` });
@@ -150,12 +177,28 @@ export const pipelineConfigSchema = z
   });
 
 export type PipelineConfig = z.output<typeof pipelineConfigSchema>;
-export type PipelineConfigInput = z.input<typeof pipelineConfigSchema>;
-export type Stage = PipelineConfig['phases'][number];
+export type Stage = z.output<typeof phaseStageSchema> | z.output<typeof parallelStageSchema>;
+export type PhaseStage = Extract<Stage, { kind: 'phase' }>;
+export type ParallelStage = Extract<Stage, { kind: 'parallel' }>;
+/** A stage as a config file may write it: `kind` may be left out (see withKind). */
+export type StageInput =
+  | (z.input<typeof phaseSchema> & { kind?: 'phase' })
+  | { kind?: 'parallel'; parallel: z.input<typeof phaseSchema>[] };
+export type PipelineConfigInput = Omit<z.input<typeof pipelineConfigSchema>, 'phases'> & { phases: StageInput[] };
+
+/** The phases of one stage, in order. */
+export function stagePhases(stage: Stage): PhaseConfig[] {
+  switch (stage.kind) {
+    case 'phase':
+      return [stage];
+    case 'parallel':
+      return stage.parallel;
+  }
+}
 
 /** The phases of a pipeline, flattened in pipeline order. */
-export function allPhases(config: PipelineConfig): PhaseConfig[] {
-  return config.phases.flatMap((stage) => ('parallel' in stage ? stage.parallel : [stage]));
+export function allPhases(config: Pick<PipelineConfig, 'phases'>): PhaseConfig[] {
+  return config.phases.flatMap(stagePhases);
 }
 
 /**
@@ -171,35 +214,6 @@ export const phaseSpecSchema = phaseSchema
   .strict();
 export type PhaseSpec = z.output<typeof phaseSpecSchema>;
 
-/** A field path as users write it: phases[0].parallel[1].budgetSeconds */
-export function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '');
-}
-
-type Issue = z.core.$ZodIssue;
-
-/** A union that matched no option reports the option that came closest (fewest issues). */
-function flattenIssue(issue: Issue): Issue[] {
-  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return [issue];
-  const closest = issue.errors.reduce((best, option) => (option.length < best.length ? option : best));
-  return closest.flatMap((inner) => flattenIssue({ ...inner, path: [...issue.path, ...inner.path] } as Issue));
-}
-
-/**
- * Each zod issue as "field: message", one per line. `label` may name what a path points into
- * (e.g. the phase at phases[2]); it is added after the field unless the message says it already.
- */
-export function formatIssues(error: z.ZodError, label?: (path: readonly PropertyKey[]) => string | undefined): string {
-  return error.issues
-    .flatMap(flattenIssue)
-    .map((issue) => {
-      const name = label?.(issue.path);
-      const named = name && !issue.message.includes(name) ? ` (${name})` : '';
-      return `${formatPath(issue.path) || '(root)'}${named}: ${issue.message}`;
-    })
-    .join('\n');
-}
-
 /** "phase Research" for a path into phases[2] of a raw config, when that phase has a name. */
 export function phaseLabel(raw: unknown): (path: readonly PropertyKey[]) => string | undefined {
   return (path) => {
@@ -208,4 +222,10 @@ export function phaseLabel(raw: unknown): (path: readonly PropertyKey[]) => stri
     const phase = path[2] === 'parallel' && typeof path[3] === 'number' ? stage?.parallel?.[path[3]] : stage;
     return typeof phase?.name === 'string' ? `phase ${phase.name}` : undefined;
   };
+}
+
+/** The spec a phase's SpotPhase execution receives: its config (without the stage kind) plus what the pipeline decides for it. */
+export function toPhaseSpec(phase: PhaseConfig & { kind?: StageKind }, pipeline: { subnetIds: string[]; cleanupMarginSeconds: number; pipelineName: string }): PhaseSpec {
+  const { kind: _kind, ...config } = phase;
+  return { ...config, ...pipeline };
 }

@@ -5,8 +5,8 @@
  */
 import { GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { errorCode } from './aws-errors';
-import type { LogsSend } from './sends';
-import { lastLine } from './shell';
+import type { LogsSend } from './clients';
+import { lastLine } from '../../decisions/workload-script';
 
 export interface OutputTail {
   readonly line: string;

@@ -1,7 +1,7 @@
 /** Time arithmetic of one SpotPhase execution, anchored on its start time. Pure. */
-import { workDeadline } from '../../lib/config/budget';
-import type { PhaseSpec } from '../../lib/config/schema';
-import type { ExecutionRef } from './job';
+import { workDeadline } from '../contract/budget';
+import type { PhaseSpec } from '../contract/config';
+import type { ExecutionRef } from '../contract/job';
 
 /** Seconds between checks of the SSM agent while an instance boots. */
 export const AGENT_CHECK_SECONDS = 20;
@@ -18,8 +18,4 @@ export function secondsUntil(deadlineMs: number, nowMs: number): number {
 /** The next Wait: the poll interval, clipped so a poll lands on the deadline, never past it. */
 export function nextWait(intervalSeconds: number, deadlineMs: number, nowMs: number): number {
   return Math.max(1, Math.min(intervalSeconds, secondsUntil(deadlineMs, nowMs)));
-}
-
-export function isoNow(): string {
-  return new Date().toISOString();
 }

@@ -2,23 +2,8 @@
  * The script SSM runs. Values from the execution travel only as environment variables, each
  * checked against a strict pattern and single-quoted, so no input reaches the shell as code.
  */
-export const WORKLOAD_ENV_PATTERNS = {
-  PIPELINE_NAME: /^[A-Za-z][A-Za-z0-9-]{0,39}$/,
-  PIPELINE_PHASE: /^[A-Za-z][A-Za-z0-9]{0,39}$/,
-  PIPELINE_ATTEMPT: /^[1-9][0-9]{0,2}$/,
-  PIPELINE_EXECUTION: /^[A-Za-z0-9_.-]{1,80}$/,
-  PIPELINE_RUN_DATE: /^\d{4}-\d{2}-\d{2}$/,
-  PIPELINE_MODE: /^(full|preflight)$/,
-} as const;
-
-export type WorkloadEnv = { readonly [K in keyof typeof WORKLOAD_ENV_PATTERNS]: string };
-
-export class UnsafeWorkloadValue extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UnsafeWorkloadValue';
-  }
-}
+import { UnsafeWorkloadValue } from '../contract/errors';
+import { WORKLOAD_ENV_PATTERNS, type WorkloadEnv } from '../contract/workload-env';
 
 /** Single-quote a value for POSIX sh. */
 export function shellQuote(value: string): string {

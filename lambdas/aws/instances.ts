@@ -1,9 +1,9 @@
-/** What EC2 says about one attempt's instance and its spot request. */
+/** EC2 calls about the pipeline's instances: what EC2 says of one attempt's instance and spot request, finding instances by tag, terminating them. */
 import { DescribeInstancesCommand, DescribeSpotInstanceRequestsCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
-import type { AttemptSignals } from './classify';
+import type { AttemptSignals } from '../../decisions/classify';
 import { errorCode } from './aws-errors';
-import type { Ec2Send } from './sends';
-import { TAG } from './tags';
+import type { Ec2Send } from './clients';
+import { TAG } from '../../contract/tags';
 
 export interface InstanceStatus extends Pick<AttemptSignals, 'instanceState' | 'stateReasonCode' | 'spotStatusCode'> {
   readonly spotRequestId?: string;

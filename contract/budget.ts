@@ -1,7 +1,8 @@
 /**
- * Budget arithmetic for one phase. Pure: used at synth time (to refuse configs whose budget
- * cannot hold their attempts) and at run time (to decide whether an interrupted phase may
- * relaunch). Replaces the seed's "bump MAX_SPOT_ATTEMPTS and executionTimeout in lockstep".
+ * Budget arithmetic for one phase: what makes a phase's budget settings valid (the config schema
+ * enforces it at synth) and when its work must be over. Pure. The run-time relaunch decision
+ * built on it is decisions/relaunch.ts. Replaces the seed's "bump MAX_SPOT_ATTEMPTS and
+ * executionTimeout in lockstep".
  */
 
 /** The budget-related settings of a phase, all in seconds. */
@@ -47,36 +48,4 @@ export function budgetProblem(phase: PhaseBudget, cleanupMarginSeconds: number):
 /** The moment (epoch ms) by which the phase's workload must be over, leaving the cleanup margin. */
 export function workDeadline(startedAtMs: number, budgetSeconds: number, cleanupMarginSeconds: number): number {
   return startedAtMs + (budgetSeconds - cleanupMarginSeconds) * 1000;
-}
-
-/** What the relaunch decision needs to know about the phase right now. */
-export interface RelaunchQuestion {
-  readonly phase: PhaseBudget;
-  readonly nowMs: number;
-  readonly deadlineMs: number;
-  /** The attempt that just ended, 1-based. */
-  readonly attempt: number;
-}
-
-export type RelaunchAnswer =
-  | { readonly relaunch: true; readonly backoffSeconds: number }
-  | { readonly relaunch: false; readonly why: string };
-
-/**
- * May the phase relaunch after an interruption? Only if maxAttempts (when set) allows another
- * attempt and what remains before the deadline, after the backoff, still holds a whole attempt.
- */
-export function mayRelaunch(q: RelaunchQuestion): RelaunchAnswer {
-  const { phase } = q;
-  if (phase.maxAttempts !== undefined && q.attempt >= phase.maxAttempts) {
-    return { relaunch: false, why: `maxAttempts ${phase.maxAttempts} reached` };
-  }
-  const remainingSeconds = Math.floor((q.deadlineMs - q.nowMs) / 1000) - phase.relaunchBackoffSeconds;
-  if (remainingSeconds < phase.attemptSeconds) {
-    return {
-      relaunch: false,
-      why: `${Math.max(0, remainingSeconds)} s of budget left after backoff, an attempt needs ${phase.attemptSeconds} s`,
-    };
-  }
-  return { relaunch: true, backoffSeconds: phase.relaunchBackoffSeconds };
 }

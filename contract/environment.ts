@@ -1,0 +1,40 @@
+/**
+ * The environment each Lambda gets from the stack. One schema per function, used by the
+ * stack to build it and by the handler to check it, so the two cannot drift apart.
+ */
+import { z } from 'zod';
+
+/** LaunchInstance: the workers' launch template. */
+export const launchEnvSchema = z.object({
+  LAUNCH_TEMPLATE_ID: z.string().min(1),
+  LAUNCH_TEMPLATE_VERSION: z.string().min(1),
+});
+
+/** SendWorkload and PollWorkload: where SSM writes the workload's output. */
+export const workloadLogEnvSchema = z.object({
+  WORKLOAD_LOG_GROUP: z.string().min(1),
+});
+
+/** HandleFailure: where the pipeline's metrics go. */
+export const failureEnvSchema = z.object({
+  METRIC_NAMESPACE: z.string().min(1),
+});
+
+/** ExecutionCleanup: whose instances it may terminate. */
+export const cleanupEnvSchema = z.object({ PIPELINE_NAME: z.string().min(1) });
+
+/** ReapOrphans. */
+export const reaperEnvSchema = z.object({
+  PIPELINE_NAME: z.string().min(1),
+  METRIC_NAMESPACE: z.string().min(1),
+  MAX_AGE_SECONDS: z.coerce.number().int().positive(),
+  DRY_RUN: z.enum(['true', 'false']).default('false'),
+});
+
+export type LaunchEnv = z.output<typeof launchEnvSchema>;
+export type WorkloadLogEnv = z.output<typeof workloadLogEnvSchema>;
+export type FailureEnv = z.output<typeof failureEnvSchema>;
+export type CleanupEnv = z.output<typeof cleanupEnvSchema>;
+export type ReaperEnv = z.output<typeof reaperEnvSchema>;
+/** What the stack writes: every value a string, as Lambda holds environment variables. */
+export type ReaperEnvInput = { readonly [K in keyof ReaperEnv]: string };

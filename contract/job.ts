@@ -1,0 +1,163 @@
+/**
+ * The data the SpotPhase state machine carries from task to task. `$` of a SpotPhase execution
+ * is a `PhaseTaskInput`; each task returns the next `Job`, which the state machine stores at
+ * `$.job`. The job is versioned (`v`) and discriminated on `status`: each status carries exactly
+ * what a task acting on it needs, so a task handed a job it cannot act on says so by name.
+ *
+ * Versioning: a redrive re-runs the ORIGINAL definition with the original input, but with the
+ * Lambda code deployed since. A handler must therefore read every job version a definition still
+ * in redrive reach (14 days) may hand it; a new version adds a member here, never changes one.
+ */
+import { z } from 'zod';
+import { phaseSpecSchema } from './config';
+import { ATTEMPT_OUTCOMES, FAILURE_KINDS, REASON_CODES } from './outcomes';
+
+export const runContextSchema = z
+  .object({
+    mode: z.enum(['full', 'preflight']),
+    runDate: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+    pipelineExecution: z.string().min(1).max(80),
+    /** The pipeline execution's ARN: instances carry it, so cleanup can find them from either execution. */
+    pipelineExecutionArn: z.string().min(1).max(256),
+  })
+  .strict();
+export type RunContext = z.output<typeof runContextSchema>;
+
+/** The SpotPhase execution itself ($$.Execution), captured by its first state. */
+export const executionRefSchema = z.object({
+  id: z.string().min(1),
+  name: z.string().min(1),
+  startTime: z.iso.datetime({ offset: true }),
+});
+export type ExecutionRef = z.output<typeof executionRefSchema>;
+
+export const instanceRefSchema = z.object({
+  id: z.string(),
+  instanceType: z.string(),
+  subnetId: z.string(),
+  availabilityZone: z.string(),
+  spotRequestId: z.string().optional(),
+  poolIndex: z.number().int().min(0),
+  launchedAt: z.string(),
+});
+export type InstanceRef = z.output<typeof instanceRefSchema>;
+
+export const commandRefSchema = z.object({
+  id: z.string(),
+  sentAt: z.string(),
+  executionTimeoutSeconds: z.number().int(),
+  lastOutput: z.string(),
+  /** When the workload last printed (or the command was sent): the silence watchdog's anchor. */
+  lastOutputAt: z.string(),
+});
+export type CommandRef = z.output<typeof commandRefSchema>;
+
+export const failureSchema = z.object({
+  kind: z.enum(FAILURE_KINDS),
+  /** A closed set: the `Reason` dimension of SpotInterruptionRetry. */
+  reasonCode: z.enum(REASON_CODES),
+  /** Free text for people: what exactly was seen. */
+  detail: z.string(),
+  exitCode: z.number().int().optional(),
+  lastOutput: z.string().optional(),
+});
+export type Failure = z.output<typeof failureSchema>;
+
+/** One finished attempt, as the phase's history keeps it. */
+export const attemptRecordSchema = z.object({
+  attempt: z.number().int().min(1),
+  instanceId: z.string().nullable(),
+  pool: z.string().nullable(),
+  outcome: z.enum(ATTEMPT_OUTCOMES),
+  reasonCode: z.enum(REASON_CODES).optional(),
+  detail: z.string().optional(),
+  startedAt: z.string(),
+  endedAt: z.string(),
+});
+export type AttemptRecord = z.output<typeof attemptRecordSchema>;
+
+export const JOB_VERSION = 1;
+
+/** The status values a job takes; the state machine's Choice states test these, never retyped strings. */
+export const JOB_STATUS = {
+  /** An attempt is about to launch (the first, or a relaunch after the backoff). */
+  launching: 'launching',
+  /** The attempt's instance is up; its SSM agent is not online yet. */
+  booting: 'booting',
+  /** The SSM agent is online: the command can be sent. */
+  ready: 'ready',
+  /** The command runs. */
+  running: 'running',
+  /** The command succeeded. */
+  succeeded: 'succeeded',
+  /** The attempt failed; HandleFailure decides what comes next (and, when the phase gives up, says why in `verdict`). */
+  failed: 'failed',
+} as const;
+export type JobStatus = (typeof JOB_STATUS)[keyof typeof JOB_STATUS];
+
+const common = {
+  v: z.literal(JOB_VERSION),
+  attempt: z.number().int().min(1),
+  /** The pool index the next launch tries first. */
+  poolCursor: z.number().int().min(0),
+  history: z.array(attemptRecordSchema),
+  /** Seconds the next Wait state waits. */
+  nextWaitSeconds: z.number().int().min(0),
+  /** Consecutive polls that could not read status (transient API errors). */
+  pollErrors: z.number().int().min(0),
+};
+const withInstance = { ...common, attemptStartedAt: z.string(), instance: instanceRefSchema };
+
+export const launchingJobSchema = z.object({
+  status: z.literal(JOB_STATUS.launching),
+  ...common,
+  /** Set when HandleFailure decided this relaunch. */
+  verdict: z.object({ action: z.literal('relaunch') }).optional(),
+});
+export const bootingJobSchema = z.object({ status: z.literal(JOB_STATUS.booting), ...withInstance });
+export const readyJobSchema = z.object({ status: z.literal(JOB_STATUS.ready), ...withInstance });
+export const runningJobSchema = z.object({ status: z.literal(JOB_STATUS.running), ...withInstance, command: commandRefSchema });
+export const succeededJobSchema = z.object({ status: z.literal(JOB_STATUS.succeeded), ...withInstance, command: commandRefSchema });
+export const failedJobSchema = z.object({
+  status: z.literal(JOB_STATUS.failed),
+  ...common,
+  attemptStartedAt: z.string(),
+  instance: instanceRefSchema.optional(),
+  command: commandRefSchema.optional(),
+  failure: failureSchema,
+  /** Set when HandleFailure decided the phase fails: the SpotPhase execution's error and cause. */
+  verdict: z.object({ action: z.literal('fail'), error: z.string(), cause: z.string() }).optional(),
+});
+
+export const jobSchema = z.discriminatedUnion('status', [
+  launchingJobSchema,
+  bootingJobSchema,
+  readyJobSchema,
+  runningJobSchema,
+  succeededJobSchema,
+  failedJobSchema,
+]);
+export type Job = z.output<typeof jobSchema>;
+export type JobIn<S extends JobStatus> = Extract<Job, { status: S }>;
+
+/** The job every SpotPhase execution starts with (its first state, Begin, writes exactly this). */
+export function initialJob(): JobIn<'launching'> {
+  return { v: JOB_VERSION, status: JOB_STATUS.launching, attempt: 1, poolCursor: 0, history: [], nextWaitSeconds: 0, pollErrors: 0 };
+}
+
+export const phaseTaskInputSchema = z.object({
+  phase: phaseSpecSchema,
+  run: runContextSchema,
+  execution: executionRefSchema,
+  /** The pipeline execution's $$.Execution.RedriveCount when it started this phase: 0, or n for its n-th redrive. */
+  redriveCount: z.number().int().min(0),
+  job: jobSchema,
+});
+export type PhaseTaskInput = z.output<typeof phaseTaskInputSchema>;
+/** A task's input whose job is in one status. */
+export type PhaseTaskInputIn<S extends JobStatus> = Omit<PhaseTaskInput, 'job'> & { job: JobIn<S> };
+
+/** The pool an instance came from, as people read it: "c5.large/us-east-1a". */
+export function poolLabel(instance: Pick<InstanceRef, 'instanceType' | 'availabilityZone'>): string {
+  return `${instance.instanceType}/${instance.availabilityZone}`;
+}

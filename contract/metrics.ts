@@ -1,0 +1,60 @@
+/**
+ * The metrics catalogue: every CloudWatch metric the pipeline puts, its dimensions and unit,
+ * defined once. The handlers build their data from it, the stack builds its alarms from it, and
+ * the simulator's checks read the same names.
+ */
+export interface MetricDefinition<D extends string = string> {
+  readonly name: string;
+  /** Dimension names, in the order every datum carries them. */
+  readonly dimensions: readonly D[];
+  readonly unit: 'Count';
+  readonly description: string;
+}
+
+const metric = <D extends string>(definition: MetricDefinition<D>): MetricDefinition<D> => definition;
+
+export const METRICS = {
+  /** One datum per relaunch after a spot interruption (launch-time exhaustion included). */
+  spotInterruptionRetry: metric({
+    name: 'SpotInterruptionRetry',
+    dimensions: ['Phase', 'Reason'],
+    unit: 'Count',
+    description: 'a spot interruption absorbed by relaunching the phase on fresh capacity',
+  }),
+  /** One datum when a phase gives up after spot interruptions (its budget cannot hold another attempt). */
+  spotRetryBudgetExhausted: metric({
+    name: 'SpotRetryBudgetExhausted',
+    dimensions: ['Pipeline'],
+    unit: 'Count',
+    description: 'a phase gave up after spot interruptions: its budget could not hold another attempt',
+  }),
+  /** One datum per orphan sweep: the instances it terminated. */
+  orphansReaped: metric({
+    name: 'OrphansReaped',
+    dimensions: ['Pipeline'],
+    unit: 'Count',
+    description: 'pipeline instances the reaper terminated because no running execution owned them',
+  }),
+} as const;
+
+type DimensionsOf<M> = M extends MetricDefinition<infer D> ? D : never;
+
+/** A datum as PutMetricData takes it (structurally the SDK's MetricDatum). */
+export interface MetricDatum {
+  readonly MetricName: string;
+  readonly Value: number;
+  readonly Unit: 'Count';
+  readonly Timestamp: Date;
+  readonly Dimensions: { Name: string; Value: string }[];
+}
+
+/** A datum of a catalogued metric, its dimensions in catalogue order. */
+export function metricDatum<M extends MetricDefinition>(definition: M, dimensions: Record<DimensionsOf<M>, string>, value: number, at: Date): MetricDatum {
+  return {
+    MetricName: definition.name,
+    Value: value,
+    Unit: definition.unit,
+    Timestamp: at,
+    Dimensions: definition.dimensions.map((name) => ({ Name: name, Value: (dimensions as Record<string, string>)[name]! })),
+  };
+}

@@ -1,0 +1,16 @@
+/** Tag keys. IAM conditions, the cleanup, the reaper and the simulator all key on them. */
+export const TAG = {
+  /** Every pipeline instance: the pipeline's name. */
+  pipeline: 'spot-pipeline:pipeline',
+  /** The SpotPhase execution's ARN. */
+  execution: 'spot-pipeline:execution',
+  /** The pipeline execution's ARN. */
+  run: 'spot-pipeline:run',
+  phase: 'spot-pipeline:phase',
+  attempt: 'spot-pipeline:attempt',
+  /** How many times the pipeline execution had been redriven when the instance launched ($$.Execution.RedriveCount). */
+  redrive: 'spot-pipeline:redrive',
+} as const;
+
+/** Tag naming the handler file (lambdas/<name>.ts) a Lambda function runs; the simulator maps functions to code by it. */
+export const HANDLER_TAG = 'spot-pipeline:handler';

@@ -1,0 +1,184 @@
+/**
+ * Attempt transitions: given the job a task was handed and what the task read from AWS, the job
+ * it hands on. Pure: the handlers read AWS, call one of these, and apply what it says (send,
+ * cancel, terminate). Each function takes a job in the status its task acts on, and returns a
+ * job in one of the statuses the state machine's next Choice expects.
+ */
+import { JOB_STATUS, type CommandRef, type Failure, type InstanceRef, type JobIn } from '../contract/job';
+import type { PhaseSpec } from '../contract/config';
+import type { Classification } from './classify';
+import { AGENT_CHECK_SECONDS, nextWait } from './phase-clock';
+import { watchdog } from './watchdogs';
+
+/** Now, and the moment the phase's work must be over. */
+export interface PhaseTimes {
+  readonly nowMs: number;
+  readonly deadlineMs: number;
+}
+
+type AttemptJob = JobIn<'launching' | 'booting' | 'ready' | 'running'>;
+
+/** The attempt failed: the job keeps what it knew of the attempt, for HandleFailure to clean up and judge. */
+export function attemptFailed(job: AttemptJob, failure: Failure, attemptStartedAt: string): JobIn<'failed'> {
+  return {
+    v: job.v,
+    status: JOB_STATUS.failed,
+    attempt: job.attempt,
+    poolCursor: job.poolCursor,
+    history: job.history,
+    nextWaitSeconds: 0,
+    pollErrors: 0,
+    attemptStartedAt,
+    instance: 'instance' in job ? job.instance : undefined,
+    command: 'command' in job ? job.command : undefined,
+    failure,
+  };
+}
+
+const failureFrom = (c: Extract<Classification, { state: 'failed' }>, extra: Partial<Failure> = {}): Failure => ({
+  kind: c.kind,
+  reasonCode: c.reasonCode,
+  detail: c.detail,
+  ...extra,
+});
+
+// ----- LaunchInstance ---------------------------------------------------------------------
+
+/** Too late to launch: the deadline has passed. */
+export function launchTooLate(job: JobIn<'launching'>, t: PhaseTimes): JobIn<'failed'> | undefined {
+  if (t.nowMs < t.deadlineMs) return undefined;
+  return attemptFailed(job, { kind: 'budget', reasonCode: 'deadline', detail: 'phase budget spent before the attempt could launch' }, new Date(t.nowMs).toISOString());
+}
+
+/** The attempt has its instance: wait for the SSM agent next. */
+export function launched(job: JobIn<'launching'>, instance: InstanceRef, t: PhaseTimes): JobIn<'booting'> {
+  return {
+    v: job.v,
+    status: JOB_STATUS.booting,
+    attempt: job.attempt,
+    poolCursor: job.poolCursor,
+    history: job.history,
+    nextWaitSeconds: nextWait(AGENT_CHECK_SECONDS, t.deadlineMs, t.nowMs),
+    pollErrors: 0,
+    attemptStartedAt: new Date(t.nowMs).toISOString(),
+    instance,
+  };
+}
+
+/** Every pool refused: launch-time capacity exhaustion, an interruption the phase may relaunch from. */
+export function noCapacity(job: JobIn<'launching'>, refusals: readonly string[], t: PhaseTimes): JobIn<'failed'> {
+  return attemptFailed(
+    job,
+    { kind: 'interruption', reasonCode: 'capacity-exhausted', detail: `every capacity pool refused the launch`, lastOutput: refusals.join('; ') },
+    new Date(t.nowMs).toISOString(),
+  );
+}
+
+// ----- AwaitAgent -------------------------------------------------------------------------
+
+/** What AwaitAgent saw: the agent online, the instance's classification while it is not, or nothing (status unreadable). */
+export type AgentLook = { readonly online: true } | { readonly online: false; readonly instance: Classification } | { readonly unreadable: true };
+
+export function afterAgentCheck(phase: Pick<PhaseSpec, 'bootTimeoutSeconds'>, job: JobIn<'booting'>, look: AgentLook, t: PhaseTimes): JobIn<'booting' | 'ready' | 'failed'> {
+  const fail = (failure: Failure) => attemptFailed(job, failure, job.attemptStartedAt);
+  if ('unreadable' in look) {
+    if (t.nowMs >= t.deadlineMs) return fail({ kind: 'budget', reasonCode: 'deadline', detail: 'phase budget spent while the instance booted (status unreadable)' });
+    return { ...job, pollErrors: job.pollErrors + 1, nextWaitSeconds: nextWait(AGENT_CHECK_SECONDS, t.deadlineMs, t.nowMs) };
+  }
+  if (look.online) return { ...job, status: JOB_STATUS.ready, nextWaitSeconds: 0, pollErrors: 0 };
+  if (look.instance.state === 'failed') return fail(failureFrom(look.instance));
+  if (t.nowMs >= t.deadlineMs) return fail({ kind: 'budget', reasonCode: 'deadline', detail: 'phase budget spent while the instance booted' });
+  const bootedFor = (t.nowMs - Date.parse(job.instance.launchedAt)) / 1000;
+  if (bootedFor >= phase.bootTimeoutSeconds) {
+    return fail({
+      kind: 'boot-timeout',
+      reasonCode: 'boot-timeout',
+      detail: `SSM agent not online ${Math.round(bootedFor)} s after launch (bootTimeoutSeconds ${phase.bootTimeoutSeconds})`,
+    });
+  }
+  return { ...job, pollErrors: 0, nextWaitSeconds: nextWait(AGENT_CHECK_SECONDS, t.deadlineMs, t.nowMs) };
+}
+
+// ----- SendWorkload -----------------------------------------------------------------------
+
+/** Below this, a command has no real chance to do anything: the phase is out of budget. */
+export const MIN_EXECUTION_SECONDS = 60;
+
+/** The command's executionTimeout (what remains of the budget), or the failure when too little remains. */
+export function commandTimeout(job: JobIn<'ready'>, t: PhaseTimes): { readonly seconds: number } | { readonly failed: JobIn<'failed'> } {
+  const seconds = Math.floor((t.deadlineMs - t.nowMs) / 1000);
+  if (seconds >= MIN_EXECUTION_SECONDS) return { seconds };
+  return {
+    failed: attemptFailed(job, { kind: 'budget', reasonCode: 'deadline', detail: `only ${Math.max(0, seconds)} s of budget left to run the command` }, job.attemptStartedAt),
+  };
+}
+
+export function commandSent(phase: Pick<PhaseSpec, 'pollIntervalSeconds'>, job: JobIn<'ready'>, commandId: string, executionTimeoutSeconds: number, t: PhaseTimes): JobIn<'running'> {
+  const sentAt = new Date(t.nowMs).toISOString();
+  return {
+    ...job,
+    status: JOB_STATUS.running,
+    command: { id: commandId, sentAt, executionTimeoutSeconds, lastOutput: '', lastOutputAt: sentAt },
+    pollErrors: 0,
+    nextWaitSeconds: nextWait(phase.pollIntervalSeconds, t.deadlineMs, t.nowMs),
+  };
+}
+
+/** SSM would not take the command because the instance is unreachable; what EC2 says about it decides. */
+export function instanceUnreachable(job: JobIn<'ready'>, instance: Classification): JobIn<'failed'> | undefined {
+  return instance.state === 'failed' ? attemptFailed(job, failureFrom(instance), job.attemptStartedAt) : undefined;
+}
+
+// ----- PollWorkload -----------------------------------------------------------------------
+
+/** What PollWorkload read. */
+export type PollLook =
+  | { readonly unreadable: true }
+  | {
+      readonly signals: Classification;
+      /** Invocation status as SSM reports it (to know whether the command is still cancellable). */
+      readonly commandStatus?: string;
+      readonly responseCode?: number;
+      /** The last line the workload printed and when, from CloudWatch Logs (undefined: nothing yet). */
+      readonly tail?: { readonly line: string; readonly printedAtMs: number };
+      /** The last line of the invocation's own (truncated) output. */
+      readonly invocationLastLine: string;
+    };
+
+export interface PollDecision {
+  readonly job: JobIn<'running' | 'succeeded' | 'failed'>;
+  /** The command must be cancelled (the pipeline stops it: a watchdog, or an interruption it still runs through). */
+  readonly cancel: boolean;
+}
+
+const STILL_RUNNING = new Set(['Pending', 'InProgress', 'Delayed']);
+
+export function afterPoll(phase: Pick<PhaseSpec, 'pollIntervalSeconds' | 'silenceTimeoutSeconds' | 'budgetSeconds'>, job: JobIn<'running'>, look: PollLook, t: PhaseTimes): PollDecision {
+  const { command } = job;
+  if ('unreadable' in look) {
+    if (t.nowMs >= t.deadlineMs) {
+      return { job: attemptFailed(job, { kind: 'budget', reasonCode: 'deadline', detail: 'phase budget spent (status unreadable at the deadline)' }, job.attemptStartedAt), cancel: false };
+    }
+    return { job: { ...job, pollErrors: job.pollErrors + 1, nextWaitSeconds: nextWait(phase.pollIntervalSeconds, t.deadlineMs, t.nowMs) }, cancel: false };
+  }
+
+  const output = look.tail?.line || look.invocationLastLine || command.lastOutput;
+  const grew = look.tail !== undefined && look.tail.printedAtMs > Date.parse(command.lastOutputAt);
+  const printedAt = look.tail ? Math.max(look.tail.printedAtMs, Date.parse(command.sentAt)) : Date.parse(command.lastOutputAt);
+  const seen: CommandRef = { ...command, lastOutput: output, lastOutputAt: grew ? new Date(printedAt).toISOString() : command.lastOutputAt };
+  const withSeen = { ...job, command: seen, pollErrors: 0 };
+  const fail = (failure: Failure) => attemptFailed(withSeen, failure, job.attemptStartedAt);
+
+  const verdict = look.signals;
+  if (verdict.state === 'succeeded') return { job: { ...withSeen, status: JOB_STATUS.succeeded }, cancel: false };
+  if (verdict.state === 'failed') {
+    const exitCode = look.responseCode !== undefined && look.responseCode >= 0 ? look.responseCode : undefined;
+    return {
+      job: fail(failureFrom(verdict, { exitCode, lastOutput: output })),
+      cancel: verdict.kind === 'interruption' && look.commandStatus !== undefined && STILL_RUNNING.has(look.commandStatus),
+    };
+  }
+  const tripped = watchdog({ ...t, lastOutputAtMs: Date.parse(seen.lastOutputAt), silenceTimeoutSeconds: phase.silenceTimeoutSeconds, budgetSeconds: phase.budgetSeconds });
+  if (tripped) return { job: fail({ ...tripped, lastOutput: output }), cancel: true };
+  return { job: { ...withSeen, nextWaitSeconds: nextWait(phase.pollIntervalSeconds, t.deadlineMs, t.nowMs) }, cancel: false };
+}

@@ -1,0 +1,117 @@
+/**
+ * After a failed attempt: relaunch or fail loud. Pure: HandleFailure terminates the attempt's
+ * instance, asks this, and applies the answer (the metric datum, the next job).
+ */
+import type { PhaseBudget } from '../contract/budget';
+import { JOB_STATUS, poolLabel, type AttemptRecord, type JobIn } from '../contract/job';
+import { outcomeOf, PHASE_ERRORS, type ReasonCode } from '../contract/outcomes';
+import { cursorAfter } from './pools';
+
+/** What the relaunch decision needs to know about the phase right now. */
+export interface RelaunchQuestion {
+  readonly phase: PhaseBudget;
+  readonly nowMs: number;
+  readonly deadlineMs: number;
+  /** The attempt that just ended, 1-based. */
+  readonly attempt: number;
+}
+
+export type RelaunchAnswer =
+  | { readonly relaunch: true; readonly backoffSeconds: number }
+  | { readonly relaunch: false; readonly why: string };
+
+/**
+ * May the phase relaunch after an interruption? Only if maxAttempts (when set) allows another
+ * attempt and what remains before the deadline, after the backoff, still holds a whole attempt.
+ */
+export function mayRelaunch(q: RelaunchQuestion): RelaunchAnswer {
+  const { phase } = q;
+  if (phase.maxAttempts !== undefined && q.attempt >= phase.maxAttempts) {
+    return { relaunch: false, why: `maxAttempts ${phase.maxAttempts} reached` };
+  }
+  const remainingSeconds = Math.floor((q.deadlineMs - q.nowMs) / 1000) - phase.relaunchBackoffSeconds;
+  if (remainingSeconds < phase.attemptSeconds) {
+    return {
+      relaunch: false,
+      why: `${Math.max(0, remainingSeconds)} s of budget left after backoff, an attempt needs ${phase.attemptSeconds} s`,
+    };
+  }
+  return { relaunch: true, backoffSeconds: phase.relaunchBackoffSeconds };
+}
+
+export function describeFailure(phase: string, attempt: number, failure: JobIn<'failed'>['failure']): string {
+  const parts = [`phase ${phase} attempt ${attempt}: ${failure.detail}`];
+  if (failure.exitCode !== undefined && !failure.detail.includes(`exit code ${failure.exitCode}`)) parts.push(`exit code ${failure.exitCode}`);
+  if (failure.lastOutput) parts.push(`last output: ${JSON.stringify(failure.lastOutput)}`);
+  return parts.join('; ');
+}
+
+export interface FailureQuestion {
+  readonly phase: PhaseBudget & { readonly name: string; readonly instanceTypes: readonly string[]; readonly subnetIds: readonly string[] };
+  readonly job: JobIn<'failed'>;
+  readonly nowMs: number;
+  readonly deadlineMs: number;
+}
+
+export type FailureAnswer =
+  /** Relaunch after the backoff; put one SpotInterruptionRetry datum with this reason. */
+  | { readonly relaunch: true; readonly next: JobIn<'launching'>; readonly reasonCode: ReasonCode; readonly record: AttemptRecord }
+  /** The phase fails with `next.verdict`; `exhausted` when it gives up after spot interruptions. */
+  | { readonly relaunch: false; readonly next: JobIn<'failed'>; readonly exhausted: boolean; readonly why?: string; readonly record: AttemptRecord };
+
+/** The attempt's record in the history, and what the phase does next. */
+export function decideAfterFailure(q: FailureQuestion): FailureAnswer {
+  const { phase, job } = q;
+  const { failure } = job;
+  const record: AttemptRecord = {
+    attempt: job.attempt,
+    instanceId: job.instance?.id ?? null,
+    pool: job.instance ? poolLabel(job.instance) : null,
+    outcome: outcomeOf(failure),
+    reasonCode: failure.reasonCode,
+    detail: failure.detail,
+    startedAt: job.attemptStartedAt,
+    endedAt: new Date(q.nowMs).toISOString(),
+  };
+  const history = [...job.history, record];
+
+  if (failure.kind !== 'interruption') {
+    const error = PHASE_ERRORS[failure.kind];
+    return { relaunch: false, exhausted: false, record, next: { ...job, history, verdict: { action: 'fail', error, cause: describeFailure(phase.name, job.attempt, failure) } } };
+  }
+  const answer = mayRelaunch({ phase, nowMs: q.nowMs, deadlineMs: q.deadlineMs, attempt: job.attempt });
+  if (answer.relaunch) {
+    const pools = phase.instanceTypes.length * phase.subnetIds.length;
+    return {
+      relaunch: true,
+      reasonCode: failure.reasonCode,
+      record,
+      next: {
+        v: job.v,
+        status: JOB_STATUS.launching,
+        attempt: job.attempt + 1,
+        poolCursor: cursorAfter(job.instance?.poolIndex ?? job.poolCursor, pools),
+        history,
+        nextWaitSeconds: answer.backoffSeconds,
+        pollErrors: 0,
+        verdict: { action: 'relaunch' },
+      },
+    };
+  }
+  const reasons = history.filter((h) => h.outcome === 'interrupted' || h.outcome === 'capacity-exhausted').map((h) => h.reasonCode);
+  return {
+    relaunch: false,
+    exhausted: true,
+    why: answer.why,
+    record,
+    next: {
+      ...job,
+      history,
+      verdict: {
+        action: 'fail',
+        error: PHASE_ERRORS.interruption,
+        cause: `phase ${phase.name}: ${history.length} attempt(s), interrupted by ${reasons.join(', ')}; no relaunch: ${answer.why}`,
+      },
+    },
+  };
+}

@@ -1,0 +1,131 @@
+/**
+ * The simulated AWS account's state, shared by the service modules beside this file: the EC2
+ * instances and spot requests, the SSM command invocations, the CloudWatch metric data, and the
+ * record of every API call. Everything runs on the process clock (faked by the simulator), and
+ * everything is computed from what the pipeline asked for (its tags, its commands) and the
+ * scenario's plan: no product code tells it anything.
+ *
+ * This module holds state and the views the report reads; what each API does with it lives in
+ * the service's own module (ec2.ts, ssm.ts, cloudwatch.ts, logs.ts, sfn.ts), which import only
+ * types from here (the one runtime import goes the other way: the views ask ec2.ts for states).
+ */
+import type { AttemptPlan, PhasePlan, Scenario } from '../scenario';
+import type { SimulatedStepFunctions } from '../step-functions';
+import { stateOf } from './ec2';
+
+export interface SimInstance {
+  readonly id: string;
+  readonly spotRequestId: string;
+  readonly instanceType: string;
+  readonly subnetId: string;
+  readonly availabilityZone: string;
+  readonly tags: Record<string, string>;
+  readonly launchedAt: number;
+  readonly agentOnlineAt: number;
+  readonly phase: string;
+  readonly attempt: number;
+  readonly plan: AttemptPlan;
+  terminatedAt?: number;
+  stateReason?: string;
+  /** When the spot notice arrives (set once a workload starts on an interruption plan). */
+  noticeAt?: number;
+  spotStatusAfterNotice?: string | null;
+  stateReasonAfterInterruption?: string | null;
+  terminatedBy?: 'pipeline' | 'spot';
+}
+
+export interface SimInvocation {
+  readonly commandId: string;
+  readonly instanceId: string;
+  readonly phase: string;
+  readonly attempt: number;
+  readonly mode: 'full' | 'preflight';
+  readonly startedAt: number;
+  readonly executionTimeoutMs: number;
+  readonly durationMs: number;
+  readonly exitCode: number;
+  readonly hang: boolean;
+  readonly commands: string[];
+  cancelledAt?: number;
+}
+
+export interface SimMetricDatum {
+  readonly namespace: string;
+  readonly name: string;
+  readonly value: number;
+  readonly dimensions: Record<string, string>;
+  readonly at: number;
+}
+
+export interface LaunchRefusal {
+  readonly phase: string;
+  readonly attempt: number;
+  readonly pool: string;
+  readonly code: string;
+  readonly at: number;
+}
+
+export interface AccountOptions {
+  readonly scenario: Scenario;
+  /** Availability zone of every subnet the pipeline may launch into. */
+  readonly subnetZones: ReadonlyMap<string, string>;
+  readonly launchTemplateId: string;
+  /** The account's Step Functions service, whose executions SFN.DescribeExecution reads. */
+  readonly stepFunctions: SimulatedStepFunctions;
+}
+
+export class SimulatedAccount {
+  readonly scenario: Scenario;
+  readonly subnetZones: ReadonlyMap<string, string>;
+  readonly launchTemplateId: string;
+  readonly stepFunctions: SimulatedStepFunctions;
+
+  // ----- EC2 ---------------------------------------------------------------------------------
+  readonly instances: SimInstance[] = [];
+  readonly refusals: LaunchRefusal[] = [];
+  /** RunInstances client tokens already used, and the instance each launched. */
+  readonly clientTokens = new Map<string, SimInstance>();
+  /** Per phase, per pipeline redrive, the highest attempt any launch request was tagged with. */
+  readonly attemptsSeen = new Map<string, Map<number, number>>();
+
+  // ----- SSM, CloudWatch ----------------------------------------------------------------------
+  readonly invocations: SimInvocation[] = [];
+  readonly metrics: SimMetricDatum[] = [];
+
+  // ----- every API ----------------------------------------------------------------------------
+  /** Every API call the pipeline made, by "Service.Operation". */
+  readonly calls = new Map<string, number>();
+  /** API calls answered with a throttling error (scenario "throttle"). */
+  throttled = 0;
+
+  /** One sequence for every id the account hands out (instances, spot requests, commands). */
+  private seq = 0;
+
+  constructor(options: AccountOptions) {
+    this.scenario = options.scenario;
+    this.subnetZones = options.subnetZones;
+    this.launchTemplateId = options.launchTemplateId;
+    this.stepFunctions = options.stepFunctions;
+  }
+
+  nextId(prefix: string, length: number): string {
+    this.seq += 1;
+    return `${prefix}${this.seq.toString(16).padStart(length, '0')}`;
+  }
+
+  /** What the scenario plans for a phase. */
+  phasePlan(phase: string): PhasePlan {
+    return this.scenario.phases?.[phase] ?? {};
+  }
+
+  // ----- views for the report ---------------------------------------------------------------
+
+  poolOf(instance: Pick<SimInstance, 'instanceType' | 'availabilityZone'>): string {
+    return `${instance.instanceType}/${instance.availabilityZone}`;
+  }
+
+  /** Instances still alive (pending or running) at this moment. */
+  runningInstances(now = Date.now()): SimInstance[] {
+    return this.instances.filter((i) => stateOf(i, now) !== 'terminated');
+  }
+}

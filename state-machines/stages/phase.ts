@@ -1,0 +1,49 @@
+/**
+ * A `phase` stage: one task that runs the phase as a SpotPhase execution (startExecution.sync:2)
+ * and waits for it. The failed state of a failed phase is this task, so a redrive of the pipeline
+ * re-runs exactly this phase, from a fresh attempt.
+ */
+import { Duration } from 'aws-cdk-lib';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { toPhaseSpec, type PhaseConfig } from '../../contract/config';
+import type { StageBuilder, StageContext } from './types';
+
+/** Slack on a phase task beyond the phase budget: the phase ends itself first; this is a backstop. */
+export const PHASE_TASK_SLACK_SECONDS = 60;
+
+/** The task that runs one phase; parallel groups use it for each branch. */
+export function phaseTask(context: StageContext, phase: PhaseConfig): sfn.TaskStateBase {
+  const spec = toPhaseSpec(phase, {
+    subnetIds: context.subnetsFor(phase),
+    cleanupMarginSeconds: context.config.cleanupMarginSeconds,
+    pipelineName: context.config.pipelineName,
+  });
+  return new tasks.StepFunctionsStartExecution(context.scope, phase.name, {
+    comment: `Run phase ${phase.name} on spot (budget ${phase.budgetSeconds} s)`,
+    stateMachine: context.spotPhase,
+    integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+    associateWithParent: true,
+    input: sfn.TaskInput.fromObject({
+      phase: spec,
+      run: sfn.JsonPath.objectAt('$.run'),
+      // Evaluated when the task runs: 0 at first, n when a redrive re-runs this task; instances carry it.
+      redriveCount: sfn.JsonPath.numberAt('$$.Execution.RedriveCount'),
+    }),
+    resultSelector: { 'summary.$': '$.Output', 'executionArn.$': '$.ExecutionArn' },
+    resultPath: `$.phases.${phase.name}`,
+    taskTimeout: sfn.Timeout.duration(Duration.seconds(phase.budgetSeconds + PHASE_TASK_SLACK_SECONDS)),
+  }).addRetry({
+    // Only failures to start or watch the phase; a phase that ran and failed is never retried here.
+    errors: ['StepFunctions.ExecutionLimitExceededException', 'StepFunctions.SdkClientException', 'StepFunctions.AWSStepFunctionsException'],
+    interval: Duration.seconds(5),
+    backoffRate: 2,
+    maxAttempts: 4,
+    jitterStrategy: sfn.JitterType.FULL,
+  });
+}
+
+export const phaseStage: StageBuilder<'phase'> = {
+  build: (context, stage) => phaseTask(context, stage),
+  maxDuration: (stage) => Duration.seconds(stage.budgetSeconds + 2 * PHASE_TASK_SLACK_SECONDS),
+};
