@@ -22,8 +22,6 @@ import { parsePhaseTask } from './runtime/task-input';
 const ec2 = new EC2Client({ maxAttempts: 5 });
 const ssm = new SSMClient({ maxAttempts: 5 });
 
-export { MIN_EXECUTION_SECONDS } from '../decisions/attempt';
-
 export async function sendWorkload(clients: { ec2: Ec2Send; ssm: SsmSend }, env: WorkloadLogEnv, input: PhaseTaskInputIn<'ready'>): Promise<Job> {
   const { phase, run, execution, job } = input;
   const { instance } = job;

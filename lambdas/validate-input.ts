@@ -8,8 +8,6 @@ import { InvalidExecutionInput } from '../contract/errors';
 import { executionInputSchema, MAX_INPUT_BYTES } from '../contract/execution-input';
 import type { RunContext } from '../contract/job';
 
-export { executionInputSchema, MAX_INPUT_BYTES };
-
 const eventSchema = z.object({
   input: z.unknown(),
   execution: z.object({ id: z.string().min(1), name: z.string(), startTime: z.string() }),

@@ -24,7 +24,7 @@ import { acknowledgeNag, acknowledgeWildcardResource, NAG_PACK } from './nag';
 export const ORPHAN_AGE_SLACK_SECONDS = 1800;
 
 export interface SpotPipelineStackProps extends StackProps {
-  /** The validated pipeline config (see lib/config/schema.ts). */
+  /** The validated pipeline config (see contract/config.ts). */
   readonly config: PipelineConfig;
 }
 

@@ -13,7 +13,9 @@ export interface LaunchReport {
   start: number;
   end: number;
   instanceId: string | null;
+  /** Extension: the attempt's reason code (the metric's Reason for an interruption) and what was seen. */
   reason?: string;
+  detail?: string;
   /** Extension: the phase execution the launch belongs to (a redrive starts a new one). */
   execution: string;
 }
@@ -48,7 +50,7 @@ export interface SimulationReport {
 
 const seconds = (ms: number) => Math.round(ms / 1000);
 
-type JobOutput = { job?: { instance?: { id?: string }; history?: { outcome: string; reasonCode?: string }[]; verdict?: { action?: string }; status?: string } };
+type JobOutput = { job?: { instance?: { id?: string }; history?: { outcome: string; reasonCode?: string; detail?: string }[]; verdict?: { action?: string }; status?: string } };
 
 function exitsOf(events: SimEvent[], state: string): SimEvent[] {
   return events.filter((e) => e.type === 'StateExited' && e.state?.name === state);
@@ -77,6 +79,7 @@ function launchesOf(sim: Simulation, execution: SimExecution, t0: number): Launc
       const current = launches.at(-1)!;
       current.outcome = record?.outcome ?? 'failed';
       current.reason = record?.reasonCode;
+      current.detail = record?.detail;
     } else if (event.state.name === 'FinishPhase' && launches.length > 0) {
       const summary = (event.state.output as { summary?: { outcome?: string } }).summary;
       launches.at(-1)!.outcome = summary?.outcome ?? 'succeeded';
@@ -105,7 +108,7 @@ export function buildReport(sim: Simulation): SimulationReport {
       name: phase.name,
       status: !last ? 'NOT_RUN' : last.status === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED',
       attempts: launches.length,
-      launches: launches.map(({ pool, outcome, start, end, instanceId, reason, execution }) => ({ pool, outcome, start, end, instanceId, execution, ...(reason ? { reason } : {}) })),
+      launches: launches.map(({ pool, outcome, start, end, instanceId, reason, detail, execution }) => ({ pool, outcome, start, end, instanceId, execution, ...(reason ? { reason } : {}), ...(detail ? { detail } : {}) })),
       interruptions: launches.filter((l) => l.outcome === 'interrupted' || l.outcome === 'capacity-exhausted').length,
       seconds: runs.reduce((sum, run) => sum + seconds((run.stoppedAt ?? sim.endedAt) - run.startedAt), 0),
       budgetSeconds: phase.budgetSeconds,

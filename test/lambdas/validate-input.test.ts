@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidExecutionInput } from '../../contract/errors';
 import { WORKLOAD_ENV_PATTERNS } from '../../contract/workload-env';
-import { handler, MAX_INPUT_BYTES } from '../../lambdas/validate-input';
+import { MAX_INPUT_BYTES } from '../../contract/execution-input';
+import { handler } from '../../lambdas/validate-input';
 
 /** What the pipeline's first state hands ValidateInput. */
 const event = (input: unknown, startTime = '2026-05-30T09:00:00Z', name = 'weekly-2026-05-30') => ({ input, execution: { id: `arn:aws:states:us-east-1:123456789012:execution:saturday-pipeline:${name}`, name, startTime } });
