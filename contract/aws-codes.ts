@@ -44,6 +44,3 @@ export const LAUNCH_CAPACITY_ERROR_CODES = [
   'SpotMaxPriceTooLow',
   'Unsupported',
 ] as const;
-
-export type SpotInterruptionStatusCode = (typeof SPOT_INTERRUPTION_STATUS_CODES)[number];
-export type SpotInterruptionStateReason = (typeof SPOT_INTERRUPTION_STATE_REASONS)[number];

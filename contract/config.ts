@@ -178,8 +178,6 @@ export const pipelineConfigSchema = z
 
 export type PipelineConfig = z.output<typeof pipelineConfigSchema>;
 export type Stage = z.output<typeof phaseStageSchema> | z.output<typeof parallelStageSchema>;
-export type PhaseStage = Extract<Stage, { kind: 'phase' }>;
-export type ParallelStage = Extract<Stage, { kind: 'parallel' }>;
 /** A stage as a config file may write it: `kind` may be left out (see withKind). */
 export type StageInput =
   | (z.input<typeof phaseSchema> & { kind?: 'phase' })

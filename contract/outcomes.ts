@@ -70,4 +70,3 @@ export const PHASE_ERRORS = {
   budget: 'PhaseBudgetExceeded',
   'boot-timeout': 'InstanceBootTimeout',
 } as const satisfies Record<FailureKind, string>;
-export type PhaseErrorName = (typeof PHASE_ERRORS)[FailureKind];

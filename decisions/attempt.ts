@@ -7,7 +7,7 @@
 import { JOB_STATUS, type CommandRef, type Failure, type InstanceRef, type JobIn } from '../contract/job';
 import type { PhaseSpec } from '../contract/config';
 import type { Classification } from './classify';
-import { AGENT_CHECK_SECONDS, nextWait } from './phase-clock';
+import { AGENT_CHECK_SECONDS, nextWait, secondsUntil } from './phase-clock';
 import { watchdog } from './watchdogs';
 
 /** Now, and the moment the phase's work must be over. */
@@ -106,7 +106,7 @@ export const MIN_EXECUTION_SECONDS = 60;
 
 /** The command's executionTimeout (what remains of the budget), or the failure when too little remains. */
 export function commandTimeout(job: JobIn<'ready'>, t: PhaseTimes): { readonly seconds: number } | { readonly failed: JobIn<'failed'> } {
-  const seconds = Math.floor((t.deadlineMs - t.nowMs) / 1000);
+  const seconds = secondsUntil(t.deadlineMs, t.nowMs);
   if (seconds >= MIN_EXECUTION_SECONDS) return { seconds };
   return {
     failed: attemptFailed(job, { kind: 'budget', reasonCode: 'deadline', detail: `only ${Math.max(0, seconds)} s of budget left to run the command` }, job.attemptStartedAt),
