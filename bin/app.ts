@@ -2,7 +2,8 @@
 /**
  * The CDK app. `cdk synth` builds the built-in Saturday pipeline; `cdk synth -c
  * pipelineConfig=path/to/pipeline.json` builds yours, validated by the same schema: an invalid
- * config fails synth with a message naming each offending field. `cdk synth -c nag=true` also runs
+ * config fails synth with exit status 2 (as `npm run simulate` does) and a message naming each
+ * offending field. `cdk synth -c nag=true` also runs
  * the cdk-nag AwsSolutions checks: any unacknowledged finding fails synth.
  */
 import { App } from 'aws-cdk-lib';
@@ -22,7 +23,7 @@ try {
 } catch (err) {
   if (err instanceof PipelineConfigError) {
     console.error(err.message);
-    process.exit(1);
+    process.exit(2);
   }
   throw err;
 }

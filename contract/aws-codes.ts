@@ -40,7 +40,21 @@ export const LAUNCH_CAPACITY_ERROR_CODES = [
   'InsufficientCapacity',
   'InsufficientFreeAddressesInSubnet',
   'UnfulfillableCapacity',
-  'MaxSpotInstanceCountExceeded',
   'SpotMaxPriceTooLow',
   'Unsupported',
 ] as const;
+
+/**
+ * RunInstances error codes that mean an account quota is reached: no other pool (and no relaunch)
+ * helps until the quota is raised. EC2 API reference, "Error codes": MaxSpotInstanceCountExceeded
+ * ("You've reached the limit on the number of Spot Instances that you can launch"),
+ * VcpuLimitExceeded ("You've reached the limit on the number of vCPUs ... for the instance
+ * family"), InstanceLimitExceeded ("You've reached the limit on the number of instances you can
+ * run concurrently"). The quota each one names is in Service Quotas (EC2 user guide, "Amazon EC2
+ * service quotas"; "Spot Instance quotas").
+ */
+export const LAUNCH_QUOTA_ERROR_CODES = {
+  MaxSpotInstanceCountExceeded: 'the Spot Instance requests vCPU quota (Service Quotas, EC2: "All Standard (A, C, D, H, I, M, R, T, Z) Spot Instance Requests", L-34B43A08, or the quota of the instance family)',
+  VcpuLimitExceeded: 'the running instances vCPU quota of the instance family (Service Quotas, EC2: "Running On-Demand ... instances")',
+  InstanceLimitExceeded: 'the running instances quota of the account',
+} as const;

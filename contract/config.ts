@@ -5,6 +5,9 @@
  */
 import { z } from 'zod';
 import { budgetProblem } from './budget';
+import { DEFAULT_AGENT_CHECK_SECONDS, historyProblem, historySafeWaits, type HistorySafeWaits } from './history';
+import { architectureProblem } from './instance-types';
+import { scheduleExpressionProblem, timeZoneProblem } from './schedules';
 export { formatIssues, formatPath } from './issues';
 
 const int = (min: number, max: number) =>
@@ -16,6 +19,23 @@ const int = (min: number, max: number) =>
 
 /** Phase names become state names, tag values and metric dimensions: keep them plain. */
 export const PHASE_NAME = /^[A-Za-z][A-Za-z0-9]{0,39}$/;
+
+/** The most stages a pipeline may have. */
+export const MAX_STAGES = 20;
+
+/**
+ * The names the pipeline graph gives its own states (state-machines/pipeline.ts and
+ * stages/parallel.ts should build them from here). A phase's task is named after the phase, and
+ * state names must be unique in a state machine, so no phase may take one of these.
+ */
+export const PIPELINE_STATE_NAMES = { validateInput: 'ValidateInput', succeeded: 'PipelineSucceeded' } as const;
+/** The Parallel state of the group at stage `stageIndex` (0-based): Parallel1, Parallel2, ... */
+export const parallelStateName = (stageIndex: number): string => `Parallel${stageIndex + 1}`;
+/** Every state name the pipeline graph may use besides the phase tasks (case-sensitive). */
+export const RESERVED_PHASE_NAMES: readonly string[] = [
+  ...Object.values(PIPELINE_STATE_NAMES),
+  ...Array.from({ length: MAX_STAGES }, (_, i) => parallelStateName(i)),
+];
 export const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
 export const SUBNET_ID = /^subnet-[0-9a-f]{8,17}$/;
 
@@ -25,7 +45,14 @@ const command = z
   .max(8192, { error: 'must be at most 8192 characters' })
   .refine((s) => !s.includes('\0'), { error: 'must not contain NUL characters' });
 
-const uniqueStrings = (item: z.ZodString, what: string) =>
+/** A schedule string, refused with the problem `check` finds in it. */
+const scheduleString = (check: (value: string) => string | undefined) =>
+  z.string({ error: 'must be a string' }).superRefine((value, ctx) => {
+    const problem = check(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+const uniqueStrings = (item: z.ZodType<string>, what: string) =>
   z
     .array(item, { error: `must be a list of ${what}` })
     .min(1, { error: `must list at least one ${what}` })
@@ -42,13 +69,25 @@ export const DEFAULT_PREFLIGHT_COMMAND = [
 /** One phase: a workload that runs on one spot instance at a time, within a time budget. */
 export const phaseSchema = z
   .object({
-    name: z.string({ error: 'must be a string' }).regex(PHASE_NAME, {
-      error: 'must start with a letter and hold only letters and digits (at most 40)',
-    }),
+    name: z
+      .string({ error: 'must be a string' })
+      .regex(PHASE_NAME, { error: 'must start with a letter and hold only letters and digits (at most 40)' })
+      .refine((name) => !RESERVED_PHASE_NAMES.includes(name), {
+        error: (issue) =>
+          `${String(issue.input)} is the name of a state of the pipeline graph (reserved: ${PIPELINE_STATE_NAMES.validateInput}, ` +
+          `${PIPELINE_STATE_NAMES.succeeded}, ${parallelStateName(0)}-${parallelStateName(MAX_STAGES - 1)}); name the phase otherwise`,
+      }),
     workloadCommand: command,
     preflightCommand: command.default(DEFAULT_PREFLIGHT_COMMAND),
+    /** Interchangeable instance types, all of the workers' image architecture (contract/instance-types.ts). */
     instanceTypes: uniqueStrings(
-      z.string({ error: 'must be a string' }).regex(INSTANCE_TYPE, { error: 'must look like an instance type, e.g. c5.large' }),
+      z
+        .string({ error: 'must be a string' })
+        .regex(INSTANCE_TYPE, { error: 'must look like an instance type, e.g. c5.large' })
+        .superRefine((type, ctx) => {
+          const problem = architectureProblem(type);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }),
       'instance type',
     ),
     /** Subnets to launch into; default: the stack's VPC (or the pipeline's subnetIds). */
@@ -56,13 +95,22 @@ export const phaseSchema = z
       z.string({ error: 'must be a string' }).regex(SUBNET_ID, { error: 'must look like subnet-0123abcd' }),
       'subnet',
     ).optional(),
-    /** The hard wall: the phase never runs longer than this, relaunches and cleanup included. */
+    /**
+     * The hard wall: the phase never runs longer than this, relaunches and cleanup included. At most
+     * 172800 s, the longest executionTimeout AWS-RunShellScript takes (the command gets what remains).
+     */
     budgetSeconds: int(300, 172800),
     /** What one attempt is expected to need, boot included. */
     attemptSeconds: int(60, 172800),
     /** Cap on launch attempts; default: as many as the budget allows. */
     maxAttempts: int(1, 50).optional(),
+    /**
+     * Poll the running workload at most this often. A long budget may poll less often: the phase
+     * runs with the shortest interval that keeps its Step Functions history below the quota
+     * (contract/history.ts; the budget table in the README shows it).
+     */
     pollIntervalSeconds: int(10, 900).default(60),
+    /** Wait at least this long before a relaunch (longer when the budget needs it, as for polls). */
     relaunchBackoffSeconds: int(0, 3600).default(60),
     /** How long an instance may take from launch until its SSM agent is online. */
     bootTimeoutSeconds: int(60, 3600).default(600),
@@ -122,13 +170,25 @@ export const pipelineConfigSchema = z
     vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, { error: 'must look like vpc-0123abcd' }).optional(),
     /** Subnets for phases that name none; default: a minimal VPC created by the stack. */
     subnetIds: uniqueStrings(z.string().regex(SUBNET_ID, { error: 'must look like subnet-0123abcd' }), 'subnet').optional(),
+    /**
+     * Availability Zones of the minimal VPC the stack creates when no subnetIds are configured: one
+     * public subnet in each of the first vpcAzCount zones Fn::GetAZs lists in the deploy region.
+     * Two by default, which every region offers; more zones mean more spot capacity pools, but the
+     * deploy fails in a region (or account) offering fewer.
+     */
+    vpcAzCount: int(2, 6).default(2),
     /** Phases run in this order; a { parallel: [...] } group runs its phases side by side. */
-    phases: z.array(stageSchema).min(1, { error: 'must list at least one phase' }).max(20, { error: 'must list at most 20 stages' }),
+    phases: z
+      .array(stageSchema)
+      .min(1, { error: 'must list at least one phase' })
+      .max(MAX_STAGES, { error: `must list at most ${MAX_STAGES} stages` }),
     schedules: z
       .object({
-        timezone: z.string().default('America/Los_Angeles'),
-        fullRun: z.string().default('cron(0 2 ? * SAT *)'),
-        preflight: z.string().default('cron(30 13 ? * FRI *)'),
+        /** EventBridge Scheduler's ScheduleExpressionTimezone: an IANA time zone name (contract/schedules.ts). */
+        timezone: scheduleString(timeZoneProblem).default('America/Los_Angeles'),
+        /** cron(...), rate(...) or at(...) as EventBridge Scheduler takes them (contract/schedules.ts). */
+        fullRun: scheduleString(scheduleExpressionProblem).default('cron(0 2 ? * SAT *)'),
+        preflight: scheduleString(scheduleExpressionProblem).default('cron(30 13 ? * FRI *)'),
         enabled: z.boolean().default(true),
         retryAttempts: int(0, 185).default(3),
       })
@@ -138,6 +198,17 @@ export const pipelineConfigSchema = z
     reaperDryRun: z.boolean({ error: 'must be true or false' }).default(false),
     /** Where alarms are emailed (optional). */
     alarmEmail: z.email({ error: 'must be an email address' }).optional(),
+    /**
+     * Reserved concurrency, opt-in: `launchInstance` caps concurrent LaunchInstance runs (a runaway
+     * cannot fan out into launches), `reaper` keeps orphan sweeps from overlapping. Off by default:
+     * a reservation comes out of the account's Lambda concurrency, of which 100 must stay
+     * unreserved, so in an account whose concurrency quota is still low (new accounts may have 10)
+     * the deploy fails. https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
+     */
+    reservedConcurrency: z
+      .object({ launchInstance: int(1, 1000).optional(), reaper: int(1, 1000).optional() })
+      .strict()
+      .optional(),
     logRetentionDays: z
       .union([z.literal(1), z.literal(3), z.literal(5), z.literal(7), z.literal(14), z.literal(30), z.literal(60), z.literal(90), z.literal(180), z.literal(365)], {
         error: 'must be one of 1, 3, 5, 7, 14, 30, 60, 90, 180, 365',
@@ -163,7 +234,8 @@ export const pipelineConfigSchema = z
           ctx.addIssue({ code: 'custom', path: ['phases', ...path, 'name'], message: `duplicate phase name ${p.name}` });
         }
         seen.set(p.name, stageIndex);
-        const problem = budgetProblem(p, config.cleanupMarginSeconds);
+        const waits = phaseWaits(p);
+        const problem = budgetProblem({ ...p, ...waits }, config.cleanupMarginSeconds) ?? historyProblem({ ...p, ...waits });
         if (problem) ctx.addIssue({ code: 'custom', path: ['phases', ...path, 'budgetSeconds'], message: `phase ${p.name}: ${problem}` });
         if (p.bootTimeoutSeconds >= p.attemptSeconds) {
           ctx.addIssue({
@@ -201,16 +273,32 @@ export function allPhases(config: Pick<PipelineConfig, 'phases'>): PhaseConfig[]
 
 /**
  * The spec of one phase as the SpotPhase state machine hands it to every Lambda: the phase
- * config plus what the pipeline decides for it (subnets resolved, cleanup margin, pipeline name).
+ * config plus what the pipeline decides for it (subnets resolved, cleanup margin, pipeline name,
+ * the waits it runs with: see phaseWaits).
  */
 export const phaseSpecSchema = phaseSchema
   .extend({
     subnetIds: phaseSchema.shape.subnetIds.unwrap(),
     cleanupMarginSeconds: int(60, 3600),
     pipelineName: z.string().min(1),
+    /**
+     * Seconds between SSM agent checks while the instance boots. Optional with its default, so the
+     * spec of an execution started before the field existed (a redrive runs it with new Lambda
+     * code) still parses, and checks as it did.
+     */
+    agentCheckSeconds: int(5, 900).default(DEFAULT_AGENT_CHECK_SECONDS),
   })
   .strict();
 export type PhaseSpec = z.output<typeof phaseSpecSchema>;
+
+/**
+ * The waits a phase runs with: its configured poll interval and relaunch backoff, and the default
+ * agent check, each raised where its budget needs it to keep the SpotPhase execution's history
+ * below Step Functions' quota (contract/history.ts). These, not the configured values, are in its spec.
+ */
+export function phaseWaits(phase: Pick<PhaseConfig, 'budgetSeconds' | 'pollIntervalSeconds' | 'relaunchBackoffSeconds'>): HistorySafeWaits {
+  return historySafeWaits(phase);
+}
 
 /** "phase Research" for a path into phases[2] of a raw config, when that phase has a name. */
 export function phaseLabel(raw: unknown): (path: readonly PropertyKey[]) => string | undefined {
@@ -225,5 +313,5 @@ export function phaseLabel(raw: unknown): (path: readonly PropertyKey[]) => stri
 /** The spec a phase's SpotPhase execution receives: its config (without the stage kind) plus what the pipeline decides for it. */
 export function toPhaseSpec(phase: PhaseConfig & { kind?: StageKind }, pipeline: { subnetIds: string[]; cleanupMarginSeconds: number; pipelineName: string }): PhaseSpec {
   const { kind: _kind, ...config } = phase;
-  return { ...config, ...pipeline };
+  return { ...config, ...pipeline, ...phaseWaits(phase) };
 }

@@ -15,11 +15,6 @@ export const workloadLogEnvSchema = z.object({
   WORKLOAD_LOG_GROUP: z.string().min(1),
 });
 
-/** HandleFailure: where the pipeline's metrics go. */
-export const failureEnvSchema = z.object({
-  METRIC_NAMESPACE: z.string().min(1),
-});
-
 /** ExecutionCleanup: whose instances it may terminate. */
 export const cleanupEnvSchema = z.object({ PIPELINE_NAME: z.string().min(1) });
 
@@ -33,7 +28,6 @@ export const reaperEnvSchema = z.object({
 
 export type LaunchEnv = z.output<typeof launchEnvSchema>;
 export type WorkloadLogEnv = z.output<typeof workloadLogEnvSchema>;
-export type FailureEnv = z.output<typeof failureEnvSchema>;
 export type CleanupEnv = z.output<typeof cleanupEnvSchema>;
 export type ReaperEnv = z.output<typeof reaperEnvSchema>;
 /** What the stack writes: every value a string, as Lambda holds environment variables. */

@@ -111,8 +111,8 @@ const withInstance = { ...common, attemptStartedAt: z.string(), instance: instan
 export const launchingJobSchema = z.object({
   status: z.literal(JOB_STATUS.launching),
   ...common,
-  /** Set when HandleFailure decided this relaunch. */
-  verdict: z.object({ action: z.literal('relaunch') }).optional(),
+  /** Set when HandleFailure decided this relaunch; reasonCode is the interruption the CountRelaunch datum counts. */
+  verdict: z.object({ action: z.literal('relaunch'), reasonCode: z.enum(REASON_CODES).optional() }).optional(),
 });
 export const bootingJobSchema = z.object({ status: z.literal(JOB_STATUS.booting), ...withInstance });
 export const readyJobSchema = z.object({ status: z.literal(JOB_STATUS.ready), ...withInstance });
@@ -126,7 +126,7 @@ export const failedJobSchema = z.object({
   command: commandRefSchema.optional(),
   failure: failureSchema,
   /** Set when HandleFailure decided the phase fails: the SpotPhase execution's error and cause. */
-  verdict: z.object({ action: z.literal('fail'), error: z.string(), cause: z.string() }).optional(),
+  verdict: z.object({ action: z.literal('fail'), error: z.string(), cause: z.string(), exhausted: z.boolean().optional() }).optional(),
 });
 
 export const jobSchema = z.discriminatedUnion('status', [

@@ -16,6 +16,8 @@ export const FAILURE_KINDS = [
   'budget',
   /** The instance never got its SSM agent online. */
   'boot-timeout',
+  /** An account quota refused the launch: nothing helps until it is raised. Never retried. */
+  'quota',
 ] as const;
 export type FailureKind = (typeof FAILURE_KINDS)[number];
 
@@ -23,6 +25,10 @@ export type FailureKind = (typeof FAILURE_KINDS)[number];
 export const GENUINE_REASON_CODES = [
   /** The workload exited non-zero. */
   'exit-code',
+  /** The workload was killed with SIGKILL before its timeout (exit 137: typically out of memory). */
+  'killed',
+  /** The command was cancelled, and not by the pipeline (an operator, another tool). */
+  'command-cancelled',
   /** SSM reports the command failed without an exit code while the instance was running. */
   'command-lost',
   /** The instance went away for a reason that is not spot's (shutdown from inside, a user). */
@@ -35,6 +41,8 @@ export const GENUINE_REASON_CODES = [
   'silence',
   /** The SSM agent did not come online within bootTimeoutSeconds. */
   'boot-timeout',
+  /** An account quota (spot instances, vCPUs) refused the launch. */
+  'quota',
 ] as const;
 
 /** Every pool refused the launch: an interruption of its own kind. */
@@ -69,4 +77,5 @@ export const PHASE_ERRORS = {
   hung: 'WorkloadHung',
   budget: 'PhaseBudgetExceeded',
   'boot-timeout': 'InstanceBootTimeout',
+  quota: 'AccountQuotaExceeded',
 } as const satisfies Record<FailureKind, string>;

@@ -7,7 +7,7 @@
 import { JOB_STATUS, type CommandRef, type Failure, type InstanceRef, type JobIn } from '../contract/job';
 import type { PhaseSpec } from '../contract/config';
 import type { Classification } from './classify';
-import { AGENT_CHECK_SECONDS, nextWait, secondsUntil } from './phase-clock';
+import { nextWait, secondsUntil } from './phase-clock';
 import { watchdog } from './watchdogs';
 
 /** Now, and the moment the phase's work must be over. */
@@ -51,14 +51,14 @@ export function launchTooLate(job: JobIn<'launching'>, t: PhaseTimes): JobIn<'fa
 }
 
 /** The attempt has its instance: wait for the SSM agent next. */
-export function launched(job: JobIn<'launching'>, instance: InstanceRef, t: PhaseTimes): JobIn<'booting'> {
+export function launched(phase: Pick<PhaseSpec, 'agentCheckSeconds'>, job: JobIn<'launching'>, instance: InstanceRef, t: PhaseTimes): JobIn<'booting'> {
   return {
     v: job.v,
     status: JOB_STATUS.booting,
     attempt: job.attempt,
     poolCursor: job.poolCursor,
     history: job.history,
-    nextWaitSeconds: nextWait(AGENT_CHECK_SECONDS, t.deadlineMs, t.nowMs),
+    nextWaitSeconds: nextWait(phase.agentCheckSeconds, t.deadlineMs, t.nowMs),
     pollErrors: 0,
     attemptStartedAt: new Date(t.nowMs).toISOString(),
     instance,
@@ -74,16 +74,25 @@ export function noCapacity(job: JobIn<'launching'>, refusals: readonly string[],
   );
 }
 
+/** An account quota refused the launch: the phase fails now, naming the quota; no relaunch can help. */
+export function quotaReached(job: JobIn<'launching'>, pool: string, code: string, quota: string, t: PhaseTimes): JobIn<'failed'> {
+  return attemptFailed(
+    job,
+    { kind: 'quota', reasonCode: 'quota', detail: `${code} launching in ${pool}: ${quota} is reached; raise it in Service Quotas` },
+    new Date(t.nowMs).toISOString(),
+  );
+}
+
 // ----- AwaitAgent -------------------------------------------------------------------------
 
 /** What AwaitAgent saw: the agent online, the instance's classification while it is not, or nothing (status unreadable). */
 export type AgentLook = { readonly online: true } | { readonly online: false; readonly instance: Classification } | { readonly unreadable: true };
 
-export function afterAgentCheck(phase: Pick<PhaseSpec, 'bootTimeoutSeconds'>, job: JobIn<'booting'>, look: AgentLook, t: PhaseTimes): JobIn<'booting' | 'ready' | 'failed'> {
+export function afterAgentCheck(phase: Pick<PhaseSpec, 'bootTimeoutSeconds' | 'agentCheckSeconds'>, job: JobIn<'booting'>, look: AgentLook, t: PhaseTimes): JobIn<'booting' | 'ready' | 'failed'> {
   const fail = (failure: Failure) => attemptFailed(job, failure, job.attemptStartedAt);
   if ('unreadable' in look) {
     if (t.nowMs >= t.deadlineMs) return fail({ kind: 'budget', reasonCode: 'deadline', detail: 'phase budget spent while the instance booted (status unreadable)' });
-    return { ...job, pollErrors: job.pollErrors + 1, nextWaitSeconds: nextWait(AGENT_CHECK_SECONDS, t.deadlineMs, t.nowMs) };
+    return { ...job, pollErrors: job.pollErrors + 1, nextWaitSeconds: nextWait(phase.agentCheckSeconds, t.deadlineMs, t.nowMs) };
   }
   if (look.online) return { ...job, status: JOB_STATUS.ready, nextWaitSeconds: 0, pollErrors: 0 };
   if (look.instance.state === 'failed') return fail(failureFrom(look.instance));
@@ -96,7 +105,7 @@ export function afterAgentCheck(phase: Pick<PhaseSpec, 'bootTimeoutSeconds'>, jo
       detail: `SSM agent not online ${Math.round(bootedFor)} s after launch (bootTimeoutSeconds ${phase.bootTimeoutSeconds})`,
     });
   }
-  return { ...job, pollErrors: 0, nextWaitSeconds: nextWait(AGENT_CHECK_SECONDS, t.deadlineMs, t.nowMs) };
+  return { ...job, pollErrors: 0, nextWaitSeconds: nextWait(phase.agentCheckSeconds, t.deadlineMs, t.nowMs) };
 }
 
 // ----- SendWorkload -----------------------------------------------------------------------
@@ -170,7 +179,18 @@ export function afterPoll(phase: Pick<PhaseSpec, 'pollIntervalSeconds' | 'silenc
   const fail = (failure: Failure) => attemptFailed(withSeen, failure, job.attemptStartedAt);
 
   const verdict = look.signals;
+  const tripped = watchdog({ ...t, lastOutputAtMs: Date.parse(seen.lastOutputAt), silenceTimeoutSeconds: phase.silenceTimeoutSeconds, budgetSeconds: phase.budgetSeconds });
   if (verdict.state === 'succeeded') return { job: { ...withSeen, status: JOB_STATUS.succeeded }, cancel: false };
+  if (verdict.state === 'cancelled') {
+    // The pipeline cancels a command only when a watchdog trips (or spot takes the instance,
+    // which classify() reports first). A poll retried after its response was lost sees the
+    // command it cancelled itself: the same watchdog trips again and names the real cause.
+    if (tripped) return { job: fail({ ...tripped, lastOutput: output }), cancel: false };
+    return {
+      job: fail({ kind: 'workload-error', reasonCode: 'command-cancelled', detail: 'command cancelled, not by the pipeline (an operator or another tool?)', lastOutput: output }),
+      cancel: false,
+    };
+  }
   if (verdict.state === 'failed') {
     const exitCode = look.responseCode !== undefined && look.responseCode >= 0 ? look.responseCode : undefined;
     return {
@@ -178,7 +198,6 @@ export function afterPoll(phase: Pick<PhaseSpec, 'pollIntervalSeconds' | 'silenc
       cancel: verdict.kind === 'interruption' && look.commandStatus !== undefined && STILL_RUNNING.has(look.commandStatus),
     };
   }
-  const tripped = watchdog({ ...t, lastOutputAtMs: Date.parse(seen.lastOutputAt), silenceTimeoutSeconds: phase.silenceTimeoutSeconds, budgetSeconds: phase.budgetSeconds });
   if (tripped) return { job: fail({ ...tripped, lastOutput: output }), cancel: true };
   return { job: { ...withSeen, nextWaitSeconds: nextWait(phase.pollIntervalSeconds, t.deadlineMs, t.nowMs) }, cancel: false };
 }

@@ -3,9 +3,6 @@ import { workDeadline } from '../contract/budget';
 import type { PhaseSpec } from '../contract/config';
 import type { ExecutionRef } from '../contract/job';
 
-/** Seconds between checks of the SSM agent while an instance boots. */
-export const AGENT_CHECK_SECONDS = 20;
-
 /** Epoch ms by which the phase's work must be over (budget minus the cleanup margin). */
 export function phaseDeadline(execution: ExecutionRef, phase: PhaseSpec): number {
   return workDeadline(Date.parse(execution.startTime), phase.budgetSeconds, phase.cleanupMarginSeconds);
@@ -18,4 +15,22 @@ export function secondsUntil(deadlineMs: number, nowMs: number): number {
 /** The next Wait: the poll interval, clipped so a poll lands on the deadline, never past it. */
 export function nextWait(intervalSeconds: number, deadlineMs: number, nowMs: number): number {
   return Math.max(1, Math.min(intervalSeconds, secondsUntil(deadlineMs, nowMs)));
+}
+
+/**
+ * The longest the state machine waits between two tries of a task (its Retry maxDelay). What the
+ * cleanup margin must cover after the deadline is one such wait plus one task's own run (its SDK
+ * calls with the SDK's retries: a few seconds each).
+ */
+export const TASK_RETRY_MAX_DELAY_SECONDS = 30;
+
+/**
+ * A task hit a transient AWS error (throttling that outlasted the SDK's own retries). May it
+ * hand the error to the state machine to be retried, or must it finish now and leave what it
+ * could not do (terminating an instance) to the safety net? Retried only while the retry surely
+ * comes before the deadline, so no retry runs into the cleanup margin and the phase never
+ * outlives its budget.
+ */
+export function mayRetryTask(nowMs: number, deadlineMs: number): boolean {
+  return nowMs + TASK_RETRY_MAX_DELAY_SECONDS * 1000 < deadlineMs;
 }

@@ -54,9 +54,9 @@ export interface FailureQuestion {
 }
 
 export type FailureAnswer =
-  /** Relaunch after the backoff; put one SpotInterruptionRetry datum with this reason. */
+  /** Relaunch after the backoff (the state machine counts it, with this reason, on its way to the launch). */
   | { readonly relaunch: true; readonly next: JobIn<'launching'>; readonly reasonCode: ReasonCode; readonly record: AttemptRecord }
-  /** The phase fails with `next.verdict`; `exhausted` when it gives up after spot interruptions. */
+  /** The phase fails with `next.verdict`; `exhausted` (also in the verdict, for the state machine's datum) when it gives up after spot interruptions. */
   | { readonly relaunch: false; readonly next: JobIn<'failed'>; readonly exhausted: boolean; readonly why?: string; readonly record: AttemptRecord };
 
 /** The attempt's record in the history, and what the phase does next. */
@@ -94,7 +94,7 @@ export function decideAfterFailure(q: FailureQuestion): FailureAnswer {
         history,
         nextWaitSeconds: answer.backoffSeconds,
         pollErrors: 0,
-        verdict: { action: 'relaunch' },
+        verdict: { action: 'relaunch', reasonCode: failure.reasonCode },
       },
     };
   }
@@ -109,6 +109,7 @@ export function decideAfterFailure(q: FailureQuestion): FailureAnswer {
       history,
       verdict: {
         action: 'fail',
+        exhausted: true,
         error: PHASE_ERRORS.interruption,
         cause: `phase ${phase.name}: ${history.length} attempt(s), interrupted by ${reasons.join(', ')}; no relaunch: ${answer.why}`,
       },

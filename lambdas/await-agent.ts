@@ -10,13 +10,13 @@ import { afterAgentCheck, type AgentLook } from '../decisions/attempt';
 import { classify } from '../decisions/classify';
 import { phaseDeadline } from '../decisions/phase-clock';
 import { isTransient, retryableOnTransient } from './aws/aws-errors';
-import type { Ec2Send, SsmSend } from './aws/clients';
+import { CLIENT_CONFIG, type Ec2Send, type SsmSend } from './aws/clients';
 import { readInstanceStatus } from './aws/instances';
 import { logger } from './runtime/logger';
 import { parsePhaseTask } from './runtime/task-input';
 
-const ec2 = new EC2Client({ maxAttempts: 5 });
-const ssm = new SSMClient({ maxAttempts: 5 });
+const ec2 = new EC2Client(CLIENT_CONFIG);
+const ssm = new SSMClient(CLIENT_CONFIG);
 
 async function lookAtAgent(clients: { ec2: Ec2Send; ssm: SsmSend }, instance: PhaseTaskInputIn<'booting'>['job']['instance']): Promise<AgentLook> {
   try {
@@ -33,7 +33,10 @@ async function lookAtAgent(clients: { ec2: Ec2Send; ssm: SsmSend }, instance: Ph
 export async function checkAgent(clients: { ec2: Ec2Send; ssm: SsmSend }, input: PhaseTaskInputIn<'booting'>): Promise<Job> {
   const { phase, execution, job } = input;
   const t = { nowMs: Date.now(), deadlineMs: phaseDeadline(execution, phase) };
-  const next = afterAgentCheck(phase, job, await lookAtAgent(clients, job.instance), t);
+  // At the deadline nothing the agent or EC2 could say changes the verdict: read nothing, so what
+  // runs after the deadline stays inside the cleanup margin (contract/budget.ts).
+  const look: AgentLook = t.nowMs >= t.deadlineMs ? { online: false, instance: { state: 'running' } } : await lookAtAgent(clients, job.instance);
+  const next = afterAgentCheck(phase, job, look, t);
   if (next.status === 'ready') logger.info('ssm agent online', { phase: phase.name, attempt: job.attempt, instanceId: job.instance.id });
   if (next.status === 'failed') logger.warn('attempt failed while booting', { phase: phase.name, attempt: job.attempt, instanceId: job.instance.id, ...next.failure });
   return next;

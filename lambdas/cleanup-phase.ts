@@ -5,13 +5,13 @@
  */
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
-import { terminateExecutionInstances } from './aws/instances';
+import { terminateOrLeaveToSafetyNet } from './aws/instances';
 import { retryableOnTransient } from './aws/aws-errors';
 import { logger } from './runtime/logger';
-import type { Ec2Send } from './aws/clients';
+import { CLIENT_CONFIG, type Ec2Send } from './aws/clients';
 import { parseTaskInput } from './runtime/task-input';
 
-const ec2 = new EC2Client({ maxAttempts: 5 });
+const ec2 = new EC2Client(CLIENT_CONFIG);
 
 const cleanupInputSchema = z.object({
   execution: z.object({ id: z.string().min(1) }),
@@ -20,7 +20,9 @@ const cleanupInputSchema = z.object({
 });
 
 export async function cleanupPhase(client: Ec2Send, input: z.output<typeof cleanupInputSchema>): Promise<{ terminated: string[] }> {
-  const terminated = await terminateExecutionInstances(client, input.execution.id, { instanceId: input.job?.instance?.id });
+  // The phase fails next either way, and the execution-cleanup rule acts when it has: after the
+  // SDK's own retries, a terminate that is still throttled is left to that rule (no task retry).
+  const { terminated } = await terminateOrLeaveToSafetyNet(client, input.execution.id, { instanceId: input.job?.instance?.id }, false);
   logger.warn('phase failed with an error; instances cleaned up', { error: input.caught?.Error, terminated });
   return { terminated };
 }

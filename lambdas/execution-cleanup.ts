@@ -1,21 +1,32 @@
 /**
  * ExecutionCleanup: an EventBridge rule sends every "Step Functions Execution Status Change"
- * to FAILED, TIMED_OUT or ABORTED of the pipeline's state machines here. Whatever ended the
- * execution (a console abort, a timeout, a failure the state machine could not catch), every
- * instance tagged with that execution (as its phase execution, or as its pipeline execution) is
- * terminated. Idempotent: an instance already gone is not an error.
+ * to an end (SUCCEEDED, FAILED, TIMED_OUT, ABORTED) of the pipeline's state machines here.
+ * Whatever ended the execution (a console abort, a timeout, a failure the state machine could
+ * not catch, a task that left an instance to the safety net), every instance tagged with that
+ * execution (as its phase execution, or as its pipeline execution) is terminated. Idempotent: an
+ * instance already gone is not an error.
+ *
+ * A redrive keeps the execution's ARN. A late or retried delivery of an earlier end must not
+ * touch the instances the redriven execution launched since: the execution is described first,
+ * and while it runs again only instances launched before its redrive are terminated.
  */
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import { cleanupEnvSchema, type CleanupEnv } from '../contract/environment';
 import { readEnv } from './runtime/environment';
 import { findTaggedInstances, terminate } from './aws/instances';
 import { logger } from './runtime/logger';
-import type { Ec2Send } from './aws/clients';
+import { CLIENT_CONFIG, type Ec2Send } from './aws/clients';
+import { errorCode } from './aws/aws-errors';
+import type { ExistingInstance } from './aws/instances';
 import { TAG } from '../contract/tags';
 import { parseTaskInput } from './runtime/task-input';
 
-const ec2 = new EC2Client({ maxAttempts: 5 });
+const ec2 = new EC2Client(CLIENT_CONFIG);
+const sfn = new SFNClient(CLIENT_CONFIG);
+
+export type SfnSend = Pick<SFNClient, 'send'>;
 
 export const statusChangeSchema = z.object({
   'detail-type': z.literal('Step Functions Execution Status Change'),
@@ -33,13 +44,41 @@ export interface CleanupResult {
   readonly terminated: string[];
 }
 
-export async function cleanupExecution(client: Ec2Send, env: CleanupEnv, event: StatusChange): Promise<CleanupResult> {
+/**
+ * When the execution runs again (redriven since this end), the moment its current run started;
+ * undefined when it is not running. An execution Step Functions does not know is not running.
+ */
+async function runningAgainSince(client: SfnSend, executionArn: string): Promise<number | undefined> {
+  try {
+    const out = await client.send(new DescribeExecutionCommand({ executionArn }));
+    if (out.status !== 'RUNNING') return undefined;
+    const since = out.redriveDate ?? out.startDate;
+    return since ? new Date(since).getTime() : Date.now();
+  } catch (err) {
+    if (errorCode(err) === 'ExecutionDoesNotExist') return undefined;
+    throw err; // EventBridge delivers again; the orphan reaper is the backstop
+  }
+}
+
+/** Launched before the execution's current run started (an instance with no launch time is treated as current). */
+const launchedBefore = (since: number) => (i: ExistingInstance) => i.launchedAt !== undefined && Date.parse(i.launchedAt) < since;
+
+export async function cleanupExecution(clients: { ec2: Ec2Send; sfn: SfnSend }, env: CleanupEnv, event: StatusChange): Promise<CleanupResult> {
   const { executionArn, status } = event.detail;
   // Only this pipeline's instances: they are the ones this function may terminate.
   const own = { [TAG.pipeline]: env.PIPELINE_NAME };
-  const asPhase = await findTaggedInstances(client, { ...own, [TAG.execution]: executionArn });
-  const asPipeline = await findTaggedInstances(client, { ...own, [TAG.run]: executionArn });
-  const terminated = await terminate(client, [...asPhase, ...asPipeline].map((i) => i.id));
+  const asPhase = await findTaggedInstances(clients.ec2, { ...own, [TAG.execution]: executionArn });
+  const asPipeline = await findTaggedInstances(clients.ec2, { ...own, [TAG.run]: executionArn });
+  let candidates = [...asPhase, ...asPipeline];
+  if (candidates.length > 0) {
+    const since = await runningAgainSince(clients.sfn, executionArn);
+    if (since !== undefined) {
+      const stale = candidates.filter(launchedBefore(since));
+      if (stale.length < candidates.length) logger.info('the execution was redriven and runs again; its current instances are left alone', { executionArn, status, kept: candidates.length - stale.length });
+      candidates = stale;
+    }
+  }
+  const terminated = await terminate(clients.ec2, candidates.map((i) => i.id));
   for (const id of terminated) logger.warn('terminated an instance of an execution that ended', { executionArn, status, instanceId: id });
   if (terminated.length === 0) logger.info('execution ended with nothing left running', { executionArn, status });
   return { executionArn, status, terminated };
@@ -47,5 +86,5 @@ export async function cleanupExecution(client: Ec2Send, env: CleanupEnv, event: 
 
 export async function handler(event: unknown): Promise<CleanupResult> {
   const env = readEnv(cleanupEnvSchema);
-  return cleanupExecution(ec2, env, parseTaskInput(statusChangeSchema, event, 'ExecutionCleanup'));
+  return cleanupExecution({ ec2, sfn }, env, parseTaskInput(statusChangeSchema, event, 'ExecutionCleanup'));
 }

@@ -4,13 +4,14 @@
  */
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { poolLabel, type AttemptRecord, type PhaseTaskInputIn } from '../contract/job';
+import { mayRetryTask, phaseDeadline } from '../decisions/phase-clock';
 import { retryableOnTransient } from './aws/aws-errors';
-import type { Ec2Send } from './aws/clients';
-import { terminateExecutionInstances } from './aws/instances';
+import { CLIENT_CONFIG, type Ec2Send } from './aws/clients';
+import { terminateOrLeaveToSafetyNet } from './aws/instances';
 import { logger } from './runtime/logger';
 import { parsePhaseTask } from './runtime/task-input';
 
-const ec2 = new EC2Client({ maxAttempts: 5 });
+const ec2 = new EC2Client(CLIENT_CONFIG);
 
 export interface PhaseSummary {
   readonly phase: string;
@@ -23,7 +24,7 @@ export interface PhaseSummary {
 
 export async function finishPhase(client: Ec2Send, input: PhaseTaskInputIn<'succeeded'>): Promise<PhaseSummary> {
   const { phase, run, execution, job } = input;
-  const terminated = await terminateExecutionInstances(client, execution.id, { instanceId: job.instance.id });
+  const { terminated } = await terminateOrLeaveToSafetyNet(client, execution.id, { instanceId: job.instance.id }, mayRetryTask(Date.now(), phaseDeadline(execution, phase)));
   const outcome = run.mode === 'preflight' ? 'preflight-ok' : 'succeeded';
   const record: AttemptRecord = {
     attempt: job.attempt,

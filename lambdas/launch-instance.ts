@@ -9,18 +9,18 @@ import { launchEnvSchema, type LaunchEnv } from '../contract/environment';
 import { LaunchFailed, TransientApiError } from '../contract/errors';
 import type { InstanceRef, Job, PhaseTaskInputIn } from '../contract/job';
 import { TAG } from '../contract/tags';
-import { launched, launchTooLate, noCapacity } from '../decisions/attempt';
-import { isCapacityError } from '../decisions/classify';
+import { launched, launchTooLate, noCapacity, quotaReached } from '../decisions/attempt';
+import { isCapacityError, quotaOf } from '../decisions/classify';
 import { phaseDeadline } from '../decisions/phase-clock';
 import { poolOrder, poolsFrom, type Pool } from '../decisions/pools';
 import { errorCode, isTransient, retryableOnTransient } from './aws/aws-errors';
-import type { Ec2Send } from './aws/clients';
+import { CLIENT_CONFIG, type Ec2Send } from './aws/clients';
 import { findExecutionInstances } from './aws/instances';
 import { readEnv } from './runtime/environment';
 import { logger } from './runtime/logger';
 import { parsePhaseTask } from './runtime/task-input';
 
-const ec2 = new EC2Client({ maxAttempts: 5 });
+const ec2 = new EC2Client(CLIENT_CONFIG);
 
 /** Same execution, phase, attempt and pool: same token, so a retried call cannot start a second instance. */
 export function clientToken(executionId: string, phase: string, attempt: number, poolIndex: number): string {
@@ -98,7 +98,7 @@ export async function launchAttempt(client: Ec2Send, env: LaunchEnv, input: Phas
       // Its boot started when it launched, not now.
       launchedAt: existing.launchedAt ?? new Date(t.nowMs).toISOString(),
     };
-    return launched(job, instance, t);
+    return launched(phase, job, instance, t);
   }
 
   const refusals: string[] = [];
@@ -116,9 +116,14 @@ export async function launchAttempt(client: Ec2Send, env: LaunchEnv, input: Phas
         poolIndex,
         launchedAt: new Date(t.nowMs).toISOString(),
       };
-      return launched(job, instance, t);
+      return launched(phase, job, instance, t);
     } catch (err) {
       const code = errorCode(err);
+      const quota = quotaOf(code);
+      if (quota) {
+        logger.error('an account quota refused the launch', { phase: phase.name, attempt: job.attempt, ...pool, code, quota });
+        return quotaReached(job, `${pool.instanceType}/${pool.subnetId}`, code!, quota, t);
+      }
       if (isCapacityError(code)) {
         logger.info('no spot capacity in pool, rotating', { phase: phase.name, attempt: job.attempt, ...pool, code });
         refusals.push(`${pool.instanceType}/${pool.subnetId}: ${code}`);

@@ -17,16 +17,19 @@ import { classify } from '../decisions/classify';
 import { phaseDeadline } from '../decisions/phase-clock';
 import { lastLine } from '../decisions/workload-script';
 import { errorCode, isTransient, retryableOnTransient } from './aws/aws-errors';
-import type { Ec2Send, LogsSend, SsmSend } from './aws/clients';
+import { CLIENT_CONFIG, type Ec2Send, type LogsSend, type SsmSend } from './aws/clients';
 import { readInstanceStatus } from './aws/instances';
 import { readOutputTail } from './aws/workload-logs';
 import { readEnv } from './runtime/environment';
 import { logger } from './runtime/logger';
 import { parsePhaseTask } from './runtime/task-input';
 
-const ec2 = new EC2Client({ maxAttempts: 5 });
-const ssm = new SSMClient({ maxAttempts: 5 });
-const logs = new CloudWatchLogsClient({ maxAttempts: 5 });
+const ec2 = new EC2Client(CLIENT_CONFIG);
+const ssm = new SSMClient(CLIENT_CONFIG);
+const logs = new CloudWatchLogsClient(CLIENT_CONFIG);
+
+/** The agent starts the command a moment after SendCommand: an end this close to the timeout is the timeout. */
+const TIMEOUT_TOLERANCE_MS = 5_000;
 
 export interface PollClients {
   readonly ec2: Ec2Send;
@@ -36,14 +39,27 @@ export interface PollClients {
 
 interface Invocation {
   readonly status?: string;
+  readonly statusDetails?: string;
   readonly responseCode?: number;
   readonly stdout?: string;
+  readonly stderr?: string;
+  /** When the command ended (ExecutionEndDateTime), if it did. */
+  readonly endedAtMs?: number;
 }
 
 async function readInvocation(client: SsmSend, commandId: string, instanceId: string): Promise<Invocation> {
   try {
     const out = await client.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
-    return { status: out.Status, responseCode: out.ResponseCode, stdout: out.StandardOutputContent };
+    // ExecutionEndDateTime: ISO 8601, empty while the command has not ended (SSM API reference, GetCommandInvocation).
+    const endedAtMs = out.ExecutionEndDateTime ? Date.parse(out.ExecutionEndDateTime) : undefined;
+    return {
+      status: out.Status,
+      statusDetails: out.StatusDetails,
+      responseCode: out.ResponseCode,
+      stdout: out.StandardOutputContent,
+      stderr: out.StandardErrorContent,
+      endedAtMs: Number.isFinite(endedAtMs) ? endedAtMs : undefined,
+    };
   } catch (err) {
     // Right after SendCommand the invocation may not exist yet: still pending.
     if (errorCode(err) === 'InvocationDoesNotExist') return { status: 'Pending' };
@@ -59,19 +75,32 @@ async function cancel(client: SsmSend, commandId: string, instanceId: string): P
   }
 }
 
-/** Everything one poll reads, or `unreadable` when AWS would not say this time. */
-async function look(clients: PollClients, env: WorkloadLogEnv, job: PhaseTaskInputIn<'running'>['job']): Promise<PollLook> {
+/**
+ * Everything one poll reads, or `unreadable` when AWS would not say this time. At the deadline it
+ * reads the command's own status only (did it just finish?): whatever else it would read cannot
+ * change the verdict, and each call it saves keeps what runs after the deadline inside the cleanup
+ * margin (see contract/budget.ts, POST_DEADLINE_WORST_CASE_SECONDS).
+ */
+async function look(clients: PollClients, env: WorkloadLogEnv, job: PhaseTaskInputIn<'running'>['job'], atDeadline: boolean): Promise<PollLook> {
   const { instance, command } = job;
   try {
     const invocation = await readInvocation(clients.ssm, command.id, instance.id);
-    const status = await readInstanceStatus(clients.ec2, instance.id, instance.spotRequestId, instance.launchedAt);
-    const tail = await readOutputTail(clients.logs, env.WORKLOAD_LOG_GROUP, command.id, instance.id);
+    const status = atDeadline ? {} : await readInstanceStatus(clients.ec2, instance.id, instance.spotRequestId, instance.launchedAt);
+    const tail = atDeadline ? undefined : await readOutputTail(clients.logs, env.WORKLOAD_LOG_GROUP, command.id, instance.id, Date.parse(command.lastOutputAt));
+    const timeoutAtMs = Date.parse(command.sentAt) + command.executionTimeoutSeconds * 1000;
     return {
-      signals: classify({ ...status, commandStatus: invocation.status, responseCode: invocation.responseCode }),
+      signals: classify({
+        ...status,
+        commandStatus: invocation.status,
+        statusDetails: invocation.statusDetails,
+        responseCode: invocation.responseCode,
+        // Without an end time, now bounds it: a command that already ended before its timeout could come ended early.
+        endedBeforeTimeout: (invocation.endedAtMs ?? Date.now()) < timeoutAtMs - TIMEOUT_TOLERANCE_MS,
+      }),
       commandStatus: invocation.status,
       responseCode: invocation.responseCode,
       tail,
-      invocationLastLine: lastLine(invocation.stdout),
+      invocationLastLine: lastLine(invocation.stdout) || lastLine(invocation.stderr),
     };
   } catch (err) {
     if (!isTransient(err)) throw err;
@@ -83,7 +112,7 @@ async function look(clients: PollClients, env: WorkloadLogEnv, job: PhaseTaskInp
 export async function pollAttempt(clients: PollClients, env: WorkloadLogEnv, input: PhaseTaskInputIn<'running'>): Promise<Job> {
   const { phase, execution, job } = input;
   const t = { nowMs: Date.now(), deadlineMs: phaseDeadline(execution, phase) };
-  const decision = afterPoll(phase, job, await look(clients, env, job), t);
+  const decision = afterPoll(phase, job, await look(clients, env, job, t.nowMs >= t.deadlineMs), t);
   if (decision.cancel) await cancel(clients.ssm, job.command.id, job.instance.id);
   const next = decision.job;
   if (next.status === 'failed') logger.warn('attempt failed', { phase: phase.name, attempt: job.attempt, ...next.failure });

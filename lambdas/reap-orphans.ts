@@ -1,6 +1,7 @@
 /**
  * ReapOrphans: every 30 minutes, find the pipeline's instances whose execution is no longer
- * RUNNING (or that are older than the longest phase budget plus a margin) and terminate them.
+ * RUNNING and stopped longer ago than the cleanup grace (decisions/orphans.ts), or that are older
+ * than the longest phase budget plus a margin, and terminate them.
  * Logs each one and puts an OrphansReaped datum. With DRY_RUN=true it only reports.
  * When an execution's status cannot be read (throttling), its instances are left for next time.
  */
@@ -14,12 +15,12 @@ import { readEnv } from './runtime/environment';
 import { findTaggedInstances, terminate } from './aws/instances';
 import { logger } from './runtime/logger';
 import { orphanVerdict } from '../decisions/orphans';
-import type { CloudWatchSend, Ec2Send } from './aws/clients';
+import { CLIENT_CONFIG, type CloudWatchSend, type Ec2Send } from './aws/clients';
 import { TAG } from '../contract/tags';
 
-const ec2 = new EC2Client({ maxAttempts: 5 });
-const sfn = new SFNClient({ maxAttempts: 5 });
-const cloudwatch = new CloudWatchClient({ maxAttempts: 5 });
+const ec2 = new EC2Client(CLIENT_CONFIG);
+const sfn = new SFNClient(CLIENT_CONFIG);
+const cloudwatch = new CloudWatchClient(CLIENT_CONFIG);
 
 export type SfnSend = Pick<SFNClient, 'send'>;
 
@@ -29,15 +30,19 @@ export interface ReapResult {
   readonly terminated: string[];
 }
 
-async function executionStatus(client: SfnSend, executionArn: string | undefined): Promise<string | undefined> {
-  if (!executionArn) return undefined;
+interface ExecutionState {
+  readonly status: string;
+  readonly stoppedAtMs?: number;
+}
+
+async function executionState(client: SfnSend, executionArn: string): Promise<ExecutionState> {
   try {
     const out = await client.send(new DescribeExecutionCommand({ executionArn }));
-    return out.status ?? 'UNKNOWN';
+    return { status: out.status ?? 'UNKNOWN', stoppedAtMs: out.stopDate ? new Date(out.stopDate).getTime() : undefined };
   } catch (err) {
-    if (errorCode(err) === 'ExecutionDoesNotExist') return 'DOES_NOT_EXIST';
+    if (errorCode(err) === 'ExecutionDoesNotExist') return { status: 'DOES_NOT_EXIST' };
     logger.warn('could not read execution status; instance left for the next round', { executionArn, error: errorCode(err) });
-    return 'UNKNOWN';
+    return { status: 'UNKNOWN' };
   }
 }
 
@@ -45,13 +50,15 @@ export async function reapOrphans(clients: { ec2: Ec2Send; sfn: SfnSend; cloudwa
   const dryRun = env.DRY_RUN === 'true';
   const now = Date.now();
   const instances = await findTaggedInstances(clients.ec2, { [TAG.pipeline]: env.PIPELINE_NAME });
-  const statuses = new Map<string, Promise<string | undefined>>();
+  const states = new Map<string, Promise<ExecutionState>>();
   const orphans: { instanceId: string; why: string }[] = [];
   for (const instance of instances) {
     const arn = instance.tags?.[TAG.execution];
-    if (arn && !statuses.has(arn)) statuses.set(arn, executionStatus(clients.sfn, arn));
+    if (arn && !states.has(arn)) states.set(arn, executionState(clients.sfn, arn));
+    const state = arn ? await states.get(arn) : undefined;
     const verdict = orphanVerdict({
-      executionStatus: arn ? await statuses.get(arn) : undefined,
+      executionStatus: state?.status,
+      stoppedAtMs: state?.stoppedAtMs,
       launchedAtMs: instance.launchedAt ? Date.parse(instance.launchedAt) : undefined,
       nowMs: now,
       maxAgeSeconds: env.MAX_AGE_SECONDS,

@@ -3,7 +3,7 @@
  * SSM. Its executionTimeout is what remains of the phase budget, so the command can never
  * outlive the phase; output goes to CloudWatch Logs.
  */
-import { SSMClient, SendCommandCommand } from '@aws-sdk/client-ssm';
+import { ListCommandsCommand, SSMClient, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { workloadLogEnvSchema, type WorkloadLogEnv } from '../contract/environment';
 import { TransientApiError } from '../contract/errors';
@@ -13,14 +13,33 @@ import { classify } from '../decisions/classify';
 import { phaseDeadline } from '../decisions/phase-clock';
 import { workloadScript } from '../decisions/workload-script';
 import { errorCode, isTransient, retryableOnTransient } from './aws/aws-errors';
-import type { Ec2Send, SsmSend } from './aws/clients';
+import { CLIENT_CONFIG, type Ec2Send, type SsmSend } from './aws/clients';
 import { readInstanceStatus } from './aws/instances';
 import { readEnv } from './runtime/environment';
 import { logger } from './runtime/logger';
 import { parsePhaseTask } from './runtime/task-input';
 
-const ec2 = new EC2Client({ maxAttempts: 5 });
-const ssm = new SSMClient({ maxAttempts: 5 });
+const ec2 = new EC2Client(CLIENT_CONFIG);
+const ssm = new SSMClient(CLIENT_CONFIG);
+
+interface SentCommand {
+  readonly id: string;
+  readonly sentAtMs?: number;
+  readonly executionTimeoutSeconds?: number;
+}
+
+/** The command with this comment already sent to the instance, if any (ListCommands, newest first). */
+async function findSentCommand(client: SsmSend, instanceId: string, comment: string): Promise<SentCommand | undefined> {
+  const out = await client.send(new ListCommandsCommand({ InstanceId: instanceId }));
+  const found = (out.Commands ?? []).find((c) => c.Comment === comment && c.DocumentName === 'AWS-RunShellScript' && c.CommandId);
+  if (!found?.CommandId) return undefined;
+  const timeout = Number(found.Parameters?.executionTimeout?.[0]);
+  return {
+    id: found.CommandId,
+    sentAtMs: found.RequestedDateTime ? new Date(found.RequestedDateTime).getTime() : undefined,
+    executionTimeoutSeconds: Number.isInteger(timeout) && timeout > 0 ? timeout : undefined,
+  };
+}
 
 export async function sendWorkload(clients: { ec2: Ec2Send; ssm: SsmSend }, env: WorkloadLogEnv, input: PhaseTaskInputIn<'ready'>): Promise<Job> {
   const { phase, run, execution, job } = input;
@@ -41,12 +60,23 @@ export async function sendWorkload(clients: { ec2: Ec2Send; ssm: SsmSend }, env:
     },
     command,
   );
+  const comment = `${phase.pipelineName} ${phase.name} ${run.mode} attempt ${job.attempt}`.slice(0, 100);
+
+  // Look before acting: a retried task (its first response lost) finds the command its first
+  // try sent, and watches that one instead of starting the workload a second time. The instance
+  // belongs to this attempt alone, so a command of ours on it is this attempt's.
+  const sent = await findSentCommand(clients.ssm, instance.id, comment);
+  if (sent) {
+    logger.warn('adopting the command this attempt already sent', { phase: phase.name, attempt: job.attempt, instanceId: instance.id, commandId: sent.id });
+    return commandSent(phase, job, sent.id, sent.executionTimeoutSeconds ?? executionTimeoutSeconds, { ...t, nowMs: sent.sentAtMs ?? t.nowMs });
+  }
+
   try {
     const out = await clients.ssm.send(
       new SendCommandCommand({
         DocumentName: 'AWS-RunShellScript',
         InstanceIds: [instance.id],
-        Comment: `${phase.pipelineName} ${phase.name} ${run.mode} attempt ${job.attempt}`.slice(0, 100),
+        Comment: comment,
         Parameters: { commands, executionTimeout: [String(executionTimeoutSeconds)] },
         TimeoutSeconds: Math.max(30, Math.min(600, executionTimeoutSeconds)),
         CloudWatchOutputConfig: { CloudWatchOutputEnabled: true, CloudWatchLogGroupName: env.WORKLOAD_LOG_GROUP },

@@ -10,13 +10,13 @@ import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { affordableAttempts } from '../contract/budget';
-import { allPhases, type PhaseConfig, type PipelineConfig } from '../contract/config';
+import { allPhases, phaseWaits, type PhaseConfig, type PipelineConfig } from '../contract/config';
 import { PipelineFunction } from './constructs/pipeline-function';
 import { SafetyNet } from './constructs/safety-net';
 import { SpotWorkers } from './constructs/spot-workers';
 import { SpotPhaseDefinition } from '../state-machines/spot-phase';
 import { pipelineTimeoutSeconds, PipelineDefinition } from '../state-machines/pipeline';
-import type { FailureEnv, LaunchEnv, WorkloadLogEnv } from '../contract/environment';
+import type { LaunchEnv, WorkloadLogEnv } from '../contract/environment';
 import { TAG } from '../contract/tags';
 import { acknowledgeNag, acknowledgeWildcardResource, NAG_PACK } from './nag';
 
@@ -48,6 +48,7 @@ export class SpotPipelineStack extends Stack {
       vpcId: config.vpcId,
       workloadLogGroup: workloadLogs,
       flowLogRetention: retention,
+      azCount: config.vpcAzCount,
     });
     const subnetsFor = (phase: PhaseConfig) => phase.subnetIds ?? workers.defaultSubnetIds;
 
@@ -57,21 +58,18 @@ export class SpotPipelineStack extends Stack {
       LAUNCH_TEMPLATE_VERSION: workers.launchTemplate.latestVersionNumber,
     };
     const sendEnv: WorkloadLogEnv = { WORKLOAD_LOG_GROUP: workloadLogs.logGroupName };
-    const failureEnv: FailureEnv = { METRIC_NAMESPACE: config.metricNamespace };
     const fn = (id: string, handler: string, description: string, extra: Partial<ConstructorParameters<typeof PipelineFunction>[2]> = {}) =>
       new PipelineFunction(this, id, { handler, description, logRetention: retention, ...extra });
 
     const validateInput = fn('ValidateInputFn', 'validate-input', 'Validate the pipeline execution input');
     const launchInstance = fn('LaunchInstanceFn', 'launch-instance', 'Launch one attempt of a phase on a spot instance', {
       environment: launchEnv,
-      reservedConcurrentExecutions: 10,
+      reservedConcurrentExecutions: config.reservedConcurrency?.launchInstance, // opt-in: see reservedConcurrency in contract/config.ts
     });
     const awaitAgent = fn('AwaitAgentFn', 'await-agent', 'Wait for the SSM agent of a phase instance');
     const sendWorkload = fn('SendWorkloadFn', 'send-workload', 'Send the phase workload with SSM', { environment: sendEnv });
     const pollWorkload = fn('PollWorkloadFn', 'poll-workload', 'Poll a running phase workload and classify its end', { environment: sendEnv });
-    const handleFailure = fn('HandleFailureFn', 'handle-failure', 'Terminate a failed attempt; relaunch on spot interruption within budget', {
-      environment: failureEnv,
-    });
+    const handleFailure = fn('HandleFailureFn', 'handle-failure', 'Terminate a failed attempt; relaunch on spot interruption within budget');
     const finishPhase = fn('FinishPhaseFn', 'finish-phase', 'Terminate the instance of a finished phase and report it');
     const cleanupPhase = fn('CleanupPhaseFn', 'cleanup-phase', 'Terminate every instance of a phase that failed with an error');
 
@@ -87,7 +85,7 @@ export class SpotPipelineStack extends Stack {
       handleFailure,
       finishPhase,
       cleanupPhase,
-    });
+    }, { metricNamespace: config.metricNamespace });
     this.spotPhase = new sfn.StateMachine(this, 'SpotPhase', {
       stateMachineName: `${config.pipelineName}-spot-phase`,
       comment: 'One phase of the pipeline on EC2 spot: launch, wait for SSM, run, poll, relaunch on interruption, always clean up',
@@ -101,6 +99,8 @@ export class SpotPipelineStack extends Stack {
         includeExecutionData: false,
       },
     });
+    // The metric data the SpotPhase state machine puts itself (CountRelaunch, CountExhausted).
+    this.spotPhase.addToRolePolicy(spotPhaseDefinition.metricsStatement);
 
     const pipelineDefinition = new PipelineDefinition(this, 'PipelineDefinition', {
       config,
@@ -134,6 +134,7 @@ export class SpotPipelineStack extends Stack {
       maxInstanceAgeSeconds: longestBudget + config.cleanupMarginSeconds + ORPHAN_AGE_SLACK_SECONDS,
       alarmEmail: config.alarmEmail,
       reaperDryRun: config.reaperDryRun,
+      reaperReservedConcurrency: config.reservedConcurrency?.reaper,
       logRetention: retention,
     });
 
@@ -160,7 +161,7 @@ export class SpotPipelineStack extends Stack {
     new CfnOutput(this, 'AffordableAttempts', {
       description: 'Attempts each phase can afford in the worst case (budget arithmetic at synth)',
       value: allPhases(config)
-        .map((p) => `${p.name}=${affordableAttempts(p, config.cleanupMarginSeconds)}`)
+        .map((p) => `${p.name}=${affordableAttempts({ ...p, ...phaseWaits(p) }, config.cleanupMarginSeconds)}`)
         .join(' '),
     });
   }
@@ -295,14 +296,13 @@ export class SpotPipelineStack extends Stack {
       instances,
       `SendCommand targets instances launched at run time, so no instance id is known at deploy; the aws:ResourceTag/${TAG.pipeline} condition admits this pipeline's instances only.`,
     );
+    // ListCommands: a retried SendWorkload looks for the command its first try sent.
+    p.sendWorkload.allowOnAnyResource(['ssm:ListCommands'], 'a List call that supports no resource-level permissions');
     p.pollWorkload.allowOnAnyResource(['ssm:GetCommandInvocation', 'ssm:CancelCommand'], 'they take a command id, which has no ARN: no resource-level permissions');
     p.workloadLogs.grantRead(p.pollWorkload);
 
     // Terminate only the pipeline's own instances.
     for (const f of [p.handleFailure, p.finishPhase, p.cleanupPhase]) f.allowTerminatingPipelineInstances(p.config.pipelineName);
 
-    p.handleFailure.allowOnAnyResource(['cloudwatch:PutMetricData'], 'it has no resources; the cloudwatch:namespace condition narrows it to the pipeline namespace', {
-      StringEquals: { 'cloudwatch:namespace': p.config.metricNamespace },
-    });
   }
 }

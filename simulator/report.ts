@@ -5,7 +5,28 @@
  */
 import { allPhases } from '../contract/config';
 import type { Simulation } from './run';
-import { phaseOf, type SimEvent, type SimExecution } from './step-functions';
+import { TAG } from '../contract/tags';
+import type { SimInstance } from './services/account';
+import { invocationStatus } from './services/ssm';
+import { phaseOf, type SimExecution } from './step-functions';
+
+/** What the workload did on an instance, as the simulated cloud recorded it (never the pipeline's label). */
+export type WorkloadFact =
+  /** No workload command reached the instance. */
+  | 'none'
+  /** Still running when the run ended. */
+  | 'running'
+  | 'succeeded'
+  /** Exited non-zero by itself on a live instance (137 included: killed, e.g. out of memory). */
+  | 'exited'
+  /** Hung (printed nothing more) and was stopped by the pipeline before any spot notice. */
+  | 'hung'
+  /** Reached its executionTimeout. */
+  | 'timed-out'
+  /** Cancelled while it still worked (not hung). */
+  | 'cancelled'
+  /** Its instance went away under it (spot, or the pipeline terminating it). */
+  | 'cut-off';
 
 export interface LaunchReport {
   pool: string | null;
@@ -18,6 +39,22 @@ export interface LaunchReport {
   detail?: string;
   /** Extension: the phase execution the launch belongs to (a redrive starts a new one). */
   execution: string;
+  /** Extension: the attempt number the launch was tagged with. */
+  attempt: number;
+  /** v2: the market the instance ran in. */
+  market: 'spot';
+  /** v2: virtual seconds when the interruption notice reached this instance; null if none. */
+  noticeAt: number | null;
+  /** Extension: the simulated cloud's own record of the launch. */
+  cloud: {
+    workload: WorkloadFact;
+    /** spot | pipeline (a phase task) | safety-net (execution cleanup, orphan reaper) | null (still alive). */
+    terminatedBy: 'spot' | 'pipeline' | 'safety-net' | null;
+    /** The capacity errors the launch met, "pool: code". */
+    refusals: string[];
+    /** Workload (or preflight) commands SSM started on the instance. */
+    workloadsStarted: number;
+  };
 }
 
 export interface PhaseReport {
@@ -31,8 +68,10 @@ export interface PhaseReport {
   /** Extension: the phase execution's error and cause when it failed. */
   error: string | null;
   cause: string | null;
-  /** Extension: relaunches the pipeline decided (each must have put one metric datum). */
+  /** Extension: relaunches that happened, by the cloud's record (launch attempts after the first, per phase execution). */
   relaunches: number;
+  /** Extension: each phase execution's duration in seconds (a redrive runs the phase in a new one). */
+  runs: { execution: string; seconds: number; status: string; error: string | null; stoppedWhileLaunching: boolean }[];
 }
 
 export interface SimulationReport {
@@ -43,78 +82,132 @@ export interface SimulationReport {
   simulatedSeconds: number;
   phases: PhaseReport[];
   metrics: { namespace: string; name: string; value: number; dimensions: Record<string, string> }[];
-  instances: { launched: number; runningAtEnd: number };
+  instances: {
+    launched: number;
+    runningAtEnd: number;
+    /** Extension: virtual seconds (since the start) when the last pipeline instance was gone; null while one is left. */
+    lastGoneAt: number | null;
+  };
   workloadsRun: number;
   transitions: number;
+  /** v2: the largest event count of any one execution (Step Functions allows 25,000). */
+  maxHistoryEvents: number;
+  /** v2: every simulated API call, by "Service.Operation" (throttled tries included). */
+  apiCalls: Record<string, number>;
 }
 
 const seconds = (ms: number) => Math.round(ms / 1000);
 
-type JobOutput = { job?: { instance?: { id?: string }; history?: { outcome: string; reasonCode?: string; detail?: string }[]; verdict?: { action?: string }; status?: string } };
+type HistoryRecord = { attempt: number; outcome: string; reasonCode?: string; detail?: string };
+type StateOutput = { job?: { history?: HistoryRecord[] }; summary?: { launches?: HistoryRecord[] } };
 
-function exitsOf(events: SimEvent[], state: string): SimEvent[] {
-  return events.filter((e) => e.type === 'StateExited' && e.state?.name === state);
-}
-
-/** The launches of one phase execution, attempt by attempt. */
-function launchesOf(sim: Simulation, execution: SimExecution, t0: number): LaunchReport[] {
-  const launches: LaunchReport[] = [];
+/** The attempt records the pipeline wrote in one phase execution, by attempt (its labels, for people). */
+function labelsOf(execution: SimExecution): Map<number, HistoryRecord> {
+  const labels = new Map<number, HistoryRecord>();
   for (const event of execution.events) {
     if (event.type !== 'StateExited' || !event.state) continue;
-    const output = event.state.output as JobOutput & { launches?: { outcome: string }[] };
-    if (event.state.name === 'LaunchInstance') {
-      const instanceId = output.job?.instance?.id ?? null;
-      const instance = instanceId ? sim.cloud.instances.find((i) => i.id === instanceId) : undefined;
-      const entered = execution.events.findLast((e) => e.type === 'StateEntered' && e.state?.name === 'LaunchInstance' && e.timestamp <= event.timestamp);
-      launches.push({
-        pool: instance ? sim.cloud.poolOf(instance) : null,
-        outcome: 'running',
-        start: seconds((instance?.launchedAt ?? entered?.timestamp ?? event.timestamp) - t0),
-        end: seconds((instance?.terminatedAt ?? event.timestamp) - t0),
-        instanceId,
-        execution: execution.name,
-      });
-    } else if (event.state.name === 'HandleFailure' && launches.length > 0) {
-      const record = output.job?.history?.at(-1);
-      const current = launches.at(-1)!;
-      current.outcome = record?.outcome ?? 'failed';
-      current.reason = record?.reasonCode;
-      current.detail = record?.detail;
-    } else if (event.state.name === 'FinishPhase' && launches.length > 0) {
-      const summary = (event.state.output as { summary?: { outcome?: string } }).summary;
-      launches.at(-1)!.outcome = summary?.outcome ?? 'succeeded';
-    }
+    const output = event.state.output as StateOutput | undefined;
+    const records = event.state.name === 'HandleFailure' ? output?.job?.history : event.state.name === 'FinishPhase' ? output?.summary?.launches : undefined;
+    for (const r of records ?? []) labels.set(r.attempt, r);
   }
-  for (const launch of launches) {
-    const instance = launch.instanceId ? sim.cloud.instances.find((i) => i.id === launch.instanceId) : undefined;
-    if (instance?.terminatedAt !== undefined) launch.end = seconds(instance.terminatedAt - t0);
-    if (launch.outcome === 'running') {
-      launch.outcome = execution.status === 'ABORTED' ? 'aborted' : execution.status === 'TIMED_OUT' ? 'timed-out' : 'failed';
-      if (!instance) launch.end = seconds((execution.stoppedAt ?? sim.endedAt) - t0);
-    }
+  return labels;
+}
+
+/** What the workload did on an instance, from the simulated SSM's invocations. */
+function workloadFact(sim: Simulation, instance: SimInstance, end: number): WorkloadFact {
+  const inv = sim.cloud.invocations.findLast((i) => i.instanceId === instance.id);
+  if (!inv) return 'none';
+  const { status, endedAt } = invocationStatus(sim.cloud, inv, end);
+  if (endedAt === undefined) return 'running';
+  if (status === 'Success') return 'succeeded';
+  if (endedAt === inv.startedAt + inv.durationMs && !inv.hang) return 'exited';
+  const noticeBefore = instance.noticeAt !== undefined && instance.noticeAt <= endedAt;
+  if (inv.hang && !noticeBefore && (endedAt === inv.cancelledAt || instance.terminatedBy === 'pipeline')) return 'hung';
+  if (endedAt === inv.startedAt + inv.executionTimeoutMs) return 'timed-out';
+  if (endedAt === inv.cancelledAt) return 'cancelled';
+  return 'cut-off';
+}
+
+const SAFETY_NET = new Set(['execution-cleanup', 'reap-orphans']);
+
+/** The launches of one phase execution, attempt by attempt, from what the simulated EC2 recorded. */
+function launchesOf(sim: Simulation, execution: SimExecution, t0: number, end: number): LaunchReport[] {
+  const instances = sim.cloud.instances.filter((i) => i.tags[TAG.execution] === execution.arn);
+  const refusals = sim.cloud.refusals.filter((r) => r.execution === execution.arn);
+  const attempts = [...new Set([...instances.map((i) => i.attempt), ...refusals.map((r) => r.attempt)])].sort((a, b) => a - b);
+  const labels = labelsOf(execution);
+  return attempts.map((attempt) => {
+    const instance = instances.find((i) => i.attempt === attempt);
+    const refused = refusals.filter((r) => r.attempt === attempt);
+    const label = labels.get(attempt);
+    const outcome = label?.outcome ?? (execution.status === 'ABORTED' ? 'aborted' : execution.status === 'TIMED_OUT' ? 'timed-out' : 'failed');
+    const startMs = Math.min(instance?.launchedAt ?? Infinity, ...refused.map((r) => r.at));
+    const endMs = instance ? (instance.terminatedAt ?? end) : Math.max(...refused.map((r) => r.at));
+    const terminatedBy = !instance || instance.terminatedAt === undefined ? null : instance.terminatedBy === 'spot' ? 'spot' : SAFETY_NET.has(instance.terminatedByHandler ?? '') ? 'safety-net' : 'pipeline';
+    return {
+      pool: instance ? sim.cloud.poolOf(instance) : null,
+      outcome,
+      start: seconds(startMs - t0),
+      end: seconds(endMs - t0),
+      instanceId: instance?.id ?? null,
+      ...(label?.reasonCode ? { reason: label.reasonCode } : {}),
+      ...(label?.detail ? { detail: label.detail } : {}),
+      execution: execution.name,
+      attempt,
+      market: 'spot' as const,
+      noticeAt: instance?.noticeAt !== undefined && instance.noticeAt <= (instance.terminatedAt ?? end) ? seconds(instance.noticeAt - t0) : null,
+      cloud: {
+        workload: instance ? workloadFact(sim, instance, end) : 'none',
+        terminatedBy,
+        refusals: refused.map((r) => `${r.pool}: ${r.code}`),
+        workloadsStarted: instance ? sim.cloud.invocations.filter((i) => i.instanceId === instance.id).length : 0,
+      },
+    };
+  });
+}
+
+/**
+ * History events of one execution as Step Functions counts them against its 25,000 limit: the
+ * execution's start and end; every state's entered and exited events; for a task, its scheduled,
+ * started and succeeded/failed events, again for every retry; for a Parallel, its started and
+ * succeeded events (Step Functions API reference, "HistoryEvent" types).
+ */
+export function historyEvents(execution: SimExecution): number {
+  let count = 2;
+  for (const e of execution.events) {
+    if (e.type === 'StateEntered') count += 2 + (e.state?.type === 'Task' ? 3 : e.state?.type === 'Parallel' || e.state?.type === 'Map' ? 2 : 0);
+    else if (e.type === 'StateRetried') count += 3;
   }
-  return launches;
+  return count;
 }
 
 export function buildReport(sim: Simulation): SimulationReport {
   const t0 = sim.pipelineRuns[0]!.startedAt;
+  const end = sim.instancesGoneAt ?? sim.endedAt;
   const children = sim.stepFunctions.executions.filter((e) => e.parentArn === sim.pipeline.arn);
   const phases: PhaseReport[] = allPhases(sim.config).map((phase) => {
     const runs = children.filter((c) => phaseOf(c) === phase.name);
     const last = runs.at(-1);
-    const launches = runs.flatMap((run) => launchesOf(sim, run, t0));
-    const relaunches = runs.reduce((n, run) => n + exitsOf(run.events, 'HandleFailure').filter((e) => (e.state?.output as JobOutput).job?.verdict?.action === 'relaunch').length, 0);
+    const perRun = runs.map((run) => launchesOf(sim, run, t0, end));
+    const launches = perRun.flat();
     return {
       name: phase.name,
       status: !last ? 'NOT_RUN' : last.status === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED',
       attempts: launches.length,
-      launches: launches.map(({ pool, outcome, start, end, instanceId, reason, detail, execution }) => ({ pool, outcome, start, end, instanceId, execution, ...(reason ? { reason } : {}), ...(detail ? { detail } : {}) })),
+      launches,
       interruptions: launches.filter((l) => l.outcome === 'interrupted' || l.outcome === 'capacity-exhausted').length,
       seconds: runs.reduce((sum, run) => sum + seconds((run.stoppedAt ?? sim.endedAt) - run.startedAt), 0),
       budgetSeconds: phase.budgetSeconds,
       error: last && last.status !== 'SUCCEEDED' ? (last.error ?? last.status) : null,
       cause: last && last.status !== 'SUCCEEDED' ? (last.cause ?? null) : null,
-      relaunches,
+      relaunches: perRun.reduce((n, run) => n + Math.max(0, run.length - 1), 0),
+      runs: runs.map((run) => ({
+        execution: run.name,
+        seconds: seconds((run.stoppedAt ?? sim.endedAt) - run.startedAt),
+        status: run.status,
+        error: run.status === 'SUCCEEDED' ? null : (run.error ?? run.status),
+        stoppedWhileLaunching: run.status !== 'SUCCEEDED' && enteredNotExited(run, 'LaunchInstance'),
+      })),
     };
   });
   return {
@@ -125,8 +218,20 @@ export function buildReport(sim: Simulation): SimulationReport {
     simulatedSeconds: seconds((sim.pipeline.stoppedAt ?? sim.endedAt) - t0),
     phases,
     metrics: sim.cloud.metrics.map(({ namespace, name, value, dimensions }) => ({ namespace, name, value, dimensions })),
-    instances: { launched: sim.cloud.instances.length, runningAtEnd: sim.cloud.runningInstances(sim.endedAt).length },
+    instances: {
+      launched: sim.cloud.instances.length,
+      runningAtEnd: sim.cloud.runningInstances(end).length,
+      lastGoneAt: sim.instancesGoneAt === undefined ? null : seconds(Math.max(t0, ...sim.cloud.instances.map((i) => i.terminatedAt ?? t0)) - t0),
+    },
     workloadsRun: sim.cloud.invocations.filter((i) => i.mode === 'full').length,
     transitions: sim.stepFunctions.transitions(),
+    maxHistoryEvents: Math.max(0, ...sim.stepFunctions.executions.map(historyEvents)),
+    apiCalls: Object.fromEntries([...sim.cloud.calls].sort(([a], [b]) => a.localeCompare(b))),
   };
+}
+
+/** Was the execution inside this state (entered, not exited) when it stopped? */
+function enteredNotExited(execution: SimExecution, state: string): boolean {
+  const entered = execution.events.findLastIndex((e) => e.type === 'StateEntered' && e.state?.name === state);
+  return entered >= 0 && !execution.events.slice(entered).some((e) => e.type === 'StateExited' && e.state?.name === state);
 }

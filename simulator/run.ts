@@ -9,15 +9,33 @@ import { loadPipelineConfig } from '../lib/config/load';
 import { allPhases, type PipelineConfig } from '../contract/config';
 import { SimulatedEventBus } from './event-bus';
 import { deployedFunctions, SimulatedLambda } from './lambda-runtime';
-import { checkScenarioPhases, type Scenario } from './scenario';
+import { installLongTimers } from './long-timers';
+import { checkScenarioHandlers, checkScenarioPhases, type Scenario } from './scenario';
 import { routeSdkToAccount } from './sdk-interceptor';
+import { handleCall, type ServiceName } from './services';
 import { SimulatedAccount } from './services/account';
-import { SimulatedStepFunctions, type SimExecution } from './step-functions';
+import { sdkErrorPrefix, SimulatedStepFunctions, type SimExecution } from './step-functions';
 import { synthTemplate } from './synth';
 import { deployedStateMachines, physicalId, resolve, resourcesOfType, SIM_REGION, type CfnTemplate } from './template';
 
 /** Saturday 2026-05-30, 02:00 in Los Angeles: when the seed's pipeline started. */
 export const DEFAULT_START = Date.parse('2026-05-30T09:00:00Z');
+
+/** After the executions have ended, how long the account keeps running while instances are still alive. */
+export const AFTER_END_CAP_MS = 48 * 3_600_000;
+
+/**
+ * The simulated services (SERVICES keys) by the service name of an AWS SDK integration's Resource,
+ * arn:aws:states:::aws-sdk:<service>:<action> (Step Functions developer guide, "Learning to use AWS
+ * service SDK integrations": the service name is the SDK's, in lower case).
+ */
+const SDK_INTEGRATION_SERVICES: Readonly<Record<string, ServiceName>> = {
+  cloudwatch: 'CloudWatch',
+  cloudwatchlogs: 'CloudWatchLogs',
+  ec2: 'EC2',
+  sfn: 'SFN',
+  ssm: 'SSM',
+};
 
 export interface SimulationOptions {
   /** Directory a relative scenario `config` path is resolved from. */
@@ -40,7 +58,14 @@ export interface Simulation {
   /** The original run, then each redrive of it. */
   readonly pipelineRuns: SimExecution[];
   readonly startedAt: number;
+  /** When the executions had all ended (and the account had reacted to them). */
   readonly endedAt: number;
+  /**
+   * When the last instance was gone (epoch ms): the account keeps running after the executions end
+   * (its scheduled rules, such as the orphan reaper, keep firing) until no instance is alive, for
+   * at most AFTER_END_CAP_MS; undefined if some were still alive then. The start when none launched.
+   */
+  readonly instancesGoneAt?: number;
   /** Real milliseconds the virtual run took (synth excluded). */
   readonly realMs: number;
 }
@@ -69,35 +94,59 @@ export async function runSimulation(scenario: Scenario, options: SimulationOptio
   const template = options.template ?? synthTemplate(config);
   const [lt] = resourcesOfType(template, 'AWS::EC2::LaunchTemplate');
   if (!lt) throw new Error('the synthesized template has no launch template');
-  const lambda = new SimulatedLambda(deployedFunctions(template), scenario.lostResponses);
+  const functions = deployedFunctions(template);
+  checkScenarioHandlers(
+    scenario,
+    functions.map((f) => path.basename(f.handlerFile, '.ts')),
+  );
+  const lambda = new SimulatedLambda(functions, scenario.lostResponses);
   await lambda.load();
   const stepFunctions = new SimulatedStepFunctions(deployedStateMachines(template), lambda);
   const cloud = new SimulatedAccount({ scenario, subnetZones: subnetZones(template, config), launchTemplateId: physicalId(lt[0], lt[1]), stepFunctions });
+  // AWS SDK integration tasks call the simulated account, as the handlers' SDK clients do. The
+  // parameters arrive as the state evaluated them, PascalCase as the SDK's input; the action is the
+  // API operation in camelCase (developer guide, "Learning to use AWS service SDK integrations").
+  stepFunctions.sdkIntegration = (service, action, parameters) =>
+    handleCall(
+      cloud,
+      Object.hasOwn(SDK_INTEGRATION_SERVICES, service) ? SDK_INTEGRATION_SERVICES[service]! : sdkErrorPrefix(service),
+      action.charAt(0).toUpperCase() + action.slice(1),
+      structuredClone((parameters ?? {}) as Record<string, unknown>),
+    );
   const pipelineMachine = stepFunctions.byName(config.pipelineName);
   const eventBus = new SimulatedEventBus(template, lambda);
   stepFunctions.onEnded.push((execution) => eventBus.executionEnded(execution));
   const realStart = performance.now();
   const startedAt = options.startAt ?? DEFAULT_START;
   const clock = FakeTimers.install({ now: startedAt, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], loopLimit: 1_000_000 });
+  // Over the fake clock: delays beyond 2^31-1 ms (abort, redrive, Wait states, timeouts) run in chunks.
+  const uninstallLongTimers = installLongTimers();
   const unroute = routeSdkToAccount(cloud);
+  const restoreRandom = seedRandom(scenario);
   const restoreConsole = silenceConsole();
   try {
     const input = 'input' in scenario ? scenario.input : { mode: scenario.mode ?? 'full' };
     const pipeline = stepFunctions.startExecution(pipelineMachine.arn, input ?? {}, { name: 'saturday-run' });
+    const pipelineRuns = [pipeline];
     eventBus.startSchedules();
-    if (scenario.abortAtMinute !== undefined) setTimeout(() => pipeline.abort(), scenario.abortAtMinute * 60_000);
+    // The operator stops the execution (its ARN): after a redrive, that is the redriven run.
+    let abortTimer: ReturnType<typeof setTimeout> | undefined;
+    if (scenario.abortAtMinute !== undefined) abortTimer = setTimeout(() => pipelineRuns.at(-1)!.abort(), scenario.abortAtMinute * 60_000);
     // Until every execution has ended and the account has finished reacting to it.
     const settled = () => stepFunctions.executions.every((e) => e.status !== 'RUNNING') && eventBus.inFlight === 0;
     await driveUntil(clock, settled);
-    const pipelineRuns = [pipeline];
     if (scenario.redriveAfterMinutes !== undefined && pipeline.status !== 'SUCCEEDED') {
+      // Minutes after the execution ended (the account's reaction to its end has run meanwhile).
       let waited = false;
-      setTimeout(() => (waited = true), scenario.redriveAfterMinutes * 60_000);
+      setTimeout(() => (waited = true), pipeline.stoppedAt! + scenario.redriveAfterMinutes * 60_000 - Date.now());
       await driveUntil(clock, () => waited);
       pipelineRuns.push(stepFunctions.redrive(pipeline));
       await driveUntil(clock, settled);
     }
+    clearTimeout(abortTimer);
     await Promise.all(stepFunctions.executions.map((e) => e.done));
+    const endedAt = Date.now();
+    const instancesGoneAt = await untilInstancesGone(clock, cloud, eventBus, startedAt);
     eventBus.stopSchedules();
     return {
       scenario,
@@ -108,14 +157,56 @@ export async function runSimulation(scenario: Scenario, options: SimulationOptio
       pipeline: pipelineRuns.at(-1)!,
       pipelineRuns,
       startedAt,
-      endedAt: Date.now(),
+      endedAt,
+      instancesGoneAt,
       realMs: performance.now() - realStart,
     };
   } finally {
     restoreConsole();
+    restoreRandom();
     unroute();
+    uninstallLongTimers();
     clock.uninstall();
   }
+}
+
+/**
+ * After the executions: keep the account running on virtual time (its scheduled rules keep firing)
+ * until no instance is alive or AFTER_END_CAP_MS has passed; when the last instance was gone, or
+ * undefined. Costs nothing when no instance is left.
+ */
+async function untilInstancesGone(clock: ReturnType<typeof FakeTimers.install>, cloud: SimulatedAccount, eventBus: SimulatedEventBus, startedAt: number): Promise<number | undefined> {
+  const gone = () => cloud.runningInstances().length === 0;
+  if (!gone()) {
+    let capped = false;
+    const cap = setTimeout(() => (capped = true), AFTER_END_CAP_MS);
+    await driveUntil(clock, () => (gone() && eventBus.inFlight === 0) || capped);
+    clearTimeout(cap);
+    if (!gone()) return undefined;
+  }
+  return cloud.instances.reduce((last, i) => Math.max(last, i.terminatedAt ?? last), startedAt);
+}
+
+/**
+ * The jitter of the SDK's retry backoff, of the state machines' retries (JitterStrategy FULL) and
+ * every other random draw come from Math.random. Seeded from the scenario for the run, so a
+ * scenario replays exactly (a chaos seed fails the same way every time); returns the undo.
+ */
+function seedRandom(scenario: Scenario): () => void {
+  const saved = Math.random;
+  let a = 0;
+  for (const ch of JSON.stringify(scenario)) a = (Math.imul(a, 31) + ch.charCodeAt(0)) >>> 0;
+  // mulberry32
+  Math.random = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return () => {
+    Math.random = saved;
+  };
 }
 
 /** The handlers' JSON logs stay out of the terminal while the simulation runs; returns the undo. */

@@ -1,14 +1,151 @@
 /**
- * The scenario file of the simulator contract (shared/simulator-contract.md): what the
- * simulated cloud does to each phase and launch attempt. Validated before anything runs.
+ * The scenario file of the simulator contract (shared/simulator-contract.md, v1 and v2): what the
+ * simulated cloud does to each phase and launch attempt. Validated before anything runs; every
+ * problem names its field.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { z } from 'zod';
-import { formatIssues } from '../contract/config';
+import { formatIssues, formatPath } from '../contract/config';
+import { SPOT_INTERRUPTION_STATE_REASONS, SPOT_INTERRUPTION_STATUS_CODES } from '../contract/aws-codes';
+import { SERVICES } from './services';
 
-const minutes = (what: string) => z.number({ error: `must be a number >= 0 (${what})` }).min(0, { error: 'must be a number >= 0' });
+/**
+ * The longest span a minutes field may hold: 366 days. A Standard workflow runs at most a year
+ * (Step Functions developer guide, "Step Functions service quotas": maximum execution time, one
+ * year), and the virtual clock holds any such span (long-timers.ts).
+ */
+export const MAX_SCENARIO_MINUTES = 366 * 24 * 60;
+
+/** A span of virtual minutes, >= 0 (or > 0), finite, at most MAX_SCENARIO_MINUTES (JSON's 1e400 parses as Infinity). */
+const minutes = (what: string, { positive = false } = {}) => {
+  const error = `must be a number ${positive ? '> 0' : '>= 0'} and at most ${MAX_SCENARIO_MINUTES} (366 days of minutes; ${what})`;
+  const base = z.number({ error }).max(MAX_SCENARIO_MINUTES, { error });
+  return positive ? base.positive({ error }) : base.min(0, { error });
+};
+
+/**
+ * Spot request status codes, as EC2 documents them (EC2 User Guide, "Get the status of a Spot
+ * Instance request": "Spot request status codes"; "State changes for a Spot request", including
+ * "Interruption experiments"), plus the codes earlier editions of those pages listed and the
+ * interruption codes the pipeline classifies (contract/aws-codes.ts).
+ */
+export const SPOT_REQUEST_STATUS_CODES: readonly string[] = [
+  ...new Set([
+    'az-group-constraint',
+    'bad-parameters',
+    'canceled-before-fulfillment',
+    'capacity-not-available',
+    'constraint-not-fulfillable',
+    'fulfilled',
+    'instance-stopped-by-price',
+    'instance-stopped-by-user',
+    'instance-stopped-no-capacity',
+    'instance-terminated-by-price',
+    'instance-terminated-by-schedule',
+    'instance-terminated-by-service',
+    'instance-terminated-by-user',
+    'spot-instance-terminated-by-user',
+    'instance-terminated-launch-group-constraint',
+    'instance-terminated-no-capacity',
+    'launch-group-constraint',
+    'limit-exceeded',
+    'marked-for-stop',
+    'marked-for-termination',
+    'not-scheduled-yet',
+    'pending-evaluation',
+    'pending-fulfillment',
+    'placement-group-constraint',
+    'price-too-low',
+    'request-canceled-and-instance-running',
+    'schedule-expired',
+    'system-error',
+    // "Interruption experiments" (AWS Fault Injection Service)
+    'marked-for-stop-by-experiment',
+    'instance-stopped-by-experiment',
+    'instance-terminated-by-experiment',
+    // earlier editions of the same pages
+    'capacity-oversubscribed',
+    'instance-terminated-capacity-oversubscribed',
+    'instance-stopped-capacity-oversubscribed',
+    'marked-for-hibernation',
+    'instance-hibernated-by-price',
+    'instance-hibernated-no-capacity',
+    ...SPOT_INTERRUPTION_STATUS_CODES,
+  ]),
+];
+
+/** Instance StateReason codes, as EC2 documents them (EC2 API Reference, "StateReason": message). */
+export const STATE_REASON_CODES: readonly string[] = [
+  ...new Set([
+    'Server.InsufficientInstanceCapacity',
+    'Server.InternalError',
+    'Server.ScheduledStop',
+    'Server.SpotInstanceShutdown',
+    'Server.SpotInstanceTermination',
+    'Client.InstanceInitiatedShutdown',
+    'Client.InstanceTerminated',
+    'Client.InternalError',
+    'Client.InvalidSnapshot.NotFound',
+    'Client.UserInitiatedHibernate',
+    'Client.UserInitiatedShutdown',
+    'Client.VolumeLimitExceeded',
+    ...SPOT_INTERRUPTION_STATE_REASONS,
+  ]),
+];
+
+/** The handler files under lambdas/ (a deployed function runs lambdas/<handler>.ts). */
+export function handlerFileNames(): string[] {
+  return readdirSync(path.join(__dirname, '..', 'lambdas'), { withFileTypes: true })
+    .filter((f) => f.isFile() && f.name.endsWith('.ts') && !f.name.endsWith('.d.ts') && !f.name.endsWith('.test.ts'))
+    .map((f) => f.name.slice(0, -'.ts'.length))
+    .sort();
+}
+
+/** Is "Service.Operation" an operation of the simulated services (services/index.ts)? */
+function isSimulatedOperation(key: string): boolean {
+  const [service, operation, ...rest] = key.split('.');
+  if (!service || !operation || rest.length > 0 || !Object.hasOwn(SERVICES, service)) return false;
+  return Object.hasOwn(SERVICES[service as keyof typeof SERVICES], operation);
+}
+
+function simulatedOperations(): string[] {
+  return Object.entries(SERVICES).flatMap(([service, operations]) => Object.keys(operations).map((op) => `${service}.${op}`));
+}
+
+/**
+ * A JSON object used as a map (phase names, handler names, API names). Unlike z.record, every own
+ * key is kept, `__proto__` included (JSON.parse makes it an own key; a plain assignment would set
+ * the prototype instead, and the key would silently vanish), and the result has no prototype, so no
+ * inherited name (constructor, toString, ...) reads as an entry.
+ */
+function ownRecord<V extends z.ZodType>(value: V, options: { error: string; key?: (key: string) => string | undefined }) {
+  return z.unknown().transform((raw, ctx): Record<string, z.output<V>> => {
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      ctx.addIssue({ code: 'custom', message: options.error });
+      return z.NEVER;
+    }
+    const out = Object.create(null) as Record<string, z.output<V>>;
+    for (const [key, item] of Object.entries(raw)) {
+      const keyProblem = options.key?.(key);
+      if (keyProblem) {
+        ctx.addIssue({ code: 'custom', path: [key], message: keyProblem });
+        continue;
+      }
+      const parsed = value.safeParse(item);
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', path: [key, ...issue.path], message: issue.message });
+        continue;
+      }
+      Object.defineProperty(out, key, { value: parsed.data, enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  });
+}
 
 const POOL_PATTERN = /^(\*|(\*|[a-z0-9][a-z0-9.-]*)\/(\*|[a-z0-9-]+))$/;
+
+const exitCode = z.number({ error: 'must be a whole number 0-255' }).int({ error: 'must be a whole number 0-255' }).min(0, { error: 'must be a whole number 0-255' }).max(255, { error: 'must be a whole number 0-255' });
 
 export const attemptPlanSchema = z
   .object({
@@ -30,9 +167,13 @@ export const attemptPlanSchema = z
       ])
       .optional(),
     interruptAtMinute: minutes('minutes after the workload started').optional(),
-    spotStatus: z.string().min(1).nullable().optional(),
-    stateReason: z.string().min(1).nullable().optional(),
-    exitCode: z.number().int({ error: 'must be a whole number 0-255' }).min(0).max(255, { error: 'must be a whole number 0-255' }).optional(),
+    /** v2: spot reclaims the instance this long after launch (during boot). */
+    interruptAfterLaunchMinutes: minutes('minutes after the instance was launched').optional(),
+    /** Checked against SPOT_REQUEST_STATUS_CODES unless the scenario sets allowUnknownCodes. */
+    spotStatus: z.string({ error: 'must be a spot request status code or null' }).min(1).nullable().optional(),
+    /** Checked against STATE_REASON_CODES unless the scenario sets allowUnknownCodes. */
+    stateReason: z.string({ error: 'must be a StateReason code or null' }).min(1).nullable().optional(),
+    exitCode: exitCode.optional(),
     hang: z.boolean({ error: 'must be true or false' }).optional(),
   })
   .strict();
@@ -40,8 +181,10 @@ export type AttemptPlan = z.output<typeof attemptPlanSchema>;
 
 export const phasePlanSchema = z
   .object({
-    workloadMinutes: z.number({ error: 'must be a number > 0' }).positive({ error: 'must be a number > 0' }).optional(),
-    exitCode: z.number().int({ error: 'must be a whole number 0-255' }).min(0).max(255, { error: 'must be a whole number 0-255' }).optional(),
+    workloadMinutes: minutes('how long the workload runs', { positive: true }).optional(),
+    exitCode: exitCode.optional(),
+    /** v2: where the workload prints its progress lines (default stdout). */
+    output: z.enum(['stdout', 'stderr', 'both'], { error: 'must be "stdout", "stderr" or "both"' }).optional(),
     attempts: z.array(attemptPlanSchema, { error: 'must be a list of attempt objects' }).max(50).optional(),
   })
   .strict();
@@ -55,18 +198,47 @@ export const scenarioSchema = z
     abortAtMinute: minutes('virtual minutes after the execution started').optional(),
     config: z.string({ error: 'must be a path to a pipeline config JSON file' }).min(1).optional(),
     /** Extension: the first N invocations of a handler (by file name, e.g. "launch-instance") do their work, then lose their response (Lambda.ServiceException). */
-    lostResponses: z.record(z.string().regex(/^[a-z][a-z-]*$/, { error: 'must be a handler file name like "launch-instance"' }), z.number().int().min(0).max(100)).optional(),
+    lostResponses: ownRecord(z.number({ error: 'must be a whole number 0-100' }).int({ error: 'must be a whole number 0-100' }).min(0, { error: 'must be a whole number 0-100' }).max(100, { error: 'must be a whole number 0-100' }), {
+      error: 'must map handler names (e.g. "launch-instance") to counts',
+      key: (key) => (handlerFileNames().includes(key) ? undefined : `no such handler (handlers: ${handlerFileNames().join(', ')})`),
+    }).optional(),
     /** Extension: the first N calls of an API ("Service.Operation", e.g. "EC2.RunInstances") are throttled. */
-    throttle: z.record(z.string().regex(/^(EC2|SSM|CloudWatch|CloudWatchLogs|SFN)\.[A-Za-z]+$/, { error: 'must be "Service.Operation", e.g. "SSM.GetCommandInvocation"' }), z.number().int().min(0).max(1000)).optional(),
+    throttle: ownRecord(z.number({ error: 'must be a whole number 0-1000' }).int({ error: 'must be a whole number 0-1000' }).min(0, { error: 'must be a whole number 0-1000' }).max(1000, { error: 'must be a whole number 0-1000' }), {
+      error: 'must map "Service.Operation" names (e.g. "SSM.GetCommandInvocation") to counts',
+      key: (key) => (isSimulatedOperation(key) ? undefined : `no such simulated operation (operations: ${simulatedOperations().join(', ')})`),
+    }).optional(),
     /** Extension: when the execution does not succeed, an operator redrives it this many minutes later. */
     redriveAfterMinutes: minutes('virtual minutes after the execution ended').optional(),
     /** Extension: minutes from launch until the SSM agent is online (default 2). */
-    bootMinutes: z.number({ error: 'must be a number > 0' }).positive({ error: 'must be a number > 0' }).optional(),
+    bootMinutes: minutes('from launch until the SSM agent is online', { positive: true }).optional(),
     /** Extension: minutes a preflight command runs (default 1). */
-    preflightMinutes: z.number({ error: 'must be a number > 0' }).positive({ error: 'must be a number > 0' }).optional(),
-    phases: z.record(z.string(), phasePlanSchema, { error: 'must map phase names to phase plans' }).optional(),
+    preflightMinutes: minutes('how long a preflight command runs', { positive: true }).optional(),
+    /** Extension: accept spot status and StateReason codes EC2 does not document (to rehearse a new code). */
+    allowUnknownCodes: z.boolean({ error: 'must be true or false' }).optional(),
+    phases: ownRecord(phasePlanSchema, { error: 'must map phase names to phase plans' }).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((scenario, ctx) => {
+    if (scenario.allowUnknownCodes) return;
+    for (const [phase, plan] of Object.entries(scenario.phases ?? {})) {
+      (plan.attempts ?? []).forEach((attempt, i) => {
+        if (typeof attempt.spotStatus === 'string' && !SPOT_REQUEST_STATUS_CODES.includes(attempt.spotStatus)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['phases', phase, 'attempts', i, 'spotStatus'],
+            message: `"${attempt.spotStatus}" is not a spot request status code EC2 documents (e.g. instance-terminated-no-capacity, marked-for-termination); set "allowUnknownCodes": true to use it anyway`,
+          });
+        }
+        if (typeof attempt.stateReason === 'string' && !STATE_REASON_CODES.includes(attempt.stateReason)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['phases', phase, 'attempts', i, 'stateReason'],
+            message: `"${attempt.stateReason}" is not a StateReason code EC2 documents (e.g. Server.SpotInstanceTermination); set "allowUnknownCodes": true to use it anyway`,
+          });
+        }
+      });
+    }
+  });
 export type Scenario = z.output<typeof scenarioSchema>;
 
 /** A scenario that cannot be run; the message names the offending field. */
@@ -99,12 +271,22 @@ export function loadScenario(path: string): Scenario {
   return parseScenario(raw, `scenario ${path}`);
 }
 
-/** Scenario phases must be phases of the pipeline. */
+/** Scenario phases must be phases of the pipeline (own keys only: `__proto__` or `constructor` is no phase). */
 export function checkScenarioPhases(scenario: Scenario, phaseNames: readonly string[]): void {
   const unknown = Object.keys(scenario.phases ?? {}).filter((n) => !phaseNames.includes(n));
   if (unknown.length > 0) {
     throw new ScenarioError(
-      `Invalid scenario:\n${unknown.map((n) => `phases.${n}: no such phase in the pipeline config (phases: ${phaseNames.join(', ')})`).join('\n')}`,
+      `Invalid scenario:\n${unknown.map((n) => `${formatPath(['phases', n])}: no such phase in the pipeline config (phases: ${phaseNames.join(', ')})`).join('\n')}`,
+    );
+  }
+}
+
+/** Scenario lostResponses must name handlers the template deploys. */
+export function checkScenarioHandlers(scenario: Scenario, deployedHandlers: readonly string[]): void {
+  const unknown = Object.keys(scenario.lostResponses ?? {}).filter((n) => !deployedHandlers.includes(n));
+  if (unknown.length > 0) {
+    throw new ScenarioError(
+      `Invalid scenario:\n${unknown.map((n) => `${formatPath(['lostResponses', n])}: no such handler deployed by the stack (handlers: ${[...deployedHandlers].sort().join(', ')})`).join('\n')}`,
     );
   }
 }

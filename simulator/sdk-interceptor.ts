@@ -1,8 +1,15 @@
 /**
- * Routes the handlers' ordinary AWS SDK clients to the simulated account. The simulator installs
- * it at each client class's `send`, the single door every command goes through; the handlers'
- * code is unchanged and carries no trace of it. Which client answers which operations is the
- * table in services/index.ts.
+ * Routes the handlers' ordinary AWS SDK clients to the simulated account, at the place AWS
+ * answers: below the SDK's own retry middleware, where the request would be signed and sent.
+ * Each command goes through the real SDK pipeline (serialization, endpoint resolution, the retry
+ * strategy with its backoff and retry quota); where the SDK would send the HTTP request, the
+ * simulated service answers instead. A throttling or service error
+ * thrown there is therefore retried by the SDK exactly as it would be on AWS ("Retry behavior",
+ * AWS SDKs and Tools reference guide: standard mode, maxAttempts, exponential backoff with
+ * jitter, 500-token retry quota), before the handler ever sees it.
+ *
+ * The handlers' code is unchanged and carries no trace of it. Which client answers which
+ * operations is the table in services/index.ts.
  */
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
@@ -12,33 +19,93 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { handleCall, type ServiceName } from './services';
 import type { SimulatedAccount } from './services/account';
 
-type Sendable = { prototype: { send: unknown } };
+/** What the interceptor needs of an SDK v3 client. */
+interface SdkClient {
+  readonly config: { maxAttempts: () => Promise<number>; retryStrategy: unknown };
+  readonly middlewareStack: {
+    addRelativeTo(middleware: unknown, options: { relation: 'before' | 'after'; toMiddleware: string; name: string }): void;
+  };
+}
+type ClientClass = { new (config: { maxAttempts?: number }): SdkClient; prototype: { send: unknown } };
 
 /** The SDK client class of every service in the table (a service missing here does not compile). */
-const CLIENTS: Record<ServiceName, Sendable> = {
-  EC2: EC2Client,
-  SSM: SSMClient,
-  CloudWatch: CloudWatchClient,
-  CloudWatchLogs: CloudWatchLogsClient,
-  SFN: SFNClient,
+const CLIENTS: Record<ServiceName, ClientClass> = {
+  EC2: EC2Client as unknown as ClientClass,
+  SSM: SSMClient as unknown as ClientClass,
+  CloudWatch: CloudWatchClient as unknown as ClientClass,
+  CloudWatchLogs: CloudWatchLogsClient as unknown as ClientClass,
+  SFN: SFNClient as unknown as ClientClass,
 };
+
+const MIDDLEWARE_NAME = 'simulatedAwsAnswers';
+
+/** The account calls are routed to while a simulation runs (undefined: nothing routed). */
+let routed: { account: SimulatedAccount; run: object } | undefined;
+/** Clients whose stack carries the simulated answer, and the run their retry strategy was made for. */
+const installed = new WeakMap<SdkClient, object>();
+
+/** The middleware that stands where the HTTP request would leave: it answers from the simulated account. */
+function answerFromAccount(service: ServiceName) {
+  return (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) =>
+    async (args: { input?: Record<string, unknown> }) => {
+      if (!routed) return next(args);
+      const operation = (context.commandName ?? '').replace(/Command$/, '');
+      // A structured clone each way, as if the data had crossed the wire.
+      const answer = structuredClone(await handleCall(routed.account, service, operation, structuredClone(args.input ?? {})));
+      return {
+        response: { statusCode: 200, headers: {}, body: undefined },
+        output: { ...(answer as Record<string, unknown>), $metadata: { httpStatusCode: 200, requestId: routed.account.nextId('req-', 8) } },
+      };
+    };
+}
+
+/**
+ * A simulated run is a fresh deployment: every Lambda container (and so every SDK client with its
+ * retry quota) starts cold. The client's retry strategy is replaced by a fresh one built from the
+ * same configuration, so one run's throttling never drains the next run's quota.
+ */
+async function prepare(client: SdkClient, service: ServiceName): Promise<void> {
+  if (!routed) return;
+  if (!installed.has(client)) {
+    // Right below the retry middleware, where the signed request would leave for AWS. (Signing is
+    // skipped: the simulated services check no signatures, and it would only cost time.)
+    client.middlewareStack.addRelativeTo(answerFromAccount(service), { relation: 'before', toMiddleware: 'httpSigningMiddleware', name: MIDDLEWARE_NAME });
+  }
+  if (installed.get(client) !== routed.run) {
+    const maxAttempts = await client.config.maxAttempts();
+    client.config.retryStrategy = new CLIENTS[service]({ maxAttempts }).config.retryStrategy;
+    installed.set(client, routed.run);
+  }
+}
+
+/** Process-wide settings the SDK reads at call time: a region and (fake, never sent) credentials to sign with. */
+const SIM_ENV = { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'ASIASIMULATEDKEY0000', AWS_SECRET_ACCESS_KEY: 'simulated-secret', AWS_SESSION_TOKEN: 'simulated' };
 
 /** Install the routing; returns the function that removes it. */
 export function routeSdkToAccount(account: SimulatedAccount): () => void {
-  const clients = Object.entries(CLIENTS);
-  const originals = clients.map(([, Client]) => [Client, Object.getOwnPropertyDescriptor(Client.prototype, 'send')] as const);
-  for (const [service, Client] of clients) {
+  if (routed) throw new Error('the SDK is already routed to a simulated account');
+  routed = { account, run: {} };
+  const savedEnv = Object.fromEntries(Object.keys(SIM_ENV).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, SIM_ENV);
+  const originals = (Object.entries(CLIENTS) as [ServiceName, ClientClass][]).map(([service, Client]) => {
+    const descriptor = Object.getOwnPropertyDescriptor(Client.prototype, 'send');
+    const original = (descriptor?.value ?? (Client.prototype as { send: unknown }).send) as (this: SdkClient, ...a: unknown[]) => Promise<unknown>;
     Object.defineProperty(Client.prototype, 'send', {
       configurable: true,
       writable: true,
-      value: async function send(command: { constructor: { name: string }; input: Record<string, unknown> }) {
-        const operation = command.constructor.name.replace(/Command$/, '');
-        // A structured clone, as if the input had crossed the wire.
-        return structuredClone(await handleCall(account, service, operation, structuredClone(command.input ?? {})));
+      value: async function send(this: SdkClient, ...args: unknown[]) {
+        await prepare(this, service);
+        return original.apply(this, args);
       },
     });
-  }
+    return [Client, descriptor] as const;
+  });
   return () => {
+    routed = undefined;
+    for (const [k, v] of Object.entries(savedEnv)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
     for (const [Client, descriptor] of originals) {
       if (descriptor) Object.defineProperty(Client.prototype, 'send', descriptor);
       else delete (Client as unknown as { prototype: Record<string, unknown> }).prototype.send;

@@ -2,7 +2,30 @@
  * The simulated Step Functions service: executions of the deployed state machines run in
  * aws-local-stepfunctions. Lambda tasks call the simulated Lambda service; startExecution.sync:2
  * tasks start a child execution and wait for it, stopping it when the parent is stopped, as
- * Step Functions does. Every execution keeps its event log.
+ * Step Functions does; AWS SDK integration tasks (arn:aws:states:::aws-sdk:<service>:<action>)
+ * call the simulated account. Every execution keeps its event log. The AWS behaviours it follows:
+ *
+ * - StartExecution (Step Functions API reference, "StartExecution"): the name must be unique for
+ *   the account, Region and state machine; "StartExecution is idempotent for STANDARD workflows. For
+ *   a STANDARD workflow, if you call StartExecution with the same name and input as a running
+ *   execution, the call will succeed and return the same response as the original request. If the
+ *   execution is closed or if the input is different, it will return a 400 ExecutionAlreadyExists
+ *   error." A name is 1-80 characters without whitespace, brackets < > { } [ ], wildcards ? *,
+ *   special characters " # % \ ^ | ~ ` $ & , ; : / or control characters (else InvalidName).
+ * - RedriveExecution (Step Functions API reference, "RedriveExecution"): a FAILED, ABORTED or
+ *   TIMED_OUT execution continues from its unsuccessful step with the same input, under the same
+ *   ARN; the successful steps are not re-run; "for workflows that include an Inline Map or Parallel
+ *   state, RedriveExecution API action reschedules and redrives only the iterations and branches
+ *   that failed or aborted". A RUNNING or SUCCEEDED execution is ExecutionNotRedrivable.
+ * - Errors of service integrations: an optimized integration reports its service's errors as
+ *   `<Service>.<ErrorName>` (Step Functions developer guide, "Handle Lambda service exceptions":
+ *   "Lambda errors are reported as Lambda.ErrorName", e.g. Lambda.ServiceException); the error name
+ *   is the AWS SDK for Java exception's, so StartExecution refused through startExecution.sync:2
+ *   is e.g. `StepFunctions.ExecutionAlreadyExistsException`. An AWS SDK integration reports
+ *   `ServiceName.ErrorName`, "both in PascalCase", always with the Exception suffix even where the
+ *   service's own error name has none, e.g. `S3.BucketAlreadyExistsException`, `AcmPca.
+ *   ResourceNotFoundException` (developer guide, "Learning to use AWS service SDK integrations in
+ *   Step Functions"). A Task's Retry and Catch see these names (and States.TaskFailed matches them).
  */
 import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
 import type { SimulatedLambda } from './lambda-runtime';
@@ -16,6 +39,14 @@ export interface SimEvent {
   readonly state?: { name: string; type: string; input: unknown; output?: unknown };
   readonly Error?: string;
   readonly Cause?: unknown;
+  /** Map iteration of the event (Map iteration events, and state events inside an iteration). */
+  readonly index?: number;
+  /** The Parallel or Map state of a branch or iteration event. */
+  readonly parentState?: { name: string; type: string; input: unknown };
+  /** Output of a branch or iteration that succeeded. */
+  readonly output?: unknown;
+  /** The catcher of a StateCaught event. */
+  readonly catch?: { catcher: { Next: string } };
 }
 
 export interface SimExecution {
@@ -33,9 +64,22 @@ export interface SimExecution {
   error?: string;
   cause?: string;
   readonly events: SimEvent[];
+  /**
+   * Outputs of Parallel branches and Map iterations this run took over from the run it redrives
+   * (they were not run again), by "State[index]". Empty for an original run.
+   */
+  readonly reused: ReadonlyMap<string, unknown>;
   /** Resolves when the execution has ended (never rejects). */
   readonly done: Promise<SimExecution>;
   abort(): void;
+}
+
+/** An AWS SDK integration task: the simulated account answers it, or throws the AWS error. */
+export type SdkIntegration = (service: string, action: string, parameters: unknown) => Promise<unknown>;
+
+export interface SimulatedStepFunctionsOptions {
+  /** Answers arn:aws:states:::aws-sdk:<service>:<action> tasks (service lower-case, action camelCase). */
+  readonly sdkIntegration?: SdkIntegration;
 }
 
 /** The phase a SpotPhase execution runs (its input's phase.name). */
@@ -45,15 +89,89 @@ export function phaseOf(execution: SimExecution): string | undefined {
 
 const SYNC_START = /^arn:aws[a-z-]*:states:::states:startExecution\.sync(:2)?$/;
 const LAMBDA_ARN = /^arn:aws[a-z-]*:lambda:/;
+/** arn:aws:states:::aws-sdk:serviceName:apiAction (request-response; no .sync or token pattern). */
+const SDK_INTEGRATION = /^arn:aws[a-z-]*:states:::aws-sdk:([a-z0-9]+):([a-zA-Z0-9]+)$/;
+
+/**
+ * States the simulator adds to a redriven definition (to hand a branch, an iteration or a resumed
+ * state the value the run before left it). Their events stay out of the execution's log; state
+ * names in deployed definitions never start with this.
+ */
+const CARRY_PREFIX = '__sim_redrive_';
+const CARRY_RESOURCE = 'arn:aws:states:::sim:redrive-carry';
+const MAP_INDEX_FIELD = `${CARRY_PREFIX}index`;
+const MAP_ITEM_FIELD = `${CARRY_PREFIX}item`;
 
 type StateDef = Record<string, unknown> & { Type: string };
+type Scope = Record<string, unknown> & { StartAt: string; States: Record<string, StateDef> };
+type Definition = DeployedStateMachine['definition'];
 
 function walkStates(states: Record<string, StateDef>, visit: (name: string, state: StateDef) => void): void {
   for (const [name, state] of Object.entries(states)) {
     visit(name, state);
-    for (const branch of (state.Branches ?? []) as { States: Record<string, StateDef> }[]) walkStates(branch.States, visit);
-    const processor = (state.ItemProcessor ?? state.Iterator) as { States: Record<string, StateDef> } | undefined;
+    for (const branch of (state.Branches ?? []) as Scope[]) walkStates(branch.States, visit);
+    const processor = (state.ItemProcessor ?? state.Iterator) as Scope | undefined;
     if (processor) walkStates(processor.States, visit);
+  }
+}
+
+/** An error a Task state sees, by name, with its cause (what Retry, Catch and the event log read). */
+function taskError(name: string, cause: string): Error {
+  return Object.assign(new Error(cause), { name });
+}
+
+/** Is this an AWS service error (as the SDK throws them: code as name, HTTP status in $metadata)? */
+function awsErrorOf(err: unknown): { code: string; message: string; status: number } | undefined {
+  if (!(err instanceof Error) || !('$metadata' in err)) return undefined;
+  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 400;
+  return { code: err.name, message: err.message, status };
+}
+
+/** `ErrorName` with the Exception suffix Step Functions always adds (see the header). */
+const withExceptionSuffix = (code: string) => (code.endsWith('Exception') ? code : `${code}Exception`);
+
+/**
+ * The PascalCase service name of an AWS SDK integration's error, from the lower-case name in the
+ * Resource (developer guide, "Learning to use AWS service SDK integrations": acmpca -> AcmPca).
+ */
+const SDK_ERROR_PREFIX: Readonly<Record<string, string>> = {
+  acmpca: 'AcmPca',
+  cloudwatch: 'CloudWatch',
+  cloudwatchlogs: 'CloudWatchLogs',
+  dynamodb: 'DynamoDb',
+  ec2: 'Ec2',
+  eventbridge: 'EventBridge',
+  lambda: 'Lambda',
+  s3: 'S3',
+  sfn: 'Sfn',
+  sns: 'Sns',
+  sqs: 'Sqs',
+  ssm: 'Ssm',
+};
+export function sdkErrorPrefix(service: string): string {
+  return Object.hasOwn(SDK_ERROR_PREFIX, service) ? SDK_ERROR_PREFIX[service]! : service.charAt(0).toUpperCase() + service.slice(1);
+}
+
+/** The error name a Task state sees when an AWS SDK integration call fails (see the header). */
+export function sdkIntegrationErrorName(service: string, code: string): string {
+  return `${sdkErrorPrefix(service)}.${withExceptionSuffix(code)}`;
+}
+
+/** StartExecution's execution name rules (API reference, "StartExecution": name): 1-80 characters, none of these. */
+const NAME_FORBIDDEN = /[\s<>{}[\]?*"#%\\^|~`$&,;:/]/;
+const isControl = (c: string) => {
+  const code = c.codePointAt(0)!;
+  return code <= 0x1f || (code >= 0x7f && code <= 0x9f);
+};
+function isValidExecutionName(name: string): boolean {
+  return name.length >= 1 && name.length <= 80 && !NAME_FORBIDDEN.test(name) && ![...name].some(isControl);
+}
+
+class SimulatedSfnError extends Error {
+  readonly $metadata = { httpStatusCode: 400 };
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = code;
   }
 }
 
@@ -61,12 +179,16 @@ export class SimulatedStepFunctions {
   readonly executions: SimExecution[] = [];
   /** Called whenever an execution ends (EventBridge listens here). */
   readonly onEnded: ((execution: SimExecution) => void)[] = [];
+  /** Answers the AWS SDK integration tasks; without it they fail with States.Runtime. */
+  sdkIntegration?: SdkIntegration;
   private seq = 0;
 
   constructor(
     private readonly stateMachines: readonly DeployedStateMachine[],
     private readonly lambda: SimulatedLambda,
+    options: SimulatedStepFunctionsOptions = {},
   ) {
+    this.sdkIntegration = options.sdkIntegration;
     // Deploying validates every definition, as CreateStateMachine does.
     for (const sm of stateMachines) this.machine(sm);
   }
@@ -89,31 +211,57 @@ export class SimulatedStepFunctions {
     return sm;
   }
 
-  startExecution(stateMachineArn: string, input: unknown, options: { name?: string; parentArn?: string; startAt?: string; redriveCount?: number } = {}): SimExecution {
+  /**
+   * StartExecution, as the API answers it: a new execution, or, for a name already used by a
+   * running execution of this state machine with the same input, that execution (idempotent);
+   * ExecutionAlreadyExists for a name used by a closed execution or with another input;
+   * InvalidName, StateMachineDoesNotExist. The errors are thrown as the SDK throws them.
+   */
+  startExecution(stateMachineArn: string, input: unknown, options: { name?: string; parentArn?: string } = {}): SimExecution {
     const sm = this.stateMachines.find((s) => s.arn === stateMachineArn);
-    if (!sm) throw Object.assign(new Error(`State machine ${stateMachineArn} does not exist`), { name: 'StateMachineDoesNotExist' });
+    if (!sm) throw new SimulatedSfnError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`);
+    if (options.name !== undefined) {
+      if (!isValidExecutionName(options.name)) {
+        throw new SimulatedSfnError('InvalidName', `Invalid Name: '${options.name}'`);
+      }
+      const existing = this.executions.findLast((e) => e.arn === executionArn(sm, options.name!));
+      if (existing) {
+        if (existing.status === 'RUNNING' && JSON.stringify(existing.input ?? {}) === JSON.stringify(input ?? {})) return existing;
+        throw new SimulatedSfnError('ExecutionAlreadyExists', `Execution Already Exists: '${existing.arn}'`);
+      }
+    }
     this.seq += 1;
-    const name = options.name ?? `sim-${String(this.seq).padStart(4, '0')}`;
-    const arn = `arn:aws:states:${SIM_REGION}:${SIM_ACCOUNT}:execution:${sm.name}:${name}`;
-    // A redrive runs the deployed (validated) definition from another state: states before it are
-    // unreachable from there, which a fresh validation would refuse.
-    const machine = options.startAt
-      ? new StateMachine({ ...sm.definition, StartAt: options.startAt } as never, { validationOptions: { noValidate: true } })
-      : this.machine(sm);
+    return this.run(sm, input, { name: options.name ?? `sim-${String(this.seq).padStart(4, '0')}`, parentArn: options.parentArn, redriveCount: 0 });
+  }
+
+  /** Run an execution of a state machine (a new one, or a redrive of one under the same ARN). */
+  private run(
+    sm: DeployedStateMachine,
+    input: unknown,
+    options: { name: string; parentArn?: string; redriveCount: number; definition?: Definition; carry?: RedrivePlan },
+  ): SimExecution {
+    const arn = executionArn(sm, options.name);
+    // A redrive runs a definition derived from the deployed (validated) one: states before the one
+    // it resumes at are unreachable from there, which a fresh validation would refuse.
+    const definition = options.definition ?? sm.definition;
+    const machine = options.definition ? new StateMachine(definition as never, { validationOptions: { noValidate: true } }) : this.machine(sm);
     const overrides: Record<string, (input: unknown) => Promise<unknown>> = {};
-    walkStates(sm.definition.States as Record<string, StateDef>, (stateName, state) => {
+    walkStates(definition.States as Record<string, StateDef>, (stateName, state) => {
       if (state.Type !== 'Task') return;
       const resource = String(state.Resource);
-      if (LAMBDA_ARN.test(resource)) overrides[stateName] = (payload) => this.lambda.invoke(resource, payload);
+      const sdk = SDK_INTEGRATION.exec(resource);
+      if (resource === CARRY_RESOURCE) overrides[stateName] = async () => structuredClone(options.carry!.values.get(stateName));
+      else if (LAMBDA_ARN.test(resource)) overrides[stateName] = (payload) => this.lambda.invoke(resource, payload);
       else if (SYNC_START.test(resource)) overrides[stateName] = (params) => this.runChild(arn, params as Record<string, unknown>);
-      else overrides[stateName] = () => Promise.reject(Object.assign(new Error(`resource ${resource} is not simulated`), { name: 'States.Runtime' }));
+      else if (sdk) overrides[stateName] = (params) => this.callSdk(sdk[1]!, sdk[2]!, params);
+      else overrides[stateName] = () => Promise.reject(taskError('States.Runtime', `resource ${resource} is not simulated`));
     });
     const run = machine.run(input as never, {
       overrides: { taskResourceLocalHandlers: overrides as never },
       // The context object as Step Functions fills it; RedriveCount is 0 until the execution is redriven
       // (Step Functions developer guide, "Context object": Execution.RedriveCount).
       context: {
-        Execution: { Id: arn, Name: name, RoleArn: `arn:aws:iam::${SIM_ACCOUNT}:role/sim`, RedriveCount: options.redriveCount ?? 0 },
+        Execution: { Id: arn, Name: options.name, RoleArn: `arn:aws:iam::${SIM_ACCOUNT}:role/sim`, RedriveCount: options.redriveCount },
         StateMachine: { Id: sm.arn, Name: sm.name },
       },
     });
@@ -121,14 +269,15 @@ export class SimulatedStepFunctions {
     const events: SimEvent[] = [];
     const execution: SimExecution = {
       arn,
-      name,
+      name: options.name,
       stateMachine: sm,
       input,
       parentArn: options.parentArn,
-      redriveCount: options.redriveCount ?? 0,
+      redriveCount: options.redriveCount,
       startedAt: Date.now(),
       status: 'RUNNING',
       events,
+      reused: options.carry?.reused ?? new Map(),
       abort: () => {
         if (execution.status !== 'RUNNING') return;
         for (const child of this.executions.filter((e) => e.parentArn === arn)) child.abort();
@@ -137,7 +286,10 @@ export class SimulatedStepFunctions {
       done: undefined as never,
     };
     const logged = (async () => {
-      for await (const event of run.eventLogs) events.push(event as unknown as SimEvent);
+      for await (const event of run.eventLogs) {
+        const e = event as unknown as SimEvent;
+        if (!e.state?.name.startsWith(CARRY_PREFIX)) events.push(e);
+      }
     })();
     (execution as { done: Promise<SimExecution> }).done = run.result.then(
       async (output) => {
@@ -172,9 +324,23 @@ export class SimulatedStepFunctions {
     return execution;
   }
 
-  /** startExecution.sync:2: run the child and answer as Step Functions does. */
+  /**
+   * startExecution.sync:2: start the child (StartExecution with the task's StateMachineArn, Input
+   * and Name) and wait for it, answering as Step Functions does. A refused StartExecution fails the
+   * task with `StepFunctions.<Error>Exception` (see the header); a child that ends other than
+   * SUCCEEDED fails it with States.TaskFailed, the child's description as cause.
+   */
   private async runChild(parentArn: string, params: Record<string, unknown>): Promise<unknown> {
-    const child = this.startExecution(String(params.StateMachineArn), params.Input, { parentArn });
+    // Input may be given as JSON text or as a JSON value; absent, it is {} (API reference, "StartExecution": input).
+    let child: SimExecution;
+    try {
+      const input = typeof params.Input === 'string' ? parseInput(params.Input) : (params.Input ?? {});
+      child = this.startExecution(String(params.StateMachineArn), input, { name: params.Name === undefined ? undefined : String(params.Name), parentArn });
+    } catch (err) {
+      const aws = awsErrorOf(err);
+      if (!aws) throw err;
+      throw taskError(`StepFunctions.${withExceptionSuffix(aws.code)}`, `${aws.message} (Service: AWSStepFunctions; Status Code: ${aws.status}; Error Code: ${aws.code})`);
+    }
     await child.done;
     const description = {
       ExecutionArn: child.arn,
@@ -186,29 +352,50 @@ export class SimulatedStepFunctions {
       Input: JSON.stringify(child.input),
     };
     if (child.status === 'SUCCEEDED') return { ...description, Output: child.output };
-    throw Object.assign(new Error(JSON.stringify({ ...description, Error: child.error, Cause: child.cause })), { name: 'States.TaskFailed' });
+    throw taskError('States.TaskFailed', JSON.stringify({ ...description, Error: child.error, Cause: child.cause }));
+  }
+
+  /** An AWS SDK integration task: the call as the state evaluated its Parameters; errors renamed as Step Functions names them. */
+  private async callSdk(service: string, action: string, parameters: unknown): Promise<unknown> {
+    if (!this.sdkIntegration) throw taskError('States.Runtime', `no AWS SDK integration is simulated (aws-sdk:${service}:${action})`);
+    let result: unknown;
+    try {
+      result = await this.sdkIntegration(service, action, parameters);
+    } catch (err) {
+      const aws = awsErrorOf(err);
+      if (!aws) throw err;
+      throw taskError(sdkIntegrationErrorName(service, aws.code), `${aws.message} (Service: ${sdkErrorPrefix(service)}, Status Code: ${aws.status}, Error Code: ${aws.code})`);
+    }
+    // The answer as it crosses the wire: JSON (dates as text).
+    return JSON.parse(JSON.stringify(result ?? {})) as unknown;
   }
 
   /**
-   * RedriveExecution: re-run a FAILED, ABORTED or TIMED_OUT execution from its unsuccessful state
-   * (entered, never exited) with that state's input, under the same ARN. States that succeeded
-   * are not re-run. (A Parallel state is re-run whole here; AWS re-runs only its failed branches.)
+   * RedriveExecution: continue a FAILED, ABORTED or TIMED_OUT execution from its unsuccessful state
+   * (entered, never exited) under the same ARN, with the same execution input; the states that
+   * succeeded are not re-run. In a Parallel state only the branches that did not succeed run again
+   * (each from its own unsuccessful state) and in an inline Map state only such iterations; the
+   * others hand over the output they had, and the state assembles its result in branch (item)
+   * order, then applies its ResultSelector, ResultPath and OutputPath as always.
+   *
+   * Simplifications: state names are taken to be unique in the whole definition (CDK makes them
+   * so); inside a Map iteration, a nested Parallel or Map state is re-run whole.
    */
   redrive(execution: SimExecution): SimExecution {
     if (execution.status === 'RUNNING' || execution.status === 'SUCCEEDED') {
       throw Object.assign(new Error(`Execution ${execution.arn} is ${execution.status}`), { name: 'ExecutionNotRedrivable' });
     }
-    const topLevel = new Set(Object.keys(execution.stateMachine.definition.States));
-    const entered = execution.events.filter((e) => e.type === 'StateEntered' && e.state && topLevel.has(e.state.name));
-    const unsuccessful = entered.findLast(
-      (e) => !execution.events.some((x) => x.type === 'StateExited' && x.state?.name === e.state!.name && x.timestamp >= e.timestamp && execution.events.indexOf(x) > execution.events.indexOf(e)),
-    );
-    if (!unsuccessful?.state) throw Object.assign(new Error(`Execution ${execution.arn} has no unsuccessful state`), { name: 'ExecutionNotRedrivable' });
-    return this.startExecution(execution.stateMachine.arn, unsuccessful.state.input, {
+    const definition = execution.stateMachine.definition as Scope;
+    const standing = standingOf(definition, execution.events);
+    if (standing?.kind !== 'resume') throw Object.assign(new Error(`Execution ${execution.arn} has no unsuccessful state`), { name: 'ExecutionNotRedrivable' });
+    const plan = new RedrivePlan(execution.reused);
+    const resumed = resumeScope(definition, standing, execution.events, plan);
+    return this.run(execution.stateMachine, execution.input, {
       name: execution.name,
       parentArn: execution.parentArn,
-      startAt: unsuccessful.state.name,
       redriveCount: execution.redriveCount + 1,
+      definition: { ...definition, ...resumed },
+      carry: plan,
     });
   }
 
@@ -216,6 +403,145 @@ export class SimulatedStepFunctions {
   transitions(): number {
     return this.executions.reduce((sum, e) => sum + e.events.filter((ev) => ev.type === 'StateEntered' || ev.type === 'StateRetried').length, 0);
   }
+}
+
+/** Execution input given as JSON text; text that is not JSON is InvalidExecutionInput (API reference, "StartExecution"). */
+function parseInput(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new SimulatedSfnError('InvalidExecutionInput', 'Invalid State Machine Execution Input: the input is not valid JSON');
+  }
+}
+
+function executionArn(sm: DeployedStateMachine, name: string): string {
+  return `arn:aws:states:${SIM_REGION}:${SIM_ACCOUNT}:execution:${sm.name}:${name}`;
+}
+
+// ----- redrive ----------------------------------------------------------------------------------
+
+type Standing = { kind: 'ended'; output: unknown } | { kind: 'resume'; at: string; input: unknown };
+
+/** The values a redriven definition's carry states answer, and the branch outputs it reuses. */
+class RedrivePlan {
+  /** Carry state name -> the value it answers. */
+  readonly values = new Map<string, unknown>();
+  /** "State[index]" -> output reused by this redrive (carried on to the next one). */
+  readonly reused = new Map<string, unknown>();
+  private seq = 0;
+  constructor(readonly carried: ReadonlyMap<string, unknown>) {}
+
+  /** A fresh name for a simulator-only state. */
+  name(what: string): string {
+    this.seq += 1;
+    return `${CARRY_PREFIX}${what}_${this.seq}`;
+  }
+
+  /** A Task state (simulator-only) that answers `value`, then goes on as `then` says. */
+  carry(value: unknown, then: { Next: string } | { End: true }): [string, StateDef] {
+    const name = this.name('carry');
+    this.values.set(name, value);
+    return [name, { Type: 'Task', Resource: CARRY_RESOURCE, ...then }];
+  }
+}
+
+/**
+ * Where a scope (the state machine, a branch, an iteration) stood when its run ended, from the
+ * events of its own states: ended with an output, to be resumed at a state with an input, or
+ * never started (undefined).
+ */
+function standingOf(scope: Scope, events: readonly SimEvent[]): Standing | undefined {
+  const own = events.filter((e) => e.state && Object.hasOwn(scope.States, e.state.name));
+  const lastIndex = own.findLastIndex((e) => e.type === 'StateEntered' || e.type === 'StateExited');
+  if (lastIndex < 0) return undefined;
+  const last = own[lastIndex]!;
+  const { name, input, output } = last.state!;
+  if (last.type === 'StateEntered') return { kind: 'resume', at: name, input };
+  const state = scope.States[name]!;
+  const entered = own.findLastIndex((e, i) => i < lastIndex && e.type === 'StateEntered' && e.state!.name === name);
+  const caught = own.slice(entered + 1, lastIndex).findLast((e) => e.type === 'StateCaught' && e.state!.name === name);
+  if (caught?.catch) return { kind: 'resume', at: caught.catch.catcher.Next, input: output };
+  if (state.End === true || state.Type === 'Succeed') return { kind: 'ended', output };
+  // Stopped between states: a Choice is evaluated again on its input; any other state goes on to Next.
+  if (state.Type === 'Choice' || typeof state.Next !== 'string') return { kind: 'resume', at: name, input };
+  return { kind: 'resume', at: state.Next, input: output };
+}
+
+/** A scope that starts at `standing.at` with `standing.input`, its Parallel or Map state there redriven. */
+function resumeScope(scope: Scope, standing: Standing & { kind: 'resume' }, events: readonly SimEvent[], plan: RedrivePlan): Scope {
+  const [entry, carry] = plan.carry(standing.input, { Next: standing.at });
+  const states = { ...scope.States, [standing.at]: redriveState(standing.at, scope.States[standing.at]!, events, plan), [entry]: carry };
+  return { ...scope, StartAt: entry, States: states };
+}
+
+/** The events of a state's last run: after it was last entered or retried. */
+function lastRunOf(name: string, events: readonly SimEvent[]): readonly SimEvent[] {
+  const from = events.findLastIndex((e) => (e.type === 'StateEntered' || e.type === 'StateRetried') && e.state?.name === name);
+  return events.slice(from + 1);
+}
+
+/** A Parallel or Map state redriven: only its unsuccessful branches or iterations run again. */
+function redriveState(name: string, state: StateDef, events: readonly SimEvent[], plan: RedrivePlan): StateDef {
+  if (state.Type === 'Parallel') return redriveParallel(name, state, lastRunOf(name, events), plan);
+  if (state.Type === 'Map') return redriveMap(name, state, lastRunOf(name, events), plan);
+  return state;
+}
+
+function redriveParallel(name: string, state: StateDef, events: readonly SimEvent[], plan: RedrivePlan): StateDef {
+  const branches = (state.Branches as Scope[]).map((branch, i) => {
+    const key = `${name}[${i}]`;
+    let standing = standingOf(branch, events);
+    // A branch the run before took over from its own predecessor left no events: reuse it again.
+    if (!standing && plan.carried.has(key)) standing = { kind: 'ended', output: plan.carried.get(key) };
+    if (!standing) return branch; // never started: it runs whole
+    if (standing.kind === 'resume') return resumeScope(branch, standing, events, plan);
+    plan.reused.set(key, standing.output);
+    const [reuse, carry] = plan.carry(standing.output, { End: true });
+    return { StartAt: reuse, States: { [reuse]: carry } };
+  });
+  return { ...state, Branches: branches };
+}
+
+function redriveMap(name: string, state: StateDef, events: readonly SimEvent[], plan: RedrivePlan): StateDef {
+  const processor = (state.ItemProcessor ?? state.Iterator) as Scope;
+  const ofThisMap = (e: SimEvent) => e.index !== undefined && (e.parentState?.name === name || (e.state !== undefined && Object.hasOwn(processor.States, e.state.name)));
+  const indices = new Set(events.filter(ofThisMap).map((e) => e.index!));
+  for (const key of plan.carried.keys()) if (key.startsWith(`${name}[`)) indices.add(Number(key.slice(name.length + 1, -1)));
+  const routes: { index: number; next: string }[] = [];
+  const added: Record<string, StateDef> = {};
+  for (const index of [...indices].sort((a, b) => a - b)) {
+    const key = `${name}[${index}]`;
+    const succeeded = events.findLast((e) => e.type === 'MapIterationSucceeded' && e.index === index && e.parentState?.name === name);
+    let standing: Standing | undefined = succeeded ? { kind: 'ended', output: succeeded.output } : standingOf(processor, events.filter((e) => e.index === index && e.state));
+    if (!standing && plan.carried.has(key)) standing = { kind: 'ended', output: plan.carried.get(key) };
+    if (!standing) continue; // never started: it runs whole
+    if (standing.kind === 'ended') plan.reused.set(key, standing.output);
+    const [carryName, carry] = standing.kind === 'ended' ? plan.carry(standing.output, { End: true }) : plan.carry(standing.input, { Next: standing.at });
+    added[carryName] = carry;
+    routes.push({ index, next: carryName });
+  }
+  if (routes.length === 0) return state;
+  // Each iteration learns its index from the item selector ($$.Map.Item.Index) and is routed: to the
+  // output it had, to the state it resumes at, or (by default) to the processor's start with its item.
+  const route = plan.name('route');
+  const unwrap = plan.name('unwrap');
+  const selector = state.ItemSelector ?? state.Parameters;
+  const itemSelector = { [`${MAP_INDEX_FIELD}.$`]: '$$.Map.Item.Index', ...(selector === undefined ? { [`${MAP_ITEM_FIELD}.$`]: '$$.Map.Item.Value' } : { [MAP_ITEM_FIELD]: selector }) };
+  const rest = Object.fromEntries(Object.entries(state).filter(([key]) => key !== 'Iterator' && key !== 'Parameters' && key !== 'ItemSelector')) as StateDef;
+  return {
+    ...rest,
+    ItemSelector: itemSelector,
+    ItemProcessor: {
+      ...processor,
+      StartAt: route,
+      States: {
+        ...processor.States,
+        ...added,
+        [route]: { Type: 'Choice', Choices: routes.map((r) => ({ Variable: `$.${MAP_INDEX_FIELD}`, NumericEquals: r.index, Next: r.next })), Default: unwrap },
+        [unwrap]: { Type: 'Pass', InputPath: `$.${MAP_ITEM_FIELD}`, Next: processor.StartAt },
+      },
+    },
+  };
 }
 
 /** Definitions already validated in this process (validation compiles schemas: ~300 ms a time). */

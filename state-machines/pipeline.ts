@@ -9,7 +9,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import type { PhaseConfig, PipelineConfig } from '../contract/config';
+import { PIPELINE_STATE_NAMES, type PhaseConfig, type PipelineConfig } from '../contract/config';
 import { buildStage, stageMaxDuration } from './stages';
 
 export interface PipelineDefinitionProps {
@@ -30,7 +30,7 @@ export class PipelineDefinition extends Construct {
     super(scope, id);
     const { config } = props;
 
-    const validate = new tasks.LambdaInvoke(this, 'ValidateInput', {
+    const validate = new tasks.LambdaInvoke(this, PIPELINE_STATE_NAMES.validateInput, {
       comment: 'Accept { mode, runDate? } or fail with InvalidExecutionInput before anything launches.',
       lambdaFunction: props.validateInput,
       payloadResponseOnly: true,
@@ -54,7 +54,7 @@ export class PipelineDefinition extends Construct {
     config.phases.forEach((stage, index) => {
       chain = chain.next(buildStage(context, stage, index));
     });
-    this.startState = chain.next(new sfn.Succeed(this, 'PipelineSucceeded'));
+    this.startState = chain.next(new sfn.Succeed(this, PIPELINE_STATE_NAMES.succeeded));
   }
 }
 

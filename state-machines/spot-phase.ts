@@ -5,17 +5,27 @@
  *
  *   Begin -> LaunchInstance -> [WaitForAgent -> CheckAgent]* -> SendWorkload
  *         -> [WaitForWorkload -> PollWorkload]* -> FinishPhase -> PhaseSucceeded
- *   any failed attempt -> HandleFailure -> RelaunchBackoff -> LaunchInstance   (spot, in budget)
+ *   any failed attempt -> HandleFailure -> RelaunchBackoff -> CountRelaunch -> LaunchInstance   (spot, in budget)
+ *                                       -> CountExhausted -> PhaseFailed        (spot, out of budget)
  *                                       -> PhaseFailed                          (anything else)
+ *
+ * The metric data are put by the state machine itself (CloudWatch PutMetricData through the AWS
+ * SDK integration), in their own states on the path where what they count happens: a relaunch
+ * is counted after its backoff, on its way to LaunchInstance, so an abort, a sibling's failure or
+ * a timeout during the backoff leaves no datum without its launch, and a Lambda task retried
+ * after a lost response cannot put a datum twice.
  *   any task error (after retries) -> CleanupPhase -> PhaseErrored
  */
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { TransientApiError } from '../contract/errors';
 import { initialJob, JOB_STATUS } from '../contract/job';
+import { METRICS, type MetricDefinition } from '../contract/metrics';
+import { TASK_RETRY_MAX_DELAY_SECONDS } from '../decisions/phase-clock';
 
 /** The Lambda functions the SpotPhase state machine calls, one per task. */
 export interface SpotPhaseFunctions {
@@ -26,6 +36,11 @@ export interface SpotPhaseFunctions {
   readonly handleFailure: IFunction;
   readonly finishPhase: IFunction;
   readonly cleanupPhase: IFunction;
+}
+
+/** Where the SpotPhase state machine puts its metric data. */
+export interface SpotPhaseMetrics {
+  readonly metricNamespace: string;
 }
 
 /** Errors a task is retried on: Lambda's own transient faults and our TransientApiError. */
@@ -44,8 +59,10 @@ const STATUS = '$.job.status';
 export class SpotPhaseDefinition extends Construct {
   /** The first state of the graph. */
   readonly startState: sfn.IChainable;
+  /** What the state machine's role needs for the data it puts itself (PutMetricData, the pipeline's namespace only). */
+  readonly metricsStatement: iam.PolicyStatement;
 
-  constructor(scope: Construct, id: string, fns: SpotPhaseFunctions) {
+  constructor(scope: Construct, id: string, fns: SpotPhaseFunctions, metrics: SpotPhaseMetrics) {
     super(scope, id);
 
     const cleanup = this.task('CleanupPhase', fns.cleanupPhase, '$.cleanup').next(
@@ -77,6 +94,13 @@ export class SpotPhaseDefinition extends Construct {
     const poll = guarded('PollWorkload', fns.pollWorkload, '$.job');
     const handleFailure = guarded('HandleFailure', fns.handleFailure, '$.job');
     const backoff = new sfn.Wait(this, 'RelaunchBackoff', { time: sfn.WaitTime.secondsPath('$.job.nextWaitSeconds') });
+    const countRelaunch = this.putDatum('CountRelaunch', metrics.metricNamespace, METRICS.spotInterruptionRetry, { Phase: '$.phase.name', Reason: '$.job.verdict.reasonCode' });
+    const countExhausted = this.putDatum('CountExhausted', metrics.metricNamespace, METRICS.spotRetryBudgetExhausted, { Pipeline: '$.phase.pipelineName' });
+    this.metricsStatement = new iam.PolicyStatement({
+      actions: ['cloudwatch:PutMetricData'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'cloudwatch:namespace': metrics.metricNamespace } },
+    });
     const finish = guarded('FinishPhase', fns.finishPhase, '$.summary');
     const succeeded = new sfn.Succeed(this, 'PhaseSucceeded', { outputPath: '$.summary' });
     const failed = new sfn.Fail(this, 'PhaseFailed', { errorPath: '$.job.verdict.error', causePath: '$.job.verdict.cause' });
@@ -103,12 +127,52 @@ export class SpotPhaseDefinition extends Construct {
     );
     handleFailure.next(
       // HandleFailure hands back a launching job when it decided to relaunch, a failed one with its verdict otherwise.
-      new sfn.Choice(this, 'Relaunch?').when(is(JOB_STATUS.launching), backoff).otherwise(failed),
+      new sfn.Choice(this, 'Relaunch?')
+        .when(is(JOB_STATUS.launching), backoff)
+        .when(sfn.Condition.and(sfn.Condition.isPresent('$.job.verdict.exhausted'), sfn.Condition.booleanEquals('$.job.verdict.exhausted', true)), countExhausted)
+        .otherwise(failed),
     );
-    backoff.next(launch);
+    backoff.next(countRelaunch);
+    countRelaunch.addCatch(launch, { errors: ['States.ALL'], resultPath: sfn.JsonPath.DISCARD }).next(launch);
+    countExhausted.addCatch(failed, { errors: ['States.ALL'], resultPath: sfn.JsonPath.DISCARD }).next(failed);
     finish.next(succeeded);
 
     this.startState = begin;
+  }
+
+  /**
+   * One datum of a catalogued metric, put by Step Functions itself (the AWS SDK integration
+   * arn:aws:states:::aws-sdk:cloudwatch:putMetricData, parameters as the PutMetricData API takes
+   * them). A custom state rather than CallAwsService, so the state machine's role can be granted
+   * PutMetricData for the pipeline's namespace only (SpotPhaseDefinition.metricsStatement).
+   * Throttling is retried with backoff; a datum that still cannot be put never stops the phase
+   * (the Catch goes on with the input unchanged).
+   */
+  private putDatum<D extends string>(name: string, namespace: string, metric: MetricDefinition<D>, dimensions: Record<D, string>): sfn.CustomState {
+    const state = new sfn.CustomState(this, name, {
+      stateJson: {
+        Type: 'Task',
+        Comment: `One ${metric.name} datum: ${metric.description}`,
+        Resource: `arn:${Stack.of(this).partition}:states:::aws-sdk:cloudwatch:putMetricData`,
+        Parameters: {
+          Namespace: namespace,
+          MetricData: [
+            {
+              MetricName: metric.name,
+              Unit: metric.unit,
+              Value: 1,
+              Dimensions: metric.dimensions.map((d) => ({ Name: d, 'Value.$': dimensions[d] })),
+            },
+          ],
+        },
+        ResultPath: null,
+        TimeoutSeconds: 60,
+      },
+    });
+    // Up to 21 tries over at most about five minutes: CloudWatch throttling is absorbed; an outage
+    // longer than that loses the datum rather than delay the relaunch it counts any further.
+    state.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(1), backoffRate: 2, maxAttempts: 20, maxDelay: Duration.seconds(20), jitterStrategy: sfn.JitterType.FULL });
+    return state;
   }
 
   private task(name: string, fn: IFunction, resultPath: string): sfn.TaskStateBase {
@@ -123,7 +187,9 @@ export class SpotPhaseDefinition extends Construct {
       interval: Duration.seconds(5),
       backoffRate: 2,
       maxAttempts: 6,
-      maxDelay: Duration.seconds(120),
+      // Short enough that a retry scheduled before the phase deadline runs well inside the cleanup
+      // margin; tasks at or near the deadline stop retrying (decisions/phase-clock.ts, mayRetryTask).
+      maxDelay: Duration.seconds(TASK_RETRY_MAX_DELAY_SECONDS),
       jitterStrategy: sfn.JitterType.FULL,
     });
   }

@@ -1,7 +1,8 @@
 /** EC2 calls about the pipeline's instances: what EC2 says of one attempt's instance and spot request, finding instances by tag, terminating them. */
 import { DescribeInstancesCommand, DescribeSpotInstanceRequestsCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import type { AttemptSignals } from '../../decisions/classify';
-import { errorCode } from './aws-errors';
+import { errorCode, isTransient } from './aws-errors';
+import { logger } from '../runtime/logger';
 import type { Ec2Send } from './clients';
 import { TAG } from '../../contract/tags';
 
@@ -119,5 +120,26 @@ export async function terminate(ec2: Ec2Send, instanceIds: readonly string[]): P
     const done: string[] = [];
     for (const id of unique) done.push(...(await terminate(ec2, [id])));
     return done;
+  }
+}
+
+/**
+ * terminateExecutionInstances when the task may still be retried; otherwise (the deadline too
+ * near for a retry, see decisions/phase-clock.ts mayRetryTask) a transient failure is logged and
+ * what is left is the safety net's: the execution-cleanup rule terminates every instance of the
+ * execution when it ends, and the orphan reaper after that.
+ */
+export async function terminateOrLeaveToSafetyNet(
+  ec2: Ec2Send,
+  executionId: string,
+  known: { instanceId?: string; attempt?: number },
+  mayRetry: boolean,
+): Promise<{ terminated: string[]; leftToSafetyNet: boolean }> {
+  try {
+    return { terminated: await terminateExecutionInstances(ec2, executionId, known), leftToSafetyNet: false };
+  } catch (err) {
+    if (mayRetry || !isTransient(err)) throw err;
+    logger.error('could not terminate before the deadline; the execution-cleanup rule and the orphan reaper will', { executionId, ...known, error: errorCode(err) });
+    return { terminated: [], leftToSafetyNet: true };
   }
 }

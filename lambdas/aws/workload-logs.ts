@@ -13,23 +13,39 @@ export interface OutputTail {
   readonly printedAtMs: number;
 }
 
-/** The log stream SSM writes a command's stdout to. */
-export function stdoutStream(commandId: string, instanceId: string): string {
-  return `${commandId}/${instanceId}/aws-runShellScript/stdout`;
+/**
+ * The log streams SSM writes a command's output to: <command id>/<instance id>/<plugin>/stdout
+ * and .../stderr (Systems Manager user guide, "Configuring Amazon CloudWatch Logs for Run
+ * Command"). A workload that logs to stderr (Python's logging does by default) is as alive as one
+ * that prints to stdout.
+ */
+export function outputStream(commandId: string, instanceId: string, stream: 'stdout' | 'stderr'): string {
+  return `${commandId}/${instanceId}/aws-runShellScript/${stream}`;
 }
 
-export async function readOutputTail(logs: LogsSend, logGroupName: string, commandId: string, instanceId: string): Promise<OutputTail | undefined> {
+async function streamTail(logs: LogsSend, logGroupName: string, logStreamName: string): Promise<OutputTail | undefined> {
   try {
-    const out = await logs.send(
-      new GetLogEventsCommand({ logGroupName, logStreamName: stdoutStream(commandId, instanceId), startFromHead: false, limit: 5 }),
-    );
+    const out = await logs.send(new GetLogEventsCommand({ logGroupName, logStreamName, startFromHead: false, limit: 5 }));
     const events = (out.events ?? []).filter((e) => (e.message ?? '').trim() !== '');
     const last = events.at(-1);
     if (!last) return undefined;
     return { line: lastLine(last.message), printedAtMs: last.timestamp ?? last.ingestionTime ?? 0 };
   } catch (err) {
-    // No stream until the command prints its first line.
+    // No stream until the command prints its first line there.
     if (errorCode(err) === 'ResourceNotFoundException') return undefined;
     throw err;
   }
+}
+
+/**
+ * The latest line the workload printed on either stream, and when. When stdout already shows a
+ * line printed after `seenAtMs` (the last output the poll knew of), the workload is alive and
+ * stderr is not read: one call fewer per poll for the common case.
+ */
+export async function readOutputTail(logs: LogsSend, logGroupName: string, commandId: string, instanceId: string, seenAtMs = -Infinity): Promise<OutputTail | undefined> {
+  const stdout = await streamTail(logs, logGroupName, outputStream(commandId, instanceId, 'stdout'));
+  if (stdout && stdout.printedAtMs > seenAtMs) return stdout;
+  const stderr = await streamTail(logs, logGroupName, outputStream(commandId, instanceId, 'stderr'));
+  if (!stdout || !stderr) return stdout ?? stderr;
+  return stderr.printedAtMs > stdout.printedAtMs ? stderr : stdout;
 }

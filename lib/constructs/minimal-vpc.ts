@@ -1,8 +1,13 @@
 /**
- * A minimal VPC for a fresh account: public subnets in three AZs of whatever region the stack
- * deploys to (Fn::GetAZs, so synth stays offline and env-agnostic), an internet gateway, no NAT
+ * A minimal VPC for a fresh account: public subnets in the first `azCount` AZs of whatever region
+ * the stack deploys to (Fn::Select of Fn::GetAZs, resolved by CloudFormation at deploy, so synth
+ * stays offline and env-agnostic and never picks CDK's dummy AZs), an internet gateway, no NAT
  * gateway (nothing billed while idle), no inbound rules anywhere, and flow logs (accepted and
  * rejected traffic) to a CloudWatch log group with retention.
+ *
+ * Fn::GetAZs lists the region's AZs that have a default subnet (all of them when none has), in
+ * no guaranteed order; some regions offer only two, hence two by default.
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference-getavailabilityzones.html
  */
 import { Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -13,7 +18,7 @@ import { Construct } from 'constructs';
 export interface MinimalVpcProps {
   /** @default '10.42.0.0/16' */
   readonly cidr?: string;
-  /** @default 3 */
+  /** How many AZs get a public subnet (2-6: the /16 is cut into /20s). @default 2 */
   readonly azCount?: number;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly flowLogRetention?: logs.RetentionDays;
@@ -32,8 +37,10 @@ export class MinimalVpc extends Construct {
     const route = new ec2.CfnRoute(this, 'DefaultRoute', { routeTableId: routes.ref, destinationCidrBlock: '0.0.0.0/0', gatewayId: igw.ref });
     route.node.addDependency(attachment);
 
-    const subnetCidrs = Fn.cidr(vpc.attrCidrBlock, props.azCount ?? 3, '12');
-    this.subnetIds = Array.from({ length: props.azCount ?? 3 }, (_, i) => {
+    const azCount = props.azCount ?? 2;
+    if (!Number.isInteger(azCount) || azCount < 1 || azCount > 16) throw new Error(`${this.node.path}: azCount must be a whole number from 1 to 16, got ${azCount}`);
+    const subnetCidrs = Fn.cidr(vpc.attrCidrBlock, azCount, '12');
+    this.subnetIds = Array.from({ length: azCount }, (_, i) => {
       const subnet = new ec2.CfnSubnet(this, `PublicSubnet${i + 1}`, {
         vpcId: vpc.ref,
         availabilityZone: Fn.select(i, Fn.getAzs()),

@@ -32,6 +32,8 @@ export interface SafetyNetProps {
   readonly alarmEmail?: string;
   /** Report orphans without terminating them. @default false */
   readonly reaperDryRun?: boolean;
+  /** Reserved concurrency of the reaper (1: sweeps never overlap). @default - unreserved (opt-in: reservedConcurrency in contract/config.ts) */
+  readonly reaperReservedConcurrency?: number;
   readonly logRetention: logs.RetentionDays;
 }
 
@@ -62,7 +64,7 @@ export class SafetyNet extends Construct {
     const cleanupEnv: CleanupEnv = { PIPELINE_NAME: props.pipelineName };
     this.executionCleanup = new PipelineFunction(this, 'ExecutionCleanupFn', {
       handler: 'execution-cleanup',
-      description: 'Terminate every instance of a pipeline or phase execution that failed, timed out or was aborted',
+      description: 'Terminate every instance of a pipeline or phase execution that ended (left over, failed, timed out, aborted)',
       environment: cleanupEnv,
       logRetention: props.logRetention,
       retryAttempts: 2,
@@ -70,13 +72,27 @@ export class SafetyNet extends Construct {
     });
     this.executionCleanup.allowOnAnyResource(['ec2:DescribeInstances'], 'EC2 Describe* calls support no resource-level permissions');
     this.executionCleanup.allowTerminatingPipelineInstances(props.pipelineName);
-    new events.Rule(this, 'ExecutionEndedBadly', {
-      description: `${props.pipelineName}: clean up after a failed, timed-out or aborted execution`,
+    const executions = [props.pipeline, props.spotPhase].map(
+      (sm) => `arn:${stack.partition}:states:${stack.region}:${stack.account}:execution:${sm.stateMachineName}:*`,
+    );
+    // It describes the execution first: a redriven one (same ARN) keeps the instances it launched since.
+    this.executionCleanup.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: executions }));
+    for (const arn of executions) {
+      acknowledgeWildcardResource(
+        this.executionCleanup.serviceRole,
+        arn,
+        'The cleanup reads the status of the execution that ended (a redrive keeps its ARN); execution names are generated at run time, and the ARN prefix pins this pipeline\'s state machine.',
+      );
+    }
+    // Every end, SUCCEEDED included: a task that could not terminate before its deadline leaves
+    // the instance to this rule (lambdas/aws/instances.ts, terminateOrLeaveToSafetyNet).
+    new events.Rule(this, 'ExecutionEnded', {
+      description: `${props.pipelineName}: terminate whatever an ended execution left running`,
       eventPattern: {
         source: ['aws.states'],
         detailType: ['Step Functions Execution Status Change'],
         detail: {
-          status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+          status: ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'],
           stateMachineArn: [props.pipeline.stateMachineArn, props.spotPhase.stateMachineArn],
         },
       },
@@ -96,13 +112,10 @@ export class SafetyNet extends Construct {
       environment: reaperEnv,
       logRetention: props.logRetention,
       timeout: Duration.minutes(2),
-      reservedConcurrentExecutions: 1,
+      reservedConcurrentExecutions: props.reaperReservedConcurrency,
     });
     this.reaper.allowOnAnyResource(['ec2:DescribeInstances'], 'EC2 Describe* calls support no resource-level permissions');
     this.reaper.allowTerminatingPipelineInstances(props.pipelineName);
-    const executions = [props.pipeline, props.spotPhase].map(
-      (sm) => `arn:${stack.partition}:states:${stack.region}:${stack.account}:execution:${sm.stateMachineName}:*`,
-    );
     this.reaper.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: executions }));
     for (const arn of executions) {
       acknowledgeWildcardResource(

@@ -1,12 +1,14 @@
 /**
  * Where and how the workers launch: the network (the configured subnets, or a minimal VPC of
- * public subnets in three AZs with no NAT and no inbound rules), the security group, the
+ * public subnets in two or more AZs with no NAT and no inbound rules), the security group, the
  * instance role (SSM managed instance, CloudWatch output) and the launch template.
  */
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import { ArnFormat, Stack } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { WORKER_ARCHITECTURE } from '../../contract/instance-types';
 import { acknowledgeManagedPolicy, acknowledgeNag, NAG_PACK } from '../nag';
 import { MinimalVpc } from './minimal-vpc';
 
@@ -21,7 +23,12 @@ export interface SpotWorkersProps {
   readonly rootVolumeGiB?: number;
   /** Retention of the minimal VPC's flow logs. @default logs.RetentionDays.ONE_MONTH */
   readonly flowLogRetention?: logs.RetentionDays;
+  /** AZs of the minimal VPC (unused with subnetIds). @default 2 */
+  readonly azCount?: number;
 }
+
+/** The image's CPU type for each architecture the config schema admits (contract/instance-types.ts). */
+const CPU_TYPE = { x86_64: ec2.AmazonLinuxCpuType.X86_64, arm64: ec2.AmazonLinuxCpuType.ARM_64 } as const;
 
 export class SpotWorkers extends Construct {
   readonly launchTemplate: ec2.LaunchTemplate;
@@ -39,7 +46,7 @@ export class SpotWorkers extends Construct {
       vpcId = props.vpcId;
       this.defaultSubnetIds = [...props.subnetIds];
     } else {
-      const network = new MinimalVpc(this, 'Network', { flowLogRetention: props.flowLogRetention });
+      const network = new MinimalVpc(this, 'Network', { flowLogRetention: props.flowLogRetention, azCount: props.azCount });
       vpcId = network.vpcId;
       this.defaultSubnetIds = network.subnetIds;
     }
@@ -62,18 +69,36 @@ export class SpotWorkers extends Construct {
       'AmazonSSMManagedInstanceCore is the policy AWS maintains for the SSM agent (ssm, ssmmessages, ec2messages channels); ' +
         'it is how the pipeline runs workloads without SSH or inbound rules, and AWS updates it as the agent changes.',
     );
-    props.workloadLogGroup.grantWrite(this.instanceRole);
+    // Run Command output to CloudWatch Logs: the SSM agent, with the instance profile's credentials,
+    // needs logs:CreateLogGroup, CreateLogStream, DescribeLogGroups, DescribeLogStreams and
+    // PutLogEvents ("Configuring Amazon CloudWatch Logs for Run Command",
+    // https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-rc-setting-up-cwlogs.html).
+    // All but DescribeLogGroups take the log group as resource: the workload group only, both as
+    // the group's ARN and as ARN:* (its streams), the two forms CloudWatch Logs authorizes
+    // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/iam-access-control-overview-cwl.html).
+    const workloadGroup = Stack.of(this).formatArn({
+      service: 'logs',
+      resource: 'log-group',
+      resourceName: props.workloadLogGroup.logGroupName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    this.instanceRole.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:DescribeLogStreams', 'logs:PutLogEvents'],
+        resources: [workloadGroup, props.workloadLogGroup.logGroupArn],
+      }),
+    );
     this.instanceRole.addToPolicy(
       new iam.PolicyStatement({ actions: ['logs:DescribeLogGroups'], resources: ['*'] }), // the SSM agent checks the group exists; a List call without resource-level permissions
     );
     acknowledgeNag(
       this.instanceRole,
       `${NAG_PACK}-IAM5[Resource::*]`,
-      'Only logs:DescribeLogGroups is on Resource "*": the SSM agent lists log groups to check the output group exists, a List call without resource-level permissions; writes are limited to the workload log group.',
+      'Only logs:DescribeLogGroups is on Resource "*": the SSM agent lists log groups to check the output group exists, a List call without resource-level permissions; creating, describing and writing streams are limited to the workload log group.',
     );
 
     this.launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
-      machineImage: ec2.MachineImage.latestAmazonLinux2023({ cpuType: ec2.AmazonLinuxCpuType.X86_64 }),
+      machineImage: ec2.MachineImage.latestAmazonLinux2023({ cpuType: CPU_TYPE[WORKER_ARCHITECTURE] }),
       role: this.instanceRole,
       securityGroup: this.securityGroup,
       requireImdsv2: true,

@@ -32,6 +32,8 @@ export interface SimInstance {
   spotStatusAfterNotice?: string | null;
   stateReasonAfterInterruption?: string | null;
   terminatedBy?: 'pipeline' | 'spot';
+  /** The function that terminated it (TerminateInstances' caller), when the pipeline did. */
+  terminatedByHandler?: string;
 }
 
 export interface SimInvocation {
@@ -46,6 +48,8 @@ export interface SimInvocation {
   readonly exitCode: number;
   readonly hang: boolean;
   readonly commands: string[];
+  /** SendCommand's Comment. */
+  readonly comment: string;
   cancelledAt?: number;
 }
 
@@ -58,6 +62,8 @@ export interface SimMetricDatum {
 }
 
 export interface LaunchRefusal {
+  /** The phase execution the refused launch was tagged with. */
+  readonly execution: string;
   readonly phase: string;
   readonly attempt: number;
   readonly pool: string;

@@ -22,6 +22,7 @@
 import { TAG } from '../../contract/tags';
 import { poolMatches, type AttemptPlan } from '../scenario';
 import type { SimInstance, SimulatedAccount } from './account';
+import { currentCaller } from '../caller';
 import { SimulatedAwsError } from './errors';
 
 const MINUTE = 60_000;
@@ -64,12 +65,21 @@ export function spotStatusOf(instance: SimInstance, now = Date.now()): string {
  * the notice comes interruptAtMinute minutes later (once per instance).
  */
 export function scheduleInterruption(instance: SimInstance, now: number): void {
+  if (instance.plan.interruptAtMinute !== undefined) noticeAt(instance, now + instance.plan.interruptAtMinute * MINUTE);
+}
+
+/** Spot's plan for an instance that just launched: the notice interruptAfterLaunchMinutes after launch (while it boots, typically). */
+function scheduleInterruptionAfterLaunch(instance: SimInstance): void {
+  if (instance.plan.interruptAfterLaunchMinutes !== undefined) noticeAt(instance, instance.launchedAt + instance.plan.interruptAfterLaunchMinutes * MINUTE);
+}
+
+/** The interruption notice comes at this moment (once per instance: the first plan that sets it wins). */
+function noticeAt(instance: SimInstance, at: number): void {
+  if (instance.noticeAt !== undefined) return;
   const plan = instance.plan;
-  if (plan.interruptAtMinute !== undefined && instance.noticeAt === undefined) {
-    instance.noticeAt = now + plan.interruptAtMinute * MINUTE;
-    instance.spotStatusAfterNotice = plan.spotStatus === undefined ? DEFAULT_INTERRUPTION_STATUS : plan.spotStatus;
-    instance.stateReasonAfterInterruption = plan.stateReason === undefined ? DEFAULT_INTERRUPTION_REASON : plan.stateReason;
-  }
+  instance.noticeAt = at;
+  instance.spotStatusAfterNotice = plan.spotStatus === undefined ? DEFAULT_INTERRUPTION_STATUS : plan.spotStatus;
+  instance.stateReasonAfterInterruption = plan.stateReason === undefined ? DEFAULT_INTERRUPTION_REASON : plan.stateReason;
 }
 
 export function byId(account: SimulatedAccount, id: string): SimInstance {
@@ -130,7 +140,7 @@ export function runInstances(account: SimulatedAccount, input: Record<string, un
   const pool = `${instanceType}/${availabilityZone}`;
   if ((plan.unavailable ?? []).some((p) => poolMatches(p, pool))) {
     const code = plan.capacityError ?? 'InsufficientInstanceCapacity';
-    account.refusals.push({ phase, attempt, pool, code, at: Date.now() });
+    account.refusals.push({ execution: tags[TAG.execution] ?? '?', phase, attempt, pool, code, at: Date.now() });
     throw new SimulatedAwsError(code, `There is no Spot capacity available that matches your request (${pool}).`);
   }
   const now = Date.now();
@@ -148,6 +158,7 @@ export function runInstances(account: SimulatedAccount, input: Record<string, un
     plan,
   };
   account.instances.push(instance);
+  scheduleInterruptionAfterLaunch(instance);
   if (token) account.clientTokens.set(token, instance);
   return { Instances: [describe(instance)] };
 }
@@ -189,6 +200,7 @@ export function terminateInstances(account: SimulatedAccount, input: Record<stri
       if (instance.terminatedAt === undefined) {
         instance.terminatedAt = now;
         instance.terminatedBy = 'pipeline';
+        instance.terminatedByHandler = currentCaller();
         instance.stateReason = 'Client.UserInitiatedShutdown';
       }
       return { InstanceId: instance.id, PreviousState: { Name: previous }, CurrentState: { Name: 'terminated' } };

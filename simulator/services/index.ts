@@ -27,6 +27,7 @@ export const SERVICES = {
     SendCommand: ssm.sendCommand,
     GetCommandInvocation: ssm.getCommandInvocation,
     CancelCommand: ssm.cancelCommand,
+    ListCommands: ssm.listCommands,
   },
   CloudWatch: {
     PutMetricData: cloudwatch.putMetricData,

@@ -29,6 +29,14 @@ function invocation(account: SimulatedAccount, commandId: string, instanceId: st
   return found;
 }
 
+/**
+ * 128 + SIGKILL: the Linux agent reports a command it stopped with this exit code, and maps it to
+ * a status (amazon-ssm-agent, agent/executers GetStatus, CommandStoppedPreemptivelyExitCode):
+ * Failed when the agent itself is shutting down with its instance, Cancelled after a cancel,
+ * TimedOut otherwise (its executionTimeout, or a workload the kernel killed: out of memory).
+ */
+const SIGKILL = 137;
+
 /** Status, exit code and end time of an invocation at this moment. */
 export function invocationStatus(account: SimulatedAccount, inv: SimInvocation, now = Date.now()): { status: string; responseCode: number; endedAt?: number } {
   const instance = byId(account, inv.instanceId);
@@ -39,24 +47,44 @@ export function invocationStatus(account: SimulatedAccount, inv: SimInvocation, 
   const cancelAt = inv.cancelledAt ?? Infinity;
   const first = Math.min(finishAt, timeoutAt, lostAt, cancelAt);
   if (now < first) return { status: 'InProgress', responseCode: -1 };
-  if (first === finishAt) return { status: inv.exitCode === 0 ? 'Success' : 'Failed', responseCode: inv.exitCode, endedAt: first };
-  if (first === cancelAt) return { status: 'Cancelled', responseCode: -1, endedAt: first };
-  if (first === timeoutAt) return { status: 'TimedOut', responseCode: -1, endedAt: first };
-  return { status: 'Failed', responseCode: -1, endedAt: first };
+  if (first === finishAt) {
+    // A workload that exits 137 (killed by SIGKILL) is reported as timed out by the agent.
+    const status = inv.exitCode === 0 ? 'Success' : inv.exitCode === SIGKILL ? 'TimedOut' : 'Failed';
+    return { status, responseCode: inv.exitCode, endedAt: first };
+  }
+  if (first === cancelAt) return { status: 'Cancelled', responseCode: SIGKILL, endedAt: first };
+  if (first === timeoutAt) return { status: 'TimedOut', responseCode: SIGKILL, endedAt: first };
+  // The instance shut down under the command: the agent stops it as it shuts down itself.
+  return { status: 'Failed', responseCode: SIGKILL, endedAt: first };
 }
 
-/** The lines the workload printed up to now: one at start, one a minute, one at its end. */
-export function outputLines(account: SimulatedAccount, inv: SimInvocation, now = Date.now()): { at: number; line: string }[] {
+/** Which streams the workload prints its progress to (scenario phase plan `output`). */
+export function outputStreams(account: SimulatedAccount, inv: SimInvocation): ('stdout' | 'stderr')[] {
+  if (inv.mode === 'preflight') return ['stdout'];
+  const output = account.phasePlan(inv.phase).output ?? 'stdout';
+  return output === 'both' ? ['stdout', 'stderr'] : [output];
+}
+
+/**
+ * The lines the workload printed up to now on one stream: one at start, one every whole minute
+ * while it runs, one at its end. With output "both", progress alternates between the streams
+ * (odd minutes on stderr), as a program that logs to both does; each stream then has gaps.
+ */
+export function outputLines(account: SimulatedAccount, inv: SimInvocation, stream: 'stdout' | 'stderr' = 'stdout', now = Date.now()): { at: number; line: string }[] {
+  const streams = outputStreams(account, inv);
+  if (!streams.includes(stream)) return [];
+  const onThis = (n: number) => streams.length === 1 || streams[n % 2] === stream;
   const { endedAt } = invocationStatus(account, inv, now);
   const until = Math.min(now, endedAt ?? now);
   const label = inv.mode === 'preflight' ? 'preflight' : 'workload';
-  const lines = [{ at: inv.startedAt, line: `${inv.phase} ${label} started (attempt ${inv.attempt})` }];
+  const lines = onThis(0) ? [{ at: inv.startedAt, line: `${inv.phase} ${label} started (attempt ${inv.attempt})` }] : [];
   if (inv.hang) return lines;
-  const total = Math.max(1, Math.round(inv.durationMs / MINUTE));
-  for (let m = 1; inv.startedAt + m * MINUTE <= until && m < total; m++) {
-    lines.push({ at: inv.startedAt + m * MINUTE, line: `${inv.phase} ${label}: minute ${m} of ${total}` });
+  const total = Math.max(1, Math.ceil(inv.durationMs / MINUTE));
+  // Every whole minute strictly before the workload's end, so a fractional duration leaves no gap.
+  for (let m = 1; inv.startedAt + m * MINUTE <= until && m * MINUTE < inv.durationMs; m++) {
+    if (onThis(m)) lines.push({ at: inv.startedAt + m * MINUTE, line: `${inv.phase} ${label}: minute ${m} of ${total}` });
   }
-  if (endedAt !== undefined && endedAt === inv.startedAt + inv.durationMs) {
+  if (endedAt !== undefined && endedAt === inv.startedAt + inv.durationMs && onThis(0)) {
     lines.push({ at: endedAt, line: inv.exitCode === 0 ? `${inv.phase} ${label} done` : `${inv.phase} ${label} failed: exit ${inv.exitCode}` });
   }
   return lines;
@@ -97,6 +125,7 @@ export function sendCommand(account: SimulatedAccount, input: Record<string, unk
     exitCode: mode === 'preflight' ? 0 : (plan.exitCode ?? phasePlan.exitCode ?? 0),
     hang: mode === 'full' && plan.hang === true,
     commands,
+    comment: typeof input.Comment === 'string' ? input.Comment : '',
   };
   account.invocations.push(inv);
   // Spot's plan for this instance starts with its workload (scenario interruptAtMinute).
@@ -104,25 +133,65 @@ export function sendCommand(account: SimulatedAccount, input: Record<string, unk
   return { Command: { CommandId: inv.commandId, DocumentName: 'AWS-RunShellScript', Status: 'Pending' } };
 }
 
+const iso = (ms: number | undefined) => (ms === undefined ? '' : new Date(ms).toISOString());
+
 export function getCommandInvocation(account: SimulatedAccount, input: Record<string, unknown>): unknown {
   const inv = invocation(account, String(input.CommandId), String(input.InstanceId));
-  const { status, responseCode } = invocationStatus(account, inv);
-  const lost = responseCode === -1 && status === 'Failed';
+  const { status, responseCode, endedAt } = invocationStatus(account, inv);
+  const text = (stream: 'stdout' | 'stderr') => outputLines(account, inv, stream).map((l) => l.line).join('\n');
   return {
     CommandId: inv.commandId,
     InstanceId: inv.instanceId,
+    Comment: inv.comment,
+    DocumentName: 'AWS-RunShellScript',
+    PluginName: 'aws:runShellScript',
     Status: status,
-    StatusDetails: lost ? 'Undeliverable' : status,
+    // StatusDetails for the statuses simulated here equal the status, but for an execution
+    // timeout ("Execution Timed Out" in the console, ExecutionTimedOut in the API).
+    StatusDetails: status === 'TimedOut' ? 'ExecutionTimedOut' : status,
     ResponseCode: responseCode,
-    StandardOutputContent: lost ? '' : outputLines(account, inv).map((l) => l.line).join('\n'),
-    StandardErrorContent: '',
+    ExecutionStartDateTime: iso(inv.startedAt),
+    ExecutionElapsedTime: '',
+    ExecutionEndDateTime: iso(endedAt),
+    StandardOutputContent: text('stdout'),
+    StandardErrorContent: text('stderr'),
   };
+}
+
+/**
+ * ListCommands for one instance (InstanceId), newest first, as the SSM API reference
+ * ("ListCommands") describes: each command with its Comment, DocumentName, Parameters, Status.
+ * Filters and paging are not simulated.
+ */
+export function listCommands(account: SimulatedAccount, input: Record<string, unknown>): unknown {
+  if (input.Filters !== undefined || input.CommandId !== undefined) throw new SimulatedAwsError('InvalidFilter', 'only InstanceId is simulated for ListCommands');
+  const instanceId = input.InstanceId === undefined ? undefined : String(input.InstanceId);
+  const commands = account.invocations
+    .filter((i) => instanceId === undefined || i.instanceId === instanceId)
+    .toReversed()
+    .map((inv) => {
+      const { status } = invocationStatus(account, inv);
+      return {
+        CommandId: inv.commandId,
+        DocumentName: 'AWS-RunShellScript',
+        Comment: inv.comment,
+        InstanceIds: [inv.instanceId],
+        RequestedDateTime: new Date(inv.startedAt),
+        Status: status,
+        StatusDetails: status,
+        Parameters: { commands: inv.commands, executionTimeout: [String(inv.executionTimeoutMs / 1000)] },
+      };
+    });
+  return { Commands: commands };
 }
 
 export function cancelCommand(account: SimulatedAccount, input: Record<string, unknown>): unknown {
   const ids = (input.InstanceIds ?? []) as string[];
   const now = Date.now();
-  for (const inv of account.invocations.filter((i) => i.commandId === input.CommandId && (ids.length === 0 || ids.includes(i.instanceId)))) {
+  const matching = account.invocations.filter((i) => i.commandId === input.CommandId && (ids.length === 0 || ids.includes(i.instanceId)));
+  // An unknown command id is InvalidCommandId (SSM API reference, "CancelCommand" errors).
+  if (matching.length === 0) throw new SimulatedAwsError('InvalidCommandId', `command ${String(input.CommandId)} does not exist`);
+  for (const inv of matching) {
     if (invocationStatus(account, inv, now).status === 'InProgress' && inv.cancelledAt === undefined) inv.cancelledAt = now;
   }
   return {};

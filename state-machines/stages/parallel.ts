@@ -1,6 +1,7 @@
 /** A `parallel` stage: its phases side by side, one branch each; their results merged. */
 import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { parallelStateName } from '../../contract/config';
 import { phaseTask, PHASE_TASK_SLACK_SECONDS } from './phase';
 import type { StageBuilder } from './types';
 
@@ -13,7 +14,7 @@ function mergeExpression(branches: number): string {
 
 export const parallelStage: StageBuilder<'parallel'> = {
   build: (context, stage, index) => {
-    const group = new sfn.Parallel(context.scope, `Parallel${index + 1}`, {
+    const group = new sfn.Parallel(context.scope, parallelStateName(index), {
       comment: `Phases ${stage.parallel.map((p) => p.name).join(', ')} side by side`,
       resultSelector: {
         'run.$': '$[0].run',

@@ -24,6 +24,11 @@ export function phaseTask(context: StageContext, phase: PhaseConfig): sfn.TaskSt
     stateMachine: context.spotPhase,
     integrationPattern: sfn.IntegrationPattern.RUN_JOB,
     associateWithParent: true,
+    // Deterministic per pipeline execution, phase and redrive: a task retried after its start
+    // was already accepted starts no second phase execution (StartExecution is idempotent for a
+    // running execution of the same name and input). 40 + 1 + 32 + 2 + 4 characters fit the
+    // 80 a name may have (a redrive count is at most 1000).
+    name: sfn.JsonPath.format(`${phase.name}-{}-r{}`, sfn.JsonPath.hash(sfn.JsonPath.executionId, 'MD5'), sfn.JsonPath.stringAt('$$.Execution.RedriveCount')),
     input: sfn.TaskInput.fromObject({
       phase: spec,
       run: sfn.JsonPath.objectAt('$.run'),

@@ -1,6 +1,7 @@
 /**
- * The CDK app as `cdk synth` runs it: a bad config fails synth naming the phase and field; the
- * built-in config synthesizes a template. Two child processes, bundling skipped.
+ * The CDK app as `cdk synth` runs it: a bad config fails synth with exit status 2, naming the
+ * phase and field, before any template is written; the built-in config synthesizes a template.
+ * Child processes, bundling skipped.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SATURDAY_PIPELINE } from '../../lib/config/defaults';
 
 const PROJECT_ROOT = resolve(__dirname, '..', '..');
+
+type RawConfig = Record<string, unknown> & { phases: Record<string, unknown>[] };
 
 /** Run bin/app.ts as the CDK CLI would, with the given context and output directory. */
 function synthApp(context: Record<string, unknown>, outdir: string) {
@@ -48,11 +51,35 @@ describe('cdk synth of bin/app.ts', () => {
 
     // Assess
     expect(result.error).toBeUndefined();
-    expect(result.status).not.toBeNull();
-    expect(result.status).not.toBe(0);
+    expect(result.status).toBe(2);
     expect(result.stderr).toContain('PredictorTraining');
     expect(result.stderr).toContain('budgetSeconds');
     expect(result.stderr).toContain('phases[2].budgetSeconds');
+    expect(readdirSync(outdir).filter((f) => f.endsWith('.template.json'))).toEqual([]);
+  });
+
+  it('fails with exit status 2 naming every field AWS would refuse (state name, time zone, cron, architecture), before CDK builds anything', () => {
+    // Prepare: one config, four mistakes (each is unit-tested in aws-acceptance.test.ts; here the CLI's answer).
+    const config = structuredClone(SATURDAY_PIPELINE) as unknown as RawConfig;
+    config.phases[3]!.name = 'PipelineSucceeded';
+    config.schedules = { timezone: 'PST', fullRun: 'cron(0 2 * * SAT *)' };
+    config.phases[2]!.instanceTypes = ['c5.large', 'c6g.large'];
+    const configFile = join(dir, 'aws-would-refuse.json');
+    writeFileSync(configFile, JSON.stringify(config));
+    const outdir = join(dir, 'aws-would-refuse-out');
+    mkdirSync(outdir);
+
+    // Act
+    const result = synthApp({ pipelineConfig: configFile }, outdir);
+
+    // Assess
+    expect(result.error).toBeUndefined();
+    expect(result.status, result.stderr).toBe(2);
+    expect(result.stderr).toContain(`Invalid pipeline config ${configFile}:`);
+    for (const field of ['phases[3].name', 'schedules.timezone', 'schedules.fullRun', 'phases[2].instanceTypes[1]']) {
+      expect(result.stderr).toMatch(new RegExp(`^${field.replace(/[[\].]/g, '\\$&')}( \\(phase \\w+\\))?: `, 'm'));
+    }
+    expect(result.stderr).not.toMatch(/at .*node_modules|ValidationError|There is already a Construct/);
     expect(readdirSync(outdir).filter((f) => f.endsWith('.template.json'))).toEqual([]);
   });
 

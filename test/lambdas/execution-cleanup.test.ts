@@ -1,4 +1,5 @@
 import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand, type DescribeInstancesCommandInput } from '@aws-sdk/client-ec2';
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -9,6 +10,7 @@ import { TAG } from '../../contract/tags';
 import { describedInstance, ec2Error, EXECUTION_ID, stubHandlerEnv } from './fixtures';
 
 const ec2 = mockClient(EC2Client);
+const sfn = mockClient(SFNClient);
 
 const SPOT_PHASE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:saturday-pipeline-spot-phase';
 const PIPELINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:saturday-pipeline';
@@ -43,9 +45,9 @@ function tagFilter(input: DescribeInstancesCommandInput, key: string): string[] 
   return input.Filters?.find((f) => f.Name === `tag:${key}`)?.Values;
 }
 
-/** Answer DescribeInstances by which tag it filters on. */
-function instancesByTag(asPhase: string[], asPipeline: string[]): void {
-  const answer = (ids: string[]) => ({ Reservations: ids.map((id) => ({ Instances: describedInstance('running', { id }).Reservations[0]!.Instances })) });
+/** Answer DescribeInstances by which tag it filters on (launch times: `launched`, by id). */
+function instancesByTag(asPhase: string[], asPipeline: string[], launched: Record<string, Date> = {}): void {
+  const answer = (ids: string[]) => ({ Reservations: ids.map((id) => ({ Instances: describedInstance('running', { id, launchTime: launched[id] }).Reservations[0]!.Instances })) });
   ec2.on(DescribeInstancesCommand).callsFake((input: DescribeInstancesCommandInput) => {
     if (tagFilter(input, TAG.execution)) return answer(asPhase);
     if (tagFilter(input, TAG.run)) return answer(asPipeline);
@@ -55,6 +57,8 @@ function instancesByTag(asPhase: string[], asPipeline: string[]): void {
 
 beforeEach(() => {
   ec2.reset();
+  sfn.reset();
+  sfn.on(DescribeExecutionCommand).resolves({ status: 'FAILED', redriveCount: 0 } as never);
   stubHandlerEnv();
   ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
   ec2.on(TerminateInstancesCommand).resolves({});
@@ -62,6 +66,48 @@ beforeEach(() => {
 
 afterEach(() => {
   vi.unstubAllEnvs();
+});
+
+describe('ExecutionCleanup after a redrive (same execution ARN)', () => {
+  it('a late delivery of the earlier failure leaves the instances the redriven execution launched since, and terminates the older ones', async () => {
+    // Prepare: the pipeline failed, was redriven at 11:00 and runs again; one instance is from before, one from after.
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING', redriveCount: 1, startDate: new Date('2026-05-30T09:00:00Z'), redriveDate: new Date('2026-05-30T11:00:00Z') } as never);
+    instancesByTag([], ['i-0before000000001', 'i-0after0000000001'], {
+      'i-0before000000001': new Date('2026-05-30T10:00:00Z'),
+      'i-0after0000000001': new Date('2026-05-30T11:05:00Z'),
+    });
+
+    // Act
+    const result = await handler(statusChange(PIPELINE_EXECUTION_ARN, PIPELINE_ARN, 'FAILED'));
+
+    // Assess
+    expect(result.terminated).toEqual(['i-0before000000001']);
+    expect(ec2).toHaveReceivedCommandWith(TerminateInstancesCommand, { InstanceIds: ['i-0before000000001'] });
+  });
+
+  it('an execution that has not been redriven (still FAILED) loses every instance', async () => {
+    // Prepare
+    instancesByTag([], ['i-0one00000000001', 'i-0two00000000001'], { 'i-0one00000000001': new Date('2026-05-30T10:00:00Z') });
+
+    // Act
+    const result = await handler(statusChange(PIPELINE_EXECUTION_ARN, PIPELINE_ARN, 'FAILED'));
+
+    // Assess
+    expect(result.terminated).toEqual(['i-0one00000000001', 'i-0two00000000001']);
+  });
+
+  it('throttled DescribeExecution: the invocation fails (EventBridge delivers again), nothing is terminated on a guess', async () => {
+    // Prepare
+    sfn.on(DescribeExecutionCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }));
+    instancesByTag([], ['i-0one00000000001']);
+
+    // Act
+    const cleaning = handler(statusChange(PIPELINE_EXECUTION_ARN, PIPELINE_ARN, 'FAILED'));
+
+    // Assess
+    await expect(cleaning).rejects.toMatchObject({ name: 'ThrottlingException' });
+    expect(ec2).not.toHaveReceivedCommand(TerminateInstancesCommand);
+  });
 });
 
 describe('ExecutionCleanup', () => {

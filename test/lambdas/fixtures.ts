@@ -53,6 +53,7 @@ export function phaseSpec(overrides: Partial<PhaseSpec> = {}): PhaseSpec {
     relaunchBackoffSeconds: 60,
     bootTimeoutSeconds: 600,
     silenceTimeoutSeconds: 1800,
+    agentCheckSeconds: 20,
     cleanupMarginSeconds: 300,
     pipelineName: 'saturday-pipeline',
     ...overrides,
@@ -93,7 +94,7 @@ export interface LooseJob {
   instance?: InstanceRef;
   command?: CommandRef;
   failure?: Failure;
-  verdict?: { action: 'relaunch' | 'fail'; error?: string; cause?: string };
+  verdict?: { action: 'relaunch' | 'fail'; error?: string; cause?: string; exhausted?: boolean; reasonCode?: string };
 }
 
 export function job(overrides: Partial<LooseJob> = {}): Job {

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler } from '../../lambdas/handle-failure';
 import type { AttemptRecord, Failure, Job } from '../../contract/job';
 import { TAG } from '../../contract/tags';
-import { at, clockAt, describedInstance, ENV, EXECUTION_ID, INSTANCE_ID, instanceRef, iso, job, stubHandlerEnv, taskInput, type LooseJob } from './fixtures';
+import { at, clockAt, describedInstance, EXECUTION_ID, INSTANCE_ID, instanceRef, iso, job, stubHandlerEnv, taskInput, type LooseJob } from './fixtures';
 
 const ec2 = mockClient(EC2Client);
 const cloudwatch = mockClient(CloudWatchClient);
@@ -34,12 +34,6 @@ const firstInterruption: AttemptRecord = {
   endedAt: iso(at(1500)),
 };
 
-/** Every datum put, by metric name. */
-const dataNamed = (name: string) =>
-  cloudwatch.commandCalls(PutMetricDataCommand).flatMap((call) => call.args[0].input.MetricData ?? []).filter((d) => d.MetricName === name);
-const spotRetryData = () => dataNamed('SpotInterruptionRetry');
-const exhaustedData = () => dataNamed('SpotRetryBudgetExhausted');
-
 beforeEach(() => {
   ec2.reset();
   cloudwatch.reset();
@@ -56,35 +50,58 @@ afterEach(() => {
 });
 
 describe('HandleFailure: spot interruptions', () => {
-  it('with budget left: terminates the instance, counts one SpotInterruptionRetry, relaunches the next attempt in the next pool', async () => {
+  it('with budget left: terminates the instance, relaunches the next attempt in the next pool, naming the reason for the state machine to count', async () => {
     // Prepare: 1200 s in; 3900 s left before the deadline, an attempt needs 2400 s plus 60 s backoff.
     const input = failedInput({ kind: 'interruption', reasonCode: 'marked-for-termination', detail: 'spot request status marked-for-termination' }, {}, 3);
 
     // Act
     const result: LooseJob = await handler(input);
 
-    // Assess
+    // Assess: the Lambda puts no datum (CountRelaunch does, on the way to the launch).
     expect(ec2).toHaveReceivedCommandWith(TerminateInstancesCommand, { InstanceIds: [INSTANCE_ID] });
-    expect(cloudwatch).toHaveReceivedCommandTimes(PutMetricDataCommand, 1);
-    expect(cloudwatch).toHaveReceivedCommandWith(PutMetricDataCommand, {
-      Namespace: ENV.METRIC_NAMESPACE,
-      MetricData: [
-        expect.objectContaining({
-          MetricName: 'SpotInterruptionRetry',
-          Value: 1,
-          Dimensions: [
-            { Name: 'Phase', Value: 'DataPhase1' },
-            { Name: 'Reason', Value: 'marked-for-termination' },
-          ],
-        }),
-      ],
-    });
-    expect(result).toMatchObject({ attempt: 2, poolCursor: 4, status: 'launching', nextWaitSeconds: 60, verdict: { action: 'relaunch' } });
+    expect(cloudwatch).not.toHaveReceivedCommand(PutMetricDataCommand);
+    expect(result).toMatchObject({ attempt: 2, poolCursor: 4, status: 'launching', nextWaitSeconds: 60, verdict: { action: 'relaunch', reasonCode: 'marked-for-termination' } });
     expect(result.instance).toBeUndefined();
     expect(result.failure).toBeUndefined();
     expect(result.history).toEqual([
       expect.objectContaining({ attempt: 1, instanceId: INSTANCE_ID, pool: 'c5.large/us-east-1a', outcome: 'interrupted', reasonCode: 'marked-for-termination' }),
     ]);
+  });
+
+  it('retried after its response was lost, it decides the same and still puts no datum', async () => {
+    // Prepare: the first try terminated the instance; EC2 now says it is gone.
+    const input = failedInput({ kind: 'interruption', reasonCode: 'marked-for-termination', detail: 'spot request status marked-for-termination' });
+    const first: LooseJob = await handler(input);
+
+    // Act
+    const second: LooseJob = await handler(input);
+
+    // Assess
+    expect(second).toEqual(first);
+    expect(cloudwatch).not.toHaveReceivedCommand(PutMetricDataCommand);
+  });
+
+  it('throttled TerminateInstances well before the deadline: TransientApiError, for the state machine to retry', async () => {
+    // Prepare
+    ec2.on(TerminateInstancesCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'RequestLimitExceeded', $metadata: { httpStatusCode: 503 } }));
+
+    // Act
+    const handling = handler(failedInput({ kind: 'interruption', reasonCode: 'marked-for-termination', detail: 'x' }));
+
+    // Assess
+    await expect(handling).rejects.toMatchObject({ name: 'TransientApiError' });
+  });
+
+  it('throttled TerminateInstances at the deadline: no retry that would outlive the budget; the phase fails and leaves the instance to the safety net', async () => {
+    // Prepare: the deadline is 5100 s in (5400 s budget, 300 s margin); a retry could come 30 s later.
+    clockAt(at(5080));
+    ec2.on(TerminateInstancesCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'RequestLimitExceeded', $metadata: { httpStatusCode: 503 } }));
+
+    // Act
+    const result: LooseJob = await handler(failedInput({ kind: 'budget', reasonCode: 'deadline', detail: 'still running at the phase deadline' }));
+
+    // Assess
+    expect(result.verdict).toMatchObject({ action: 'fail', error: 'PhaseBudgetExceeded' });
   });
 
   it('also terminates any other instance tagged with this execution and attempt', async () => {
@@ -146,8 +163,8 @@ describe('HandleFailure: spot interruptions', () => {
     expect(result.verdict?.cause).toContain('instance-terminated-no-capacity');
     expect(result.verdict?.cause).toContain('marked-for-termination');
     expect(result.verdict?.cause).toContain('2040 s of budget left');
-    expect(spotRetryData()).toEqual([]);
-    expect(exhaustedData()).toEqual([expect.objectContaining({ MetricName: 'SpotRetryBudgetExhausted', Value: 1, Dimensions: [{ Name: 'Pipeline', Value: 'saturday-pipeline' }] })]);
+    expect(result.verdict?.exhausted).toBe(true); // the state machine's CountExhausted puts the datum
+    expect(cloudwatch).not.toHaveReceivedCommand(PutMetricDataCommand);
     expect(ec2).toHaveReceivedCommandWith(TerminateInstancesCommand, { InstanceIds: [INSTANCE_ID] });
     expect(result.history).toHaveLength(2);
   });
@@ -165,8 +182,7 @@ describe('HandleFailure: spot interruptions', () => {
     // Assess
     expect(result.verdict).toMatchObject({ action: 'fail', error: 'SpotRetryBudgetExhausted' });
     expect(result.verdict?.cause).toContain('maxAttempts 1 reached');
-    expect(spotRetryData()).toEqual([]);
-    expect(exhaustedData()).toHaveLength(1);
+    expect(result.verdict?.exhausted).toBe(true);
   });
 });
 
@@ -209,15 +225,16 @@ describe('HandleFailure: anything else fails the phase loud', () => {
     expect(ec2).toHaveReceivedCommandWith(TerminateInstancesCommand, { InstanceIds: [INSTANCE_ID] });
   });
 
-  it('a missing metric namespace fails before anything is terminated', async () => {
+  it('an account quota -> AccountQuotaExceeded naming the quota, no relaunch, never exhausted-after-interruptions', async () => {
     // Prepare
-    vi.stubEnv('METRIC_NAMESPACE', '');
+    const input = failedInput({ kind: 'quota', reasonCode: 'quota', detail: 'MaxSpotInstanceCountExceeded launching in c5.large/subnet-a: the Spot Instance requests vCPU quota is reached' });
 
     // Act
-    const handling = handler(failedInput({ kind: 'interruption', reasonCode: 'marked-for-termination', detail: 'spot request status marked-for-termination' }));
+    const result: LooseJob = await handler(input);
 
     // Assess
-    await expect(handling).rejects.toThrow(/METRIC_NAMESPACE/);
-    expect(ec2).not.toHaveReceivedAnyCommand();
+    expect(result.verdict).toMatchObject({ action: 'fail', error: 'AccountQuotaExceeded' });
+    expect(result.verdict?.exhausted).toBeUndefined();
+    expect(result.verdict?.cause).toContain('MaxSpotInstanceCountExceeded');
   });
 });

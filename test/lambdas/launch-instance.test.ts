@@ -154,6 +154,21 @@ describe('LaunchInstance', () => {
     expect(new Set(tried).size).toBe(9);
   });
 
+  it.each(['MaxSpotInstanceCountExceeded', 'VcpuLimitExceeded'])('%s is an account quota: the attempt fails naming the quota, and no other pool is tried', async (code) => {
+    // Prepare
+    ec2.on(RunInstancesCommand).rejects(ec2Error(code));
+
+    // Act
+    const result: LooseJob = await handler(taskInput());
+
+    // Assess
+    expect(result.status).toBe('failed');
+    expect(result.failure).toMatchObject({ kind: 'quota', reasonCode: 'quota' });
+    expect(result.failure?.detail).toContain(code);
+    expect(result.failure?.detail).toMatch(/quota/);
+    expect(ec2).toHaveReceivedCommandTimes(RunInstancesCommand, 1);
+  });
+
   it('a relaunch with poolCursor 4 starts at pool 4', async () => {
     // Prepare
     ec2.on(RunInstancesCommand).resolves({ Instances: [NEW_INSTANCE] });

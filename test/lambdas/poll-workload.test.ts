@@ -45,6 +45,60 @@ afterEach(() => {
   vi.unstubAllEnvs();
 });
 
+describe('PollWorkload: AWS as the agent reports it', () => {
+  it('a workload that logs to stderr only is alive: its stderr stream moves the silence watchdog', async () => {
+    // Prepare: silent on stdout since 300 s; a stderr line at 1100 s (Python logging writes to stderr).
+    const stream = (name: string) => `${COMMAND_ID}/${INSTANCE_ID}/aws-runShellScript/${name}`;
+    logs.on(GetLogEventsCommand, { logStreamName: stream('stdout') }).rejects(logsError('ResourceNotFoundException'));
+    logs.on(GetLogEventsCommand, { logStreamName: stream('stderr') }).resolves({ events: [{ timestamp: at(1100), message: 'INFO epoch 7 done' }] });
+    clockAt(at(300 + 1900)); // past the 1800 s silence timeout, counted from stdout alone
+
+    // Act
+    const result: LooseJob = await handler(pollInput(at(300)));
+
+    // Assess
+    expect(result.status).toBe('running');
+    expect(result.command).toMatchObject({ lastOutput: 'INFO epoch 7 done', lastOutputAt: iso(at(1100)) });
+  });
+
+  it('TimedOut with 137 long before the deadline: killed (out of memory?), a genuine WorkloadFailed, not the budget', async () => {
+    // Prepare: the command was sent at 300 s with a 4800 s timeout; it ended at 1150 s.
+    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'TimedOut', StatusDetails: 'ExecutionTimedOut', ResponseCode: 137, ExecutionEndDateTime: iso(at(1150)), StandardOutputContent: 'allocating 64 GiB' });
+
+    // Act
+    const result: LooseJob = await handler(pollInput());
+
+    // Assess
+    expect(result.failure).toMatchObject({ kind: 'workload-error', reasonCode: 'killed', exitCode: 137 });
+    expect(result.failure?.detail).toContain('killed (exit 137: out of memory?)');
+  });
+
+  it('TimedOut with 137 at its executionTimeout: the phase budget', async () => {
+    // Prepare: sent at 300 s with a 4800 s timeout, so it ended at 5100 s.
+    clockAt(at(5110));
+    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'TimedOut', StatusDetails: 'ExecutionTimedOut', ResponseCode: 137, ExecutionEndDateTime: iso(at(5100)) });
+
+    // Act
+    const result: LooseJob = await handler(pollInput());
+
+    // Assess
+    expect(result.failure).toMatchObject({ kind: 'budget', reasonCode: 'command-timed-out' });
+  });
+
+  it('exit 1 reported, then spot marked the instance before this poll: genuine, not relaunched', async () => {
+    // Prepare
+    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'Failed', StatusDetails: 'Failed', ResponseCode: 1, ExecutionEndDateTime: iso(at(1100)) });
+    ec2.on(DescribeSpotInstanceRequestsCommand).resolves(spotStatus('marked-for-termination'));
+
+    // Act
+    const result: LooseJob = await handler(pollInput());
+
+    // Assess
+    expect(result.failure).toMatchObject({ kind: 'workload-error', reasonCode: 'exit-code', exitCode: 1 });
+    expect(ssm).not.toHaveReceivedCommand(CancelCommandCommand);
+  });
+});
+
 describe('PollWorkload', () => {
   it('InProgress while spot marks the instance for termination -> failed interruption at this poll, command cancelled', async () => {
     // Prepare
@@ -88,9 +142,10 @@ describe('PollWorkload', () => {
     expect(ec2).not.toHaveReceivedCommand(TerminateInstancesCommand);
   });
 
-  it('InProgress at the phase deadline -> failed budget and the command is cancelled', async () => {
+  it('InProgress at the phase deadline -> failed budget and the command is cancelled, reading only the command (the margin is for cleanup)', async () => {
     // Prepare: deadline = start + 5100 s; the workload printed a minute ago.
     clockAt(at(5100));
+    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'InProgress', ResponseCode: -1, StandardOutputContent: 'loading prices\nstill crunching\n' });
     logs.on(GetLogEventsCommand).resolves({ events: [{ message: 'still crunching', timestamp: at(5040) }] });
 
     // Act
@@ -98,6 +153,8 @@ describe('PollWorkload', () => {
 
     // Assess
     expect(result).toMatchObject({ status: 'failed', failure: { kind: 'budget', lastOutput: 'still crunching' } });
+    expect(logs).not.toHaveReceivedCommand(GetLogEventsCommand);
+    expect(ec2).not.toHaveReceivedCommand(DescribeInstancesCommand);
     expect(result.failure?.detail).toContain('budgetSeconds 5400');
     expect(ssm).toHaveReceivedCommandWith(CancelCommandCommand, { CommandId: COMMAND_ID, InstanceIds: [INSTANCE_ID] });
   });

@@ -1,5 +1,5 @@
 import { DescribeInstancesCommand, DescribeSpotInstanceRequestsCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { ListCommandsCommand, SendCommandCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -40,6 +40,7 @@ beforeEach(() => {
   stubHandlerEnv();
   clockAt(at(1000));
   ssm.on(SendCommandCommand).resolves({ Command: { CommandId: COMMAND_ID } });
+  ssm.on(ListCommandsCommand).resolves({ Commands: [] });
 });
 
 afterEach(() => {
@@ -48,6 +49,42 @@ afterEach(() => {
 });
 
 describe('SendWorkload', () => {
+  it('retried after its response was lost: adopts the command its first try sent, and sends nothing again', async () => {
+    // Prepare: SSM already holds this attempt's command on the instance (sent at 990 s, 4110 s timeout).
+    ssm.on(ListCommandsCommand, { InstanceId: INSTANCE_ID }).resolves({
+      Commands: [
+        {
+          CommandId: 'cmd-first-try',
+          DocumentName: 'AWS-RunShellScript',
+          Comment: 'saturday-pipeline DataPhase1 full attempt 1',
+          InstanceIds: [INSTANCE_ID],
+          RequestedDateTime: new Date(at(990)),
+          Status: 'InProgress',
+          Parameters: { commands: ['...'], executionTimeout: ['4110'] },
+        },
+      ],
+    });
+
+    // Act
+    const result: LooseJob = await handler(readyInput());
+
+    // Assess
+    expect(ssm).not.toHaveReceivedCommand(SendCommandCommand);
+    expect(result).toMatchObject({ status: 'running', command: { id: 'cmd-first-try', sentAt: iso(at(990)), executionTimeoutSeconds: 4110 } });
+  });
+
+  it('a command of another attempt or mode on the instance is not this one: the workload is sent', async () => {
+    // Prepare
+    ssm.on(ListCommandsCommand).resolves({ Commands: [{ CommandId: 'cmd-other', DocumentName: 'AWS-RunShellScript', Comment: 'saturday-pipeline DataPhase1 preflight attempt 1' }] });
+
+    // Act
+    const result: LooseJob = await handler(readyInput());
+
+    // Assess
+    expect(ssm).toHaveReceivedCommandTimes(SendCommandCommand, 1);
+    expect(result.command?.id).toBe(COMMAND_ID);
+  });
+
   it('sends the workload with AWS-RunShellScript, timed out at the phase deadline, output to the log group', async () => {
     // Prepare: 1000 s in; deadline = start + (5400 - 300) s, so 4100 s remain.
 

@@ -32,7 +32,7 @@ describe('faults on the way', () => {
     expect(retried).toHaveLength(2);
     const attempts = sim.cloud.instances.map((i) => `${i.tags[TAG.execution]}#${i.tags[TAG.attempt]}`);
     expect(new Set(attempts).size).toBe(attempts.length);
-    expect(report.instances).toEqual({ launched: 4, runningAtEnd: 0 });
+    expect(report.instances).toMatchObject({ launched: 4, runningAtEnd: 0 });
     for (const invariant of checkInvariants(report)) expect(invariant, invariant.detail).toMatchObject({ holds: true });
   });
 

@@ -47,7 +47,7 @@ describe('redriving a failed Saturday execution', () => {
     // One instance per attempt, five in all, none left running.
     const attempts = sim.cloud.instances.map((i) => `${i.tags[TAG.execution]}#${i.tags[TAG.attempt]}`);
     expect(new Set(attempts).size).toBe(attempts.length);
-    expect(report.instances).toEqual({ launched: 5, runningAtEnd: 0 });
+    expect(report.instances).toMatchObject({ launched: 5, runningAtEnd: 0 });
     for (const invariant of checkInvariants(report)) expect(invariant, invariant.detail).toMatchObject({ holds: true });
   });
 

@@ -4,7 +4,7 @@ import { watchdog } from '../../decisions/watchdogs';
 import type { JobIn } from '../../contract/job';
 import { at, instanceRef, iso, job, runningJob } from '../lambdas/fixtures';
 
-const phase = { pollIntervalSeconds: 60, silenceTimeoutSeconds: 1800, budgetSeconds: 5400, bootTimeoutSeconds: 600 };
+const phase = { pollIntervalSeconds: 60, silenceTimeoutSeconds: 1800, budgetSeconds: 5400, bootTimeoutSeconds: 600, agentCheckSeconds: 20 };
 /** The DataPhase1 deadline: start + 5100 s. */
 const times = (nowSeconds: number) => ({ nowMs: at(nowSeconds), deadlineMs: at(5100) });
 const running = runningJob() as JobIn<'running'>;
@@ -46,6 +46,10 @@ describe('afterPoll', () => {
     ['at the deadline: cancelled', healthy, 5100, { status: 'failed', reasonCode: 'deadline', cancel: true }],
     ['unreadable before the deadline: keeps running', { unreadable: true }, 1100, { status: 'running', cancel: false }],
     ['unreadable at the deadline: budget', { unreadable: true }, 5100, { status: 'failed', reasonCode: 'deadline', cancel: false }],
+    // A poll retried after its response was lost reads back the command it cancelled itself.
+    ['cancelled by its own silence watchdog (the retried poll): still hung, nothing more to cancel', { ...healthy, signals: { state: 'cancelled' }, commandStatus: 'Cancelled', responseCode: 137 }, 2205, { status: 'failed', reasonCode: 'silence', cancel: false }],
+    ['cancelled by its own deadline watchdog (the retried poll): still the budget', { ...healthy, signals: { state: 'cancelled' }, commandStatus: 'Cancelled', responseCode: 137 }, 5105, { status: 'failed', reasonCode: 'deadline', cancel: false }],
+    ['cancelled with no watchdog tripped: someone else cancelled it', { ...healthy, signals: { state: 'cancelled' }, commandStatus: 'Cancelled', responseCode: 137 }, 1100, { status: 'failed', reasonCode: 'command-cancelled', cancel: false }],
   ])('%s', (_what, look, now, expected) => {
     // Act
     const decision = afterPoll(phase, running, look, times(now));

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { affordableAttempts, budgetProblem, workDeadline, type PhaseBudget } from '../../contract/budget';
+import { affordableAttempts, budgetProblem, POST_DEADLINE_WORST_CASE_SECONDS, SDK_TRY_SECONDS, sdkCallWorstSeconds, workDeadline, type PhaseBudget } from '../../contract/budget';
 import { mayRelaunch } from '../../decisions/relaunch';
 import { loadPipelineConfig } from '../../lib/config/load';
-import { allPhases } from '../../contract/config';
+import { allPhases, pipelineConfigSchema } from '../../contract/config';
 
 const MARGIN = 300;
 const T0 = Date.parse('2026-05-30T09:00:00Z');
@@ -167,5 +167,34 @@ describe('mayRelaunch (DataPhase1: work deadline at start + 5100 s)', () => {
     // Assess
     expect(second).toEqual({ relaunch: false, why: 'maxAttempts 2 reached' });
     expect(first).toEqual({ relaunch: true, backoffSeconds: 60 });
+  });
+});
+
+describe('what runs after the deadline fits the smallest cleanup margin', () => {
+  it('four SDK calls, each throttled on every try but its last, take less than the 60 s a margin may be', () => {
+    // Prepare: the smallest margin the config accepts.
+    const smallest = pipelineConfigSchema.shape.cleanupMarginSeconds.unwrap().minValue;
+
+    // Act
+    const worst = POST_DEADLINE_WORST_CASE_SECONDS;
+
+    // Assess
+    expect(sdkCallWorstSeconds()).toBe(5 * SDK_TRY_SECONDS + 0.5 + 1 + 2 + 4);
+    expect(worst).toBeLessThanOrEqual(smallest!);
+  });
+
+  it('every handler builds its clients with the SDK attempts the arithmetic assumes', async () => {
+    // Prepare
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const dir = join(__dirname, '..', '..', 'lambdas');
+
+    // Act
+    const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
+    const constructed = files.flatMap((f) => [...readFileSync(join(dir, f), 'utf8').matchAll(/new (\w+Client)\(([^)]*)\)/g)].map((m) => `${f}: ${m[1]}(${m[2]})`));
+
+    // Assess
+    expect(constructed.length).toBeGreaterThan(5);
+    for (const c of constructed) expect(c).toMatch(/\(CLIENT_CONFIG\)$/);
   });
 });

@@ -34,6 +34,29 @@ describe('orphanVerdict: by execution status', () => {
     expect(verdict.why).toContain(status);
   });
 
+  it('an instance of an execution that stopped moments ago is left to the execution-cleanup rule (no race, no false alarm)', () => {
+    // Prepare: the execution failed 5 s ago; the cleanup rule terminates its instance a second later.
+    const q = question({ executionStatus: 'FAILED', stoppedAtMs: NOW - 5_000 });
+
+    // Act
+    const verdict = orphanVerdict(q);
+
+    // Assess
+    expect(verdict.orphan).toBe(false);
+    expect(verdict.why).toMatch(/cleanup rule acts first/);
+  });
+
+  it('an instance of an execution stopped longer ago than the grace is an orphan', () => {
+    // Prepare
+    const q = question({ executionStatus: 'FAILED', stoppedAtMs: NOW - 16 * 60_000 });
+
+    // Act
+    const verdict = orphanVerdict(q);
+
+    // Assess
+    expect(verdict.orphan).toBe(true);
+  });
+
   it('an instance without an execution tag (status undefined) is an orphan', () => {
     // Prepare
     const q = question({ executionStatus: undefined });

@@ -1,36 +1,40 @@
 /**
- * Chaos: hundreds of seeded random scenarios against a compact pipeline (Alpha, then Beta and
- * Gamma side by side), each checked against every invariant and a few oracles the scenario
- * itself implies. A failure prints its seed, the scenario and the config, and how to replay it:
+ * Chaos: seeded random scenarios against a few small pipelines (a sequential phase then a
+ * parallel group; one 1x1 pool with tiny margins and a three-phase group), each checked against
+ * every invariant and the oracles the scenario itself implies. The generator combines faults:
+ * spot interruptions (during the workload and during boot), capacity exhaustion, account quotas,
+ * hangs, exit codes (137 included), output on stderr, lost task responses on every handler,
+ * throttling on every simulated API, operator aborts at any minute and redrives after any ending.
+ * A failure prints its seed, the scenario and the config, and how to replay it:
  *
  *   CHAOS_SEED=<seed> CHAOS_COUNT=1 npx vitest run test/simulator/chaos.test.ts
  *
  * CHAOS_SEED sets the first seed (case i uses seed CHAOS_SEED + i), CHAOS_COUNT the number of
- * cases (default 200). Abort (abortAtMinute) is not used: abort cleanup is a later feature.
+ * cases (default 500; `npm run chaos` runs 5,000).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePipelineConfig } from '../../lib/config/load';
-import type { PipelineConfigInput } from '../../contract/config';
-import { SPOT_INTERRUPTION_STATUS_CODES, SPOT_INTERRUPTION_STATE_REASONS } from '../../contract/aws-codes';
+import { allPhases, type PipelineConfigInput } from '../../contract/config';
+import { LAUNCH_QUOTA_ERROR_CODES, SPOT_INTERRUPTION_STATUS_CODES, SPOT_INTERRUPTION_STATE_REASONS } from '../../contract/aws-codes';
 import { buildReport, type SimulationReport } from '../../simulator/report';
 import { runSimulation } from '../../simulator/run';
 import { parseScenario } from '../../simulator/scenario';
+import { SERVICES } from '../../simulator/services';
 import { synthTemplate } from '../../simulator/synth';
 import type { CfnTemplate } from '../../simulator/template';
 import { reportShapeProblems, runProblems } from './report-checks';
 
-
 const BASE_SEED = Number(process.env.CHAOS_SEED ?? 20260530);
-const COUNT = Number(process.env.CHAOS_COUNT ?? 200);
+const COUNT = Number(process.env.CHAOS_COUNT ?? 500);
 
 const TYPES = ['c5.large', 'c5a.large', 'm5.large'];
 const ZONES = ['us-east-1a', 'us-east-1b', 'us-east-1c'];
 const METRIC_NAMESPACE = 'ChaosTest';
 
-const phase = (name: string, budgetSeconds: number, attemptSeconds: number) => ({
+const phase = (name: string, budgetSeconds: number, attemptSeconds: number, extra: Record<string, unknown> = {}) => ({
   name,
   workloadCommand: `/opt/chaos/${name.toLowerCase()}.sh`,
   instanceTypes: TYPES,
@@ -38,19 +42,40 @@ const phase = (name: string, budgetSeconds: number, attemptSeconds: number) => (
   attemptSeconds,
   bootTimeoutSeconds: 300,
   silenceTimeoutSeconds: 600,
+  ...extra,
 });
 
-/** Small budgets keep each case's virtual time (and so its real time) short; polls stay at 60 s. */
-const CHAOS_CONFIG: PipelineConfigInput = {
-  pipelineName: 'chaos-pipeline',
-  metricNamespace: METRIC_NAMESPACE,
-  phases: [phase('Alpha', 3600, 1200), { parallel: [phase('Beta', 2400, 900), phase('Gamma', 3600, 1200)] }],
+/** Small budgets keep each case's virtual time (and so its real time) short. */
+const CONFIGS: Record<string, PipelineConfigInput> = {
+  /** A phase, then two side by side; three types in the stack's subnets; unhurried polls. */
+  compact: {
+    pipelineName: 'chaos-pipeline',
+    metricNamespace: METRIC_NAMESPACE,
+    phases: [phase('Alpha', 3600, 1200, { pollIntervalSeconds: 120 }), { parallel: [phase('Beta', 2400, 900, { pollIntervalSeconds: 90 }), phase('Gamma', 3600, 1200, { pollIntervalSeconds: 120 })] }],
+  },
+  /** One pool (one type, one subnet), the smallest cleanup margin, quick polls and no backoff; then three side by side. */
+  tiny: {
+    pipelineName: 'chaos-tiny',
+    metricNamespace: METRIC_NAMESPACE,
+    cleanupMarginSeconds: 60,
+    vpcId: 'vpc-0c0ffee0c0ffee000',
+    subnetIds: ['subnet-0c0ffee0c0ffee001'],
+    phases: [
+      phase('Solo', 1500, 600, { instanceTypes: ['c5.large'], pollIntervalSeconds: 20, relaunchBackoffSeconds: 0, bootTimeoutSeconds: 240, silenceTimeoutSeconds: 300 }),
+      { parallel: [phase('One', 1800, 700, { instanceTypes: ['c5.large', 'm5.large'] }), phase('Two', 1500, 600, { maxAttempts: 2, relaunchBackoffSeconds: 30 }), phase('Three', 2400, 900, { relaunchBackoffSeconds: 5 })] },
+    ],
+  },
 };
-const PHASES = ['Alpha', 'Beta', 'Gamma'];
+
+/** The handlers a scenario may lose responses of: every deployed one (lambdas/*.ts). */
+const HANDLERS = readdirSync(path.join(__dirname, '../../lambdas')).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3));
+/** Every simulated API, "Service.Operation". */
+const APIS = Object.entries(SERVICES).flatMap(([service, ops]) => Object.keys(ops).map((op) => `${service}.${op}`));
 
 const SPOT_CODES = ['instance-terminated-no-capacity', 'instance-terminated-by-price', 'marked-for-termination', 'instance-terminated-capacity-oversubscribed', 'marked-for-stop'];
 const STATE_REASONS = ['Server.SpotInstanceTermination', 'Server.InsufficientInstanceCapacity', 'Client.UserInitiatedShutdown'];
 const CAPACITY_ERRORS = ['InsufficientInstanceCapacity', 'InsufficientCapacity', 'UnfulfillableCapacity', 'SpotMaxPriceTooLow', 'MaxSpotInstanceCountExceeded'];
+const QUOTA_ERRORS: ReadonlySet<string> = new Set(Object.keys(LAUNCH_QUOTA_ERROR_CODES));
 
 /** mulberry32: a tiny deterministic PRNG, uniform in [0, 1). */
 function mulberry32(seed: number): () => number {
@@ -71,41 +96,62 @@ type Attempt = {
   unavailable?: string[];
   capacityError?: string;
   interruptAtMinute?: number;
+  interruptAfterLaunchMinutes?: number;
   spotStatus?: string | null;
   stateReason?: string | null;
   exitCode?: number;
   hang?: boolean;
 };
-type PhasePlan = { workloadMinutes?: number; exitCode?: number; attempts?: Attempt[] };
-type ChaosScenario = { name: string; config: string; mode?: 'preflight'; bootMinutes?: number; phases: Record<string, PhasePlan> };
+type PhasePlan = { workloadMinutes?: number; exitCode?: number; output?: 'stdout' | 'stderr' | 'both'; attempts?: Attempt[] };
+type ChaosScenario = {
+  name: string;
+  config: string;
+  mode?: 'preflight';
+  bootMinutes?: number;
+  abortAtMinute?: number;
+  redriveAfterMinutes?: number;
+  lostResponses?: Record<string, number>;
+  throttle?: Record<string, number>;
+  phases: Record<string, PhasePlan>;
+};
 
-function chaosScenario(seed: number, configPath: string): ChaosScenario {
+function chaosScenario(seed: number, configPaths: Record<string, string>): ChaosScenario {
   const rand = mulberry32(seed);
   const chance = (p: number) => rand() < p;
   const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const some = <T>(xs: readonly T[], most: number): T[] => [...new Set(Array.from({ length: int(1, most) }, () => pick(xs)))];
 
-  const scenario: ChaosScenario = { name: `chaos seed ${seed}`, config: configPath, phases: {} };
+  const configName = pick(Object.keys(CONFIGS));
+  const scenario: ChaosScenario = { name: `chaos seed ${seed}`, config: configPaths[configName]!, phases: {} };
   if (chance(0.05)) scenario.mode = 'preflight';
   if (chance(0.04)) scenario.bootMinutes = pick([1, 3, 6]); // 6 > bootTimeoutSeconds 300: boot timeout
+  if (chance(0.1)) scenario.abortAtMinute = chance(0.5) ? int(0, 120) : Math.round(rand() * 2400) / 20;
+  if (chance(0.2)) scenario.redriveAfterMinutes = pick([0.5, 5, 90, 600]); // delays past 24.8 days: clock.test.ts
+  if (chance(0.3)) scenario.lostResponses = Object.fromEntries(some(HANDLERS, 3).map((h) => [h, int(1, 3)]));
+  if (chance(0.35)) scenario.throttle = Object.fromEntries(some(APIS, 3).map((api) => [api, pick([1, 2, 3, 5, 7, 12])]));
 
-  for (const name of PHASES) {
+  for (const { name } of allPhases(parsePipelineConfig(CONFIGS[configName]!))) {
     if (chance(0.15)) continue; // defaults: a 30-minute clean workload
-    const workloadMinutes = chance(0.08) ? int(25, 45) : int(1, 14);
+    const workloadMinutes = chance(0.08) ? int(25, 45) : chance(0.1) ? Math.round(rand() * 140) / 10 + 0.1 : int(1, 14);
     const plan: PhasePlan = { workloadMinutes };
-    if (chance(0.08)) plan.exitCode = int(1, 255);
+    if (chance(0.08)) plan.exitCode = chance(0.3) ? 137 : int(1, 255);
+    if (chance(0.2)) plan.output = pick(['stderr', 'both'] as const);
     const attempts: Attempt[] = [];
     for (let n = pick([0, 0, 1, 1, 2, 3, 4, 6]); n > 0; n--) {
       const a: Attempt = {};
       const roll = rand();
       const interrupt = () => {
         const roll2 = rand();
-        a.interruptAtMinute =
-          roll2 < 0.15
-            ? Math.max(0, workloadMinutes + pick([-1, -0.5, 0, 0.5])) // right around the moment the workload finishes
-            : roll2 < 0.35
-              ? Math.round(rand() * workloadMinutes * 2) / 2
-              : int(0, workloadMinutes + 2);
+        if (roll2 < 0.12) a.interruptAfterLaunchMinutes = pick([0, 0.5, 1, 1.5, 2, 3]); // during boot, or just after
+        else {
+          a.interruptAtMinute =
+            roll2 < 0.27
+              ? Math.max(0, workloadMinutes + pick([-1, -0.5, 0, 0.5])) // right around the moment the workload finishes
+              : roll2 < 0.45
+                ? Math.round(rand() * workloadMinutes * 2) / 2
+                : int(0, Math.ceil(workloadMinutes) + 2);
+        }
         if (chance(0.5)) a.spotStatus = chance(0.25) ? null : pick(SPOT_CODES);
         if (chance(0.3)) a.stateReason = chance(0.25) ? null : pick(STATE_REASONS);
       };
@@ -117,7 +163,10 @@ function chaosScenario(seed: number, configPath: string): ChaosScenario {
       } else if (roll < 0.76) {
         a.hang = true;
         if (chance(0.3)) interrupt();
-      } else if (roll < 0.82) a.exitCode = int(1, 3);
+      } else if (roll < 0.84) {
+        a.exitCode = chance(0.25) ? 137 : int(1, 3);
+        if (chance(0.3)) interrupt(); // the exit and the notice race: what happened first decides
+      }
       attempts.push(a);
     }
     if (attempts.length > 0) plan.attempts = attempts;
@@ -142,12 +191,18 @@ function expectedReason(a: Attempt): string | undefined {
 }
 
 /** What the scenario itself implies about the report, beyond the invariants. */
-function oracleProblems(scenario: ChaosScenario, report: SimulationReport): string[] {
+function oracleProblems(scenario: ChaosScenario, report: SimulationReport, stages: string[][]): string[] {
   const problems: string[] = [];
-  if (report.status !== 'SUCCEEDED' && report.status !== 'FAILED') problems.push(`pipeline ended ${report.status} (nothing aborts or times it out)`);
-  const [alpha, beta, gamma] = report.phases;
-  if (alpha?.status === 'FAILED' && (beta?.status !== 'NOT_RUN' || gamma?.status !== 'NOT_RUN')) problems.push('Alpha failed, yet the parallel group ran');
-  if (alpha?.status === 'NOT_RUN') problems.push('Alpha did not run');
+  const aborted = scenario.abortAtMinute !== undefined;
+  if (!['SUCCEEDED', 'FAILED', ...(aborted ? ['ABORTED'] : [])].includes(report.status)) problems.push(`pipeline ended ${report.status}`);
+  const status = (name: string) => report.phases.find((p) => p.name === name)?.status;
+  stages.forEach((stage, k) => {
+    if (stage.some((n) => status(n) === 'FAILED')) {
+      const ranLater = stages.slice(k + 1).flat().filter((n) => status(n) !== 'NOT_RUN');
+      if (ranLater.length > 0) problems.push(`stage ${k + 1} failed, yet ${ranLater.join(', ')} ran after it`);
+    }
+  });
+  if (!aborted && stages[0]!.some((n) => status(n) === 'NOT_RUN')) problems.push('the first stage did not run');
   if (scenario.mode === 'preflight' && report.workloadsRun !== 0) problems.push(`preflight ran ${report.workloadsRun} workload(s)`);
 
   for (const p of report.phases) {
@@ -158,11 +213,16 @@ function oracleProblems(scenario: ChaosScenario, report: SimulationReport): stri
       if (l.pool && (plan.unavailable ?? []).some((pattern) => poolMatches(pattern, l.pool!))) problems.push(`${at}: launched in unavailable pool ${l.pool}`);
       if (plan.unavailable?.includes('*') && l.pool !== null) problems.push(`${at}: every pool unavailable, yet launched in ${l.pool}`);
       if (l.outcome === 'capacity-exhausted' && !plan.unavailable) problems.push(`${at}: capacity-exhausted, though every pool had capacity`);
+      const quota = plan.capacityError !== undefined && QUOTA_ERRORS.has(plan.capacityError);
+      if (quota && l.cloud.refusals.length > 0 && (l.outcome !== 'failed' || l.reason !== 'quota')) problems.push(`${at}: an account quota refused the launch, yet it ended ${l.outcome} (${String(l.reason)})`);
       if (l.outcome === 'interrupted') {
-        if (plan.interruptAtMinute === undefined) problems.push(`${at}: interrupted, though the scenario never reclaims it`);
+        if (plan.interruptAtMinute === undefined && plan.interruptAfterLaunchMinutes === undefined) problems.push(`${at}: interrupted, though the scenario never reclaims it`);
         else if (l.reason !== expectedReason(plan)) problems.push(`${at}: interrupted with reason ${String(l.reason)}, expected ${String(expectedReason(plan))}`);
       }
       if (l.outcome === 'hung' && !plan.hang) problems.push(`${at}: hung, though its workload prints every minute`);
+      // What the workload really did decides the label: its own non-zero exit is a failure, never an interruption.
+      if (l.cloud.workload === 'exited' && l.outcome !== 'failed') problems.push(`${at}: the workload exited non-zero by itself, yet the attempt ended ${l.outcome}`);
+      if (l.cloud.workload === 'exited' && l.outcome === 'failed' && !['exit-code', 'killed'].includes(l.reason ?? '')) problems.push(`${at}: a workload exit reported as ${String(l.reason)}`);
     });
   }
   return problems;
@@ -170,56 +230,69 @@ function oracleProblems(scenario: ChaosScenario, report: SimulationReport): stri
 
 describe(`chaos: ${COUNT} seeded scenarios from seed ${BASE_SEED}`, () => {
   let dir: string;
-  let configPath: string;
-  let template: CfnTemplate;
+  const configPaths: Record<string, string> = {};
+  const templates: Record<string, CfnTemplate> = {};
+  /** Each config's stages, as phase names. */
+  const stagesOf: Record<string, string[][]> = {};
   /** What the cases ended with, to check the generator reaches the interesting endings. */
   const coverage = new Set<string>();
 
   beforeAll(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'sim-chaos-'));
-    configPath = path.join(dir, 'chaos-pipeline.json');
-    writeFileSync(configPath, JSON.stringify(CHAOS_CONFIG, null, 2));
-    template = synthTemplate(parsePipelineConfig(CHAOS_CONFIG));
+    for (const [name, config] of Object.entries(CONFIGS)) {
+      const file = path.join(dir, `${name}.json`);
+      writeFileSync(file, JSON.stringify(config, null, 2));
+      configPaths[name] = file;
+      const parsed = parsePipelineConfig(config);
+      templates[file] = synthTemplate(parsed);
+      stagesOf[file] = parsed.phases.map((stage) => (stage.kind === 'parallel' ? stage.parallel.map((p) => p.name) : [stage.name]));
+    }
   });
   afterAll(() => {
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('generates the same scenario from the same seed, and scenarios the simulator accepts', () => {
-    expect(chaosScenario(BASE_SEED, '/c.json')).toEqual(chaosScenario(BASE_SEED, '/c.json'));
-    expect(chaosScenario(BASE_SEED, '/c.json')).not.toEqual(chaosScenario(BASE_SEED + 1, '/c.json'));
-    for (let i = 0; i < COUNT; i++) expect(() => parseScenario(chaosScenario(BASE_SEED + i, configPath))).not.toThrow();
+    const paths = { compact: '/c.json', tiny: '/t.json' };
+    expect(chaosScenario(BASE_SEED, paths)).toEqual(chaosScenario(BASE_SEED, paths));
+    expect(chaosScenario(BASE_SEED, paths)).not.toEqual(chaosScenario(BASE_SEED + 1, paths));
+    for (let i = 0; i < COUNT; i++) expect(() => parseScenario(chaosScenario(BASE_SEED + i, configPaths))).not.toThrow();
   });
 
   for (let i = 0; i < COUNT; i++) {
     const seed = BASE_SEED + i;
     it(`seed ${seed}`, async () => {
-      const scenario = chaosScenario(seed, configPath);
+      const scenario = chaosScenario(seed, configPaths);
+      const config = Object.entries(configPaths).find(([, p]) => p === scenario.config)![0];
       const replay = [
         `chaos seed ${seed} (case ${i} from CHAOS_SEED=${BASE_SEED})`,
         `replay: CHAOS_SEED=${seed} CHAOS_COUNT=1 npx vitest run test/simulator/chaos.test.ts`,
         `scenario: ${JSON.stringify(scenario)}`,
-        `pipeline config (${configPath}): ${JSON.stringify(CHAOS_CONFIG)}`,
+        `pipeline config ${config} (${scenario.config}): ${JSON.stringify(CONFIGS[config])}`,
       ].join('\n');
       let report: SimulationReport;
       try {
-        report = buildReport(await runSimulation(parseScenario(scenario), { template }));
+        report = buildReport(await runSimulation(parseScenario(scenario), { template: templates[scenario.config] }));
       } catch (err) {
         throw new Error(`${replay}\nthe simulation threw: ${(err as Error).stack ?? String(err)}`);
       }
+      const throttlesEc2 = Object.keys(scenario.throttle ?? {}).some((api) => api.startsWith('EC2.'));
       const problems = [
         ...reportShapeProblems(JSON.parse(JSON.stringify(report))),
-        ...runProblems(report, METRIC_NAMESPACE),
-        ...oracleProblems(scenario, report),
+        ...runProblems(report, METRIC_NAMESPACE, { reaperMayAct: throttlesEc2 }),
+        ...oracleProblems(scenario, report, stagesOf[scenario.config]!),
       ];
       coverage.add(`status ${report.status}`);
+      coverage.add(`config ${config}`);
       for (const p of report.phases) {
         if (p.error) coverage.add(`phase error ${p.error}`);
-        for (const l of p.launches) coverage.add(`outcome ${l.outcome}`);
+        for (const l of p.launches) coverage.add(`outcome ${l.outcome}${l.reason === 'killed' ? ' killed' : ''}`);
         if (p.relaunches > 1) coverage.add('several relaunches in one phase');
+        if (p.runs.length > 1) coverage.add('a phase run again by a redrive');
       }
-      if (report.metrics.length > 0) coverage.add('metric put');
-      if (report.phases[1]!.status !== report.phases[2]!.status) coverage.add('parallel phases ended differently');
+      if (scenario.lostResponses) coverage.add('lost responses');
+      if (scenario.throttle) coverage.add('throttling');
+      if (report.metrics.some((m) => m.name === 'SpotInterruptionRetry')) coverage.add('metric put');
       expect(problems, `${replay}\nreport phases: ${JSON.stringify(report.phases)}\nmetrics: ${JSON.stringify(report.metrics)}`).toEqual([]);
     });
   }
@@ -230,12 +303,20 @@ describe(`chaos: ${COUNT} seeded scenarios from seed ${BASE_SEED}`, () => {
     for (const want of [
       'status SUCCEEDED',
       'status FAILED',
+      'status ABORTED',
+      'config compact',
+      'config tiny',
       'phase error WorkloadFailed',
       'phase error SpotRetryBudgetExhausted',
       'phase error WorkloadHung',
+      'phase error AccountQuotaExceeded',
       'outcome interrupted',
       'outcome capacity-exhausted',
+      'outcome failed killed',
       'several relaunches in one phase',
+      'a phase run again by a redrive',
+      'lost responses',
+      'throttling',
       'metric put',
     ]) {
       expect([...coverage], want).toContain(want);
@@ -247,10 +328,10 @@ describe(`chaos: ${COUNT} seeded scenarios from seed ${BASE_SEED}`, () => {
   it('a failing parallel phase stops its sibling, and the sibling leaves no instance running', async () => {
     const scenario = parseScenario({
       name: 'Beta fails fast while Gamma runs',
-      config: configPath,
+      config: configPaths.compact,
       phases: { Beta: { workloadMinutes: 2, exitCode: 1 }, Gamma: { workloadMinutes: 14 } },
     });
-    const sim = await runSimulation(scenario, { template });
+    const sim = await runSimulation(scenario, { template: templates[configPaths.compact!] });
     expect(sim.pipeline.status).toBe('FAILED');
     const stoppedAt = sim.pipeline.stoppedAt!;
     const outlived = sim.stepFunctions.executions.filter((e) => e.stoppedAt === undefined || e.stoppedAt > stoppedAt).map((e) => e.name);

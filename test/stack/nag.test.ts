@@ -180,6 +180,7 @@ describe('least privilege behind the acknowledgements', () => {
     'ssm:DescribeInstanceInformation': null,
     'ssm:GetCommandInvocation': null,
     'ssm:CancelCommand': null,
+    'ssm:ListCommands': null,
     'cloudwatch:PutMetricData': 'cloudwatch:namespace',
     'xray:PutTraceSegments': null,
     'xray:PutTelemetryRecords': null,

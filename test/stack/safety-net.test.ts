@@ -93,7 +93,7 @@ beforeAll(() => {
 });
 
 describe('execution cleanup', () => {
-  it('a rule sends FAILED, TIMED_OUT and ABORTED status changes of both state machines to the execution-cleanup function', () => {
+  it('a rule sends every end (SUCCEEDED too: a task may leave an instance to it) of both state machines to the execution-cleanup function', () => {
     // Prepare
     const [cleanupId] = functionByHandler(template, 'execution-cleanup');
 
@@ -106,7 +106,7 @@ describe('execution cleanup', () => {
     const pattern = rule.Properties.EventPattern;
     expect(pattern.source).toEqual(['aws.states']);
     expect(pattern['detail-type']).toEqual(['Step Functions Execution Status Change']);
-    expect([...pattern.detail.status].sort()).toEqual(['ABORTED', 'FAILED', 'TIMED_OUT']);
+    expect([...pattern.detail.status].sort()).toEqual(['ABORTED', 'FAILED', 'SUCCEEDED', 'TIMED_OUT']);
     expect(pattern.detail.stateMachineArn).toHaveLength(2);
     expect(pattern.detail.stateMachineArn).toEqual(expect.arrayContaining([{ Ref: pipelineId }, { Ref: spotPhaseId }]));
     expect(rule.Properties.State ?? 'ENABLED').toBe('ENABLED');
@@ -287,21 +287,24 @@ describe('alarms', () => {
     });
   });
 
-  it('SpotRetryBudgetExhausted alarms on the datum handle-failure puts (the catalogue metric, per pipeline), not on log text', () => {
+  it('SpotRetryBudgetExhausted alarms on the datum the SpotPhase state machine puts (the catalogue metric, per pipeline), not on log text', () => {
     // Prepare
-    const [handleFailureId] = functionByHandler(template, 'handle-failure');
-    const roleOf = template.toJSON().Resources[handleFailureId].Properties.Role['Fn::GetAtt'][0];
+    const spotPhase = template.toJSON().Resources[spotPhaseId];
+    const roleOf = spotPhase.Properties.RoleArn['Fn::GetAtt'][0];
 
     // Act
     const filters = template.findResources('AWS::Logs::MetricFilter');
     const policies = Object.values(template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleOf }] } })) as Resource[];
     const statements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Condition?: unknown }[]);
+    const definition = JSON.stringify(spotPhase.Properties.DefinitionString);
 
     // Assess
     expect(Object.keys(filters)).toEqual([]);
     expect(statements).toContainEqual(
       expect.objectContaining({ Action: 'cloudwatch:PutMetricData', Condition: { StringEquals: { 'cloudwatch:namespace': 'AlphaEngine' } } }),
     );
+    expect(definition).toContain('aws-sdk:cloudwatch:putMetricData');
+    expect(definition).toContain('SpotRetryBudgetExhausted');
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'SpotRetryBudgetExhausted',
       Namespace: 'AlphaEngine',

@@ -6,7 +6,9 @@
 import { App, type CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadPipelineConfig } from '../../lib/config/load';
+import type { PipelineConfigInput } from '../../contract/config';
+import { SATURDAY_PIPELINE } from '../../lib/config/defaults';
+import { loadPipelineConfig, parsePipelineConfig } from '../../lib/config/load';
 import { SpotPipelineStack } from '../../lib/spot-pipeline-stack';
 
 interface Statement {
@@ -27,6 +29,31 @@ function allStatements(template: Template): Statement[] {
     for (const p of (r.Properties.Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[]) docs.push(p.PolicyDocument);
   }
   return docs.flatMap((d) => d.Statement);
+}
+
+/** The template of the built-in config changed by `edit` (bundling skipped). */
+function templateWith(edit: (raw: PipelineConfigInput) => void): Template {
+  const raw = structuredClone(SATURDAY_PIPELINE);
+  edit(raw);
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  return Template.fromStack(new SpotPipelineStack(app, 'SaturdaySpotPipeline', { config: parsePipelineConfig(raw) }));
+}
+
+/** The AZ index each subnet of the minimal VPC selects from Fn::GetAZs of the deploy region. */
+function subnetAzIndices(t: Template): number[] {
+  return Object.values(t.findResources('AWS::EC2::Subnet')).map((subnet) => {
+    const az = subnet.Properties.AvailabilityZone as { 'Fn::Select'?: [number, unknown] };
+    expect(az['Fn::Select']?.[1], 'the AZ is chosen by CloudFormation in the deploy region, not from CDK dummies').toEqual({ 'Fn::GetAZs': '' });
+    return az['Fn::Select']![0];
+  });
+}
+
+/** A Lambda function's properties, found by the handler tag PipelineFunction puts on it. */
+function functionOf(t: Template, handler: string): { ReservedConcurrentExecutions?: number } {
+  const functions = Object.values(t.findResources('AWS::Lambda::Function')) as { Properties: { Tags?: { Key: string; Value: string }[]; ReservedConcurrentExecutions?: number } }[];
+  const found = functions.find((f) => f.Properties.Tags?.some((tag) => tag.Key === 'spot-pipeline:handler' && tag.Value === handler));
+  expect(found, handler).toBeDefined();
+  return found!.Properties;
 }
 
 let stack: SpotPipelineStack;
@@ -116,16 +143,16 @@ describe('workers', () => {
     template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);
   });
 
-  it('get a minimal VPC: 3 public subnets, an internet route and no NAT gateway', () => {
+  it('get a minimal VPC: public subnets in the first 2 AZs of the deploy region, an internet route and no NAT gateway', () => {
     // Prepare
     const subnetType = 'AWS::EC2::Subnet';
 
     // Act
-    const subnets = template.findResources(subnetType);
+    const azIndices = subnetAzIndices(template);
 
     // Assess
     template.resourceCountIs('AWS::EC2::VPC', 1);
-    expect(Object.keys(subnets)).toHaveLength(3);
+    expect(azIndices.sort()).toEqual([0, 1]); // every region offers two AZs
     template.allResourcesProperties(subnetType, { MapPublicIpOnLaunch: true });
     template.resourceCountIs('AWS::EC2::NatGateway', 0);
     template.resourceCountIs('AWS::EC2::EIP', 0);
@@ -258,6 +285,38 @@ describe('IAM', () => {
     }
   });
 
+  it('lets the instance role send Run Command output to the workload log group, as the SSM guide lists', () => {
+    // Prepare
+    const instanceRoleId = Object.keys(
+      template.findResources('AWS::IAM::Role', {
+        Properties: { AssumeRolePolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'ec2.amazonaws.com' } })]) } },
+      }),
+    )[0]!;
+    const workloadLogsId = Object.keys(template.findResources('AWS::Logs::LogGroup', { Properties: { LogGroupName: '/spot-pipeline/saturday-pipeline/workloads' } }))[0]!;
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: instanceRoleId }]));
+    const statements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+    const resourcesOf = (action: string) => statements.filter((s) => actionsOf(s).includes(action)).flatMap((s) => [s.Resource].flat());
+    const groupArn = {
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':logs:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':log-group:', { Ref: workloadLogsId }]],
+    };
+    const streamsArn = { 'Fn::GetAtt': [workloadLogsId, 'Arn'] }; // arn:...:log-group:NAME:*
+
+    // Act
+    const granted = ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:DescribeLogGroups', 'logs:DescribeLogStreams', 'logs:PutLogEvents'].map((action) => ({
+      action,
+      resources: resourcesOf(action),
+    }));
+
+    // Assess
+    expect(instanceRoleId).toBeDefined();
+    expect(workloadLogsId).toBeDefined();
+    for (const { action, resources } of granted) {
+      if (action === 'logs:DescribeLogGroups') expect(resources, action).toEqual(['*']); // a List call without resource-level permissions
+      else expect(resources, action).toEqual(expect.arrayContaining([groupArn, streamsArn]));
+      if (action !== 'logs:DescribeLogGroups') expect(resources, `${action} is scoped to the workload log group`).toHaveLength(2);
+    }
+  });
+
   it('grants no wildcard ec2 actions', () => {
     // Prepare
     const statements = allStatements(template);
@@ -270,19 +329,47 @@ describe('IAM', () => {
   });
 });
 
-describe('runaway protection', () => {
-  it('the functions that launch or reap instances have reserved concurrency, so a runaway cannot fan out', () => {
+describe('deploys in any account and region', () => {
+  it('reserves no Lambda concurrency by default (an account must keep 100 unreserved; new accounts may have 10 in all)', () => {
     // Prepare
-    const functions = Object.values(template.findResources('AWS::Lambda::Function')) as { Properties: { Tags?: { Key: string; Value: string }[]; ReservedConcurrentExecutions?: number } }[];
-    const byHandler = (name: string) => functions.find((f) => f.Properties.Tags?.some((t) => t.Key === 'spot-pipeline:handler' && t.Value === name))!;
+    const type = 'AWS::Lambda::Function';
 
     // Act
-    const launch = byHandler('launch-instance').Properties.ReservedConcurrentExecutions;
-    const reaper = byHandler('reap-orphans').Properties.ReservedConcurrentExecutions;
+    const functions = Object.entries(template.findResources(type));
 
     // Assess
-    expect(launch).toBeGreaterThanOrEqual(1);
-    expect(launch).toBeLessThanOrEqual(10);
-    expect(reaper).toBe(1);
+    expect(functions.length).toBeGreaterThanOrEqual(8);
+    for (const [id, fn] of functions) expect(fn.Properties.ReservedConcurrentExecutions, id).toBeUndefined();
+  });
+
+  it('reserves concurrency for the functions that launch or reap instances when the config opts in, so a runaway cannot fan out', () => {
+    // Prepare
+    const reserved = { launchInstance: 10, reaper: 1 };
+
+    // Act
+    const t = templateWith((raw) => {
+      raw.reservedConcurrency = reserved;
+    });
+
+    // Assess
+    expect(functionOf(t, 'launch-instance').ReservedConcurrentExecutions).toBe(10);
+    expect(functionOf(t, 'reap-orphans').ReservedConcurrentExecutions).toBe(1);
+    const others = Object.values(t.findResources('AWS::Lambda::Function')).filter((f) => f.Properties.ReservedConcurrentExecutions !== undefined);
+    expect(others).toHaveLength(2);
+  });
+
+  it('spreads the minimal VPC over vpcAzCount AZs, selecting only indices below the count', () => {
+    // Prepare
+    const vpcAzCount = 4;
+
+    // Act
+    const t = templateWith((raw) => {
+      raw.vpcAzCount = vpcAzCount;
+    });
+
+    // Assess
+    expect(subnetAzIndices(t).sort()).toEqual([0, 1, 2, 3]);
+    const cidrs = Object.values(t.findResources('AWS::EC2::Subnet')).map((s) => (s.Properties.CidrBlock as { 'Fn::Select': [number, { 'Fn::Cidr': [unknown, number, string] }] })['Fn::Select']);
+    for (const [, cidr] of cidrs) expect(cidr['Fn::Cidr'][1]).toBe(vpcAzCount);
   });
 });
