@@ -50,9 +50,12 @@ function phaseLines(sim: Simulation): Line[] {
             at: event.timestamp,
             text:
               job?.verdict?.action === 'relaunch'
-                ? `${pad(phase, 18)} instance terminated; SpotInterruptionRetry put; relaunching in ${job.nextWaitSeconds} s as attempt ${job.attempt}`
+                ? `${pad(phase, 18)} instance terminated; relaunching in ${job.nextWaitSeconds} s as attempt ${job.attempt}`
                 : `${pad(phase, 18)} instance terminated; no relaunch: ${job?.verdict?.error}`,
           });
+          break;
+        case 'CountRelaunch':
+          lines.push({ at: event.timestamp, text: `${pad(phase, 18)} SpotInterruptionRetry put (after the backoff, on the way to attempt ${job?.attempt})` });
           break;
         case 'FinishPhase':
           lines.push({ at: event.timestamp, text: `${pad(phase, 18)} done, instance terminated` });

@@ -75,15 +75,15 @@ export class SafetyNet extends Construct {
     const executions = [props.pipeline, props.spotPhase].map(
       (sm) => `arn:${stack.partition}:states:${stack.region}:${stack.account}:execution:${sm.stateMachineName}:*`,
     );
+    /** states:DescribeExecution on the executions of the pipeline's two state machines. */
+    const allowDescribingExecutions = (fn: PipelineFunction, why: string) => {
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: executions }));
+      for (const arn of executions) {
+        acknowledgeWildcardResource(fn.serviceRole, arn, `${why}; execution names are generated at run time, and the ARN prefix pins this pipeline's state machine.`);
+      }
+    };
     // It describes the execution first: a redriven one (same ARN) keeps the instances it launched since.
-    this.executionCleanup.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: executions }));
-    for (const arn of executions) {
-      acknowledgeWildcardResource(
-        this.executionCleanup.serviceRole,
-        arn,
-        'The cleanup reads the status of the execution that ended (a redrive keeps its ARN); execution names are generated at run time, and the ARN prefix pins this pipeline\'s state machine.',
-      );
-    }
+    allowDescribingExecutions(this.executionCleanup, 'The cleanup reads the status of the execution that ended (a redrive keeps its ARN)');
     // Every end, SUCCEEDED included: a task that could not terminate before its deadline leaves
     // the instance to this rule (lambdas/aws/instances.ts, terminateOrLeaveToSafetyNet).
     new events.Rule(this, 'ExecutionEnded', {
@@ -116,14 +116,7 @@ export class SafetyNet extends Construct {
     });
     this.reaper.allowOnAnyResource(['ec2:DescribeInstances'], 'EC2 Describe* calls support no resource-level permissions');
     this.reaper.allowTerminatingPipelineInstances(props.pipelineName);
-    this.reaper.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: executions }));
-    for (const arn of executions) {
-      acknowledgeWildcardResource(
-        this.reaper.serviceRole,
-        arn,
-        "The reaper reads the status of the execution named in an instance's tag; execution names are generated at run time, and the ARN prefix pins this pipeline's state machine.",
-      );
-    }
+    allowDescribingExecutions(this.reaper, "The reaper reads the status of the execution named in an instance's tag");
     this.reaper.allowOnAnyResource(['cloudwatch:PutMetricData'], 'it has no resources; the cloudwatch:namespace condition narrows it to the pipeline namespace', {
       StringEquals: { 'cloudwatch:namespace': props.metricNamespace },
     });

@@ -221,7 +221,8 @@ function oracleProblems(scenario: ChaosScenario, report: SimulationReport, stage
       }
       if (l.outcome === 'hung' && !plan.hang) problems.push(`${at}: hung, though its workload prints every minute`);
       // What the workload really did decides the label: its own non-zero exit is a failure, never an interruption.
-      if (l.cloud.workload === 'exited' && l.outcome !== 'failed') problems.push(`${at}: the workload exited non-zero by itself, yet the attempt ended ${l.outcome}`);
+      // (Unless the phase was stopped, by an abort or a sibling's failure, before a poll could read the exit.)
+      if (l.cloud.workload === 'exited' && l.outcome !== 'failed' && l.outcome !== 'aborted') problems.push(`${at}: the workload exited non-zero by itself, yet the attempt ended ${l.outcome}`);
       if (l.cloud.workload === 'exited' && l.outcome === 'failed' && !['exit-code', 'killed'].includes(l.reason ?? '')) problems.push(`${at}: a workload exit reported as ${String(l.reason)}`);
     });
   }

@@ -20,17 +20,22 @@ const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
 const TO_FAKE: FakeTimers.FakeMethod[] = ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'];
 
-describe('long timers under the fake clock', () => {
-  let clock: ReturnType<typeof FakeTimers.install>;
-  let uninstall: () => void;
+/** A fake clock from 0 with the long timers over it, for each test of the calling suite; `.clock` is the current one. */
+function underFakeClock(): { clock: ReturnType<typeof FakeTimers.install>; uninstall: () => void } {
+  const current = {} as { clock: ReturnType<typeof FakeTimers.install>; uninstall: () => void };
   beforeEach(() => {
-    clock = FakeTimers.install({ now: 0, toFake: TO_FAKE });
-    uninstall = installLongTimers();
+    current.clock = FakeTimers.install({ now: 0, toFake: TO_FAKE });
+    current.uninstall = installLongTimers();
   });
   afterEach(() => {
-    uninstall();
-    clock.uninstall();
+    current.uninstall();
+    current.clock.uninstall();
   });
+  return current;
+}
+
+describe('long timers under the fake clock', () => {
+  const clocks = underFakeClock();
 
   it('fires a 40-day timeout after 40 days, not at once', () => {
     // Prepare
@@ -38,7 +43,7 @@ describe('long timers under the fake clock', () => {
 
     // Act
     setTimeout((tag: string) => fired.push(Date.now(), tag as never), 40 * DAY, 'done');
-    clock.runAll();
+    clocks.clock.runAll();
 
     // Assess
     expect(fired).toEqual([40 * DAY, 'done']);
@@ -50,13 +55,13 @@ describe('long timers under the fake clock', () => {
     const handle = setTimeout(() => (fired = true), 40 * DAY);
 
     // Act: past the first chunk, then cancel.
-    clock.tick(MAX_TIMER_DELAY_MS + 1000);
+    clocks.clock.tick(MAX_TIMER_DELAY_MS + 1000);
     clearTimeout(handle);
-    clock.runAll();
+    clocks.clock.runAll();
 
     // Assess
     expect(fired).toBe(false);
-    expect(clock.countTimers()).toBe(0);
+    expect(clocks.clock.countTimers()).toBe(0);
   });
 
   it('a long interval fires once per period until cleared', () => {
@@ -65,27 +70,27 @@ describe('long timers under the fake clock', () => {
     const handle = setInterval(() => fired.push(Date.now() / DAY), 30 * DAY);
 
     // Act: timer by timer (a 1 ms interval would fire billions of times in a tick of 95 days).
-    for (let i = 0; i < 20 && fired.length < 3; i++) clock.next();
+    for (let i = 0; i < 20 && fired.length < 3; i++) clocks.clock.next();
     clearInterval(handle);
 
     // Assess
     expect(fired).toEqual([30, 60, 90]);
-    expect(clock.countTimers()).toBe(0);
+    expect(clocks.clock.countTimers()).toBe(0);
   });
 
   it('short delays stay the clock\'s own timers, and uninstalling puts the functions back', () => {
     // Prepare
-    uninstall();
+    clocks.uninstall();
     const base = { setTimeout: globalThis.setTimeout, clearInterval: globalThis.clearInterval };
-    uninstall = installLongTimers();
+    clocks.uninstall = installLongTimers();
     const fired: number[] = [];
 
     // Act
     setTimeout(() => fired.push(Date.now()), 1000);
-    const timers = clock.countTimers();
-    clock.runAll();
-    uninstall();
-    uninstall = () => undefined;
+    const timers = clocks.clock.countTimers();
+    clocks.clock.runAll();
+    clocks.uninstall();
+    clocks.uninstall = () => undefined;
 
     // Assess
     expect(fired).toEqual([1000]);
@@ -106,24 +111,15 @@ describe('Wait states and execution timeouts beyond 24.8 days', () => {
   const waiting = (name: string, waitDays: number, timeoutDays: number) =>
     deploy(name, { TimeoutSeconds: timeoutDays * 86_400, StartAt: 'Hold', States: { Hold: { Type: 'Wait', Seconds: waitDays * 86_400, Next: 'Done' }, Done: { Type: 'Succeed' } } });
 
-  let clock: ReturnType<typeof FakeTimers.install>;
-  let uninstall: () => void;
-  beforeEach(() => {
-    clock = FakeTimers.install({ now: 0, toFake: TO_FAKE });
-    uninstall = installLongTimers();
-  });
-  afterEach(() => {
-    uninstall();
-    clock.uninstall();
-  });
+  const clocks = underFakeClock();
 
   /** Fire timers one by one, letting promises settle between them, until the execution ends. */
   async function drive(execution: SimExecution): Promise<SimExecution> {
     for (let idle = 0; execution.status === 'RUNNING' && idle < 1000; ) {
       await new Promise((r) => setImmediate(r));
       if (execution.status !== 'RUNNING') break;
-      if (clock.countTimers() > 0) {
-        clock.next();
+      if (clocks.clock.countTimers() > 0) {
+        clocks.clock.next();
         idle = 0;
       } else idle += 1;
     }
