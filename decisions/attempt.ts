@@ -35,6 +35,15 @@ export function attemptFailed(job: AttemptJob, failure: Failure, attemptStartedA
   };
 }
 
+/** AWS did not answer a task's calls (throttling, service faults) before the deadline: the attempt is out of time. */
+export function outOfTime(job: AttemptJob, what: string, t: PhaseTimes): JobIn<'failed'> {
+  return attemptFailed(
+    job,
+    { kind: 'budget', reasonCode: 'deadline', detail: `AWS did not answer ${what} before the phase deadline (throttled or failing until then)` },
+    'attemptStartedAt' in job ? job.attemptStartedAt : new Date(t.nowMs).toISOString(),
+  );
+}
+
 const failureFrom = (c: Extract<Classification, { state: 'failed' }>, extra: Partial<Failure> = {}): Failure => ({
   kind: c.kind,
   reasonCode: c.reasonCode,

@@ -34,6 +34,11 @@ export interface AttemptSignals {
   readonly responseCode?: number;
   /** The command ended before its executionTimeout could have stopped it. */
   readonly endedBeforeTimeout?: boolean;
+  /**
+   * False when the instance and its spot request were not read (the poll at the deadline reads the
+   * command only): then a command that ended without an exit of the workload's own is no verdict.
+   */
+  readonly instanceLooked?: boolean;
 }
 
 export type Classification =
@@ -111,7 +116,7 @@ const ROWS: readonly Row[] = [
   },
   // 7. Stopped by the agent's own shutdown, with no spot interruption to explain it.
   {
-    when: (s) => s.commandStatus === 'Failed' && s.responseCode === SIGKILL_EXIT_CODE,
+    when: (s) => s.instanceLooked !== false && s.commandStatus === 'Failed' && s.responseCode === SIGKILL_EXIT_CODE,
     then: () => ({ state: 'failed', kind: 'workload-error', reasonCode: 'exit-code', detail: `exit code ${SIGKILL_EXIT_CODE}: stopped as the SSM agent shut down, without a spot interruption` }),
   },
   // 8. Cancelled, with no interruption to explain it: whoever cancelled it decides (PollWorkload
@@ -119,7 +124,7 @@ const ROWS: readonly Row[] = [
   { when: (s) => s.commandStatus === 'Cancelled', then: () => ({ state: 'cancelled' }) },
   // 9. Ended without an exit code on a running instance (undeliverable, delivery timed out): genuine.
   {
-    when: (s) => s.commandStatus !== undefined && COMMAND_FAILED.has(s.commandStatus),
+    when: (s) => s.instanceLooked !== false && s.commandStatus !== undefined && COMMAND_FAILED.has(s.commandStatus),
     then: (s) => ({
       state: 'failed',
       kind: 'workload-error',
@@ -129,6 +134,7 @@ const ROWS: readonly Row[] = [
   },
 ];
 
+/** Without a look at the instance, whatever the rows cannot decide is still running: the caller's watchdogs decide. */
 export function classify(signals: AttemptSignals): Classification {
   for (const row of ROWS) if (row.when(signals)) return row.then(signals);
   return { state: 'running' };

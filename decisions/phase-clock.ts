@@ -1,5 +1,5 @@
 /** Time arithmetic of one SpotPhase execution, anchored on its start time. Pure. */
-import { workDeadline } from '../contract/budget';
+import { END_RESERVE_SECONDS, workDeadline } from '../contract/budget';
 import type { PhaseSpec } from '../contract/config';
 import type { ExecutionRef } from '../contract/job';
 
@@ -33,4 +33,9 @@ export const TASK_RETRY_MAX_DELAY_SECONDS = 30;
  */
 export function mayRetryTask(nowMs: number, deadlineMs: number): boolean {
   return nowMs + TASK_RETRY_MAX_DELAY_SECONDS * 1000 < deadlineMs;
+}
+
+/** The moment a cleanup task's AWS calls are cut off: END_RESERVE_SECONDS before the phase's hard end (contract/budget.ts). */
+export function cleanupCallsUntil(execution: Pick<ExecutionRef, 'startTime'>, phase: Pick<PhaseSpec, 'budgetSeconds'>): number {
+  return Date.parse(execution.startTime) + (phase.budgetSeconds - END_RESERVE_SECONDS) * 1000;
 }

@@ -2,7 +2,7 @@
  * After a failed attempt: relaunch or fail loud. Pure: HandleFailure terminates the attempt's
  * instance, asks this, and applies the answer (the metric datum, the next job).
  */
-import type { PhaseBudget } from '../contract/budget';
+import { relaunchGapSeconds, type PhaseBudget } from '../contract/budget';
 import { JOB_STATUS, poolLabel, type AttemptRecord, type JobIn } from '../contract/job';
 import { outcomeOf, PHASE_ERRORS, type ReasonCode } from '../contract/outcomes';
 import { cursorAfter } from './pools';
@@ -29,11 +29,12 @@ export function mayRelaunch(q: RelaunchQuestion): RelaunchAnswer {
   if (phase.maxAttempts !== undefined && q.attempt >= phase.maxAttempts) {
     return { relaunch: false, why: `maxAttempts ${phase.maxAttempts} reached` };
   }
-  const remainingSeconds = Math.floor((q.deadlineMs - q.nowMs) / 1000) - phase.relaunchBackoffSeconds;
+  // The backoff, then CountRelaunch (its worst case under CloudWatch throttling), then a whole attempt.
+  const remainingSeconds = Math.floor((q.deadlineMs - q.nowMs) / 1000) - relaunchGapSeconds(phase);
   if (remainingSeconds < phase.attemptSeconds) {
     return {
       relaunch: false,
-      why: `${Math.max(0, remainingSeconds)} s of budget left after backoff, an attempt needs ${phase.attemptSeconds} s`,
+      why: `${Math.max(0, remainingSeconds)} s of budget left after the backoff and counting the relaunch, an attempt needs ${phase.attemptSeconds} s`,
     };
   }
   return { relaunch: true, backoffSeconds: phase.relaunchBackoffSeconds };

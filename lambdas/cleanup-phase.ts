@@ -8,13 +8,15 @@ import { z } from 'zod';
 import { terminateOrLeaveToSafetyNet } from './aws/instances';
 import { retryableOnTransient } from './aws/aws-errors';
 import { logger } from './runtime/logger';
-import { CLIENT_CONFIG, type Ec2Send } from './aws/clients';
+import { CLIENT_CONFIG, withCallsUntil, type Ec2Send } from './aws/clients';
+import { cleanupCallsUntil } from '../decisions/phase-clock';
 import { parseTaskInput } from './runtime/task-input';
 
 const ec2 = new EC2Client(CLIENT_CONFIG);
 
 const cleanupInputSchema = z.object({
-  execution: z.object({ id: z.string().min(1) }),
+  execution: z.object({ id: z.string().min(1), startTime: z.iso.datetime({ offset: true }).optional() }),
+  phase: z.object({ budgetSeconds: z.number().int().positive().optional() }).optional(),
   job: z.object({ instance: z.object({ id: z.string() }).optional() }).optional(),
   caught: z.object({ Error: z.string(), Cause: z.string().optional() }).optional(),
 });
@@ -29,5 +31,9 @@ export async function cleanupPhase(client: Ec2Send, input: z.output<typeof clean
 
 export async function handler(event: unknown): Promise<{ terminated: string[] }> {
   const input = parseTaskInput(cleanupInputSchema, event, 'CleanupPhase');
-  return retryableOnTransient(() => cleanupPhase(ec2, input));
+  const { startTime } = input.execution;
+  // Cut off with the other cleanup tasks when the input still says when the phase ends.
+  const budgetSeconds = input.phase?.budgetSeconds;
+  const untilMs = startTime && budgetSeconds ? cleanupCallsUntil({ startTime }, { budgetSeconds }) : Number.POSITIVE_INFINITY;
+  return withCallsUntil({ ec2 }, untilMs, (c) => retryableOnTransient(() => cleanupPhase(c.ec2, input)));
 }

@@ -18,7 +18,7 @@ import { readEnv } from './runtime/environment';
 import { findTaggedInstances, terminate } from './aws/instances';
 import { logger } from './runtime/logger';
 import { CLIENT_CONFIG, type Ec2Send } from './aws/clients';
-import { errorCode } from './aws/aws-errors';
+import { errorCode, isTransient } from './aws/aws-errors';
 import type { ExistingInstance } from './aws/instances';
 import { TAG } from '../contract/tags';
 import { parseTaskInput } from './runtime/task-input';
@@ -34,6 +34,8 @@ export const statusChangeSchema = z.object({
     executionArn: z.string().min(1),
     stateMachineArn: z.string().optional(),
     status: z.string(),
+    /** Epoch ms the execution stopped (the event's detail.stopDate). */
+    stopDate: z.number().int().optional(),
   }),
 });
 export type StatusChange = z.output<typeof statusChangeSchema>;
@@ -45,10 +47,11 @@ export interface CleanupResult {
 }
 
 /**
- * When the execution runs again (redriven since this end), the moment its current run started;
- * undefined when it is not running. An execution Step Functions does not know is not running.
+ * When the execution's current run started, if it runs again (redriven since this end);
+ * undefined when it is not running or Step Functions does not know it; 'unknown' when it would
+ * not say (throttled past the SDK's retries).
  */
-async function runningAgainSince(client: SfnSend, executionArn: string): Promise<number | undefined> {
+async function runningAgainSince(client: SfnSend, executionArn: string): Promise<number | undefined | 'unknown'> {
   try {
     const out = await client.send(new DescribeExecutionCommand({ executionArn }));
     if (out.status !== 'RUNNING') return undefined;
@@ -56,12 +59,16 @@ async function runningAgainSince(client: SfnSend, executionArn: string): Promise
     return since ? new Date(since).getTime() : Date.now();
   } catch (err) {
     if (errorCode(err) === 'ExecutionDoesNotExist') return undefined;
-    throw err; // EventBridge delivers again; the orphan reaper is the backstop
+    if (isTransient(err)) {
+      logger.warn('could not describe the execution; judging by launch times', { executionArn, error: errorCode(err) });
+      return 'unknown';
+    }
+    throw err;
   }
 }
 
-/** Launched before the execution's current run started (an instance with no launch time is treated as current). */
-const launchedBefore = (since: number) => (i: ExistingInstance) => i.launchedAt !== undefined && Date.parse(i.launchedAt) < since;
+/** Launched before the moment (an instance with no launch time is treated as the later run's). */
+const launchedBefore = (ms: number) => (i: ExistingInstance) => i.launchedAt !== undefined && Date.parse(i.launchedAt) < ms;
 
 export async function cleanupExecution(clients: { ec2: Ec2Send; sfn: SfnSend }, env: CleanupEnv, event: StatusChange): Promise<CleanupResult> {
   const { executionArn, status } = event.detail;
@@ -72,7 +79,14 @@ export async function cleanupExecution(clients: { ec2: Ec2Send; sfn: SfnSend }, 
   let candidates = [...asPhase, ...asPipeline];
   if (candidates.length > 0) {
     const since = await runningAgainSince(clients.sfn, executionArn);
-    if (since !== undefined) {
+    if (since === 'unknown') {
+      // Without the execution's word: a phase execution is never redriven (a pipeline redrive starts
+      // a new one), so its instances all go; of a pipeline execution's, those launched before this
+      // end (the event's stopDate) are the ended run's, later ones may be a redrive's.
+      const stopDate = event.detail.stopDate;
+      const fromEndedRun = stopDate === undefined ? () => false : launchedBefore(stopDate + 1000);
+      candidates = [...asPhase, ...asPipeline.filter(fromEndedRun)];
+    } else if (since !== undefined) {
       const stale = candidates.filter(launchedBefore(since));
       if (stale.length < candidates.length) logger.info('the execution was redriven and runs again; its current instances are left alone', { executionArn, status, kept: candidates.length - stale.length });
       candidates = stale;

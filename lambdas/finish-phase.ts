@@ -4,9 +4,9 @@
  */
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { poolLabel, type AttemptRecord, type PhaseTaskInputIn } from '../contract/job';
-import { mayRetryTask, phaseDeadline } from '../decisions/phase-clock';
+import { cleanupCallsUntil, mayRetryTask, phaseDeadline } from '../decisions/phase-clock';
 import { retryableOnTransient } from './aws/aws-errors';
-import { CLIENT_CONFIG, type Ec2Send } from './aws/clients';
+import { CLIENT_CONFIG, withCallsUntil, type Ec2Send } from './aws/clients';
 import { terminateOrLeaveToSafetyNet } from './aws/instances';
 import { logger } from './runtime/logger';
 import { parsePhaseTask } from './runtime/task-input';
@@ -47,5 +47,5 @@ export async function finishPhase(client: Ec2Send, input: PhaseTaskInputIn<'succ
 
 export async function handler(event: unknown): Promise<PhaseSummary> {
   const input = parsePhaseTask(event, 'FinishPhase', ['succeeded']);
-  return retryableOnTransient(() => finishPhase(ec2, input));
+  return withCallsUntil({ ec2 }, cleanupCallsUntil(input.execution, input.phase), (c) => retryableOnTransient(() => finishPhase(c.ec2, input)));
 }

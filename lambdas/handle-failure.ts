@@ -8,10 +8,10 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import type { Job, PhaseTaskInputIn } from '../contract/job';
 import { PHASE_ERRORS } from '../contract/outcomes';
-import { mayRetryTask, phaseDeadline } from '../decisions/phase-clock';
+import { cleanupCallsUntil, mayRetryTask, phaseDeadline } from '../decisions/phase-clock';
 import { decideAfterFailure } from '../decisions/relaunch';
 import { retryableOnTransient } from './aws/aws-errors';
-import { CLIENT_CONFIG, type Ec2Send } from './aws/clients';
+import { CLIENT_CONFIG, withCallsUntil, type Ec2Send } from './aws/clients';
 import { terminateOrLeaveToSafetyNet } from './aws/instances';
 import { logger } from './runtime/logger';
 import { parsePhaseTask } from './runtime/task-input';
@@ -39,5 +39,5 @@ export async function handleFailure(clients: { ec2: Ec2Send }, input: PhaseTaskI
 
 export async function handler(event: unknown): Promise<Job> {
   const input = parsePhaseTask(event, 'HandleFailure', ['failed']);
-  return retryableOnTransient(() => handleFailure({ ec2 }, input));
+  return withCallsUntil({ ec2 }, cleanupCallsUntil(input.execution, input.phase), (c) => retryableOnTransient(() => handleFailure(c, input)));
 }

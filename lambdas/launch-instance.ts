@@ -9,12 +9,13 @@ import { launchEnvSchema, type LaunchEnv } from '../contract/environment';
 import { LaunchFailed, TransientApiError } from '../contract/errors';
 import type { InstanceRef, Job, PhaseTaskInputIn } from '../contract/job';
 import { TAG } from '../contract/tags';
-import { launched, launchTooLate, noCapacity, quotaReached } from '../decisions/attempt';
+import { launched, launchTooLate, noCapacity, outOfTime, quotaReached } from '../decisions/attempt';
 import { isCapacityError, quotaOf } from '../decisions/classify';
 import { phaseDeadline } from '../decisions/phase-clock';
 import { poolOrder, poolsFrom, type Pool } from '../decisions/pools';
-import { errorCode, isTransient, retryableOnTransient } from './aws/aws-errors';
-import { CLIENT_CONFIG, type Ec2Send } from './aws/clients';
+import { errorCode, isTransient, retryableUntil } from './aws/aws-errors';
+import { CLIENT_CONFIG, withCallsUntil, type Ec2Send } from './aws/clients';
+import { READ_OVERRUN_SECONDS } from '../contract/budget';
 import { findExecutionInstances } from './aws/instances';
 import { readEnv } from './runtime/environment';
 import { logger } from './runtime/logger';
@@ -140,5 +141,8 @@ export async function launchAttempt(client: Ec2Send, env: LaunchEnv, input: Phas
 export async function handler(event: unknown): Promise<Job> {
   const input = parsePhaseTask(event, 'LaunchInstance', ['launching']);
   const env = readEnv(launchEnvSchema);
-  return retryableOnTransient(() => launchAttempt(ec2, env, input));
+  const deadlineMs = phaseDeadline(input.execution, input.phase);
+  return withCallsUntil({ ec2 }, deadlineMs + READ_OVERRUN_SECONDS * 1000, (c) =>
+    retryableUntil(deadlineMs, () => launchAttempt(c.ec2, env, input), () => outOfTime(input.job, 'the launch', { nowMs: Date.now(), deadlineMs })),
+  );
 }

@@ -17,7 +17,8 @@ import { classify } from '../decisions/classify';
 import { phaseDeadline } from '../decisions/phase-clock';
 import { lastLine } from '../decisions/workload-script';
 import { errorCode, isTransient, retryableOnTransient } from './aws/aws-errors';
-import { CLIENT_CONFIG, type Ec2Send, type LogsSend, type SsmSend } from './aws/clients';
+import { CLIENT_CONFIG, withCallsUntil, type Ec2Send, type LogsSend, type SsmSend } from './aws/clients';
+import { READ_OVERRUN_SECONDS } from '../contract/budget';
 import { readInstanceStatus } from './aws/instances';
 import { readOutputTail } from './aws/workload-logs';
 import { readEnv } from './runtime/environment';
@@ -28,8 +29,11 @@ const ec2 = new EC2Client(CLIENT_CONFIG);
 const ssm = new SSMClient(CLIENT_CONFIG);
 const logs = new CloudWatchLogsClient(CLIENT_CONFIG);
 
-/** The agent starts the command a moment after SendCommand: an end this close to the timeout is the timeout. */
-const TIMEOUT_TOLERANCE_MS = 5_000;
+/**
+ * The agent starts the command a moment after SendCommand, so its timeout comes at or after
+ * sentAt + executionTimeout: an end before that (less a second of clock skew) is not the timeout.
+ */
+const TIMEOUT_TOLERANCE_MS = 1_000;
 
 export interface PollClients {
   readonly ec2: Ec2Send;
@@ -96,6 +100,7 @@ async function look(clients: PollClients, env: WorkloadLogEnv, job: PhaseTaskInp
         responseCode: invocation.responseCode,
         // Without an end time, now bounds it: a command that already ended before its timeout could come ended early.
         endedBeforeTimeout: (invocation.endedAtMs ?? Date.now()) < timeoutAtMs - TIMEOUT_TOLERANCE_MS,
+        instanceLooked: !atDeadline,
       }),
       commandStatus: invocation.status,
       responseCode: invocation.responseCode,
@@ -123,5 +128,6 @@ export async function pollAttempt(clients: PollClients, env: WorkloadLogEnv, inp
 export async function handler(event: unknown): Promise<Job> {
   const env = readEnv(workloadLogEnvSchema);
   const input = parsePhaseTask(event, 'PollWorkload', ['running']);
-  return retryableOnTransient(() => pollAttempt({ ec2, ssm, logs }, env, input));
+  const untilMs = phaseDeadline(input.execution, input.phase) + READ_OVERRUN_SECONDS * 1000;
+  return withCallsUntil({ ec2, ssm, logs }, untilMs, (c) => retryableOnTransient(() => pollAttempt(c, env, input)));
 }

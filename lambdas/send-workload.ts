@@ -8,12 +8,13 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { workloadLogEnvSchema, type WorkloadLogEnv } from '../contract/environment';
 import { TransientApiError } from '../contract/errors';
 import type { Job, PhaseTaskInputIn } from '../contract/job';
-import { commandSent, commandTimeout, instanceUnreachable } from '../decisions/attempt';
+import { commandSent, commandTimeout, instanceUnreachable, outOfTime } from '../decisions/attempt';
 import { classify } from '../decisions/classify';
 import { phaseDeadline } from '../decisions/phase-clock';
 import { workloadScript } from '../decisions/workload-script';
-import { errorCode, isTransient, retryableOnTransient } from './aws/aws-errors';
-import { CLIENT_CONFIG, type Ec2Send, type SsmSend } from './aws/clients';
+import { errorCode, isTransient, retryableUntil } from './aws/aws-errors';
+import { CLIENT_CONFIG, withCallsUntil, type Ec2Send, type SsmSend } from './aws/clients';
+import { READ_OVERRUN_SECONDS } from '../contract/budget';
 import { readInstanceStatus } from './aws/instances';
 import { readEnv } from './runtime/environment';
 import { logger } from './runtime/logger';
@@ -102,5 +103,8 @@ export async function sendWorkload(clients: { ec2: Ec2Send; ssm: SsmSend }, env:
 export async function handler(event: unknown): Promise<Job> {
   const env = readEnv(workloadLogEnvSchema);
   const input = parsePhaseTask(event, 'SendWorkload', ['ready']);
-  return retryableOnTransient(() => sendWorkload({ ec2, ssm }, env, input));
+  const deadlineMs = phaseDeadline(input.execution, input.phase);
+  return withCallsUntil({ ec2, ssm }, deadlineMs + READ_OVERRUN_SECONDS * 1000, (c) =>
+    retryableUntil(deadlineMs, () => sendWorkload(c, env, input), () => outOfTime(input.job, 'sending the command', { nowMs: Date.now(), deadlineMs })),
+  );
 }

@@ -42,18 +42,26 @@ function rateMs(expression: string): number | undefined {
 
 /** Delivery delay: EventBridge hands events over within moments, never in the same instant. */
 const DELIVERY_DELAY_MS = 1000;
-const RETRIES = 3;
+/** Lambda's retries of a failed asynchronous invocation, by default, and the wait before each. */
+const DEFAULT_ASYNC_RETRIES = 2;
+const ASYNC_RETRY_WAITS_MS = [60_000, 120_000];
 
 export class SimulatedEventBus {
   private readonly rules: DeployedRule[];
   readonly deliveries: Delivery[] = [];
   private readonly pending = new Set<Promise<void>>();
   private readonly timers: ReturnType<typeof setInterval>[] = [];
+  /** MaximumRetryAttempts of each function's asynchronous invocations, by function name. */
+  private readonly asyncRetries = new Map<string, number>();
 
   constructor(
     template: CfnTemplate,
     private readonly lambda: SimulatedLambda,
   ) {
+    for (const [, config] of resourcesOfType(template, 'AWS::Lambda::EventInvokeConfig')) {
+      const props = (resolve(template, config.Properties ?? {}) ?? {}) as { FunctionName?: string; MaximumRetryAttempts?: number };
+      if (props.FunctionName !== undefined && props.MaximumRetryAttempts !== undefined) this.asyncRetries.set(props.FunctionName, props.MaximumRetryAttempts);
+    }
     this.rules = resourcesOfType(template, 'AWS::Events::Rule').map(([name, rule]) => {
       const props = (resolve(template, rule.Properties ?? {}) ?? {}) as { EventPattern?: Record<string, unknown>; ScheduleExpression?: string; Targets?: { Arn: string }[]; State?: string };
       return {
@@ -103,9 +111,11 @@ export class SimulatedEventBus {
     for (const target of rule.targets) {
       const delivery: Delivery = { rule: rule.name, target, at: Date.now() + DELIVERY_DELAY_MS, event };
       this.deliveries.push(delivery);
+      const retries = this.asyncRetries.get(this.lambda.nameOf(target) ?? '') ?? DEFAULT_ASYNC_RETRIES;
       const done = (async () => {
-        for (let attempt = 0; attempt <= RETRIES; attempt++) {
-          await new Promise((r) => setTimeout(r, DELIVERY_DELAY_MS * (attempt + 1)));
+        await new Promise((r) => setTimeout(r, DELIVERY_DELAY_MS));
+        for (let attempt = 0; attempt <= retries; attempt++) {
+          if (attempt > 0) await new Promise((r) => setTimeout(r, ASYNC_RETRY_WAITS_MS[Math.min(attempt - 1, ASYNC_RETRY_WAITS_MS.length - 1)]));
           try {
             delivery.result = await this.lambda.invoke(target, event);
             delivery.error = undefined;

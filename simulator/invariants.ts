@@ -4,6 +4,7 @@
  * the metric data CloudWatch received, how long each execution ran), never from the labels the
  * pipeline wrote about itself.
  */
+import { COUNT_RELAUNCH_RETRY } from '../contract/budget';
 import { METRICS } from '../contract/metrics';
 import type { LaunchReport, PhaseReport, SimulationReport } from './report';
 
@@ -30,12 +31,16 @@ const data = (report: SimulationReport, phase: string) => report.metrics.filter(
 /**
  * A datum may precede its launch by a moment (the state machine puts it on the way to
  * LaunchInstance): a phase execution stopped while that launch was in flight may hold one datum
- * more than launches.
+ * more than launches. And one fewer when CloudWatch throttled every try.
  */
 function datumProblem(report: SimulationReport, p: PhaseReport): string | undefined {
   const put = data(report, p.name);
   const inFlight = p.runs.filter((r) => r.stoppedWhileLaunching).length;
   if (put === p.relaunches || (put > p.relaunches && put - p.relaunches <= inFlight)) return undefined;
+  // CloudWatch refused every try CountRelaunch makes (contract/budget.ts): the datum is dropped
+  // rather than delay the relaunch further; the cloud's record shows it.
+  const refusedEveryTry = (report.throttledCalls['CloudWatch.PutMetricData'] ?? 0) > COUNT_RELAUNCH_RETRY.maxAttempts;
+  if (put < p.relaunches && refusedEveryTry) return undefined;
   return `${p.name}: ${p.relaunches} relaunch(es) launched, ${put} datum(s)`;
 }
 

@@ -56,6 +56,11 @@ export class SimulatedLambda {
     return this.byArn.has(arn);
   }
 
+  /** The function name of a deployed function's ARN. */
+  nameOf(arn: string): string | undefined {
+    return this.byArn.get(arn)?.name;
+  }
+
   /** Load every handler module up front, so no import happens while virtual time runs. */
   async load(): Promise<void> {
     for (const f of this.byArn.values()) {

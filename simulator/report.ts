@@ -94,6 +94,8 @@ export interface SimulationReport {
   maxHistoryEvents: number;
   /** v2: every simulated API call, by "Service.Operation" (throttled tries included). */
   apiCalls: Record<string, number>;
+  /** Extension: the calls among them the scenario had throttled, by "Service.Operation". */
+  throttledCalls: Record<string, number>;
 }
 
 const seconds = (ms: number) => Math.round(ms / 1000);
@@ -227,6 +229,7 @@ export function buildReport(sim: Simulation): SimulationReport {
     transitions: sim.stepFunctions.transitions(),
     maxHistoryEvents: Math.max(0, ...sim.stepFunctions.executions.map(historyEvents)),
     apiCalls: Object.fromEntries([...sim.cloud.calls].sort(([a], [b]) => a.localeCompare(b))),
+    throttledCalls: Object.fromEntries([...sim.cloud.throttledCalls].sort(([a], [b]) => a.localeCompare(b))),
   };
 }
 

@@ -46,9 +46,11 @@ const installed = new WeakMap<SdkClient, object>();
 
 /** The middleware that stands where the HTTP request would leave: it answers from the simulated account. */
 function answerFromAccount(service: ServiceName) {
-  return (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) =>
+  return (next: (args: unknown) => Promise<unknown>, context: { commandName?: string; __smithy_context?: { abortSignal?: AbortSignal } }) =>
     async (args: { input?: Record<string, unknown> }) => {
       if (!routed) return next(args);
+      // An aborted request is not sent: the HTTP handler throws AbortError ("Request aborted").
+      if (context.__smithy_context?.abortSignal?.aborted) throw Object.assign(new Error('Request aborted'), { name: 'AbortError' });
       const operation = (context.commandName ?? '').replace(/Command$/, '');
       // A structured clone each way, as if the data had crossed the wire.
       const answer = structuredClone(await handleCall(routed.account, service, operation, structuredClone(args.input ?? {})));

@@ -25,6 +25,7 @@ import { Construct } from 'constructs';
 import { TransientApiError } from '../contract/errors';
 import { initialJob, JOB_STATUS } from '../contract/job';
 import { METRICS, type MetricDefinition } from '../contract/metrics';
+import { COUNT_EXHAUSTED_RETRY, COUNT_RELAUNCH_RETRY, type RetryPolicy } from '../contract/budget';
 import { TASK_RETRY_MAX_DELAY_SECONDS } from '../decisions/phase-clock';
 
 /** The Lambda functions the SpotPhase state machine calls, one per task. */
@@ -43,9 +44,8 @@ export interface SpotPhaseMetrics {
   readonly metricNamespace: string;
 }
 
-/** Errors a task is retried on: Lambda's own transient faults and our TransientApiError. */
-export const TRANSIENT_TASK_ERRORS = [
-  TransientApiError.name,
+/** Lambda's own transient faults, as Step Functions names them ("Handle Lambda service exceptions"). */
+export const LAMBDA_SERVICE_ERRORS = [
   'Lambda.TooManyRequestsException',
   'Lambda.ServiceException',
   'Lambda.AWSLambdaException',
@@ -94,8 +94,8 @@ export class SpotPhaseDefinition extends Construct {
     const poll = guarded('PollWorkload', fns.pollWorkload, '$.job');
     const handleFailure = guarded('HandleFailure', fns.handleFailure, '$.job');
     const backoff = new sfn.Wait(this, 'RelaunchBackoff', { time: sfn.WaitTime.secondsPath('$.job.nextWaitSeconds') });
-    const countRelaunch = this.putDatum('CountRelaunch', metrics.metricNamespace, METRICS.spotInterruptionRetry, { Phase: '$.phase.name', Reason: '$.job.verdict.reasonCode' });
-    const countExhausted = this.putDatum('CountExhausted', metrics.metricNamespace, METRICS.spotRetryBudgetExhausted, { Pipeline: '$.phase.pipelineName' });
+    const countRelaunch = this.putDatum('CountRelaunch', metrics.metricNamespace, METRICS.spotInterruptionRetry, { Phase: '$.phase.name', Reason: '$.job.verdict.reasonCode' }, COUNT_RELAUNCH_RETRY);
+    const countExhausted = this.putDatum('CountExhausted', metrics.metricNamespace, METRICS.spotRetryBudgetExhausted, { Pipeline: '$.phase.pipelineName' }, COUNT_EXHAUSTED_RETRY);
     this.metricsStatement = new iam.PolicyStatement({
       actions: ['cloudwatch:PutMetricData'],
       resources: ['*'],
@@ -145,10 +145,11 @@ export class SpotPhaseDefinition extends Construct {
    * arn:aws:states:::aws-sdk:cloudwatch:putMetricData, parameters as the PutMetricData API takes
    * them). A custom state rather than CallAwsService, so the state machine's role can be granted
    * PutMetricData for the pipeline's namespace only (SpotPhaseDefinition.metricsStatement).
-   * Throttling is retried with backoff; a datum that still cannot be put never stops the phase
-   * (the Catch goes on with the input unchanged).
+   * Throttling is retried with backoff, as long as the policy the budget arithmetic reserves time
+   * for (contract/budget.ts); a datum that still cannot be put never stops the phase (the Catch
+   * goes on with the input unchanged).
    */
-  private putDatum<D extends string>(name: string, namespace: string, metric: MetricDefinition<D>, dimensions: Record<D, string>): sfn.CustomState {
+  private putDatum<D extends string>(name: string, namespace: string, metric: MetricDefinition<D>, dimensions: Record<D, string>, retry: RetryPolicy): sfn.CustomState {
     const state = new sfn.CustomState(this, name, {
       stateJson: {
         Type: 'Task',
@@ -169,9 +170,14 @@ export class SpotPhaseDefinition extends Construct {
         TimeoutSeconds: 60,
       },
     });
-    // Up to 21 tries over at most about five minutes: CloudWatch throttling is absorbed; an outage
-    // longer than that loses the datum rather than delay the relaunch it counts any further.
-    state.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(1), backoffRate: 2, maxAttempts: 20, maxDelay: Duration.seconds(20), jitterStrategy: sfn.JitterType.FULL });
+    state.addRetry({
+      errors: ['States.ALL'],
+      interval: Duration.seconds(retry.intervalSeconds),
+      backoffRate: retry.backoffRate,
+      maxAttempts: retry.maxAttempts,
+      maxDelay: Duration.seconds(retry.maxDelaySeconds),
+      jitterStrategy: sfn.JitterType.FULL,
+    });
     return state;
   }
 
@@ -182,15 +188,26 @@ export class SpotPhaseDefinition extends Construct {
       retryOnServiceExceptions: false,
       resultPath,
       taskTimeout: sfn.Timeout.duration(Duration.seconds(120)),
-    }).addRetry({
-      errors: TRANSIENT_TASK_ERRORS,
-      interval: Duration.seconds(5),
-      backoffRate: 2,
-      maxAttempts: 6,
-      // Short enough that a retry scheduled before the phase deadline runs well inside the cleanup
-      // margin; tasks at or near the deadline stop retrying (decisions/phase-clock.ts, mayRetryTask).
-      maxDelay: Duration.seconds(TASK_RETRY_MAX_DELAY_SECONDS),
-      jitterStrategy: sfn.JitterType.FULL,
-    });
+    })
+      .addRetry({
+        // Lambda's own faults (a lost response among them): the work may be done; retried quickly.
+        errors: LAMBDA_SERVICE_ERRORS,
+        interval: Duration.seconds(1),
+        backoffRate: 2,
+        maxAttempts: 6,
+        maxDelay: Duration.seconds(5),
+        jitterStrategy: sfn.JitterType.FULL,
+      })
+      .addRetry({
+        // AWS kept throttling a task's calls past the SDK's own retries: retried until the deadline,
+        // where the task stops asking (decisions/phase-clock.ts, mayRetryTask) and fails the attempt.
+        errors: [TransientApiError.name],
+        interval: Duration.seconds(5),
+        backoffRate: 2,
+        maxAttempts: 100,
+        // Short enough that a retry scheduled before the phase deadline runs well inside the cleanup margin.
+        maxDelay: Duration.seconds(TASK_RETRY_MAX_DELAY_SECONDS),
+        jitterStrategy: sfn.JitterType.FULL,
+      });
   }
 }

@@ -1,5 +1,6 @@
 /** Reading AWS SDK errors without depending on a particular client's exception classes. */
 import { TransientApiError } from '../../contract/errors';
+import { mayRetryTask } from '../../decisions/phase-clock';
 
 export interface AwsErrorLike {
   readonly name: string;
@@ -35,6 +36,9 @@ const TRANSIENT_CODES = new Set([
   'RequestTimeout',
   'RequestTimeoutException',
   'TimeoutError',
+  // The task's own cut-off (lambdas/aws/clients.ts, callsUntil): AWS did not answer in the time
+  // the task had, which is no verdict on the workload either.
+  'AbortError',
 ]);
 
 /** Throttling and service-side failures: worth retrying, never a verdict on the workload. */
@@ -56,6 +60,21 @@ export async function retryableOnTransient<T>(work: () => Promise<T>): Promise<T
     if (!(err instanceof TransientApiError) && isTransient(err)) {
       throw new TransientApiError(`${errorCode(err)}: ${(err as Error).message}`, { cause: err });
     }
+    throw err;
+  }
+}
+
+/**
+ * retryableOnTransient for a task that must not be retried past its deadline: a transient error
+ * is the state machine's to retry while a retry surely comes before the deadline
+ * (decisions/phase-clock.ts, mayRetryTask); after that the task answers `outOfTime` (a failed
+ * attempt), so AWS throttling ends an attempt at the deadline, never the phase before it.
+ */
+export async function retryableUntil<T>(deadlineMs: number, work: () => Promise<T>, outOfTime: (err: TransientApiError) => T): Promise<T> {
+  try {
+    return await retryableOnTransient(work);
+  } catch (err) {
+    if (err instanceof TransientApiError && !mayRetryTask(Date.now(), deadlineMs)) return outOfTime(err);
     throw err;
   }
 }

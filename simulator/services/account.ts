@@ -101,8 +101,8 @@ export class SimulatedAccount {
   // ----- every API ----------------------------------------------------------------------------
   /** Every API call the pipeline made, by "Service.Operation". */
   readonly calls = new Map<string, number>();
-  /** API calls answered with a throttling error (scenario "throttle"). */
-  throttled = 0;
+  /** API calls answered with a throttling error (scenario "throttle"), by "Service.Operation". */
+  readonly throttledCalls = new Map<string, number>();
 
   /** One sequence for every id the account hands out (instances, spot requests, commands). */
   private seq = 0;

@@ -59,7 +59,7 @@ export async function handleCall(account: SimulatedAccount, service: string, ope
   const calls = (account.calls.get(key) ?? 0) + 1;
   account.calls.set(key, calls);
   if (calls <= (account.scenario.throttle?.[key] ?? 0)) {
-    account.throttled += 1;
+    account.throttledCalls.set(key, (account.throttledCalls.get(key) ?? 0) + 1);
     throw new SimulatedAwsError(service === 'EC2' ? 'RequestLimitExceeded' : 'ThrottlingException', `Rate exceeded (${key})`);
   }
   const handler = handlerOf(service, operation);

@@ -9,7 +9,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { toPhaseSpec, type PhaseConfig } from '../../contract/config';
 import type { StageBuilder, StageContext } from './types';
 
-/** Slack on a phase task beyond the phase budget: the phase ends itself first; this is a backstop. */
+/** Slack per phase in the pipeline's own timeout, beyond the phases' budgets (starting and watching each phase). */
 export const PHASE_TASK_SLACK_SECONDS = 60;
 
 /** The task that runs one phase; parallel groups use it for each branch. */
@@ -37,7 +37,10 @@ export function phaseTask(context: StageContext, phase: PhaseConfig): sfn.TaskSt
     }),
     resultSelector: { 'summary.$': '$.Output', 'executionArn.$': '$.ExecutionArn' },
     resultPath: `$.phases.${phase.name}`,
-    taskTimeout: sfn.Timeout.duration(Duration.seconds(phase.budgetSeconds + PHASE_TASK_SLACK_SECONDS)),
+    // The hard wall: the phase execution ends itself within its budget (contract/budget.ts); should
+    // Lambda service faults at the very end keep it past that, the task times out at budgetSeconds,
+    // Step Functions stops the phase execution and the execution-cleanup rule terminates what is left.
+    taskTimeout: sfn.Timeout.duration(Duration.seconds(phase.budgetSeconds)),
   }).addRetry({
     // Only failures to start or watch the phase; a phase that ran and failed is never retried here.
     errors: ['StepFunctions.ExecutionLimitExceededException', 'StepFunctions.SdkClientException', 'StepFunctions.AWSStepFunctionsException'],

@@ -260,15 +260,16 @@ describe('a 48-hour phase: its waits adapt to the Step Functions history quota',
   });
 
   it('its maxAttempts must fit with the relaunch backoff it runs with (210 s, not the configured 60 s)', () => {
-    // Prepare: 172500 s usable holds 47 attempts of 3600 s with 60 s between them, 45 with 210 s.
-    const config = longPhase({ maxAttempts: 46 });
+    // Prepare: 172500 s usable holds 45 attempts of 3600 s with 60 s between them (and up to 110 s
+    // to count each relaunch), 44 with 210 s.
+    const config = longPhase({ maxAttempts: 45 });
 
     // Act
     const message = refusal(config);
 
     // Assess
-    expect(message).toContain('phases[0].budgetSeconds: phase Long: maxAttempts 46 cannot fit');
-    expect(message).toContain('at most 45 attempt(s)');
+    expect(message).toContain('phases[0].budgetSeconds: phase Long: maxAttempts 45 cannot fit');
+    expect(message).toContain('at most 44 attempt(s)');
     expect(message).toContain('210 s relaunch backoff');
   });
 });

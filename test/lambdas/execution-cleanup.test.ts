@@ -96,17 +96,33 @@ describe('ExecutionCleanup after a redrive (same execution ARN)', () => {
     expect(result.terminated).toEqual(['i-0one00000000001', 'i-0two00000000001']);
   });
 
-  it('throttled DescribeExecution: the invocation fails (EventBridge delivers again), nothing is terminated on a guess', async () => {
-    // Prepare
+  it('throttled DescribeExecution: judged by launch time, the ended run\'s instances go and a later one (a redrive\'s) stays', async () => {
+    // Prepare: the event says the execution stopped at 10:00 (its stopDate); one instance from before, one from 10:05.
     sfn.on(DescribeExecutionCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }));
-    instancesByTag([], ['i-0one00000000001']);
+    instancesByTag([], ['i-0before000000001', 'i-0after0000000001'], {
+      'i-0before000000001': new Date('2026-05-30T09:30:00Z'),
+      'i-0after0000000001': new Date('2026-05-30T10:05:00Z'),
+    });
+    const event = statusChange(PIPELINE_EXECUTION_ARN, PIPELINE_ARN, 'FAILED');
+    event.detail.stopDate = Date.parse('2026-05-30T10:00:00Z');
 
     // Act
-    const cleaning = handler(statusChange(PIPELINE_EXECUTION_ARN, PIPELINE_ARN, 'FAILED'));
+    const result = await handler(event);
 
     // Assess
-    await expect(cleaning).rejects.toMatchObject({ name: 'ThrottlingException' });
-    expect(ec2).not.toHaveReceivedCommand(TerminateInstancesCommand);
+    expect(result.terminated).toEqual(['i-0before000000001']);
+  });
+
+  it('throttled DescribeExecution of a phase execution (never redriven): all its instances go', async () => {
+    // Prepare
+    sfn.on(DescribeExecutionCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }));
+    instancesByTag(['i-0phase000000001'], [], { 'i-0phase000000001': new Date('2026-05-30T11:00:00Z') });
+
+    // Act
+    const result = await handler(statusChange(EXECUTION_ID, SPOT_PHASE_ARN, 'ABORTED'));
+
+    // Assess
+    expect(result.terminated).toEqual(['i-0phase000000001']);
   });
 });
 

@@ -148,7 +148,7 @@ describe('HandleFailure: spot interruptions', () => {
   });
 
   it('with too little budget left: fails SpotRetryBudgetExhausted naming the attempts and reasons, no metric, instance terminated', async () => {
-    // Prepare: attempt 2 interrupted 3000 s in; 2100 s - 60 s backoff < 2400 s.
+    // Prepare: attempt 2 interrupted 3000 s in; 2100 s - 60 s backoff - 110 s to count the relaunch < 2400 s.
     clockAt(at(3000));
     const input = failedInput({ kind: 'interruption', reasonCode: 'marked-for-termination', detail: 'spot request status marked-for-termination' }, { attempt: 2, history: [firstInterruption] }, 1);
 
@@ -162,7 +162,7 @@ describe('HandleFailure: spot interruptions', () => {
     expect(result.verdict?.cause).toContain('2 attempt(s)');
     expect(result.verdict?.cause).toContain('instance-terminated-no-capacity');
     expect(result.verdict?.cause).toContain('marked-for-termination');
-    expect(result.verdict?.cause).toContain('2040 s of budget left');
+    expect(result.verdict?.cause).toContain('1930 s of budget left'); // 2100 s less the backoff and counting the relaunch
     expect(result.verdict?.exhausted).toBe(true); // the state machine's CountExhausted puts the datum
     expect(cloudwatch).not.toHaveReceivedCommand(PutMetricDataCommand);
     expect(ec2).toHaveReceivedCommandWith(TerminateInstancesCommand, { InstanceIds: [INSTANCE_ID] });

@@ -1,5 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { affordableAttempts, budgetProblem, POST_DEADLINE_WORST_CASE_SECONDS, SDK_TRY_SECONDS, sdkCallWorstSeconds, workDeadline, type PhaseBudget } from '../../contract/budget';
+import {
+  affordableAttempts,
+  budgetProblem,
+  COUNT_EXHAUSTED_RETRY,
+  COUNT_EXHAUSTED_WORST_SECONDS,
+  COUNT_RELAUNCH_RETRY,
+  COUNT_RELAUNCH_WORST_SECONDS,
+  END_RESERVE_SECONDS,
+  MIN_CLEANUP_WINDOW_SECONDS,
+  READ_OVERRUN_SECONDS,
+  relaunchGapSeconds,
+  retryWorstWaitSeconds,
+  workDeadline,
+  type PhaseBudget,
+} from '../../contract/budget';
 import { mayRelaunch } from '../../decisions/relaunch';
 import { loadPipelineConfig } from '../../lib/config/load';
 import { allPhases, pipelineConfigSchema } from '../../contract/config';
@@ -49,8 +63,8 @@ describe('affordableAttempts', () => {
   it.each([
     ['exactly one attempt plus the margin', { budgetSeconds: 2700, attemptSeconds: 2400, relaunchBackoffSeconds: 60 }, 1],
     ['one second short of one attempt', { budgetSeconds: 2699, attemptSeconds: 2400, relaunchBackoffSeconds: 60 }, 0],
-    ['exactly two attempts and one backoff', { budgetSeconds: 300 + 2400 + 60 + 2400, attemptSeconds: 2400, relaunchBackoffSeconds: 60 }, 2],
-    ['one second short of two attempts', { budgetSeconds: 300 + 2400 + 60 + 2400 - 1, attemptSeconds: 2400, relaunchBackoffSeconds: 60 }, 1],
+    ['exactly two attempts, one backoff and counting the relaunch', { budgetSeconds: 300 + 2400 + 60 + COUNT_RELAUNCH_WORST_SECONDS + 2400, attemptSeconds: 2400, relaunchBackoffSeconds: 60 }, 2],
+    ['one second short of two attempts', { budgetSeconds: 300 + 2400 + 60 + COUNT_RELAUNCH_WORST_SECONDS + 2400 - 1, attemptSeconds: 2400, relaunchBackoffSeconds: 60 }, 1],
     ['a budget smaller than the cleanup margin', { budgetSeconds: 200, attemptSeconds: 60, relaunchBackoffSeconds: 60 }, 0],
   ])('boundary: %s', (_name, phase, expected) => {
     // Prepare: the row's phase.
@@ -131,7 +145,7 @@ describe('mayRelaunch (DataPhase1: work deadline at start + 5100 s)', () => {
   it.each([
     ['interrupted early (600 s in)', 600],
     ['interrupted at the end of a full attempt (2400 s in)', 2400],
-    ['exactly enough left after the backoff (2640 s in)', 2640],
+    ['exactly enough left after the backoff and counting the relaunch (2530 s in)', 2530],
   ])('%s: relaunch after the backoff', (_name, elapsed) => {
     // Prepare: the row's elapsed time.
 
@@ -143,9 +157,9 @@ describe('mayRelaunch (DataPhase1: work deadline at start + 5100 s)', () => {
   });
 
   it.each([
-    ['one second too late (2641 s in)', 2641, '2399 s of budget left after backoff, an attempt needs 2400 s'],
-    ['half the budget gone (3000 s in)', 3000, '2040 s of budget left after backoff, an attempt needs 2400 s'],
-    ['past the deadline', 6000, '0 s of budget left after backoff, an attempt needs 2400 s'],
+    ['one second too late (2531 s in)', 2531, '2399 s of budget left after the backoff and counting the relaunch, an attempt needs 2400 s'],
+    ['half the budget gone (3000 s in)', 3000, '1930 s of budget left after the backoff and counting the relaunch, an attempt needs 2400 s'],
+    ['past the deadline', 6000, '0 s of budget left after the backoff and counting the relaunch, an attempt needs 2400 s'],
   ])('%s: no relaunch, and says why', (_name, elapsed, why) => {
     // Prepare: the row's elapsed time.
 
@@ -171,19 +185,38 @@ describe('mayRelaunch (DataPhase1: work deadline at start + 5100 s)', () => {
 });
 
 describe('what runs after the deadline fits the smallest cleanup margin', () => {
-  it('four SDK calls, each throttled on every try but its last, take less than the 60 s a margin may be', () => {
+  it('the read overrun, a cleanup window and the end reserve fit in the 60 s the smallest margin has', () => {
     // Prepare: the smallest margin the config accepts.
-    const smallest = pipelineConfigSchema.shape.cleanupMarginSeconds.unwrap().minValue;
+    const smallest = pipelineConfigSchema.shape.cleanupMarginSeconds.unwrap().minValue!;
 
     // Act
-    const worst = POST_DEADLINE_WORST_CASE_SECONDS;
+    const needed = READ_OVERRUN_SECONDS + MIN_CLEANUP_WINDOW_SECONDS + END_RESERVE_SECONDS;
 
     // Assess
-    expect(sdkCallWorstSeconds()).toBe(5 * SDK_TRY_SECONDS + 0.5 + 1 + 2 + 4);
-    expect(worst).toBeLessThanOrEqual(smallest!);
+    expect(needed).toBeLessThanOrEqual(smallest);
   });
 
-  it('every handler builds its clients with the SDK attempts the arithmetic assumes', async () => {
+  it('CountExhausted, retried to its worst, fits the end reserve with time for the last transitions', () => {
+    // Act
+    const worst = COUNT_EXHAUSTED_WORST_SECONDS;
+
+    // Assess: waits 1 + 2 s, three calls.
+    expect(retryWorstWaitSeconds(COUNT_EXHAUSTED_RETRY)).toBe(3);
+    expect(worst).toBe(6);
+    expect(worst).toBeLessThan(END_RESERVE_SECONDS);
+  });
+
+  it('a relaunch reserves CountRelaunch\'s worst case: 14 retries ride out 14 consecutive throttles', () => {
+    // Act
+    const gap = relaunchGapSeconds({ relaunchBackoffSeconds: 60 });
+
+    // Assess: waits 1, 2, 4, then 8 s eleven times; fifteen calls.
+    expect(retryWorstWaitSeconds(COUNT_RELAUNCH_RETRY)).toBe(1 + 2 + 4 + 8 * 11);
+    expect(gap).toBe(60 + COUNT_RELAUNCH_WORST_SECONDS);
+    expect(COUNT_RELAUNCH_WORST_SECONDS).toBe(95 + 15);
+  });
+
+  it('every handler builds its clients with the one client configuration', async () => {
     // Prepare
     const { readdirSync, readFileSync } = await import('node:fs');
     const { join } = await import('node:path');

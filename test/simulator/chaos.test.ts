@@ -280,7 +280,7 @@ describe(`chaos: ${COUNT} seeded scenarios from seed ${BASE_SEED}`, () => {
       const throttlesEc2 = Object.keys(scenario.throttle ?? {}).some((api) => api.startsWith('EC2.'));
       const problems = [
         ...reportShapeProblems(JSON.parse(JSON.stringify(report))),
-        ...runProblems(report, METRIC_NAMESPACE, { reaperMayAct: throttlesEc2 }),
+        ...runProblems(report, METRIC_NAMESPACE, { reaperMayAct: throttlesEc2, exhaustedDatumMayDrop: (scenario.throttle?.['CloudWatch.PutMetricData'] ?? 0) >= 3 }),
         ...oracleProblems(scenario, report, stagesOf[scenario.config]!),
       ];
       coverage.add(`status ${report.status}`);

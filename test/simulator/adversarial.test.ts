@@ -1,0 +1,139 @@
+/**
+ * What an adversarial campaign found, pinned: faults aimed at the deadline, CloudWatch throttled
+ * past what a relaunch or a give-up may wait, lost responses at the very end, throttling longer
+ * than the SDK's and the state machine's retries together, a cleanup that cannot describe the
+ * execution, an out-of-memory kill just before the deadline, a reclaim between the last poll and
+ * the deadline. Each runs a small pipeline (one 1x1 pool, the smallest margin) and must keep every
+ * invariant and end as a user would expect.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PhaseConfigInput, PipelineConfigInput } from '../../contract/config';
+import { parsePipelineConfig } from '../../lib/config/load';
+import { buildReport, type SimulationReport } from '../../simulator/report';
+import { runSimulation } from '../../simulator/run';
+import { parseScenario } from '../../simulator/scenario';
+import { synthTemplate } from '../../simulator/synth';
+import type { CfnTemplate } from '../../simulator/template';
+import { runProblems } from './report-checks';
+
+const solo = (phase: Partial<PhaseConfigInput>): PipelineConfigInput => ({
+  pipelineName: 'adv',
+  cleanupMarginSeconds: 60,
+  vpcId: 'vpc-0c0ffee0c0ffee000',
+  subnetIds: ['subnet-0c0ffee0c0ffee001'],
+  phases: [{ name: 'Solo', workloadCommand: '/opt/x.sh', instanceTypes: ['c5.large'], budgetSeconds: 1500, attemptSeconds: 600, relaunchBackoffSeconds: 0, bootTimeoutSeconds: 240, ...phase }],
+});
+
+const CONFIGS = {
+  /** 400 s, 10 s polls: a give-up or a relaunch lands near the deadline. */
+  short: solo({ budgetSeconds: 400, attemptSeconds: 120, pollIntervalSeconds: 10, bootTimeoutSeconds: 100, silenceTimeoutSeconds: 300 }),
+  /** One 15-minute poll: the first poll after the send is the one at the deadline. */
+  slowPolls: solo({ budgetSeconds: 1000, pollIntervalSeconds: 900, silenceTimeoutSeconds: 3600 }),
+  tiny: solo({ pollIntervalSeconds: 10, silenceTimeoutSeconds: 300 }),
+  /** The default margin, the stack's own subnets, 5-minute polls. */
+  real: { pipelineName: 'adv', phases: [{ name: 'Research', workloadCommand: '/opt/r.sh', instanceTypes: ['c5.large', 'c5a.large', 'm5.large'], budgetSeconds: 7200, attemptSeconds: 3000, pollIntervalSeconds: 300 }] },
+} satisfies Record<string, PipelineConfigInput>;
+type ConfigName = keyof typeof CONFIGS;
+
+describe('faults aimed where the promises are thinnest', () => {
+  let dir: string;
+  const files = {} as Record<ConfigName, string>;
+  const templates = {} as Record<ConfigName, CfnTemplate>;
+
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'sim-adversarial-'));
+    for (const [name, config] of Object.entries(CONFIGS) as [ConfigName, PipelineConfigInput][]) {
+      files[name] = path.join(dir, `${name}.json`);
+      writeFileSync(files[name], JSON.stringify(config));
+      templates[name] = synthTemplate(parsePipelineConfig(config));
+    }
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function run(config: ConfigName, scenario: Record<string, unknown>): Promise<SimulationReport> {
+    const report = buildReport(await runSimulation(parseScenario({ ...scenario, config: files[config] }), { template: templates[config] }));
+    expect(runProblems(report, 'AlphaEngine', { exhaustedDatumMayDrop: true }), JSON.stringify(report.phases)).toEqual([]);
+    for (const p of report.phases) for (const r of p.runs) expect(r.seconds, `${p.name} ${r.execution}`).toBeLessThanOrEqual(p.budgetSeconds);
+    return report;
+  }
+
+  it('CloudWatch throttled 20 times as the phase gives up: the phase still ends within its budget, as SpotRetryBudgetExhausted', async () => {
+    // Act
+    const report = await run('short', { bootMinutes: 1, throttle: { 'CloudWatch.PutMetricData': 20 }, phases: { Solo: { workloadMinutes: 6, attempts: [{ interruptAtMinute: 4.4 }] } } });
+
+    // Assess: not the pipeline task's States.Timeout, which would hide the cause.
+    expect(report.phases[0]).toMatchObject({ status: 'FAILED', error: 'SpotRetryBudgetExhausted' });
+    expect(report.cause).toContain('SpotRetryBudgetExhausted');
+  });
+
+  it('CloudWatch throttled 20 times on the way to a relaunch: the relaunch still has its attemptSeconds, or does not happen', async () => {
+    // Act
+    const report = await run('short', { bootMinutes: 1, throttle: { 'CloudWatch.PutMetricData': 20 }, phases: { Solo: { workloadMinutes: 4, attempts: [{ interruptAtMinute: 2.4 }] } } });
+
+    // Assess: with too little left to count and run another attempt, the phase gives up; no datum without a launch.
+    expect(report.phases[0]).toMatchObject({ status: 'FAILED', error: 'SpotRetryBudgetExhausted', attempts: 1 });
+    expect(report.metrics.filter((m) => m.name === 'SpotInterruptionRetry')).toEqual([]);
+  });
+
+  it('the poll at the deadline and HandleFailure lose their responses, and their calls are throttled: the phase ends within its budget', async () => {
+    // Act
+    const report = await run('slowPolls', {
+      lostResponses: { 'poll-workload': 3, 'handle-failure': 3 },
+      throttle: { 'SSM.GetCommandInvocation': 4, 'EC2.TerminateInstances': 4 },
+      phases: { Solo: { workloadMinutes: 100 } },
+    });
+
+    // Assess
+    expect(report.phases[0]).toMatchObject({ status: 'FAILED', error: 'PhaseBudgetExceeded' });
+  });
+
+  it('SendCommand throttled 35 times in a row (past the SDK and seven task tries): absorbed, the phase succeeds', async () => {
+    // Act
+    const report = await run('tiny', { throttle: { 'SSM.SendCommand': 35 }, phases: { Solo: { workloadMinutes: 5 } } });
+
+    // Assess
+    expect(report.status).toBe('SUCCEEDED');
+  });
+
+  it('an abort while DescribeExecution is throttled: the cleanup judges by launch times and terminates at once, no orphan', async () => {
+    // Act
+    const report = await run('tiny', { abortAtMinute: 6, throttle: { 'SFN.DescribeExecution': 40 }, phases: { Solo: { workloadMinutes: 10 } } });
+
+    // Assess
+    expect(report.status).toBe('ABORTED');
+    expect(report.metrics.filter((m) => m.name === 'OrphansReaped' && m.value > 0)).toEqual([]);
+    expect(report.phases[0]!.launches[0]!.cloud.terminatedBy).toBe('safety-net');
+    expect(report.phases[0]!.launches[0]!.end).toBeLessThan(6 * 60 + 120);
+  });
+
+  it('an out-of-memory kill (exit 137) three seconds before the deadline is the workload\'s failure, not the budget', async () => {
+    // Act
+    const report = await run('tiny', { phases: { Solo: { workloadMinutes: 21.95, exitCode: 137 } } });
+
+    // Assess
+    expect(report.phases[0]).toMatchObject({ status: 'FAILED', error: 'WorkloadFailed' });
+    expect(report.phases[0]!.launches[0]).toMatchObject({ outcome: 'failed', reason: 'killed' });
+  });
+
+  it('spot reclaims the instance between the last 5-minute poll and the deadline: the budget, never a made-up workload failure', async () => {
+    // Act
+    const report = await run('real', { phases: { Research: { workloadMinutes: 200, attempts: [{ interruptAtMinute: 110.5 }] } } });
+
+    // Assess
+    expect(report.phases[0]!.launches[0]!.cloud).toMatchObject({ workload: 'cut-off', terminatedBy: 'spot' });
+    expect(report.phases[0]).toMatchObject({ status: 'FAILED', error: 'PhaseBudgetExceeded' });
+  });
+
+  it('CloudWatch refuses every try of the relaunch datum: the relaunch goes on, the datum is dropped (the cloud shows why)', async () => {
+    // Act
+    const report = await run('short', { bootMinutes: 1, throttle: { 'CloudWatch.PutMetricData': 20 }, phases: { Solo: { workloadMinutes: 1.5, attempts: [{ interruptAtMinute: 0.5 }] } } });
+
+    // Assess
+    expect(report.status).toBe('SUCCEEDED');
+    expect(report.phases[0]!.relaunches).toBe(1);
+    expect(report.throttledCalls['CloudWatch.PutMetricData']).toBe(15);
+  });
+});
