@@ -127,6 +127,15 @@ describe('faults aimed where the promises are thinnest', () => {
     expect(report.phases[0]).toMatchObject({ status: 'FAILED', error: 'PhaseBudgetExceeded' });
   });
 
+  it('a launch whose task never returned (every LaunchInstance response lost) is in the report, from what EC2 recorded', async () => {
+    // Act
+    const report = await run('tiny', { lostResponses: { 'launch-instance': 7 }, phases: { Solo: { workloadMinutes: 5 } } });
+
+    // Assess
+    expect(report.phases[0]!.launches).toEqual([expect.objectContaining({ pool: 'c5.large/us-east-1a', attempt: 1, outcome: 'failed', cloud: expect.objectContaining({ terminatedBy: 'pipeline' }) })]);
+    expect(report.instances).toMatchObject({ launched: 1, runningAtEnd: 0 });
+  });
+
   it('CloudWatch refuses every try of the relaunch datum: the relaunch goes on, the datum is dropped (the cloud shows why)', async () => {
     // Act
     const report = await run('short', { bootMinutes: 1, throttle: { 'CloudWatch.PutMetricData': 20 }, phases: { Solo: { workloadMinutes: 1.5, attempts: [{ interruptAtMinute: 0.5 }] } } });

@@ -140,6 +140,22 @@ describe('built-in config', () => {
     phases.forEach((phase, i) => expectPhaseTask(states[i], phase, spotPhase.arn));
   });
 
+  it('each phase execution is named deterministically per pipeline execution and redrive, within the 80 characters a name may have', () => {
+    // Prepare
+    const phases = allPhases(config);
+
+    // Act
+    const named = phases.map((p) => (pipeline.definition.States[p.name] as { Parameters: Record<string, unknown> }).Parameters['Name.$']);
+
+    // Assess: a retried start finds its running execution instead of starting a second one.
+    phases.forEach((phase, i) => {
+      expect(named[i]).toBe(`States.Format('${phase.name}-{}-r{}', States.Hash($$.Execution.Id, 'MD5'), $$.Execution.RedriveCount)`);
+      expect(`${'P'.repeat(40)}-${'0'.repeat(32)}-r1000`.length).toBeLessThanOrEqual(80);
+    });
+    const timeouts = phases.map((p) => (pipeline.definition.States[p.name] as { TimeoutSeconds?: number }).TimeoutSeconds);
+    expect(timeouts, 'the phase task is the hard wall: it times out at the budget').toEqual(phases.map((p) => p.budgetSeconds));
+  });
+
   it('SpotPhase sends every task error except in CleanupPhase to CleanupPhase (a metric datum that cannot be put goes on instead)', () => {
     // Prepare
     const states = Object.entries(spotPhase.definition.States);
