@@ -84,7 +84,9 @@ export async function cleanupExecution(clients: { ec2: Ec2Send; sfn: SfnSend }, 
       // a new one), so its instances all go; of a pipeline execution's, those launched before this
       // end (the event's stopDate) are the ended run's, later ones may be a redrive's.
       const stopDate = event.detail.stopDate;
-      const fromEndedRun = stopDate === undefined ? () => false : launchedBefore(stopDate + 1000);
+      // (An instance the ended run was still launching when it stopped is terminated by its own
+      // LaunchInstance, which looks at the execution after launching.)
+      const fromEndedRun = stopDate === undefined ? () => false : launchedBefore(stopDate);
       candidates = [...asPhase, ...asPipeline.filter(fromEndedRun)];
     } else if (since !== undefined) {
       const stale = candidates.filter(launchedBefore(since));

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { EC2Client, RunInstancesCommand, type Tag } from '@aws-sdk/client-ec2';
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { launchEnvSchema, type LaunchEnv } from '../contract/environment';
 import { LaunchFailed, TransientApiError } from '../contract/errors';
 import type { InstanceRef, Job, PhaseTaskInputIn } from '../contract/job';
@@ -16,12 +17,35 @@ import { poolOrder, poolsFrom, type Pool } from '../decisions/pools';
 import { errorCode, isTransient, retryableUntil } from './aws/aws-errors';
 import { CLIENT_CONFIG, withCallsUntil, type Ec2Send } from './aws/clients';
 import { READ_OVERRUN_SECONDS } from '../contract/budget';
-import { findExecutionInstances } from './aws/instances';
+import { findExecutionInstances, terminate } from './aws/instances';
 import { readEnv } from './runtime/environment';
 import { logger } from './runtime/logger';
 import { parsePhaseTask } from './runtime/task-input';
 
 const ec2 = new EC2Client(CLIENT_CONFIG);
+const sfn = new SFNClient(CLIENT_CONFIG);
+
+export type SfnSend = Pick<SFNClient, 'send'>;
+
+/**
+ * Look after acting: the phase execution may have been stopped (an abort, a sibling's failure, a
+ * timeout) while RunInstances was in flight, and its cleanup may already have run without this
+ * instance. If the execution no longer runs, the instance goes now. (If it stops after this look,
+ * its cleanup finds the instance.) A status that cannot be read leaves it to the cleanup rule and
+ * the reaper.
+ */
+async function terminateIfExecutionStopped(clients: { ec2: Ec2Send; sfn: SfnSend }, executionArn: string, instanceId: string): Promise<void> {
+  let status: string | undefined;
+  try {
+    status = (await clients.sfn.send(new DescribeExecutionCommand({ executionArn }))).status;
+  } catch (err) {
+    logger.warn('could not check that the execution still runs; its cleanup rule will', { executionArn, error: errorCode(err) });
+    return;
+  }
+  if (status === undefined || status === 'RUNNING') return;
+  logger.warn('the execution stopped while the instance launched: terminating it', { executionArn, status, instanceId });
+  await terminate(clients.ec2, [instanceId]);
+}
 
 /** Same execution, phase, attempt and pool: same token, so a retried call cannot start a second instance. */
 export function clientToken(executionId: string, phase: string, attempt: number, poolIndex: number): string {
@@ -77,7 +101,8 @@ async function runSpotInstance(client: Ec2Send, env: LaunchEnv, input: PhaseTask
   };
 }
 
-export async function launchAttempt(client: Ec2Send, env: LaunchEnv, input: PhaseTaskInputIn<'launching'>): Promise<Job> {
+export async function launchAttempt(clients: { ec2: Ec2Send; sfn: SfnSend }, env: LaunchEnv, input: PhaseTaskInputIn<'launching'>): Promise<Job> {
+  const client = clients.ec2;
   const { phase, execution, job } = input;
   const t = { nowMs: Date.now(), deadlineMs: phaseDeadline(execution, phase) };
   const tooLate = launchTooLate(job, t);
@@ -89,6 +114,7 @@ export async function launchAttempt(client: Ec2Send, env: LaunchEnv, input: Phas
   if (existing) {
     const poolIndex = Math.max(0, pools.findIndex((p) => p.instanceType === existing.instanceType && p.subnetId === existing.subnetId));
     logger.warn('adopting the instance this attempt already launched', { instanceId: existing.id, attempt: job.attempt });
+    await terminateIfExecutionStopped(clients, execution.id, existing.id);
     const instance: InstanceRef = {
       id: existing.id,
       instanceType: existing.instanceType ?? pools[poolIndex]!.instanceType,
@@ -108,6 +134,7 @@ export async function launchAttempt(client: Ec2Send, env: LaunchEnv, input: Phas
     try {
       const out = await runSpotInstance(client, env, input, pool, poolIndex);
       logger.info('spot instance launched', { phase: phase.name, attempt: job.attempt, ...pool, ...out });
+      await terminateIfExecutionStopped(clients, execution.id, out.instanceId);
       const instance: InstanceRef = {
         id: out.instanceId,
         instanceType: pool.instanceType,
@@ -142,7 +169,7 @@ export async function handler(event: unknown): Promise<Job> {
   const input = parsePhaseTask(event, 'LaunchInstance', ['launching']);
   const env = readEnv(launchEnvSchema);
   const deadlineMs = phaseDeadline(input.execution, input.phase);
-  return withCallsUntil({ ec2 }, deadlineMs + READ_OVERRUN_SECONDS * 1000, (c) =>
-    retryableUntil(deadlineMs, () => launchAttempt(c.ec2, env, input), () => outOfTime(input.job, 'the launch', { nowMs: Date.now(), deadlineMs })),
+  return withCallsUntil({ ec2, sfn }, deadlineMs + READ_OVERRUN_SECONDS * 1000, (c) =>
+    retryableUntil(deadlineMs, () => launchAttempt(c, env, input), () => outOfTime(input.job, 'the launch', { nowMs: Date.now(), deadlineMs })),
   );
 }

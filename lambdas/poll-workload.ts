@@ -85,12 +85,13 @@ async function cancel(client: SsmSend, commandId: string, instanceId: string): P
  * change the verdict, and each call it saves keeps what runs after the deadline inside the cleanup
  * margin (see contract/budget.ts, POST_DEADLINE_WORST_CASE_SECONDS).
  */
-async function look(clients: PollClients, env: WorkloadLogEnv, job: PhaseTaskInputIn<'running'>['job'], atDeadline: boolean): Promise<PollLook> {
+async function look(clients: PollClients, env: WorkloadLogEnv, job: PhaseTaskInputIn<'running'>['job'], atDeadline: boolean, silenceTimeoutSeconds: number): Promise<PollLook> {
   const { instance, command } = job;
   try {
     const invocation = await readInvocation(clients.ssm, command.id, instance.id);
     const status = atDeadline ? {} : await readInstanceStatus(clients.ec2, instance.id, instance.spotRequestId, instance.launchedAt);
-    const tail = atDeadline ? undefined : await readOutputTail(clients.logs, env.WORKLOAD_LOG_GROUP, command.id, instance.id, Date.parse(command.lastOutputAt));
+    const freshAfterMs = Math.max(Date.parse(command.lastOutputAt), Date.now() - silenceTimeoutSeconds * 1000);
+    const tail = atDeadline ? undefined : await readOutputTail(clients.logs, env.WORKLOAD_LOG_GROUP, command.id, instance.id, freshAfterMs);
     const timeoutAtMs = Date.parse(command.sentAt) + command.executionTimeoutSeconds * 1000;
     return {
       signals: classify({
@@ -117,7 +118,7 @@ async function look(clients: PollClients, env: WorkloadLogEnv, job: PhaseTaskInp
 export async function pollAttempt(clients: PollClients, env: WorkloadLogEnv, input: PhaseTaskInputIn<'running'>): Promise<Job> {
   const { phase, execution, job } = input;
   const t = { nowMs: Date.now(), deadlineMs: phaseDeadline(execution, phase) };
-  const decision = afterPoll(phase, job, await look(clients, env, job, t.nowMs >= t.deadlineMs), t);
+  const decision = afterPoll(phase, job, await look(clients, env, job, t.nowMs >= t.deadlineMs, phase.silenceTimeoutSeconds), t);
   if (decision.cancel) await cancel(clients.ssm, job.command.id, job.instance.id);
   const next = decision.job;
   if (next.status === 'failed') logger.warn('attempt failed', { phase: phase.name, attempt: job.attempt, ...next.failure });

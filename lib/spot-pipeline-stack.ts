@@ -28,6 +28,9 @@ export interface SpotPipelineStackProps extends StackProps {
   readonly config: PipelineConfig;
 }
 
+/** The SpotPhase state machine's name. */
+export const spotPhaseName = (pipelineName: string): string => `${pipelineName}-spot-phase`;
+
 export class SpotPipelineStack extends Stack {
   readonly pipeline: sfn.StateMachine;
   readonly spotPhase: sfn.StateMachine;
@@ -87,7 +90,7 @@ export class SpotPipelineStack extends Stack {
       cleanupPhase,
     }, { metricNamespace: config.metricNamespace });
     this.spotPhase = new sfn.StateMachine(this, 'SpotPhase', {
-      stateMachineName: `${config.pipelineName}-spot-phase`,
+      stateMachineName: spotPhaseName(config.pipelineName),
       comment: 'One phase of the pipeline on EC2 spot: launch, wait for SSM, run, poll, relaunch on interruption, always clean up',
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromChainable(spotPhaseDefinition.startState),
@@ -101,6 +104,15 @@ export class SpotPipelineStack extends Stack {
     });
     // The metric data the SpotPhase state machine puts itself (CountRelaunch, CountExhausted).
     this.spotPhase.addToRolePolicy(spotPhaseDefinition.metricsStatement);
+    // LaunchInstance looks after launching: is its phase execution still running?
+    // (The name as configured, not the state machine's reference: its role already refers to this function.)
+    const phaseExecutions = `arn:${this.partition}:states:${this.region}:${this.account}:execution:${spotPhaseName(config.pipelineName)}:*`;
+    launchInstance.addToRolePolicy(new iam.PolicyStatement({ actions: ['states:DescribeExecution'], resources: [phaseExecutions] }));
+    acknowledgeWildcardResource(
+      launchInstance.serviceRole,
+      phaseExecutions,
+      'LaunchInstance reads the status of its own phase execution after launching (a stopped one gets no instance); execution names are generated at run time, and the ARN prefix pins the SpotPhase state machine.',
+    );
 
     const pipelineDefinition = new PipelineDefinition(this, 'PipelineDefinition', {
       config,

@@ -43,6 +43,11 @@ export class SimulatedLambda {
   private readonly modules = new Map<string, Handler>();
   /** Invocations per function name. */
   readonly invocations = new Map<string, number>();
+  /**
+   * Invocations still running. A task's Lambda goes on after its execution was stopped (Step
+   * Functions does not stop a running invocation), and what it does then still happens.
+   */
+  inFlight = 0;
 
   /** Per handler file name: invocations whose response is lost after the work is done. */
   private readonly losses: Map<string, number>;
@@ -78,6 +83,15 @@ export class SimulatedLambda {
     if (!handler) throw new Error(`handler of ${fn.name} not loaded`);
     this.invocations.set(fn.name, (this.invocations.get(fn.name) ?? 0) + 1);
     const event = JSON.parse(JSON.stringify(payload ?? null)) as unknown;
+    this.inFlight += 1;
+    try {
+      return await this.run(fn, handler, event);
+    } finally {
+      this.inFlight -= 1;
+    }
+  }
+
+  private async run(fn: DeployedFunction, handler: Handler, event: unknown): Promise<unknown> {
     // The function's environment is in place while the handler starts (it reads it synchronously);
     // only the keys it sets are saved and put back (process.env is slow to copy whole).
     const own = { ...fn.environment, AWS_REGION: SIM_REGION, AWS_LAMBDA_FUNCTION_NAME: fn.name, AWS_LAMBDA_LOG_LEVEL: 'ERROR' };

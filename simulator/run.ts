@@ -133,16 +133,18 @@ export async function runSimulation(scenario: Scenario, options: SimulationOptio
     let abortTimer: ReturnType<typeof setTimeout> | undefined;
     if (scenario.abortAtMinute !== undefined) abortTimer = setTimeout(() => pipelineRuns.at(-1)!.abort(), scenario.abortAtMinute * 60_000);
     // Until every execution has ended and the account has finished reacting to it.
-    const settled = () => stepFunctions.executions.every((e) => e.status !== 'RUNNING') && eventBus.inFlight === 0;
-    await driveUntil(clock, settled);
+    // (A task's Lambda may still be at work after its execution stopped: that counts too.)
+    const settled = () => stepFunctions.executions.every((e) => e.status !== 'RUNNING') && eventBus.inFlight === 0 && lambda.inFlight === 0;
+    await driveUntil(clock, () => pipeline.status !== 'RUNNING');
     if (scenario.redriveAfterMinutes !== undefined && pipeline.status !== 'SUCCEEDED') {
-      // Minutes after the execution ended (the account's reaction to its end has run meanwhile).
+      // Minutes after the execution ended, whatever the account is still doing about that end
+      // (its cleanup may race the redrive, as it would on AWS).
       let waited = false;
-      setTimeout(() => (waited = true), pipeline.stoppedAt! + scenario.redriveAfterMinutes * 60_000 - Date.now());
+      setTimeout(() => (waited = true), Math.max(0, pipeline.stoppedAt! + scenario.redriveAfterMinutes * 60_000 - Date.now()));
       await driveUntil(clock, () => waited);
       pipelineRuns.push(stepFunctions.redrive(pipeline));
-      await driveUntil(clock, settled);
     }
+    await driveUntil(clock, settled);
     clearTimeout(abortTimer);
     await Promise.all(stepFunctions.executions.map((e) => e.done));
     const endedAt = Date.now();

@@ -41,8 +41,10 @@ const MIDDLEWARE_NAME = 'simulatedAwsAnswers';
 
 /** The account calls are routed to while a simulation runs (undefined: nothing routed). */
 let routed: { account: SimulatedAccount; run: object } | undefined;
-/** Clients whose stack carries the simulated answer, and the run their retry strategy was made for. */
-const installed = new WeakMap<SdkClient, object>();
+/** Clients whose stack carries the simulated answer. */
+const answered = new WeakSet<SdkClient>();
+/** The run each client's retry strategy was made for. */
+const strategyRun = new WeakMap<SdkClient, object>();
 
 /** The middleware that stands where the HTTP request would leave: it answers from the simulated account. */
 function answerFromAccount(service: ServiceName) {
@@ -62,21 +64,25 @@ function answerFromAccount(service: ServiceName) {
 }
 
 /**
- * A simulated run is a fresh deployment: every Lambda container (and so every SDK client with its
- * retry quota) starts cold. The client's retry strategy is replaced by a fresh one built from the
- * same configuration, so one run's throttling never drains the next run's quota.
+ * Ready a client for the run, synchronously (two sends may start on one cold client at once: a
+ * parallel group's tasks). A simulated run is a fresh deployment: every Lambda container (and so
+ * every SDK client with its retry quota) starts cold, so the client's retry strategy is replaced
+ * by a fresh one built from the same configuration, and one run's throttling never drains the
+ * next run's quota.
  */
-async function prepare(client: SdkClient, service: ServiceName): Promise<void> {
+function prepare(client: SdkClient, service: ServiceName): void {
   if (!routed) return;
-  if (!installed.has(client)) {
+  if (!answered.has(client)) {
+    answered.add(client);
     // Right below the retry middleware, where the signed request would leave for AWS. (Signing is
     // skipped: the simulated services check no signatures, and it would only cost time.)
     client.middlewareStack.addRelativeTo(answerFromAccount(service), { relation: 'before', toMiddleware: 'httpSigningMiddleware', name: MIDDLEWARE_NAME });
   }
-  if (installed.get(client) !== routed.run) {
-    const maxAttempts = await client.config.maxAttempts();
-    client.config.retryStrategy = new CLIENTS[service]({ maxAttempts }).config.retryStrategy;
-    installed.set(client, routed.run);
+  if (strategyRun.get(client) !== routed.run) {
+    strategyRun.set(client, routed.run);
+    let fresh: Promise<unknown> | undefined;
+    const Client = CLIENTS[service];
+    client.config.retryStrategy = () => (fresh ??= client.config.maxAttempts().then((maxAttempts) => (new Client({ maxAttempts }).config.retryStrategy as () => Promise<unknown>)()));
   }
 }
 
@@ -95,8 +101,8 @@ export function routeSdkToAccount(account: SimulatedAccount): () => void {
     Object.defineProperty(Client.prototype, 'send', {
       configurable: true,
       writable: true,
-      value: async function send(this: SdkClient, ...args: unknown[]) {
-        await prepare(this, service);
+      value: function send(this: SdkClient, ...args: unknown[]) {
+        prepare(this, service);
         return original.apply(this, args);
       },
     });

@@ -38,13 +38,14 @@ async function streamTail(logs: LogsSend, logGroupName: string, logStreamName: s
 }
 
 /**
- * The latest line the workload printed on either stream, and when. When stdout already shows a
- * line printed after `seenAtMs` (the last output the poll knew of), the workload is alive and
- * stderr is not read: one call fewer per poll for the common case.
+ * The latest line the workload printed on either stream, and when. stderr is read too unless
+ * stdout alone already shows the workload alive: a line printed after `freshAfterMs` (both after
+ * the last output the poll knew of and within the silence timeout). Then stderr could only hold a
+ * newer line, which changes no verdict this poll; the next poll reads it if stdout falls quiet.
  */
-export async function readOutputTail(logs: LogsSend, logGroupName: string, commandId: string, instanceId: string, seenAtMs = -Infinity): Promise<OutputTail | undefined> {
+export async function readOutputTail(logs: LogsSend, logGroupName: string, commandId: string, instanceId: string, freshAfterMs = Infinity): Promise<OutputTail | undefined> {
   const stdout = await streamTail(logs, logGroupName, outputStream(commandId, instanceId, 'stdout'));
-  if (stdout && stdout.printedAtMs > seenAtMs) return stdout;
+  if (stdout && stdout.printedAtMs > freshAfterMs) return stdout;
   const stderr = await streamTail(logs, logGroupName, outputStream(commandId, instanceId, 'stderr'));
   if (!stdout || !stderr) return stdout ?? stderr;
   return stderr.printedAtMs > stdout.printedAtMs ? stderr : stdout;

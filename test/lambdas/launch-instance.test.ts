@@ -1,4 +1,5 @@
-import { DescribeInstancesCommand, EC2Client, RunInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, EC2Client, RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -21,6 +22,7 @@ import {
   taskInput, type LooseJob } from './fixtures';
 
 const ec2 = mockClient(EC2Client);
+const sfn = mockClient(SFNClient);
 const POOLS = poolOrder(INSTANCE_TYPES, SUBNETS);
 const NEW_INSTANCE = { InstanceId: 'i-0new0000000000001', Placement: { AvailabilityZone: 'us-east-1b' }, SpotInstanceRequestId: 'sir-new00001' };
 
@@ -31,6 +33,8 @@ function launchedPools(): { instanceType?: string; subnetId?: string }[] {
 
 beforeEach(() => {
   ec2.reset();
+  sfn.reset();
+  sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' } as never);
   stubHandlerEnv();
   clockAt(at(5));
   ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
@@ -39,6 +43,35 @@ beforeEach(() => {
 afterEach(() => {
   vi.useRealTimers();
   vi.unstubAllEnvs();
+});
+
+describe('LaunchInstance: looks after acting', () => {
+  it('the phase execution was stopped while RunInstances was in flight: the new instance is terminated at once', async () => {
+    // Prepare: an abort (or a sibling's failure) stopped the execution; its cleanup has already run.
+    ec2.on(RunInstancesCommand).resolves({ Instances: [NEW_INSTANCE] });
+    ec2.on(TerminateInstancesCommand).resolves({});
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'ABORTED' } as never);
+
+    // Act
+    await handler(taskInput());
+
+    // Assess
+    expect(sfn).toHaveReceivedCommandWith(DescribeExecutionCommand, { executionArn: EXECUTION_ID });
+    expect(ec2).toHaveReceivedCommandWith(TerminateInstancesCommand, { InstanceIds: [NEW_INSTANCE.InstanceId] });
+  });
+
+  it('a running execution keeps its instance; a status that cannot be read leaves it to the cleanup rule', async () => {
+    // Prepare
+    ec2.on(RunInstancesCommand).resolves({ Instances: [NEW_INSTANCE] });
+    sfn.on(DescribeExecutionCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }));
+
+    // Act
+    const result: LooseJob = await handler(taskInput());
+
+    // Assess
+    expect(result).toMatchObject({ status: 'booting', instance: { id: NEW_INSTANCE.InstanceId } });
+    expect(ec2).not.toHaveReceivedCommand(TerminateInstancesCommand);
+  });
 });
 
 describe('LaunchInstance', () => {

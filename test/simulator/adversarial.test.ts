@@ -33,6 +33,8 @@ const CONFIGS = {
   /** One 15-minute poll: the first poll after the send is the one at the deadline. */
   slowPolls: solo({ budgetSeconds: 1000, pollIntervalSeconds: 900, silenceTimeoutSeconds: 3600 }),
   tiny: solo({ pollIntervalSeconds: 10, silenceTimeoutSeconds: 300 }),
+  /** A silence timeout shorter than the poll interval. */
+  quickSilence: solo({ budgetSeconds: 3600, attemptSeconds: 1200, bootTimeoutSeconds: 300, pollIntervalSeconds: 90, silenceTimeoutSeconds: 60 }),
   /** The default margin, the stack's own subnets, 5-minute polls. */
   real: { pipelineName: 'adv', phases: [{ name: 'Research', workloadCommand: '/opt/r.sh', instanceTypes: ['c5.large', 'c5a.large', 'm5.large'], budgetSeconds: 7200, attemptSeconds: 3000, pollIntervalSeconds: 300 }] },
 } satisfies Record<string, PipelineConfigInput>;
@@ -134,6 +136,34 @@ describe('faults aimed where the promises are thinnest', () => {
     // Assess
     expect(report.phases[0]!.launches).toEqual([expect.objectContaining({ pool: 'c5.large/us-east-1a', attempt: 1, outcome: 'failed', cloud: expect.objectContaining({ terminatedBy: 'pipeline' }) })]);
     expect(report.instances).toMatchObject({ launched: 1, runningAtEnd: 0 });
+  });
+
+  it('a workload printing on stdout and stderr by turns, with a silence timeout below the poll interval, is alive', async () => {
+    // Act
+    const report = await run('quickSilence', { phases: { Solo: { workloadMinutes: 10, output: 'both' } } });
+
+    // Assess
+    expect(report.status).toBe('SUCCEEDED');
+  });
+
+  it('an abort while RunInstances is still being retried: the instance that lands afterwards is terminated by its own launch, no orphan', async () => {
+    // Act
+    const report = await run('tiny', { abortAtMinute: 0.01, throttle: { 'EC2.RunInstances': 4 }, phases: { Solo: { workloadMinutes: 5 } } });
+
+    // Assess: it landed after the execution's cleanup had run, and went at once.
+    const [launch] = report.phases[0]!.launches;
+    expect(launch).toMatchObject({ outcome: 'aborted', cloud: { terminatedBy: 'pipeline' } });
+    expect(launch!.end - launch!.start).toBeLessThanOrEqual(1);
+    expect(report.metrics.filter((m) => m.name === 'OrphansReaped' && m.value > 0)).toEqual([]);
+  });
+
+  it('a redrive a moment after a failure, while the cleanup cannot describe the execution: the redriven run keeps its instance', async () => {
+    // Act
+    const report = await run('tiny', { redriveAfterMinutes: 0.005, throttle: { 'SFN.DescribeExecution': 10 }, phases: { Solo: { workloadMinutes: 3, attempts: [{ exitCode: 1 }] } } });
+
+    // Assess
+    expect(report.status).toBe('SUCCEEDED');
+    expect(report.phases[0]!.launches.map((l) => l.outcome)).toEqual(['failed', 'succeeded']);
   });
 
   it('CloudWatch refuses every try of the relaunch datum: the relaunch goes on, the datum is dropped (the cloud shows why)', async () => {
