@@ -1,5 +1,5 @@
 /** Time arithmetic of one SpotPhase execution, anchored on its start time. Pure. */
-import { END_RESERVE_SECONDS, workDeadline } from '../contract/budget';
+import { END_RESERVE_SECONDS, READ_OVERRUN_SECONDS, workDeadline } from '../contract/budget';
 import type { PhaseSpec } from '../contract/config';
 import type { ExecutionRef } from '../contract/job';
 
@@ -38,4 +38,9 @@ export function mayRetryTask(nowMs: number, deadlineMs: number): boolean {
 /** The moment a cleanup task's AWS calls are cut off: END_RESERVE_SECONDS before the phase's hard end (contract/budget.ts). */
 export function cleanupCallsUntil(execution: Pick<ExecutionRef, 'startTime'>, phase: Pick<PhaseSpec, 'budgetSeconds'>): number {
   return Date.parse(execution.startTime) + (phase.budgetSeconds - END_RESERVE_SECONDS) * 1000;
+}
+
+/** The moment the AWS calls of a task that launches or reads are cut off: READ_OVERRUN_SECONDS after the work deadline. */
+export function readCallsUntil(execution: ExecutionRef, phase: PhaseSpec): number {
+  return phaseDeadline(execution, phase) + READ_OVERRUN_SECONDS * 1000;
 }

@@ -8,10 +8,9 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import type { Job, PhaseTaskInputIn } from '../contract/job';
 import { afterAgentCheck, type AgentLook } from '../decisions/attempt';
 import { classify } from '../decisions/classify';
-import { phaseDeadline } from '../decisions/phase-clock';
+import { phaseDeadline, readCallsUntil } from '../decisions/phase-clock';
 import { isTransient, retryableOnTransient } from './aws/aws-errors';
 import { CLIENT_CONFIG, withCallsUntil, type Ec2Send, type SsmSend } from './aws/clients';
-import { READ_OVERRUN_SECONDS } from '../contract/budget';
 import { readInstanceStatus } from './aws/instances';
 import { logger } from './runtime/logger';
 import { parsePhaseTask } from './runtime/task-input';
@@ -45,6 +44,6 @@ export async function checkAgent(clients: { ec2: Ec2Send; ssm: SsmSend }, input:
 
 export async function handler(event: unknown): Promise<Job> {
   const input = parsePhaseTask(event, 'CheckAgent', ['booting']);
-  const untilMs = phaseDeadline(input.execution, input.phase) + READ_OVERRUN_SECONDS * 1000;
+  const untilMs = readCallsUntil(input.execution, input.phase);
   return withCallsUntil({ ec2, ssm }, untilMs, (c) => retryableOnTransient(() => checkAgent(c, input)));
 }

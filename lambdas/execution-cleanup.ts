@@ -17,7 +17,7 @@ import { cleanupEnvSchema, type CleanupEnv } from '../contract/environment';
 import { readEnv } from './runtime/environment';
 import { findTaggedInstances, terminate } from './aws/instances';
 import { logger } from './runtime/logger';
-import { CLIENT_CONFIG, type Ec2Send } from './aws/clients';
+import { CLIENT_CONFIG, type Ec2Send, type SfnSend } from './aws/clients';
 import { errorCode, isTransient } from './aws/aws-errors';
 import type { ExistingInstance } from './aws/instances';
 import { TAG } from '../contract/tags';
@@ -26,7 +26,6 @@ import { parseTaskInput } from './runtime/task-input';
 const ec2 = new EC2Client(CLIENT_CONFIG);
 const sfn = new SFNClient(CLIENT_CONFIG);
 
-export type SfnSend = Pick<SFNClient, 'send'>;
 
 export const statusChangeSchema = z.object({
   'detail-type': z.literal('Step Functions Execution Status Change'),

@@ -12,11 +12,10 @@ import type { InstanceRef, Job, PhaseTaskInputIn } from '../contract/job';
 import { TAG } from '../contract/tags';
 import { launched, launchTooLate, noCapacity, outOfTime, quotaReached } from '../decisions/attempt';
 import { isCapacityError, quotaOf } from '../decisions/classify';
-import { phaseDeadline } from '../decisions/phase-clock';
+import { phaseDeadline, readCallsUntil } from '../decisions/phase-clock';
 import { poolOrder, poolsFrom, type Pool } from '../decisions/pools';
 import { errorCode, isTransient, retryableUntil } from './aws/aws-errors';
-import { CLIENT_CONFIG, withCallsUntil, type Ec2Send } from './aws/clients';
-import { READ_OVERRUN_SECONDS } from '../contract/budget';
+import { CLIENT_CONFIG, withCallsUntil, type Ec2Send, type SfnSend } from './aws/clients';
 import { findExecutionInstances, terminate } from './aws/instances';
 import { readEnv } from './runtime/environment';
 import { logger } from './runtime/logger';
@@ -25,7 +24,6 @@ import { parsePhaseTask } from './runtime/task-input';
 const ec2 = new EC2Client(CLIENT_CONFIG);
 const sfn = new SFNClient(CLIENT_CONFIG);
 
-export type SfnSend = Pick<SFNClient, 'send'>;
 
 /**
  * Look after acting: the phase execution may have been stopped (an abort, a sibling's failure, a
@@ -169,7 +167,7 @@ export async function handler(event: unknown): Promise<Job> {
   const input = parsePhaseTask(event, 'LaunchInstance', ['launching']);
   const env = readEnv(launchEnvSchema);
   const deadlineMs = phaseDeadline(input.execution, input.phase);
-  return withCallsUntil({ ec2, sfn }, deadlineMs + READ_OVERRUN_SECONDS * 1000, (c) =>
+  return withCallsUntil({ ec2, sfn }, readCallsUntil(input.execution, input.phase), (c) =>
     retryableUntil(deadlineMs, () => launchAttempt(c, env, input), () => outOfTime(input.job, 'the launch', { nowMs: Date.now(), deadlineMs })),
   );
 }

@@ -14,11 +14,10 @@ import { workloadLogEnvSchema, type WorkloadLogEnv } from '../contract/environme
 import type { Job, PhaseTaskInputIn } from '../contract/job';
 import { afterPoll, type PollLook } from '../decisions/attempt';
 import { classify } from '../decisions/classify';
-import { phaseDeadline } from '../decisions/phase-clock';
+import { phaseDeadline, readCallsUntil } from '../decisions/phase-clock';
 import { lastLine } from '../decisions/workload-script';
 import { errorCode, isTransient, retryableOnTransient } from './aws/aws-errors';
 import { CLIENT_CONFIG, withCallsUntil, type Ec2Send, type LogsSend, type SsmSend } from './aws/clients';
-import { READ_OVERRUN_SECONDS } from '../contract/budget';
 import { readInstanceStatus } from './aws/instances';
 import { readOutputTail } from './aws/workload-logs';
 import { readEnv } from './runtime/environment';
@@ -129,6 +128,6 @@ export async function pollAttempt(clients: PollClients, env: WorkloadLogEnv, inp
 export async function handler(event: unknown): Promise<Job> {
   const env = readEnv(workloadLogEnvSchema);
   const input = parsePhaseTask(event, 'PollWorkload', ['running']);
-  const untilMs = phaseDeadline(input.execution, input.phase) + READ_OVERRUN_SECONDS * 1000;
+  const untilMs = readCallsUntil(input.execution, input.phase);
   return withCallsUntil({ ec2, ssm, logs }, untilMs, (c) => retryableOnTransient(() => pollAttempt(c, env, input)));
 }

@@ -15,14 +15,13 @@ import { readEnv } from './runtime/environment';
 import { findTaggedInstances, terminate } from './aws/instances';
 import { logger } from './runtime/logger';
 import { orphanVerdict } from '../decisions/orphans';
-import { CLIENT_CONFIG, type CloudWatchSend, type Ec2Send } from './aws/clients';
+import { CLIENT_CONFIG, type CloudWatchSend, type Ec2Send, type SfnSend } from './aws/clients';
 import { TAG } from '../contract/tags';
 
 const ec2 = new EC2Client(CLIENT_CONFIG);
 const sfn = new SFNClient(CLIENT_CONFIG);
 const cloudwatch = new CloudWatchClient(CLIENT_CONFIG);
 
-export type SfnSend = Pick<SFNClient, 'send'>;
 
 export interface ReapResult {
   readonly dryRun: boolean;

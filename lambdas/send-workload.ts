@@ -10,11 +10,10 @@ import { TransientApiError } from '../contract/errors';
 import type { Job, PhaseTaskInputIn } from '../contract/job';
 import { commandSent, commandTimeout, instanceUnreachable, outOfTime } from '../decisions/attempt';
 import { classify } from '../decisions/classify';
-import { phaseDeadline } from '../decisions/phase-clock';
+import { phaseDeadline, readCallsUntil } from '../decisions/phase-clock';
 import { workloadScript } from '../decisions/workload-script';
 import { errorCode, isTransient, retryableUntil } from './aws/aws-errors';
 import { CLIENT_CONFIG, withCallsUntil, type Ec2Send, type SsmSend } from './aws/clients';
-import { READ_OVERRUN_SECONDS } from '../contract/budget';
 import { readInstanceStatus } from './aws/instances';
 import { readEnv } from './runtime/environment';
 import { logger } from './runtime/logger';
@@ -104,7 +103,7 @@ export async function handler(event: unknown): Promise<Job> {
   const env = readEnv(workloadLogEnvSchema);
   const input = parsePhaseTask(event, 'SendWorkload', ['ready']);
   const deadlineMs = phaseDeadline(input.execution, input.phase);
-  return withCallsUntil({ ec2, ssm }, deadlineMs + READ_OVERRUN_SECONDS * 1000, (c) =>
+  return withCallsUntil({ ec2, ssm }, readCallsUntil(input.execution, input.phase), (c) =>
     retryableUntil(deadlineMs, () => sendWorkload(c, env, input), () => outOfTime(input.job, 'sending the command', { nowMs: Date.now(), deadlineMs })),
   );
 }

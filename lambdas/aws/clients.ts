@@ -2,12 +2,14 @@
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 
 export type Ec2Send = Pick<EC2Client, 'send'>;
 export type SsmSend = Pick<SSMClient, 'send'>;
 export type LogsSend = Pick<CloudWatchLogsClient, 'send'>;
 export type CloudWatchSend = Pick<CloudWatchClient, 'send'>;
+export type SfnSend = Pick<SFNClient, 'send'>;
 
 /**
  * Every client's configuration: the SDK's standard retry mode ("Retry behavior", AWS SDKs and
