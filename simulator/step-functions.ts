@@ -177,6 +177,8 @@ class SimulatedSfnError extends Error {
 
 export class SimulatedStepFunctions {
   readonly executions: SimExecution[] = [];
+  /** Marks an execution stopped, so none of its tasks reaches a Lambda or a service any more. */
+  private readonly stoppers = new WeakMap<SimExecution, () => void>();
   /** Called whenever an execution ends (EventBridge listens here). */
   readonly onEnded: ((execution: SimExecution) => void)[] = [];
   /** Answers the AWS SDK integration tasks; without it they fail with States.Runtime. */
@@ -246,6 +248,12 @@ export class SimulatedStepFunctions {
     const definition = options.definition ?? sm.definition;
     const machine = options.definition ? new StateMachine(definition as never, { validationOptions: { noValidate: true } }) : this.machine(sm);
     const overrides: Record<string, (input: unknown) => Promise<unknown>> = {};
+    // Once an execution is stopped, Step Functions schedules nothing more for it ("StopExecution":
+    // the execution stops; no further state runs). aws-local-stepfunctions ends a task's pending
+    // retry wait on abort and tries the task again: that try must not reach a Lambda or a service.
+    let stopped = false;
+    const guarded = (handler: (input: unknown) => Promise<unknown>) => (input: unknown) =>
+      stopped ? Promise.reject(taskError('States.Runtime', 'the execution was stopped')) : handler(input);
     walkStates(definition.States as Record<string, StateDef>, (stateName, state) => {
       if (state.Type !== 'Task') return;
       const resource = String(state.Resource);
@@ -257,7 +265,7 @@ export class SimulatedStepFunctions {
       else overrides[stateName] = () => Promise.reject(taskError('States.Runtime', `resource ${resource} is not simulated`));
     });
     const run = machine.run(input as never, {
-      overrides: { taskResourceLocalHandlers: overrides as never },
+      overrides: { taskResourceLocalHandlers: Object.fromEntries(Object.entries(overrides).map(([name, handler]) => [name, guarded(handler)])) as never },
       // The context object as Step Functions fills it; RedriveCount is 0 until the execution is redriven
       // (Step Functions developer guide, "Context object": Execution.RedriveCount).
       context: {
@@ -280,11 +288,13 @@ export class SimulatedStepFunctions {
       reused: options.carry?.reused ?? new Map(),
       abort: () => {
         if (execution.status !== 'RUNNING') return;
+        stopped = true;
         for (const child of this.executions.filter((e) => e.parentArn === arn)) child.abort();
         run.abort();
       },
       done: undefined as never,
     };
+    this.stoppers.set(execution, () => (stopped = true));
     const logged = (async () => {
       for await (const event of run.eventLogs) {
         const e = event as unknown as SimEvent;
@@ -314,6 +324,7 @@ export class SimulatedStepFunctions {
   private settle(execution: SimExecution, status: ExecutionStatus, end: { output?: unknown; error?: string; cause?: string }): SimExecution {
     // A .sync task abandoned by its execution (failed sibling branch, timeout, abort) stops its
     // child execution, as Step Functions does.
+    this.stoppers.get(execution)?.();
     if (status !== 'SUCCEEDED') for (const child of this.executions.filter((e) => e.parentArn === execution.arn)) child.abort();
     execution.status = status;
     execution.stoppedAt = Date.now();

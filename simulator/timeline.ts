@@ -86,14 +86,19 @@ function reactionLines(sim: Simulation): Line[] {
 
 export function renderTimeline(sim: Simulation, report: SimulationReport, invariants: InvariantResult[]): string {
   const tz = sim.config.schedules.timezone;
-  const t0 = sim.pipeline.startedAt;
+  const t0 = sim.pipelineRuns[0]!.startedAt;
   const out: string[] = [];
   out.push(`Scenario: ${report.scenario}`);
   out.push(`Pipeline: ${sim.config.pipelineName} (${sim.config.phases.length} stage(s)), simulated on virtual time in ${Math.round(sim.realMs)} ms of real time`);
   out.push('');
   out.push(`Timeline (${tz} clock, +elapsed):`);
-  const lines: Line[] = [{ at: t0, text: `pipeline started with input ${JSON.stringify(sim.pipeline.input)}` }, ...phaseLines(sim)];
-  lines.push({ at: sim.pipeline.stoppedAt ?? sim.endedAt, text: `pipeline ${report.status}${report.error ? `: ${report.error}` : ''}` });
+  // The original run, then each redrive of it (same execution ARN).
+  const lines: Line[] = sim.pipelineRuns.map((run, i) => ({
+    at: run.startedAt,
+    text: i === 0 ? `pipeline started with input ${JSON.stringify(run.input)}` : `pipeline redriven (redrive ${run.redriveCount})`,
+  }));
+  lines.push(...phaseLines(sim));
+  for (const run of sim.pipelineRuns) lines.push({ at: run.stoppedAt ?? sim.endedAt, text: `pipeline ${run.status}${run.error ? `: ${run.error}` : ''}` });
   lines.push(...reactionLines(sim));
   lines.sort((a, b) => a.at - b.at);
   for (const line of lines) {

@@ -108,7 +108,9 @@ export function runProblems(report: SimulationReport, metricNamespace = 'AlphaEn
     p.launches.forEach((l, i) => {
       if (l.end < l.start) problems.push(`${p.name} launch ${i + 1}: ends at ${l.end} s, before its start at ${l.start} s`);
       const previous = p.launches[i - 1];
-      if (previous && l.start < previous.end) {
+      // (A redrive may start the phase again while the ended run's instance is still being cleaned up.)
+      const redriveOverlap = previous !== undefined && previous.execution !== l.execution && previous.cloud.terminatedBy === 'safety-net';
+      if (previous && l.start < previous.end && !redriveOverlap) {
         problems.push(`${p.name} launch ${i + 1} starts at ${l.start} s, before launch ${i} ended at ${previous.end} s (two instances at once)`);
       }
       // No instance: every pool refused, or the attempt met a launch error or an account quota.

@@ -35,7 +35,7 @@ function allStatements(template: Template): Statement[] {
 function templateWith(edit: (raw: PipelineConfigInput) => void): Template {
   const raw = structuredClone(SATURDAY_PIPELINE);
   edit(raw);
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
   return Template.fromStack(new SpotPipelineStack(app, 'SaturdaySpotPipeline', { config: parsePipelineConfig(raw) }));
 }
 
@@ -60,7 +60,7 @@ let stack: SpotPipelineStack;
 let template: Template;
 
 beforeAll(() => {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
   stack = new SpotPipelineStack(app, 'SaturdaySpotPipeline', { config: loadPipelineConfig() });
   template = Template.fromStack(stack);
 });
