@@ -8,6 +8,7 @@ import { budgetProblem } from './budget';
 import { DEFAULT_AGENT_CHECK_SECONDS, historyProblem, historySafeWaits, type HistorySafeWaits } from './history';
 import { architectureProblem } from './instance-types';
 import { scheduleExpressionProblem, timeZoneProblem } from './schedules';
+import { bucketNameProblem } from './storage';
 export { formatIssues, formatPath } from './issues';
 
 const int = (min: number, max: number) =>
@@ -191,6 +192,27 @@ export const pipelineConfigSchema = z
         preflight: scheduleString(scheduleExpressionProblem).default('cron(30 13 ? * FRI *)'),
         enabled: z.boolean().default(true),
         retryAttempts: int(0, 185).default(3),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * The pipeline bucket (lib/constructs/pipeline-bucket.ts; prefixes in contract/storage.ts):
+     * artifacts, run outputs and checkpoints under `<pipelineName>/`. `bucketName` names an
+     * existing bucket to use instead of creating one (its settings and lifecycle stay its owner's);
+     * the retention days and `retainOnDestroy` apply to the bucket the stack creates.
+     */
+    storage: z
+      .object({
+        bucketName: z.string({ error: 'must be a string' }).superRefine((value, ctx) => {
+          const problem = bucketNameProblem(value);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }).optional(),
+        /** Days a run's outputs (`runs/`) are kept. */
+        runRetentionDays: int(1, 3650).default(90),
+        /** Days a checkpoint (`checkpoints/`) is kept: it only matters while its run may still be relaunched or redriven. */
+        checkpointRetentionDays: int(1, 365).default(14),
+        /** Keep the created bucket and its objects on `cdk destroy` (true), or delete them (false). */
+        retainOnDestroy: z.boolean({ error: 'must be true or false' }).default(true),
       })
       .strict()
       .prefault({}),

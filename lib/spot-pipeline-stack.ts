@@ -5,12 +5,14 @@
 import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, TimeZone, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { affordableAttempts } from '../contract/budget';
 import { allPhases, phaseWaits, type PhaseConfig, type PipelineConfig } from '../contract/config';
+import { PipelineBucket } from './constructs/pipeline-bucket';
 import { PipelineFunction } from './constructs/pipeline-function';
 import { SafetyNet } from './constructs/safety-net';
 import { SpotWorkers } from './constructs/spot-workers';
@@ -35,6 +37,8 @@ export class SpotPipelineStack extends Stack {
   readonly pipeline: sfn.StateMachine;
   readonly spotPhase: sfn.StateMachine;
   readonly safetyNet: SafetyNet;
+  /** The pipeline bucket: created, or the existing one named in config (storage.bucketName). */
+  readonly bucket: s3.IBucket;
 
   constructor(scope: Construct, id: string, props: SpotPipelineStackProps) {
     super(scope, id, props);
@@ -54,6 +58,11 @@ export class SpotPipelineStack extends Stack {
       azCount: config.vpcAzCount,
     });
     const subnetsFor = (phase: PhaseConfig) => phase.subnetIds ?? workers.defaultSubnetIds;
+
+    // --- Pipeline bucket: artifacts, run outputs, checkpoints (contract/storage.ts) ---------
+    const pipelineBucket = new PipelineBucket(this, 'PipelineBucket', { pipelineName: config.pipelineName, storage: config.storage });
+    this.bucket = pipelineBucket.bucket;
+    pipelineBucket.grantWorkers(workers.instanceRole);
 
     // --- Lambda tasks -------------------------------------------------------------------
     const launchEnv: LaunchEnv = {
@@ -169,6 +178,7 @@ export class SpotPipelineStack extends Stack {
     // --- Outputs ------------------------------------------------------------------------
     new CfnOutput(this, 'PipelineStateMachineArn', { value: this.pipeline.stateMachineArn });
     new CfnOutput(this, 'SpotPhaseStateMachineArn', { value: this.spotPhase.stateMachineArn });
+    new CfnOutput(this, 'PipelineBucketName', { description: 'The pipeline bucket (artifacts, run outputs, checkpoints)', value: this.bucket.bucketName });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.safetyNet.alarmTopic.topicArn });
     new CfnOutput(this, 'AffordableAttempts', {
       description: 'Attempts each phase can afford in the worst case (budget arithmetic at synth)',

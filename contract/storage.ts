@@ -1,0 +1,86 @@
+/**
+ * Where the pipeline keeps its data in S3: the pipeline bucket's prefixes and the keys a phase
+ * reads and writes, in one place for the stack (grants, lifecycle rules), the Lambdas and the
+ * on-instance script. Pure.
+ *
+ * Everything a pipeline stores lives under `<pipelineName>/`, so several pipelines can share one
+ * existing bucket (config `storage.bucketName`) and each instance role is granted its own
+ * pipeline's prefixes only:
+ *
+ *   <pipelineName>/artifacts/<name>/<version>                              build outputs, read by phases
+ *   <pipelineName>/runs/<runDate>/<execution>/<phase>/...                  a phase's outputs, kept runRetentionDays
+ *   <pipelineName>/checkpoints/<runDate>/<pipelineExecution>/<phase>/...   a phase's checkpoint, kept checkpointRetentionDays
+ */
+
+/** The top-level prefixes under `<pipelineName>/`, each with a trailing slash. */
+export const STORAGE_PREFIXES = { artifacts: 'artifacts/', runs: 'runs/', checkpoints: 'checkpoints/' } as const;
+export type StorageArea = keyof typeof STORAGE_PREFIXES;
+
+/** A run date as the pipeline names its runs: YYYY-MM-DD. */
+export const RUN_DATE = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
+
+/**
+ * One path segment of a key: not empty, no slash (it cannot reach another phase's or pipeline's
+ * prefix), not `.` or `..`, no control characters.
+ */
+function segment(what: string, value: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (value.length === 0 || value.includes('/') || value === '.' || value === '..' || /[\u0000-\u001f\u007f]/.test(value)) {
+    throw new Error(`${what} ${JSON.stringify(value)} is not a valid S3 key segment (non-empty, no "/", not "." or "..", no control characters)`);
+  }
+  return value;
+}
+
+function runDate(value: string): string {
+  if (!RUN_DATE.test(value)) throw new Error(`runDate ${JSON.stringify(value)} must be a date written YYYY-MM-DD`);
+  return value;
+}
+
+/** Everything of one pipeline: `<pipelineName>/`. */
+export const pipelinePrefix = (pipeline: string): string => `${segment('pipeline', pipeline)}/`;
+
+/** One area of one pipeline: `<pipelineName>/artifacts/`, `<pipelineName>/runs/`, `<pipelineName>/checkpoints/`. */
+export const areaPrefix = (pipeline: string, area: StorageArea): string => `${pipelinePrefix(pipeline)}${STORAGE_PREFIXES[area]}`;
+
+/**
+ * Where one phase execution uploads its outputs (on failure too):
+ * `<pipelineName>/runs/<runDate>/<execution>/<phase>/`. `execution` is the pipeline execution's
+ * name, so later phases of the same run find earlier phases' outputs next to theirs.
+ * Expires after `storage.runRetentionDays`.
+ */
+export const runOutputPrefix = (pipeline: string, date: string, execution: string, phase: string): string =>
+  `${areaPrefix(pipeline, 'runs')}${runDate(date)}/${segment('execution', execution)}/${segment('phase', phase)}/`;
+
+/**
+ * The checkpoint of one phase in one pipeline execution:
+ * `<pipelineName>/checkpoints/<runDate>/<pipelineExecution>/<phase>/`. Every attempt of the phase
+ * in that execution (relaunches after a spot interruption, a redrive) gets the same location, so a
+ * relaunch resumes from the last save. Expires after `storage.checkpointRetentionDays`.
+ */
+export const checkpointPrefix = (pipeline: string, date: string, pipelineExecution: string, phase: string): string =>
+  `${areaPrefix(pipeline, 'checkpoints')}${runDate(date)}/${segment('pipelineExecution', pipelineExecution)}/${segment('phase', phase)}/`;
+
+/**
+ * One built artifact: `<pipelineName>/artifacts/<name>/<version>`. Written once per version (the
+ * build stage skips a version that exists) and never expired by a lifecycle rule; replaced versions
+ * of the same key are kept for a while as noncurrent versions.
+ */
+export const artifactKey = (pipeline: string, name: string, version: string): string =>
+  `${areaPrefix(pipeline, 'artifacts')}${segment('artifact name', name)}/${segment('artifact version', version)}`;
+
+/**
+ * Why a string cannot be an S3 general purpose bucket name, or undefined when it can. The rules of
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html: 3-63 characters;
+ * lowercase letters, digits, dots and hyphens; begins and ends with a letter or digit; no two
+ * adjacent periods; not formatted as an IP address; none of the reserved prefixes and suffixes.
+ */
+export function bucketNameProblem(name: string): string | undefined {
+  if (name.length < 3 || name.length > 63) return 'must be 3-63 characters long';
+  if (!/^[a-z0-9.-]+$/.test(name)) return 'must hold only lowercase letters, digits, dots (.) and hyphens (-)';
+  if (!/^[a-z0-9]/.test(name) || !/[a-z0-9]$/.test(name)) return 'must begin and end with a lowercase letter or a digit';
+  if (name.includes('..')) return 'must not contain two adjacent periods';
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(name)) return 'must not be formatted as an IP address';
+  for (const prefix of ['xn--', 'sthree-', 'amzn-s3-demo-']) if (name.startsWith(prefix)) return `must not start with the reserved prefix ${prefix}`;
+  for (const suffix of ['-s3alias', '--ol-s3', '.mrap', '--x-s3']) if (name.endsWith(suffix)) return `must not end with the reserved suffix ${suffix}`;
+  return undefined;
+}

@@ -1,0 +1,131 @@
+/**
+ * The pipeline bucket: the pipeline's artifacts, run outputs and checkpoints, under
+ * `<pipelineName>/` (prefixes in contract/storage.ts). Created by the stack, or an existing bucket
+ * named in config (`storage.bucketName`), which is only referenced: its encryption, policy,
+ * versioning and lifecycle stay its owner's.
+ *
+ * The created bucket:
+ * - SSE-S3 (AES256) default encryption. Not KMS: SSE-S3 encrypts every object at rest with keys
+ *   S3 manages, at no extra cost and with no key policy to get right; a KMS key would add a key
+ *   charge and a KMS request per object read or written, and kms:Decrypt/GenerateDataKey grants
+ *   for every reader and writer, for data (build outputs, run results, checkpoints) that needs no
+ *   separate key-level access control or audit. Switch to KMS if your data does.
+ *   https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingServerSideEncryption.html
+ * - TLS only: a bucket policy denies every request with aws:SecureTransport false.
+ *   https://repost.aws/knowledge-center/s3-bucket-policy-for-config-rule
+ * - All public access blocked; ACLs disabled (bucket owner enforced).
+ * - Versioned: an overwritten or deleted artifact can be recovered.
+ * - Lifecycle: run outputs expire after `runRetentionDays`, checkpoints after
+ *   `checkpointRetentionDays`; noncurrent versions expire (runs and checkpoints 1 day after they
+ *   become noncurrent: a checkpoint is overwritten at every save; artifacts after 30 days);
+ *   incomplete multipart uploads, which an instance reclaimed mid-upload leaves behind, are aborted
+ *   after a day. https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-s3-bucket-noncurrentversionexpiration.html
+ * - Kept on `cdk destroy` (RETAIN) unless `retainOnDestroy` is false: then DESTROY, and CDK's
+ *   auto-delete custom resource empties it first (CloudFormation cannot delete a non-empty bucket).
+ */
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import type { PipelineConfig } from '../../contract/config';
+import { areaPrefix, STORAGE_PREFIXES, type StorageArea } from '../../contract/storage';
+import { acknowledgeNag, acknowledgeWildcardResource, NAG_PACK } from '../nag';
+
+/** Days a replaced (noncurrent) version of a run output or checkpoint is kept. */
+export const NONCURRENT_RUN_DAYS = 1;
+/** Days a replaced (noncurrent) version of an artifact is kept. */
+export const NONCURRENT_ARTIFACT_DAYS = 30;
+/** Days before an incomplete multipart upload is aborted. */
+export const ABORT_MULTIPART_DAYS = 1;
+
+export interface PipelineBucketProps {
+  readonly pipelineName: string;
+  readonly storage: PipelineConfig['storage'];
+}
+
+export class PipelineBucket extends Construct {
+  readonly bucket: s3.IBucket;
+  /** True when the stack created the bucket (false: an existing bucket named in config). */
+  readonly created: boolean;
+  private readonly pipelineName: string;
+
+  constructor(scope: Construct, id: string, props: PipelineBucketProps) {
+    super(scope, id);
+    const { pipelineName, storage } = props;
+    this.pipelineName = pipelineName;
+    if (storage.bucketName) {
+      this.bucket = s3.Bucket.fromBucketName(this, 'Bucket', storage.bucketName);
+      this.created = false;
+      return;
+    }
+    const prefix = (area: StorageArea) => areaPrefix(pipelineName, area);
+    const retain = storage.retainOnDestroy;
+    const bucket = new s3.Bucket(this, 'Bucket', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true,
+      lifecycleRules: [
+        {
+          id: 'runs',
+          prefix: prefix('runs'),
+          expiration: Duration.days(storage.runRetentionDays),
+          noncurrentVersionExpiration: Duration.days(NONCURRENT_RUN_DAYS),
+          abortIncompleteMultipartUploadAfter: Duration.days(ABORT_MULTIPART_DAYS),
+        },
+        {
+          id: 'checkpoints',
+          prefix: prefix('checkpoints'),
+          expiration: Duration.days(storage.checkpointRetentionDays),
+          noncurrentVersionExpiration: Duration.days(NONCURRENT_RUN_DAYS),
+          abortIncompleteMultipartUploadAfter: Duration.days(ABORT_MULTIPART_DAYS),
+        },
+        {
+          id: 'artifacts',
+          prefix: prefix('artifacts'),
+          noncurrentVersionExpiration: Duration.days(NONCURRENT_ARTIFACT_DAYS),
+          abortIncompleteMultipartUploadAfter: Duration.days(ABORT_MULTIPART_DAYS),
+        },
+      ],
+      removalPolicy: retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      autoDeleteObjects: !retain,
+    });
+    acknowledgeNag(
+      bucket,
+      `${NAG_PACK}-S1`,
+      "No server access logs: the bucket is private (public access blocked, TLS only) and only this pipeline's worker role may read or write it, by prefix; " +
+        'access logging would need a second bucket with its own retention for little gain. Enable CloudTrail S3 data events if object-level audit is required.',
+    );
+    this.bucket = bucket;
+    this.created = true;
+  }
+
+  /**
+   * What a worker instance needs, and nothing more: read artifacts; read and write run outputs and
+   * checkpoints; list only under those prefixes (s3:prefix condition; ListObjectsV2 is authorized
+   * by s3:ListBucket on the bucket). No delete, no other pipeline's prefixes.
+   * https://docs.aws.amazon.com/AmazonS3/latest/userguide/example-policies-s3.html
+   */
+  grantWorkers(role: iam.IRole): void {
+    const objects = (area: StorageArea) => this.bucket.arnForObjects(`${areaPrefix(this.pipelineName, area)}*`);
+    const read = [objects('artifacts')];
+    const readWrite = [objects('runs'), objects('checkpoints')];
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: read }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: readWrite }));
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [this.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': (Object.keys(STORAGE_PREFIXES) as StorageArea[]).map((a) => `${areaPrefix(this.pipelineName, a)}*`) } },
+      }),
+    );
+    const reasons: Record<StorageArea, string> = {
+      artifacts: 'Workers read the built artifacts (names and versions chosen at run time) under this pipeline\'s artifacts/ prefix only: s3:GetObject, no write.',
+      runs: 'Workers read and write run outputs whose keys (run date, execution, phase) exist only at run time; the wildcard stays under this pipeline\'s runs/ prefix.',
+      checkpoints:
+        'Workers save and restore checkpoints whose keys (run date, pipeline execution, phase) exist only at run time; the wildcard stays under this pipeline\'s checkpoints/ prefix.',
+    };
+    for (const area of Object.keys(STORAGE_PREFIXES) as StorageArea[]) acknowledgeWildcardResource(role, objects(area), reasons[area]);
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * instance/pipeline-runner.sh, run as the instance runs it: under bash, with a stub `aws` command
+ * (it records its calls and serves a fake S3 and Parameter Store from a directory) and a fake
+ * instance metadata service on 127.0.0.1 that answers IMDSv2 as EC2 does (a token from PUT
+ * /latest/api/token; spot/instance-action 404 until the notice, then 200).
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+const RUNNER = path.join(__dirname, '..', '..', 'instance', 'pipeline-runner.sh');
+
+/** A stub of the AWS CLI: logs each call, copies between the fake S3 ($FAKE_S3/<bucket>/<key>) and disk. */
+const AWS_STUB = `#!/usr/bin/env bash
+set -eu
+printf '%s\\n' "$*" >> "$AWS_CALLS"
+s3path() { local u="\${1#s3://}"; printf '%s/%s' "$FAKE_S3" "$u"; }
+case "$1 $2" in
+  "s3 cp")
+    shift 2; [ "$1" = --only-show-errors ] && shift
+    src="$(s3path "$1")"; [ -f "$src" ] || { echo "fatal error: An error occurred (404) when calling the HeadObject operation: Not Found" >&2; exit 1; }
+    cp "$src" "$2" ;;
+  "s3 sync")
+    shift 2; [ "$1" = --only-show-errors ] && shift
+    if [ "\${1#s3://}" != "$1" ]; then src="$(s3path "$1")"; mkdir -p "$2"; [ -d "$src" ] && cp -R "$src/." "$2/"; exit 0
+    else dst="$(s3path "$2")"; mkdir -p "$dst"; cp -R "$1/." "$dst/"; fi ;;
+  "ssm get-parameter")
+    while [ "$#" -gt 0 ]; do [ "$1" = --name ] && name="$2"; shift; done
+    cat "$FAKE_SSM/\${name#/}" ;;
+  *) echo "aws stub: unexpected call: $*" >&2; exit 2 ;;
+esac
+`;
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+
+describe('pipeline-runner.sh on the instance', () => {
+  let dir: string;
+  let fakeS3: string;
+  let calls: string;
+  let imds: Server;
+  let imdsUrl: string;
+  /** When the fake metadata service starts answering instance-action with 200. */
+  let noticeAfterMs = Infinity;
+  let startedAt = 0;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'runner-'));
+    fakeS3 = path.join(dir, 's3');
+    calls = path.join(dir, 'aws-calls.log');
+    mkdirSync(path.join(dir, 'bin'));
+    mkdirSync(path.join(dir, 'ssm'));
+    writeFileSync(path.join(dir, 'bin', 'aws'), AWS_STUB);
+    chmodSync(path.join(dir, 'bin', 'aws'), 0o755);
+    writeFileSync(calls, '');
+    noticeAfterMs = Infinity;
+    imds = createServer((req, res) => {
+      if (req.method === 'PUT' && req.url === '/latest/api/token') {
+        res.end('token-123');
+      } else if (req.url === '/latest/meta-data/spot/instance-action' && req.headers['x-aws-ec2-metadata-token'] === 'token-123') {
+        const noticed = Date.now() - startedAt >= noticeAfterMs;
+        res.statusCode = noticed ? 200 : 404;
+        res.end(noticed ? '{"action": "terminate", "time": "2026-05-30T10:02:00Z"}' : 'Not Found');
+      } else {
+        res.statusCode = 401;
+        res.end();
+      }
+    });
+    await new Promise<void>((resolve) => imds.listen(0, '127.0.0.1', resolve));
+    const address = imds.address() as { port: number };
+    imdsUrl = `http://127.0.0.1:${address.port}`;
+  });
+
+  afterEach(async () => {
+    await new Promise((resolve) => imds.close(resolve));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Put an object in the fake S3. */
+  function putObject(uri: string, data: Buffer | string): void {
+    const file = path.join(fakeS3, uri.replace(/^s3:\/\//, ''));
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, data);
+  }
+
+  /** Run the runner around `workload` (a bash script), with `env`; resolves when it exits. */
+  function run(workload: string, env: Record<string, string> = {}): Promise<Run> {
+    const script = path.join(dir, 'workload.sh');
+    writeFileSync(script, `#!/usr/bin/env bash\n${workload}\n`);
+    chmodSync(script, 0o755);
+    startedAt = Date.now();
+    return new Promise((resolve) => {
+      const child = spawn('bash', [RUNNER, script], {
+        env: {
+          PATH: `${path.join(dir, 'bin')}:${process.env.PATH}`,
+          AWS_CALLS: calls,
+          FAKE_S3: fakeS3,
+          FAKE_SSM: path.join(dir, 'ssm'),
+          PIPELINE_WORK_DIR: path.join(dir, 'work'),
+          PIPELINE_IMDS_ENDPOINT: imdsUrl,
+          PIPELINE_NOTICE_POLL_SECONDS: '0.2',
+          PIPELINE_OUTPUT_URI: 's3://pipeline-bucket/saturday/runs/2026-05-30/exec-1/DataPhase1/',
+          PIPELINE_CHECKPOINT_URI: 's3://pipeline-bucket/saturday/checkpoints/2026-05-30/exec-1/DataPhase1/',
+          ...env,
+        },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+
+  const awsCalls = () => readFileSync(calls, 'utf8').trim().split('\n').filter(Boolean);
+  const marker = () => path.join(dir, 'ran');
+
+  it('a code asset whose sha256 does not match runs nothing: exit 65, ArtifactIntegrityFailed named', async () => {
+    // Prepare
+    putObject('s3://pipeline-bucket/saturday/artifacts/code/v1.zip', 'tampered bytes');
+
+    // Act
+    const result = await run(`touch ${marker()}`, { PIPELINE_CODE_URI: 's3://pipeline-bucket/saturday/artifacts/code/v1.zip', PIPELINE_CODE_SHA256: sha256('the real zip') });
+
+    // Assess
+    expect(result.code).toBe(65);
+    expect(result.stdout).toMatch(/^ArtifactIntegrityFailed: code from s3:\/\/pipeline-bucket\/saturday\/artifacts\/code\/v1\.zip has sha256 [0-9a-f]{64}, expected/m);
+    expect(existsSync(marker())).toBe(false);
+  });
+
+  it('a declared artifact that does not match runs nothing either', async () => {
+    // Prepare
+    putObject('s3://pipeline-bucket/saturday/artifacts/engine/abc.jar', 'jar bytes');
+
+    // Act
+    const result = await run(`touch ${marker()}`, { PIPELINE_ARTIFACTS: `engine|s3://pipeline-bucket/saturday/artifacts/engine/abc.jar|${sha256('other bytes')}` });
+
+    // Assess
+    expect(result.code).toBe(65);
+    expect(result.stdout).toContain('ArtifactIntegrityFailed: engine');
+    expect(existsSync(marker())).toBe(false);
+  });
+
+  it('verified artifacts are in place, the checkpoint restored, and outputs uploaded; the exit code is the workload\'s', async () => {
+    // Prepare
+    putObject('s3://pipeline-bucket/saturday/artifacts/engine/abc.jar', 'jar bytes');
+    putObject('s3://pipeline-bucket/saturday/checkpoints/2026-05-30/exec-1/DataPhase1/progress', 'minute 38');
+
+    // Act
+    const result = await run(
+      ['cat "$PIPELINE_ARTIFACTS_DIR/engine" > "$PIPELINE_OUTPUT_DIR/seen-jar"', 'cat "$PIPELINE_CHECKPOINT_DIR/progress" > "$PIPELINE_OUTPUT_DIR/resumed-from"', 'exit 3'].join('\n'),
+      { PIPELINE_ARTIFACTS: `engine|s3://pipeline-bucket/saturday/artifacts/engine/abc.jar|${sha256('jar bytes')}` },
+    );
+
+    // Assess: outputs are uploaded on failure too.
+    expect(result.code).toBe(3);
+    const outputs = path.join(fakeS3, 'pipeline-bucket/saturday/runs/2026-05-30/exec-1/DataPhase1');
+    expect(readFileSync(path.join(outputs, 'seen-jar'), 'utf8')).toBe('jar bytes');
+    expect(readFileSync(path.join(outputs, 'resumed-from'), 'utf8')).toBe('minute 38');
+    expect(awsCalls()).toContain(`s3 sync --only-show-errors ${path.join(dir, 'work', 'output')} s3://pipeline-bucket/saturday/runs/2026-05-30/exec-1/DataPhase1/`);
+  });
+
+  it('on the spot notice the workload receives SIGTERM and its checkpoint is saved, within seconds', async () => {
+    // Prepare: the workload saves progress as it goes and traps SIGTERM; the notice comes after 1 s.
+    noticeAfterMs = 1000;
+    const workload = [
+      'trap \'echo "got TERM at $(cat "$PIPELINE_CHECKPOINT_DIR/progress")" > "$PIPELINE_OUTPUT_DIR/term"; exit 143\' TERM',
+      'for i in $(seq 1 600); do echo "step $i" > "$PIPELINE_CHECKPOINT_DIR/progress"; sleep 0.1; done',
+    ].join('\n');
+
+    // Act
+    const result = await run(workload);
+    const elapsedMs = Date.now() - startedAt;
+
+    // Assess
+    expect(result.code).toBe(143);
+    expect(elapsedMs).toBeLessThan(20_000);
+    expect(result.stderr).toContain('spot interruption notice');
+    const saved = readFileSync(path.join(fakeS3, 'pipeline-bucket/saturday/checkpoints/2026-05-30/exec-1/DataPhase1/progress'), 'utf8');
+    expect(saved).toMatch(/^step \d+/);
+    expect(readFileSync(path.join(fakeS3, 'pipeline-bucket/saturday/runs/2026-05-30/exec-1/DataPhase1/term'), 'utf8')).toMatch(/^got TERM at step \d+/);
+  });
+
+  it('SIGTERM sent to the runner is passed on to the workload', async () => {
+    // Prepare
+    const script = path.join(dir, 'workload.sh');
+    writeFileSync(script, '#!/usr/bin/env bash\ntrap \'touch "$PIPELINE_OUTPUT_DIR/forwarded"; exit 143\' TERM\nwhile true; do sleep 0.1; done\n');
+    chmodSync(script, 0o755);
+
+    // Act
+    const done = new Promise<number | null>((resolve) => {
+      const child = spawn('bash', [RUNNER, script], {
+        env: { PATH: `${path.join(dir, 'bin')}:${process.env.PATH}`, AWS_CALLS: calls, FAKE_S3: fakeS3, PIPELINE_WORK_DIR: path.join(dir, 'work'), PIPELINE_IMDS_ENDPOINT: imdsUrl, PIPELINE_NOTICE_POLL_SECONDS: '0.2' },
+      });
+      setTimeout(() => child.kill('SIGTERM'), 1000);
+      child.on('close', resolve);
+    });
+
+    // Assess
+    expect(await done).toBe(143);
+    expect(existsSync(path.join(dir, 'work', 'output', 'forwarded'))).toBe(true);
+  });
+
+  it('secrets reach the workload\'s environment, never the runner\'s output or the command line', async () => {
+    // Prepare
+    writeFileSync(path.join(dir, 'ssm', 'saturday-db-password'), 'hunter2-s3cr3t');
+
+    // Act
+    const result = await run('[ "$DB_PASSWORD" = hunter2-s3cr3t ] && touch "$PIPELINE_OUTPUT_DIR/had-secret"; ps -o args= -p $$ > "$PIPELINE_OUTPUT_DIR/args"', {
+      PIPELINE_SECRETS: 'DB_PASSWORD|ssm:/saturday-db-password',
+    });
+
+    // Assess
+    expect(result.code).toBe(0);
+    const outputs = path.join(fakeS3, 'pipeline-bucket/saturday/runs/2026-05-30/exec-1/DataPhase1');
+    expect(existsSync(path.join(outputs, 'had-secret'))).toBe(true);
+    expect(readFileSync(path.join(outputs, 'args'), 'utf8')).not.toContain('hunter2');
+    expect(`${result.stdout}${result.stderr}`).not.toContain('hunter2');
+    expect(result.stderr).toContain('resolved secret DB_PASSWORD from ssm');
+  });
+});

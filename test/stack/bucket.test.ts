@@ -1,0 +1,260 @@
+/**
+ * The pipeline bucket in the synthesized stack: encryption, TLS only, public access blocked,
+ * versioning, lifecycle rules with the configured days, removal policy, an existing bucket by
+ * name, and the workers' instance role's exact S3 statements (only this pipeline's prefixes).
+ */
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { PipelineConfigInput } from '../../contract/config';
+import { SATURDAY_PIPELINE } from '../../lib/config/defaults';
+import { parsePipelineConfig } from '../../lib/config/load';
+import { SpotPipelineStack } from '../../lib/spot-pipeline-stack';
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource?: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+}
+
+function synth(edit: (raw: PipelineConfigInput) => void = () => {}): { stack: SpotPipelineStack; template: Template } {
+  const raw = structuredClone(SATURDAY_PIPELINE);
+  edit(raw);
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
+  const stack = new SpotPipelineStack(app, 'SaturdaySpotPipeline', { config: parsePipelineConfig(raw) });
+  return { stack, template: Template.fromStack(stack) };
+}
+
+/** The logical id of the only resource of a type. */
+function onlyId(template: Template, type: string): string {
+  const ids = Object.keys(template.findResources(type));
+  expect(ids, type).toHaveLength(1);
+  return ids[0]!;
+}
+
+/** The statements of every policy attached to the workers' instance role. */
+function instanceRoleStatements(template: Template): Statement[] {
+  const role = Object.keys(template.findResources('AWS::IAM::Role')).find((id) => id.startsWith('WorkersInstanceRole'));
+  expect(role).toBeDefined();
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === role))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+}
+
+/** Statements naming an s3: action, anywhere in the template. */
+function s3Statements(template: Template): { id: string; s: Statement }[] {
+  return Object.entries(template.findResources('AWS::IAM::Policy')).flatMap(([id, p]) =>
+    (p.Properties.PolicyDocument.Statement as Statement[]).filter((s) => [s.Action].flat().some((a) => a.startsWith('s3:'))).map((s) => ({ id, s })),
+  );
+}
+
+/** The instance role's S3 statements for the created bucket, whose ARN is the expression `arn`. */
+function expectedWorkerStatements(arn: unknown): Statement[] {
+  const pipeline = 'saturday-pipeline';
+  const objects = (area: string) => ({ 'Fn::Join': ['', [arn, `/${pipeline}/${area}/*`]] });
+  return [
+    { Action: 's3:GetObject', Effect: 'Allow', Resource: objects('artifacts') },
+    { Action: ['s3:GetObject', 's3:PutObject'], Effect: 'Allow', Resource: [objects('runs'), objects('checkpoints')] },
+    {
+      Action: 's3:ListBucket',
+      Effect: 'Allow',
+      Resource: arn,
+      Condition: { StringLike: { 's3:prefix': [`${pipeline}/artifacts/*`, `${pipeline}/runs/*`, `${pipeline}/checkpoints/*`] } },
+    },
+  ];
+}
+
+describe('the created pipeline bucket (defaults)', () => {
+  let template: Template;
+  let stack: SpotPipelineStack;
+  let bucketId: string;
+  beforeAll(() => {
+    ({ stack, template } = synth());
+    bucketId = onlyId(template, 'AWS::S3::Bucket');
+  });
+
+  it('is encrypted with SSE-S3, blocks all public access, disables ACLs and is versioned', () => {
+    // Act
+    const bucket = template.findResources('AWS::S3::Bucket')[bucketId]!;
+
+    // Assess
+    expect(bucket.Properties.BucketEncryption).toEqual({ ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] });
+    expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(bucket.Properties.OwnershipControls).toEqual({ Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] });
+    expect(bucket.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+  });
+
+  it('denies every request not made over TLS', () => {
+    // Act, Assess
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: bucketId },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Action: 's3:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Resource: [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/*']] }],
+          },
+        ]),
+      },
+    });
+  });
+
+  it('expires runs after 90 days and checkpoints after 14, under the pipeline prefix, with noncurrent versions', () => {
+    // Act
+    const rules = template.findResources('AWS::S3::Bucket')[bucketId]!.Properties.LifecycleConfiguration.Rules as Record<string, unknown>[];
+
+    // Assess
+    expect(rules).toEqual([
+      {
+        Id: 'runs',
+        Prefix: 'saturday-pipeline/runs/',
+        Status: 'Enabled',
+        ExpirationInDays: 90,
+        NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+      },
+      {
+        Id: 'checkpoints',
+        Prefix: 'saturday-pipeline/checkpoints/',
+        Status: 'Enabled',
+        ExpirationInDays: 14,
+        NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+      },
+      {
+        Id: 'artifacts',
+        Prefix: 'saturday-pipeline/artifacts/',
+        Status: 'Enabled',
+        NoncurrentVersionExpiration: { NoncurrentDays: 30 },
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+      },
+    ]);
+  });
+
+  it('is retained on cdk destroy, with no auto-delete custom resource', () => {
+    // Act, Assess
+    template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
+  });
+
+  it('is exposed on the stack and as the PipelineBucketName output', () => {
+    // Act, Assess
+    expect(stack.resolve(stack.bucket.bucketName)).toEqual({ Ref: bucketId });
+    template.hasOutput('PipelineBucketName', { Value: { Ref: bucketId } });
+  });
+
+  it("grants the workers' instance role exactly: read artifacts, read and write runs and checkpoints, list those prefixes", () => {
+    // Act
+    const statements = instanceRoleStatements(template).filter((s) => [s.Action].flat().some((a) => a.startsWith('s3:')));
+
+    // Assess
+    expect(statements).toEqual(expectedWorkerStatements({ 'Fn::GetAtt': [bucketId, 'Arn'] }));
+  });
+
+  it('gives no other role S3 access, and no S3 object wildcard outside the pipeline prefix', () => {
+    // Act
+    const all = s3Statements(template);
+
+    // Assess
+    for (const { id } of all) expect(id).toMatch(/^WorkersInstanceRole/);
+    const resources = JSON.stringify(all.map(({ s }) => s.Resource));
+    expect(resources).not.toMatch(/"\/\*"|"\*"/);
+    for (const action of all.flatMap(({ s }) => [s.Action].flat())) expect(['s3:GetObject', 's3:PutObject', 's3:ListBucket']).toContain(action);
+  });
+});
+
+describe('configured retention and removal', () => {
+  it('uses the configured days', () => {
+    // Prepare
+    const { template } = synth((raw) => {
+      raw.storage = { runRetentionDays: 365, checkpointRetentionDays: 3 };
+    });
+
+    // Act
+    const rules = Object.values(template.findResources('AWS::S3::Bucket'))[0]!.Properties.LifecycleConfiguration.Rules as { Id: string; ExpirationInDays?: number }[];
+
+    // Assess
+    expect(rules.map((r) => [r.Id, r.ExpirationInDays])).toEqual([
+      ['runs', 365],
+      ['checkpoints', 3],
+      ['artifacts', undefined],
+    ]);
+  });
+
+  it('is destroyed with its objects when retainOnDestroy is false', () => {
+    // Prepare
+    const { template } = synth((raw) => {
+      raw.storage = { retainOnDestroy: false };
+    });
+
+    // Act
+    const bucketId = onlyId(template, 'AWS::S3::Bucket');
+
+    // Assess
+    template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+    template.hasResourceProperties('Custom::S3AutoDeleteObjects', { BucketName: { Ref: bucketId } });
+  });
+});
+
+describe('an existing bucket named in config', () => {
+  let template: Template;
+  let stack: SpotPipelineStack;
+  beforeAll(() => {
+    ({ stack, template } = synth((raw) => {
+      raw.storage = { bucketName: 'shared-pipelines.example' };
+    }));
+  });
+
+  it('creates no bucket, bucket policy or auto-delete resource', () => {
+    // Act, Assess
+    template.resourceCountIs('AWS::S3::Bucket', 0);
+    template.resourceCountIs('AWS::S3::BucketPolicy', 0);
+    template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
+  });
+
+  it('names that bucket in the output and in the grants', () => {
+    // Prepare
+    const arn = (suffix = '') => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:s3:::shared-pipelines.example${suffix}`]] });
+
+    // Act
+    const statements = instanceRoleStatements(template).filter((s) => [s.Action].flat().some((a) => a.startsWith('s3:')));
+
+    // Assess
+    expect(stack.resolve(stack.bucket.bucketName)).toBe('shared-pipelines.example');
+    template.hasOutput('PipelineBucketName', { Value: 'shared-pipelines.example' });
+    expect(statements).toEqual([
+      { Action: 's3:GetObject', Effect: 'Allow', Resource: arn('/saturday-pipeline/artifacts/*') },
+      { Action: ['s3:GetObject', 's3:PutObject'], Effect: 'Allow', Resource: [arn('/saturday-pipeline/runs/*'), arn('/saturday-pipeline/checkpoints/*')] },
+      {
+        Action: 's3:ListBucket',
+        Effect: 'Allow',
+        Resource: arn(),
+        Condition: { StringLike: { 's3:prefix': ['saturday-pipeline/artifacts/*', 'saturday-pipeline/runs/*', 'saturday-pipeline/checkpoints/*'] } },
+      },
+    ]);
+  });
+
+  it("keeps a second pipeline's grants to its own prefix", () => {
+    // Prepare
+    const { template: other } = synth((raw) => {
+      raw.pipelineName = 'other-pipeline';
+      raw.storage = { bucketName: 'shared-pipelines.example' };
+    });
+
+    // Act
+    const text = JSON.stringify(instanceRoleStatements(other).filter((s) => [s.Action].flat().some((a) => a.startsWith('s3:'))));
+
+    // Assess
+    expect(text).toContain('other-pipeline/runs/*');
+    expect(text).not.toContain('saturday-pipeline');
+  });
+});
