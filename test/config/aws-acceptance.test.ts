@@ -8,23 +8,14 @@ import { describe, expect, it } from 'vitest';
 import { RESERVED_PHASE_NAMES } from '../../contract/config';
 import { instanceArchitecture } from '../../contract/instance-types';
 import { SATURDAY_PIPELINE } from '../../lib/config/defaults';
-import { parsePipelineConfig, PipelineConfigError } from '../../lib/config/load';
+import { parsePipelineConfig } from '../../lib/config/load';
+import { refusal } from './refusal';
 
 type RawPhase = Record<string, unknown>;
 type RawConfig = Record<string, unknown> & { phases: (RawPhase | { parallel: RawPhase[] })[]; schedules?: Record<string, unknown> };
 const rawDefaults = (): RawConfig => structuredClone(SATURDAY_PIPELINE) as unknown as RawConfig;
 const phase = (c: RawConfig, i: number) => c.phases[i] as RawPhase;
 
-/** The message a config is refused with; fails the test when the config is accepted. */
-function refusal(raw: unknown): string {
-  try {
-    parsePipelineConfig(raw);
-  } catch (err) {
-    if (err instanceof PipelineConfigError) return err.message;
-    throw err;
-  }
-  throw new Error('expected the config to be refused, but it was accepted');
-}
 
 describe('phase names the pipeline graph uses for its own states', () => {
   it.each([

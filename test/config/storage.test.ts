@@ -5,21 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SATURDAY_PIPELINE } from '../../lib/config/defaults';
-import { parsePipelineConfig, PipelineConfigError } from '../../lib/config/load';
+import { parsePipelineConfig } from '../../lib/config/load';
+import { refusal } from './refusal';
 import { artifactKey, bucketNameProblem, checkpointPrefix, runOutputPrefix, STORAGE_PREFIXES } from '../../contract/storage';
 
 const withStorage = (storage: unknown) => ({ ...structuredClone(SATURDAY_PIPELINE), storage });
 
-/** The message a config is refused with; fails the test when the config is accepted. */
-function refusal(raw: unknown): string {
-  try {
-    parsePipelineConfig(raw);
-  } catch (err) {
-    if (err instanceof PipelineConfigError) return err.message;
-    throw err;
-  }
-  throw new Error('expected the config to be refused, but it was accepted');
-}
 
 describe('storage config', () => {
   it('defaults: a created bucket, runs kept 90 days, checkpoints 14, retained on destroy', () => {
