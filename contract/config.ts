@@ -37,7 +37,8 @@ export const RESERVED_PHASE_NAMES: readonly string[] = [
   ...Object.values(PIPELINE_STATE_NAMES),
   ...Array.from({ length: MAX_STAGES }, (_, i) => parallelStateName(i)),
 ];
-export const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
+/** family.size; a size may hold dashes (c7i.metal-24xl, u-6tb1.56xlarge has one in the family). */
+export const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+(-[a-z0-9]+)*$/;
 export const SUBNET_ID = /^subnet-[0-9a-f]{8,17}$/;
 
 const command = z

@@ -178,6 +178,32 @@ describe("instance types the workers' x86_64 image cannot run on", () => {
   );
 });
 
+describe('instance type names', () => {
+  it.each(['c7i.metal-24xl', 'm7i.metal-48xl', 'u-6tb1.56xlarge', 'c5.large'])('%s is a type name the config takes', (type) => {
+    // Prepare
+    const config = rawDefaults();
+    phase(config, 0).instanceTypes = [type];
+
+    // Act
+    const parsed = parsePipelineConfig(config);
+
+    // Assess
+    expect(parsed.phases[0]).toMatchObject({ instanceTypes: [type] });
+  });
+
+  it.each(['c5.-large', 'c5.large-', 'c5', 'C5.large'])('%s is refused, naming the field', (type) => {
+    // Prepare
+    const config = rawDefaults();
+    phase(config, 0).instanceTypes = [type];
+
+    // Act
+    const message = refusal(config);
+
+    // Assess
+    expect(message).toContain('phases[0].instanceTypes[0] (phase DataPhase1): must look like an instance type');
+  });
+});
+
 describe('numbers no clock or quota can hold are bounded', () => {
   const phaseFields = ['budgetSeconds', 'attemptSeconds', 'maxAttempts', 'pollIntervalSeconds', 'relaunchBackoffSeconds', 'bootTimeoutSeconds', 'silenceTimeoutSeconds'];
 
