@@ -140,6 +140,16 @@ describe('scenario suite (built-in Saturday pipeline)', () => {
     });
   });
 
+  // The scenarios the README tells users to run: each still runs, keeps every invariant and leaves nothing behind.
+  describe.each(readdirSync(path.join(__dirname, '..', '..', 'scenarios')).filter((f) => f.endsWith('.json')))('scenarios/%s (shipped for users)', (file) => {
+    it('runs, keeps every invariant and leaves no instance running', async () => {
+      const scenario = loadScenario(path.join(__dirname, '..', '..', 'scenarios', file));
+      const report = buildReport(await runSimulation(scenario, { template, baseDir: path.join(__dirname, '..', '..', 'scenarios') }));
+      expect(runProblems(report, 'AlphaEngine', { reaperMayAct: true, exhaustedDatumMayDrop: true })).toEqual([]);
+      expect(report.instances.runningAtEnd).toBe(0);
+    });
+  });
+
   describe('invalid scenarios are refused before anything runs', () => {
     it('a negative interruptAtMinute names the field', () => {
       const raw = JSON.parse(readFileSync(path.join(INVALID, 'negative-interrupt-minute.json'), 'utf8')) as unknown;
