@@ -43,6 +43,10 @@ export function physicalId(logicalId: string, resource: CfnResource): string {
       return String(p.RoleName ?? logicalId);
     case 'AWS::SNS::Topic':
       return `arn:aws:sns:${SIM_REGION}:${SIM_ACCOUNT}:${logicalId}`;
+    case 'AWS::S3::Bucket':
+      // Without a BucketName, CloudFormation names the bucket after the stack and the logical id,
+      // lower-cased, with a unique suffix (CloudFormation user guide, "AWS::S3::Bucket", BucketName).
+      return String(p.BucketName ?? `simulatedstack-${logicalId.toLowerCase()}-${hex(logicalId, 12)}`);
     default:
       return logicalId;
   }
@@ -70,6 +74,8 @@ function getAtt(template: CfnTemplate, logicalId: string, attribute: string): un
       return id;
     case 'AWS::EC2::SecurityGroup.GroupId':
       return id;
+    case 'AWS::S3::Bucket.Arn':
+      return `arn:aws:s3:::${id}`;
     case 'AWS::EC2::VPC.CidrBlock':
       return String(resource.Properties?.CidrBlock ?? '10.0.0.0/16');
     default:

@@ -10,6 +10,8 @@ import type { PipelineConfigInput } from '../../contract/config';
 import { SATURDAY_PIPELINE } from '../../lib/config/defaults';
 import { parsePipelineConfig } from '../../lib/config/load';
 import { SpotPipelineStack } from '../../lib/spot-pipeline-stack';
+import { synthTemplate } from '../../simulator/synth';
+import { physicalId, resolve, resourcesOfType, type CfnResource } from '../../simulator/template';
 
 interface Statement {
   Effect: string;
@@ -256,5 +258,22 @@ describe('an existing bucket named in config', () => {
     // Assess
     expect(text).toContain('other-pipeline/runs/*');
     expect(text).not.toContain('saturday-pipeline');
+  });
+});
+
+describe('the pipeline bucket in the simulated account', () => {
+  it('gets a name and an ARN as CloudFormation gives them (lower-case, stack and logical id, unique suffix)', () => {
+    // Prepare
+    const template = synthTemplate(parsePipelineConfig(SATURDAY_PIPELINE));
+    const [[logicalId, bucket]] = resourcesOfType(template, 'AWS::S3::Bucket') as [[string, CfnResource]];
+
+    // Act
+    const name = physicalId(logicalId, bucket);
+    const arn = resolve(template, { 'Fn::GetAtt': [logicalId, 'Arn'] });
+
+    // Assess
+    expect(name).toMatch(/^simulatedstack-pipelinebucket[a-z0-9]*-[0-9a-f]{12}$/);
+    expect(name.length).toBeLessThanOrEqual(63);
+    expect(arn).toBe(`arn:aws:s3:::${name}`);
   });
 });
