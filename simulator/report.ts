@@ -5,6 +5,7 @@
  */
 import { allPhases } from '../contract/config';
 import type { Simulation } from './run';
+import { EVENTS_PER_STATE, EVENTS_PER_TASK_RETRY, EXECUTION_EVENTS, type StateType } from '../contract/history';
 import { TAG } from '../contract/tags';
 import type { SimInstance } from './services/account';
 import { invocationStatus } from './services/ssm';
@@ -169,16 +170,17 @@ function launchesOf(sim: Simulation, execution: SimExecution, t0: number, end: n
 }
 
 /**
- * History events of one execution as Step Functions counts them against its 25,000 limit: the
- * execution's start and end; every state's entered and exited events; for a task, its scheduled,
- * started and succeeded/failed events, again for every retry; for a Parallel, its started and
- * succeeded events (Step Functions API reference, "HistoryEvent" types).
+ * History events of one execution as Step Functions counts them against its 25,000 limit, with
+ * the per-state counts the synth-time model uses (contract/history.ts): the execution's start and
+ * end; each state passed through; each retry of a task; a Parallel or Map records its entered,
+ * started, succeeded and exited events (Step Functions API reference, "HistoryEvent" types).
  */
 export function historyEvents(execution: SimExecution): number {
-  let count = 2;
+  const PARALLEL_OR_MAP_EVENTS = 4;
+  let count = EXECUTION_EVENTS;
   for (const e of execution.events) {
-    if (e.type === 'StateEntered') count += 2 + (e.state?.type === 'Task' ? 3 : e.state?.type === 'Parallel' || e.state?.type === 'Map' ? 2 : 0);
-    else if (e.type === 'StateRetried') count += 3;
+    if (e.type === 'StateEntered') count += Object.hasOwn(EVENTS_PER_STATE, e.state?.type ?? '') ? EVENTS_PER_STATE[e.state!.type as StateType] : PARALLEL_OR_MAP_EVENTS;
+    else if (e.type === 'StateRetried') count += EVENTS_PER_TASK_RETRY;
   }
   return count;
 }

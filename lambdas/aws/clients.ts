@@ -29,7 +29,7 @@ interface Sender {
  * arithmetic says it must (contract/budget.ts), however long AWS keeps throttling. `release`
  * clears the timer when the task is done.
  */
-export function callsUntil<C extends Record<string, Sender>>(clients: C, untilMs: number): { clients: C; release: () => void } {
+function callsUntil<C extends Record<string, Sender>>(clients: C, untilMs: number): { clients: C; release: () => void } {
   const controller = new AbortController();
   const timer = Number.isFinite(untilMs) ? setTimeout(() => controller.abort(), Math.max(0, untilMs - Date.now())) : undefined;
   const bounded = Object.fromEntries(
