@@ -8,6 +8,8 @@ import { budgetProblem } from './budget';
 import { DEFAULT_AGENT_CHECK_SECONDS, historyProblem, historySafeWaits, type HistorySafeWaits } from './history';
 import { architectureProblem } from './instance-types';
 import { scheduleExpressionProblem, timeZoneProblem } from './schedules';
+import { declarationProblem, MAX_PARAMS, PARAM_NAME, paramDeclarationSchema, paramEnvName } from './params';
+import { parseSecretSource, secretEnvProblem } from './secrets';
 import { bucketNameProblem } from './storage';
 export { formatIssues, formatPath } from './issues';
 
@@ -68,6 +70,28 @@ export const DEFAULT_PREFLIGHT_COMMAND = [
   'echo "preflight ok: phase $PIPELINE_PHASE, run date $PIPELINE_RUN_DATE"',
 ].join('\n');
 
+/**
+ * A local directory of workload code: synth packages it (lib/constructs/code-asset.ts) and the
+ * runner downloads and verifies it before the workload starts. Relative to the config file (the
+ * built-in pipeline's to this repository).
+ */
+const codeDir = z.string({ error: 'must be a path to a directory' }).min(1, { error: 'must not be empty' }).max(1024, { error: 'must be at most 1024 characters' });
+
+/** Secrets of a phase: environment variable -> "ssm:/name" or "secretsmanager:name" (contract/secrets.ts). */
+const secretsSchema = z
+  .record(
+    z.string().superRefine((name, ctx) => {
+      const problem = secretEnvProblem(name);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+    z.string({ error: 'must be a string like "ssm:/name" or "secretsmanager:name"' }).superRefine((source, ctx) => {
+      const parsed = parseSecretSource(source);
+      if ('problem' in parsed) ctx.addIssue({ code: 'custom', message: parsed.problem });
+    }),
+    { error: 'must map environment variable names to "ssm:/name" or "secretsmanager:name"' },
+  )
+  .refine((secrets) => Object.keys(secrets).length <= 20, { error: 'must declare at most 20 secrets' });
+
 /** One phase: a workload that runs on one spot instance at a time, within a time budget. */
 export const phaseSchema = z
   .object({
@@ -118,6 +142,10 @@ export const phaseSchema = z
     bootTimeoutSeconds: int(60, 3600).default(600),
     /** A workload that prints nothing for this long is treated as hung. */
     silenceTimeoutSeconds: int(60, 86400).default(1800),
+    /** The workload's code directory; default: the pipeline's `code`. Its files are in $PIPELINE_CODE_DIR. */
+    code: codeDir.optional(),
+    /** Secrets the workload receives as environment variables (contract/secrets.ts). */
+    secrets: secretsSchema.optional(),
   })
   .strict();
 
@@ -217,6 +245,16 @@ export const pipelineConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** The code directory of every phase that names none (see the phase's `code`). */
+    code: codeDir.optional(),
+    /**
+     * Per-run parameters, by name (contract/params.ts): the execution input's `params` sets them,
+     * each workload reads them as PIPELINE_PARAM_<NAME>.
+     */
+    params: z
+      .record(z.string().regex(PARAM_NAME, { error: 'must start with a letter and hold only letters, digits and _ (at most 40)' }), paramDeclarationSchema)
+      .refine((params) => Object.keys(params).length <= MAX_PARAMS, { error: `must declare at most ${MAX_PARAMS} parameters` })
+      .default({}),
     /** The orphan reaper only reports (logs and metric) when true. */
     reaperDryRun: z.boolean({ error: 'must be true or false' }).default(false),
     /** Where alarms are emailed (optional). */
@@ -248,6 +286,22 @@ export const pipelineConfigSchema = z
     if (config.vpcId && !config.subnetIds && withSubnets.length < phases.length) {
       const missing = phases.filter((p) => !p.subnetIds).map((p) => p.name);
       ctx.addIssue({ code: 'custom', path: ['subnetIds'], message: `is required with vpcId: phase(s) ${missing.join(', ')} name no subnets of their own` });
+    }
+    const envNames = new Map<string, string>();
+    for (const [name, decl] of Object.entries(config.params)) {
+      const problem = declarationProblem(decl);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['params', name], message: problem });
+      const env = paramEnvName(name);
+      const other = envNames.get(env);
+      if (other) ctx.addIssue({ code: 'custom', path: ['params', name], message: `reaches the workload as ${env}, as ${other} does; rename one` });
+      envNames.set(env, name);
+      if (decl.default === undefined && config.schedules.enabled) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['params', name, 'default'],
+          message: 'is required while schedules are enabled: the scheduled runs send {"mode": ...} only, so every parameter needs a default',
+        });
+      }
     }
     const seen = new Map<string, number>();
     config.phases.forEach((stage, stageIndex) => {
@@ -300,6 +354,7 @@ export function allPhases(config: Pick<PipelineConfig, 'phases'>): PhaseConfig[]
  * the waits it runs with: see phaseWaits).
  */
 export const phaseSpecSchema = phaseSchema
+  .omit({ code: true })
   .extend({
     subnetIds: phaseSchema.shape.subnetIds.unwrap(),
     cleanupMarginSeconds: int(60, 3600),
@@ -310,6 +365,13 @@ export const phaseSpecSchema = phaseSchema
      * code) still parses, and checks as it did.
      */
     agentCheckSeconds: int(5, 900).default(DEFAULT_AGENT_CHECK_SECONDS),
+    /** The phase's packaged code (lib/constructs/code-asset.ts): where it is and the sha256 the runner verifies. */
+    codeAsset: z.object({ uri: z.string().regex(/^s3:\/\/[^/]+\/.+/), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).strict().optional(),
+    /**
+     * The phase's own instance profile (its role may read exactly its secrets and write its own
+     * prefixes). Absent in specs from before per-phase roles: the launch template's profile applies.
+     */
+    instanceProfileArn: z.string().min(1).optional(),
   })
   .strict();
 export type PhaseSpec = z.output<typeof phaseSpecSchema>;
@@ -334,7 +396,11 @@ export function phaseLabel(raw: unknown): (path: readonly PropertyKey[]) => stri
 }
 
 /** The spec a phase's SpotPhase execution receives: its config (without the stage kind) plus what the pipeline decides for it. */
-export function toPhaseSpec(phase: PhaseConfig & { kind?: StageKind }, pipeline: { subnetIds: string[]; cleanupMarginSeconds: number; pipelineName: string }): PhaseSpec {
-  const { kind: _kind, ...config } = phase;
-  return { ...config, ...pipeline, ...phaseWaits(phase) };
+export function toPhaseSpec(
+  phase: PhaseConfig & { kind?: StageKind },
+  pipeline: { subnetIds: string[]; cleanupMarginSeconds: number; pipelineName: string },
+  data: Pick<PhaseSpec, 'codeAsset' | 'instanceProfileArn'> = {},
+): PhaseSpec {
+  const { kind: _kind, code: _code, ...config } = phase;
+  return { ...config, ...pipeline, ...phaseWaits(phase), ...data };
 }

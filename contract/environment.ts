@@ -15,6 +15,11 @@ export const workloadLogEnvSchema = z.object({
   WORKLOAD_LOG_GROUP: z.string().min(1),
 });
 
+/** SendWorkload: the workload's output group, and the pipeline bucket its outputs and checkpoints go to. */
+export const sendEnvSchema = workloadLogEnvSchema.extend({
+  PIPELINE_BUCKET: z.string().min(3).max(63),
+});
+
 /** ExecutionCleanup: whose instances it may terminate. */
 export const cleanupEnvSchema = z.object({ PIPELINE_NAME: z.string().min(1) });
 
@@ -28,6 +33,7 @@ export const reaperEnvSchema = z.object({
 
 export type LaunchEnv = z.output<typeof launchEnvSchema>;
 export type WorkloadLogEnv = z.output<typeof workloadLogEnvSchema>;
+export type SendEnv = z.output<typeof sendEnvSchema>;
 export type CleanupEnv = z.output<typeof cleanupEnvSchema>;
 export type ReaperEnv = z.output<typeof reaperEnvSchema>;
 /** What the stack writes: every value a string, as Lambda holds environment variables. */

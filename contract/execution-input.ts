@@ -1,7 +1,8 @@
 /** The pipeline execution's input: what a schedule, the console or the CLI may send. */
 import { z } from 'zod';
 
-export const MAX_INPUT_BYTES = 1024;
+/** Room for { mode, runDate, params } with every parameter at its longest is not needed; 8 KiB is plenty and keeps histories small. */
+export const MAX_INPUT_BYTES = 8192;
 
 function isRealDate(value: string): boolean {
   const [y, m, d] = value.split('-').map(Number) as [number, number, number];
@@ -18,5 +19,7 @@ export const executionInputSchema = z
       .regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'must be a date "YYYY-MM-DD"' })
       .refine(isRealDate, { error: 'must be a real calendar date' })
       .optional(),
+    /** The run's parameters, as the pipeline config declares them (contract/params.ts); checked by ValidateInput. */
+    params: z.unknown().optional(),
   })
   .strict();

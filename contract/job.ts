@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import { phaseSpecSchema } from './config';
+import { PARAM_ENV_NAME } from './workload-env';
 import { ATTEMPT_OUTCOMES, FAILURE_KINDS, REASON_CODES } from './outcomes';
 
 export const runContextSchema = z
@@ -19,6 +20,11 @@ export const runContextSchema = z
     pipelineExecution: z.string().min(1).max(80),
     /** The pipeline execution's ARN: instances carry it, so cleanup can find them from either execution. */
     pipelineExecutionArn: z.string().min(1).max(256),
+    /**
+     * The run's parameters as the workload sees them (PIPELINE_PARAM_* -> value; contract/params.ts),
+     * validated by ValidateInput. Absent in runs started before parameters existed.
+     */
+    params: z.record(z.string().regex(PARAM_ENV_NAME), z.string()).optional(),
   })
   .strict();
 export type RunContext = z.output<typeof runContextSchema>;

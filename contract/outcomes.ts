@@ -18,6 +18,12 @@ export const FAILURE_KINDS = [
   'boot-timeout',
   /** An account quota refused the launch: nothing helps until it is raised. Never retried. */
   'quota',
+  /** The code asset or an artifact did not match its sha256 (contract/runner.ts): nothing ran. Never retried. */
+  'artifact-integrity',
+  /** A declared secret could not be read on the instance: nothing ran. Never retried. */
+  'secret-unavailable',
+  /** The workload succeeded but its outputs could not be uploaded. Never retried. */
+  'output-upload',
 ] as const;
 export type FailureKind = (typeof FAILURE_KINDS)[number];
 
@@ -43,6 +49,12 @@ export const GENUINE_REASON_CODES = [
   'boot-timeout',
   /** An account quota (spot instances, vCPUs) refused the launch. */
   'quota',
+  /** The runner found a download whose sha256 did not match (contract/runner.ts). */
+  'artifact-integrity',
+  /** The runner could not read a declared secret. */
+  'secret-unavailable',
+  /** The runner could not upload the outputs of a workload that succeeded. */
+  'output-upload',
 ] as const;
 
 /** Every pool refused the launch: an interruption of its own kind. */
@@ -78,4 +90,7 @@ export const PHASE_ERRORS = {
   budget: 'PhaseBudgetExceeded',
   'boot-timeout': 'InstanceBootTimeout',
   quota: 'AccountQuotaExceeded',
+  'artifact-integrity': 'ArtifactIntegrityFailed',
+  'secret-unavailable': 'SecretUnavailable',
+  'output-upload': 'OutputUploadFailed',
 } as const satisfies Record<FailureKind, string>;

@@ -42,6 +42,10 @@ export const pipelinePrefix = (pipeline: string): string => `${segment('pipeline
 /** One area of one pipeline: `<pipelineName>/artifacts/`, `<pipelineName>/runs/`, `<pipelineName>/checkpoints/`. */
 export const areaPrefix = (pipeline: string, area: StorageArea): string => `${pipelinePrefix(pipeline)}${STORAGE_PREFIXES[area]}`;
 
+/** Every phase's outputs of one run: `<pipelineName>/runs/<runDate>/<execution>/` (PIPELINE_RUN_URI). */
+export const runPrefix = (pipeline: string, date: string, execution: string): string =>
+  `${areaPrefix(pipeline, 'runs')}${runDate(date)}/${segment('execution', execution)}/`;
+
 /**
  * Where one phase execution uploads its outputs (on failure too):
  * `<pipelineName>/runs/<runDate>/<execution>/<phase>/`. `execution` is the pipeline execution's
@@ -49,7 +53,7 @@ export const areaPrefix = (pipeline: string, area: StorageArea): string => `${pi
  * Expires after `storage.runRetentionDays`.
  */
 export const runOutputPrefix = (pipeline: string, date: string, execution: string, phase: string): string =>
-  `${areaPrefix(pipeline, 'runs')}${runDate(date)}/${segment('execution', execution)}/${segment('phase', phase)}/`;
+  `${runPrefix(pipeline, date, execution)}${segment('phase', phase)}/`;
 
 /**
  * The checkpoint of one phase in one pipeline execution:

@@ -1,8 +1,10 @@
 /**
- * The environment every workload sees (README, "Execution input"). Values come from the
- * execution, so each is checked against a strict pattern before it is single-quoted into the
- * script SSM runs.
+ * The environment every workload sees (README, "Writing a workload"). Values come from the
+ * execution and the stack, so each is checked against a strict pattern before it is
+ * single-quoted into the script SSM runs.
  */
+import { paramEnvName } from './params';
+
 export const WORKLOAD_ENV_PATTERNS = {
   PIPELINE_NAME: /^[A-Za-z][A-Za-z0-9-]{0,39}$/,
   PIPELINE_PHASE: /^[A-Za-z][A-Za-z0-9]{0,39}$/,
@@ -13,3 +15,25 @@ export const WORKLOAD_ENV_PATTERNS = {
 } as const;
 
 export type WorkloadEnv = { readonly [K in keyof typeof WORKLOAD_ENV_PATTERNS]: string };
+
+/** An s3:// URI of the pipeline bucket or the CDK assets bucket: a bucket name, then a key of safe characters. */
+const S3_URI = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[A-Za-z0-9_.=/-]{1,900}$/;
+
+/**
+ * The data plane's part (issue 10), for the runner (instance/pipeline-runner.sh) and the workload:
+ * where outputs and the checkpoint go, where the run's earlier outputs are, the code asset and its
+ * sha256, and the secrets to resolve ("VAR|ssm:/name" lines; names only, never values).
+ */
+export const DATA_ENV_PATTERNS = {
+  PIPELINE_OUTPUT_URI: S3_URI,
+  PIPELINE_RUN_URI: S3_URI,
+  PIPELINE_CHECKPOINT_URI: S3_URI,
+  PIPELINE_CODE_URI: S3_URI,
+  PIPELINE_CODE_SHA256: /^[0-9a-f]{64}$/,
+  PIPELINE_SECRETS: /^[A-Z_][A-Z0-9_]*\|(ssm:|secretsmanager:)[A-Za-z0-9/_+=.@-]+(\n[A-Z_][A-Z0-9_]*\|(ssm:|secretsmanager:)[A-Za-z0-9/_+=.@-]+)*$/,
+} as const;
+
+export type DataEnv = { readonly [K in keyof typeof DATA_ENV_PATTERNS]?: string };
+
+/** A parameter's environment variable (contract/params.ts); its value is any text without NUL. */
+export const PARAM_ENV_NAME = new RegExp(`^${paramEnvName('x').slice(0, -1)}[A-Z0-9_]{1,60}$`);

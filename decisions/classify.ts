@@ -4,6 +4,14 @@
  */
 import { LAUNCH_CAPACITY_ERROR_CODES, LAUNCH_QUOTA_ERROR_CODES, SPOT_INTERRUPTION_STATE_REASONS, SPOT_INTERRUPTION_STATUS_CODES } from '../contract/aws-codes';
 import type { FailureKind, ReasonCode } from '../contract/outcomes';
+import { runnerFailure, type RUNNER_FAILURES } from '../contract/runner';
+
+/** What each of the runner's own failures means, for people. */
+const RUNNER_FAILURE_DETAIL: Record<(typeof RUNNER_FAILURES)[keyof typeof RUNNER_FAILURES], string> = {
+  'artifact-integrity': 'ArtifactIntegrityFailed: a download did not match its sha256; nothing was run',
+  'secret-unavailable': 'SecretUnavailable: a declared secret could not be read; nothing was run',
+  'output-upload': 'OutputUploadFailed: the workload succeeded but its outputs could not be uploaded',
+};
 
 const INTERRUPTION_STATUS: ReadonlySet<string> = new Set(SPOT_INTERRUPTION_STATUS_CODES);
 const INTERRUPTION_REASONS: ReadonlySet<string> = new Set(SPOT_INTERRUPTION_STATE_REASONS);
@@ -89,22 +97,31 @@ const ROWS: readonly Row[] = [
     when: (s) => s.commandStatus === 'TimedOut' && exitReported(s),
     then: () => ({ state: 'failed', kind: 'budget', reasonCode: 'command-timed-out', detail: 'command reached its executionTimeout (the phase budget)' }),
   },
-  // 3. The workload exited non-zero and the agent reported it: genuine, whatever spot does later.
+  // 3. The runner failed before or after the workload (a download that did not verify, a secret it
+  //    could not read, outputs it could not upload): genuine, with the runner's own reason.
+  {
+    when: (s) => s.commandStatus === 'Failed' && exitReported(s) && runnerFailure(s.responseCode!) !== undefined,
+    then: (s) => {
+      const kind = runnerFailure(s.responseCode!)!;
+      return { state: 'failed', kind, reasonCode: kind, detail: `${RUNNER_FAILURE_DETAIL[kind]} (runner exit ${s.responseCode})` };
+    },
+  },
+  // 4. The workload exited non-zero and the agent reported it: genuine, whatever spot does later.
   {
     when: (s) => s.commandStatus === 'Failed' && exitReported(s),
     then: (s) => ({ state: 'failed', kind: 'workload-error', reasonCode: 'exit-code', detail: `exit code ${s.responseCode}` }),
   },
-  // 4. Spot says it is taking the instance: act now, even while SSM still says InProgress.
+  // 5. Spot says it is taking the instance: act now, even while SSM still says InProgress.
   {
     when: (s) => s.spotStatusCode !== undefined && INTERRUPTION_STATUS.has(s.spotStatusCode),
     then: (s) => ({ state: 'failed', kind: 'interruption', reasonCode: s.spotStatusCode as ReasonCode, detail: `spot request status ${s.spotStatusCode}` }),
   },
-  // 5. The instance is gone and EC2 says it took it.
+  // 6. The instance is gone and EC2 says it took it.
   {
     when: (s) => s.stateReasonCode !== undefined && INTERRUPTION_REASONS.has(s.stateReasonCode),
     then: (s) => ({ state: 'failed', kind: 'interruption', reasonCode: s.stateReasonCode as ReasonCode, detail: `instance state reason ${s.stateReasonCode}` }),
   },
-  // 6. The instance is gone for a reason that is not spot's (shutdown from inside, a user): genuine.
+  // 7. The instance is gone for a reason that is not spot's (shutdown from inside, a user): genuine.
   {
     when: (s) => s.instanceState !== undefined && GONE.has(s.instanceState),
     then: (s) => ({
@@ -114,15 +131,15 @@ const ROWS: readonly Row[] = [
       detail: `instance ${s.instanceState}${s.stateReasonCode ? ` (${s.stateReasonCode})` : ''} without a spot interruption`,
     }),
   },
-  // 7. Stopped by the agent's own shutdown, with no spot interruption to explain it.
+  // 8. Stopped by the agent's own shutdown, with no spot interruption to explain it.
   {
     when: (s) => s.instanceLooked !== false && s.commandStatus === 'Failed' && s.responseCode === SIGKILL_EXIT_CODE,
     then: () => ({ state: 'failed', kind: 'workload-error', reasonCode: 'exit-code', detail: `exit code ${SIGKILL_EXIT_CODE}: stopped as the SSM agent shut down, without a spot interruption` }),
   },
-  // 8. Cancelled, with no interruption to explain it: whoever cancelled it decides (PollWorkload
+  // 9. Cancelled, with no interruption to explain it: whoever cancelled it decides (PollWorkload
   //    knows whether its own watchdog did).
   { when: (s) => s.commandStatus === 'Cancelled', then: () => ({ state: 'cancelled' }) },
-  // 9. Ended without an exit code on a running instance (undeliverable, delivery timed out): genuine.
+  // 10. Ended without an exit code on a running instance (undeliverable, delivery timed out): genuine.
   {
     when: (s) => s.instanceLooked !== false && s.commandStatus !== undefined && COMMAND_FAILED.has(s.commandStatus),
     then: (s) => ({

@@ -76,6 +76,8 @@ async function runSpotInstance(client: Ec2Send, env: LaunchEnv, input: PhaseTask
       LaunchTemplate: { LaunchTemplateId: env.LAUNCH_TEMPLATE_ID, Version: env.LAUNCH_TEMPLATE_VERSION },
       InstanceType: pool.instanceType as never,
       SubnetId: pool.subnetId,
+      // The phase's own role (its data and secrets); RunInstances' parameters override the template's.
+      ...(input.phase.instanceProfileArn ? { IamInstanceProfile: { Arn: input.phase.instanceProfileArn } } : {}),
       MinCount: 1,
       MaxCount: 1,
       ClientToken: clientToken(input.execution.id, input.phase.name, input.job.attempt, poolIndex),

@@ -5,13 +5,15 @@
  */
 import { ListCommandsCommand, SSMClient, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { workloadLogEnvSchema, type WorkloadLogEnv } from '../contract/environment';
+import { sendEnvSchema, type SendEnv } from '../contract/environment';
 import { TransientApiError } from '../contract/errors';
 import type { Job, PhaseTaskInputIn } from '../contract/job';
 import { commandSent, commandTimeout, instanceUnreachable, outOfTime } from '../decisions/attempt';
 import { classify } from '../decisions/classify';
 import { phaseDeadline, readCallsUntil } from '../decisions/phase-clock';
+import { phaseDataEnv } from '../decisions/data-plane';
 import { workloadScript } from '../decisions/workload-script';
+import { runnerScript } from '../instance/runner';
 import { errorCode, isTransient, retryableUntil } from './aws/aws-errors';
 import { CLIENT_CONFIG, withCallsUntil, type Ec2Send, type SsmSend } from './aws/clients';
 import { readInstanceStatus } from './aws/instances';
@@ -41,7 +43,7 @@ async function findSentCommand(client: SsmSend, instanceId: string, comment: str
   };
 }
 
-export async function sendWorkload(clients: { ec2: Ec2Send; ssm: SsmSend }, env: WorkloadLogEnv, input: PhaseTaskInputIn<'ready'>): Promise<Job> {
+export async function sendWorkload(clients: { ec2: Ec2Send; ssm: SsmSend }, env: SendEnv, input: PhaseTaskInputIn<'ready'>): Promise<Job> {
   const { phase, run, execution, job } = input;
   const { instance } = job;
   const t = { nowMs: Date.now(), deadlineMs: phaseDeadline(execution, phase) };
@@ -49,8 +51,8 @@ export async function sendWorkload(clients: { ec2: Ec2Send; ssm: SsmSend }, env:
   if ('failed' in timeout) return timeout.failed;
   const executionTimeoutSeconds = timeout.seconds;
   const command = run.mode === 'preflight' ? phase.preflightCommand : phase.workloadCommand;
-  const commands = workloadScript(
-    {
+  const commands = workloadScript({
+    env: {
       PIPELINE_NAME: phase.pipelineName,
       PIPELINE_PHASE: phase.name,
       PIPELINE_ATTEMPT: String(job.attempt),
@@ -58,8 +60,11 @@ export async function sendWorkload(clients: { ec2: Ec2Send; ssm: SsmSend }, env:
       PIPELINE_RUN_DATE: run.runDate,
       PIPELINE_MODE: run.mode,
     },
+    data: phaseDataEnv(env.PIPELINE_BUCKET, phase, run),
+    params: run.params,
+    runner: runnerScript(),
     command,
-  );
+  });
   const comment = `${phase.pipelineName} ${phase.name} ${run.mode} attempt ${job.attempt}`.slice(0, 100);
 
   // Look before acting: a retried task (its first response lost) finds the command its first
@@ -100,7 +105,7 @@ export async function sendWorkload(clients: { ec2: Ec2Send; ssm: SsmSend }, env:
 }
 
 export async function handler(event: unknown): Promise<Job> {
-  const env = readEnv(workloadLogEnvSchema);
+  const env = readEnv(sendEnvSchema);
   const input = parsePhaseTask(event, 'SendWorkload', ['ready']);
   const deadlineMs = phaseDeadline(input.execution, input.phase);
   return withCallsUntil({ ec2, ssm }, readCallsUntil(input.execution, input.phase), (c) =>

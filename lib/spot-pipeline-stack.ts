@@ -2,6 +2,7 @@
  * The Saturday spot pipeline stack: from one validated config, the workers' launch template,
  * the Lambda tasks, the SpotPhase and pipeline state machines, and their schedules.
  */
+import * as path from 'node:path';
 import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, TimeZone, type StackProps } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -11,16 +12,21 @@ import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { affordableAttempts } from '../contract/budget';
-import { allPhases, phaseWaits, type PhaseConfig, type PipelineConfig } from '../contract/config';
+import { allPhases, phaseWaits, type PhaseConfig, type PhaseSpec, type PipelineConfig } from '../contract/config';
+import { parseSecretSource } from '../contract/secrets';
+import { CodeAsset } from './constructs/code-asset';
 import { PipelineBucket } from './constructs/pipeline-bucket';
 import { PipelineFunction } from './constructs/pipeline-function';
 import { SafetyNet } from './constructs/safety-net';
 import { SpotWorkers } from './constructs/spot-workers';
 import { SpotPhaseDefinition } from '../state-machines/spot-phase';
 import { pipelineTimeoutSeconds, PipelineDefinition } from '../state-machines/pipeline';
-import type { LaunchEnv, WorkloadLogEnv } from '../contract/environment';
+import type { LaunchEnv, SendEnv, WorkloadLogEnv } from '../contract/environment';
 import { TAG } from '../contract/tags';
 import { acknowledgeNag, acknowledgeWildcardResource, NAG_PACK } from './nag';
+
+/** What the stack decides for a phase's spec beyond its config: its code asset and instance profile. */
+type PhaseData = Pick<PhaseSpec, 'codeAsset' | 'instanceProfileArn'>;
 
 /** An instance older than the longest phase budget plus this (and the cleanup margin) is an orphan. */
 export const ORPHAN_AGE_SLACK_SECONDS = 1800;
@@ -62,14 +68,17 @@ export class SpotPipelineStack extends Stack {
     // --- Pipeline bucket: artifacts, run outputs, checkpoints (contract/storage.ts) ---------
     const pipelineBucket = new PipelineBucket(this, 'PipelineBucket', { pipelineName: config.pipelineName, storage: config.storage });
     this.bucket = pipelineBucket.bucket;
-    pipelineBucket.grantWorkers(workers.instanceRole);
+
+    // --- Each phase's own role, code and secrets (the data plane) ---------------------------
+    const phaseData = this.phaseDataPlane(config, workers, pipelineBucket);
 
     // --- Lambda tasks -------------------------------------------------------------------
     const launchEnv: LaunchEnv = {
       LAUNCH_TEMPLATE_ID: workers.launchTemplate.launchTemplateId!,
       LAUNCH_TEMPLATE_VERSION: workers.launchTemplate.latestVersionNumber,
     };
-    const sendEnv: WorkloadLogEnv = { WORKLOAD_LOG_GROUP: workloadLogs.logGroupName };
+    const logEnv: WorkloadLogEnv = { WORKLOAD_LOG_GROUP: workloadLogs.logGroupName };
+    const sendEnv: SendEnv = { ...logEnv, PIPELINE_BUCKET: this.bucket.bucketName };
     const fn = (id: string, handler: string, description: string, extra: Partial<ConstructorParameters<typeof PipelineFunction>[2]> = {}) =>
       new PipelineFunction(this, id, { handler, description, logRetention: retention, ...extra });
 
@@ -80,7 +89,7 @@ export class SpotPipelineStack extends Stack {
     });
     const awaitAgent = fn('AwaitAgentFn', 'await-agent', 'Wait for the SSM agent of a phase instance');
     const sendWorkload = fn('SendWorkloadFn', 'send-workload', 'Send the phase workload with SSM', { environment: sendEnv });
-    const pollWorkload = fn('PollWorkloadFn', 'poll-workload', 'Poll a running phase workload and classify its end', { environment: sendEnv });
+    const pollWorkload = fn('PollWorkloadFn', 'poll-workload', 'Poll a running phase workload and classify its end', { environment: logEnv });
     const handleFailure = fn('HandleFailureFn', 'handle-failure', 'Terminate a failed attempt; relaunch on spot interruption within budget');
     const finishPhase = fn('FinishPhaseFn', 'finish-phase', 'Terminate the instance of a finished phase and report it');
     const cleanupPhase = fn('CleanupPhaseFn', 'cleanup-phase', 'Terminate every instance of a phase that failed with an error');
@@ -128,6 +137,7 @@ export class SpotPipelineStack extends Stack {
       validateInput,
       spotPhase: this.spotPhase,
       subnetsFor,
+      dataFor: (phase) => phaseData.get(phase.name) ?? {},
     });
     this.pipeline = new sfn.StateMachine(this, 'Pipeline', {
       stateMachineName: config.pipelineName,
@@ -186,6 +196,48 @@ export class SpotPipelineStack extends Stack {
         .map((p) => `${p.name}=${affordableAttempts({ ...p, ...phaseWaits(p) }, config.cleanupMarginSeconds)}`)
         .join(' '),
     });
+  }
+
+  /**
+   * Per phase: its own role and instance profile, granted its S3 prefixes, its code asset (that one
+   * object) and its secrets (those parameters and secrets, no others); what its spec carries.
+   */
+  private phaseDataPlane(config: PipelineConfig, workers: SpotWorkers, bucket: PipelineBucket): Map<string, PhaseData> {
+    const assets = new Map<string, CodeAsset>();
+    const assetFor = (dir: string) => {
+      const resolved = path.resolve(dir);
+      let asset = assets.get(resolved);
+      if (!asset) {
+        asset = new CodeAsset(this, `Code${assets.size + 1}`, { directory: resolved });
+        assets.set(resolved, asset);
+      }
+      return asset;
+    };
+    const data = new Map<string, PhaseData>();
+    for (const phase of allPhases(config)) {
+      const { role, profile } = workers.addPhaseRole(phase.name);
+      bucket.grantPhase(role, phase.name);
+      const dir = phase.code ?? config.code;
+      const asset = dir === undefined ? undefined : assetFor(dir);
+      if (asset) role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [asset.objectArn] }));
+      const parameters: string[] = [];
+      const secrets: string[] = [];
+      for (const source of Object.values(phase.secrets ?? {})) {
+        const parsed = parseSecretSource(source);
+        if ('problem' in parsed) throw new Error(`phase ${phase.name}: ${parsed.problem}`); // the config schema refused it already
+        if (parsed.service === 'ssm') parameters.push(this.formatArn({ service: 'ssm', resource: 'parameter', resourceName: parsed.name.replace(/^\//, '') }));
+        // A secret's ARN ends in "-" and six random characters: "-??????" matches exactly those
+        // (Secrets Manager user guide, "Permissions policy examples": secrets by name).
+        else secrets.push(this.formatArn({ service: 'secretsmanager', resource: 'secret', arnFormat: ArnFormat.COLON_RESOURCE_NAME, resourceName: `${parsed.name}-??????` }));
+      }
+      // SecureString parameters and secrets encrypted with the AWS managed keys (aws/ssm,
+      // aws/secretsmanager) need no KMS grant: those keys' policies allow use through the service
+      // by principals of the account. A customer managed key needs kms:Decrypt granted by its owner.
+      if (parameters.length > 0) role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: parameters }));
+      if (secrets.length > 0) role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secrets }));
+      data.set(phase.name, { codeAsset: asset ? { uri: asset.uri, sha256: asset.sha256 } : undefined, instanceProfileArn: profile.instanceProfileArn });
+    }
+    return data;
   }
 
   /** The wildcards the StateMachine and task constructs grant a state machine's role, acknowledged one by one. */
@@ -273,7 +325,7 @@ export class SpotPipelineStack extends Stack {
     p.launchInstance.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['iam:PassRole'],
-        resources: [p.workers.instanceRole.roleArn],
+        resources: [p.workers.instanceRole.roleArn, ...p.workers.phaseRoles.map((r) => r.roleArn)],
         conditions: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
       }),
     );

@@ -11,6 +11,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { PIPELINE_STATE_NAMES, type PhaseConfig, type PipelineConfig } from '../contract/config';
 import { buildStage, stageMaxDuration } from './stages';
+import type { StageContext } from './stages/types';
 
 export interface PipelineDefinitionProps {
   readonly config: PipelineConfig;
@@ -18,6 +19,8 @@ export interface PipelineDefinitionProps {
   readonly spotPhase: sfn.IStateMachine;
   /** Subnets of a phase: its own, or the pipeline's default. */
   readonly subnetsFor: (phase: PhaseConfig) => string[];
+  /** What the stack decided for a phase's data plane: its code asset and instance profile. */
+  readonly dataFor: StageContext['dataFor'];
 }
 
 export { PHASE_TASK_SLACK_SECONDS } from './stages';
@@ -31,7 +34,7 @@ export class PipelineDefinition extends Construct {
     const { config } = props;
 
     const validate = new tasks.LambdaInvoke(this, PIPELINE_STATE_NAMES.validateInput, {
-      comment: 'Accept { mode, runDate? } or fail with InvalidExecutionInput before anything launches.',
+      comment: 'Accept { mode, runDate?, params? } or fail with InvalidExecutionInput before anything launches.',
       lambdaFunction: props.validateInput,
       payloadResponseOnly: true,
       retryOnServiceExceptions: false,
@@ -39,6 +42,7 @@ export class PipelineDefinition extends Construct {
         input: sfn.JsonPath.entirePayload,
         execution: { id: sfn.JsonPath.executionId, name: sfn.JsonPath.executionName, startTime: sfn.JsonPath.executionStartTime },
         timezone: config.schedules.timezone,
+        params: config.params,
       }),
       // No resultPath: the validated run context ({ run }) replaces the state.
     }).addRetry({
@@ -49,7 +53,7 @@ export class PipelineDefinition extends Construct {
       jitterStrategy: sfn.JitterType.FULL,
     });
 
-    const context = { scope: this, config, spotPhase: props.spotPhase, validateInput: props.validateInput, subnetsFor: props.subnetsFor };
+    const context: StageContext = { scope: this, config, spotPhase: props.spotPhase, validateInput: props.validateInput, subnetsFor: props.subnetsFor, dataFor: props.dataFor };
     let chain: sfn.Chain = sfn.Chain.start(validate);
     config.phases.forEach((stage, index) => {
       chain = chain.next(buildStage(context, stage, index));

@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { SATURDAY_PIPELINE } from './defaults';
-import { formatIssues, phaseLabel, pipelineConfigSchema, type PipelineConfig } from '../../contract/config';
+import { readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { SATURDAY_PIPELINE, SATURDAY_PIPELINE_DIR } from './defaults';
+import { formatIssues, formatPath, phaseLabel, pipelineConfigSchema, type PipelineConfig } from '../../contract/config';
 
 /** A pipeline config that cannot be used; the message names every offending field. */
 export class PipelineConfigError extends Error {
@@ -10,29 +11,49 @@ export class PipelineConfigError extends Error {
   }
 }
 
-/** Validate a raw config object (already parsed JSON). */
-export function parsePipelineConfig(raw: unknown, source = 'pipeline config'): PipelineConfig {
+/**
+ * Validate a raw config object (already parsed JSON). Code directories (`code`) are resolved
+ * against `baseDir` (the config file's directory) and must exist: synth packs them.
+ */
+export function parsePipelineConfig(raw: unknown, source = 'pipeline config', baseDir = process.cwd()): PipelineConfig {
   const result = pipelineConfigSchema.safeParse(raw);
   if (!result.success) {
     throw new PipelineConfigError(`Invalid ${source}:\n${formatIssues(result.error, phaseLabel(raw))}`, { cause: result.error });
   }
-  return result.data;
+  const config = result.data;
+  const problems: string[] = [];
+  const resolve = (code: string | undefined, at: (string | number)[]): string | undefined => {
+    if (code === undefined) return undefined;
+    const resolved = path.resolve(baseDir, code);
+    if (!statSync(resolved, { throwIfNoEntry: false })?.isDirectory()) {
+      const label = phaseLabel(raw)(at);
+      problems.push(`${formatPath(at)}${label ? ` (${label})` : ''}: code directory ${resolved} does not exist or is not a directory`);
+    }
+    return resolved;
+  };
+  config.code = resolve(config.code, ['code']);
+  config.phases.forEach((stage, i) => {
+    if (stage.kind === 'parallel') stage.parallel.forEach((p, j) => (p.code = resolve(p.code, ['phases', i, 'parallel', j, 'code'])));
+    else stage.code = resolve(stage.code, ['phases', i, 'code']);
+  });
+  if (problems.length > 0) throw new PipelineConfigError(`Invalid ${source}:\n${problems.join('\n')}`);
+  return config;
 }
 
 /** Load the config from a JSON file, or the built-in Saturday pipeline when no path is given. */
-export function loadPipelineConfig(path?: string): PipelineConfig {
-  if (!path) return parsePipelineConfig(SATURDAY_PIPELINE, 'built-in Saturday pipeline config');
+export function loadPipelineConfig(file?: string): PipelineConfig {
+  if (!file) return parsePipelineConfig(SATURDAY_PIPELINE, 'built-in Saturday pipeline config', SATURDAY_PIPELINE_DIR);
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new PipelineConfigError(`Cannot read pipeline config ${path}: ${(err as Error).message}`, { cause: err });
+    throw new PipelineConfigError(`Cannot read pipeline config ${file}: ${(err as Error).message}`, { cause: err });
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new PipelineConfigError(`Pipeline config ${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
+    throw new PipelineConfigError(`Pipeline config ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
-  return parsePipelineConfig(raw, `pipeline config ${path}`);
+  return parsePipelineConfig(raw, `pipeline config ${file}`, path.dirname(path.resolve(file)));
 }

@@ -28,7 +28,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { PipelineConfig } from '../../contract/config';
-import { areaPrefix, STORAGE_PREFIXES, type StorageArea } from '../../contract/storage';
+import { areaPrefix, type StorageArea } from '../../contract/storage';
 import { acknowledgeNag, acknowledgeWildcardResource, NAG_PACK } from '../nag';
 
 /** Days a replaced (noncurrent) version of a run output or checkpoint is kept. */
@@ -102,30 +102,35 @@ export class PipelineBucket extends Construct {
   }
 
   /**
-   * What a worker instance needs, and nothing more: read artifacts; read and write run outputs and
-   * checkpoints; list only under those prefixes (s3:prefix condition; ListObjectsV2 is authorized
-   * by s3:ListBucket on the bucket). No delete, no other pipeline's prefixes.
+   * What one phase's instances need, and nothing more: read the artifacts; read the run outputs of
+   * every phase (a later phase reads an earlier one's) but write only its own
+   * (`runs/<runDate>/<execution>/<phase>/`); read and write only its own checkpoints
+   * (`checkpoints/<runDate>/<pipelineExecution>/<phase>/`); list only under those prefixes
+   * (s3:prefix condition; ListObjectsV2, which `aws s3 sync` calls, is authorized by s3:ListBucket
+   * on the bucket). No delete, no other pipeline's prefixes.
    * https://docs.aws.amazon.com/AmazonS3/latest/userguide/example-policies-s3.html
    */
-  grantWorkers(role: iam.IRole): void {
-    const objects = (area: StorageArea) => this.bucket.arnForObjects(`${areaPrefix(this.pipelineName, area)}*`);
-    const read = [objects('artifacts')];
-    const readWrite = [objects('runs'), objects('checkpoints')];
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: read }));
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: readWrite }));
+  grantPhase(role: iam.IRole, phase: string): void {
+    const area = (a: StorageArea) => areaPrefix(this.pipelineName, a);
+    const objects = (pattern: string) => this.bucket.arnForObjects(pattern);
+    const ownOutputs = `${area('runs')}*/*/${phase}/*`;
+    const ownCheckpoints = `${area('checkpoints')}*/*/${phase}/*`;
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [objects(`${area('artifacts')}*`), objects(`${area('runs')}*`)] }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [objects(ownOutputs)] }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [objects(ownCheckpoints)] }));
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['s3:ListBucket'],
         resources: [this.bucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': (Object.keys(STORAGE_PREFIXES) as StorageArea[]).map((a) => `${areaPrefix(this.pipelineName, a)}*`) } },
+        conditions: { StringLike: { 's3:prefix': [`${area('artifacts')}*`, `${area('runs')}*`, ownCheckpoints] } },
       }),
     );
-    const reasons: Record<StorageArea, string> = {
-      artifacts: 'Workers read the built artifacts (names and versions chosen at run time) under this pipeline\'s artifacts/ prefix only: s3:GetObject, no write.',
-      runs: 'Workers read and write run outputs whose keys (run date, execution, phase) exist only at run time; the wildcard stays under this pipeline\'s runs/ prefix.',
-      checkpoints:
-        'Workers save and restore checkpoints whose keys (run date, pipeline execution, phase) exist only at run time; the wildcard stays under this pipeline\'s checkpoints/ prefix.',
-    };
-    for (const area of Object.keys(STORAGE_PREFIXES) as StorageArea[]) acknowledgeWildcardResource(role, objects(area), reasons[area]);
+    const reasons: [string, string][] = [
+      [objects(`${area('artifacts')}*`), "Workers read the built artifacts (names and versions chosen at run time) under this pipeline's artifacts/ prefix only: s3:GetObject, no write."],
+      [objects(`${area('runs')}*`), "A phase reads the outputs earlier phases of its run wrote; run dates and execution names exist only at run time, and the wildcard stays under this pipeline's runs/ prefix: s3:GetObject, no write."],
+      [objects(ownOutputs), `Phase ${phase} writes its outputs under runs/<runDate>/<execution>/${phase}/: the run date and execution name exist only at run time; the phase segment is fixed.`],
+      [objects(ownCheckpoints), `Phase ${phase} saves and restores its checkpoint under checkpoints/<runDate>/<pipelineExecution>/${phase}/: the run date and execution name exist only at run time; the phase segment is fixed.`],
+    ];
+    for (const [resource, reason] of reasons) acknowledgeWildcardResource(role, resource, reason);
   }
 }

@@ -12,6 +12,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct, type IConstruct } from 'constructs';
 import { HANDLER_TAG, TAG } from '../../contract/tags';
+import { RUNNER_FILE } from '../../instance/runner';
 import { acknowledgeNag, acknowledgeWildcardResource, NAG_PACK } from '../nag';
 
 export const LAMBDAS_DIR = path.join(__dirname, '..', '..', 'lambdas');
@@ -78,6 +79,13 @@ export class PipelineFunction extends nodejs.NodejsFunction {
         sourceMap: true,
         sourcesContent: false,
         externalModules: [],
+        // The on-instance runner, which SendWorkload sends with every command, beside the bundle
+        // (instance/runner.ts reads it from there).
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (inputDir: string, outputDir: string) => [`cp "${path.join(inputDir, 'instance', RUNNER_FILE)}" "${path.join(outputDir, RUNNER_FILE)}"`],
+        },
       },
     });
     this.serviceRole = serviceRole;

@@ -32,7 +32,12 @@ const CPU_TYPE = { x86_64: ec2.AmazonLinuxCpuType.X86_64, arm64: ec2.AmazonLinux
 
 export class SpotWorkers extends Construct {
   readonly launchTemplate: ec2.LaunchTemplate;
+  /** The launch template's role: SSM and the workload log group only (phases launch with their own, see addPhaseRole). */
   readonly instanceRole: iam.Role;
+  /** What every worker role holds besides AmazonSSMManagedInstanceCore: the workload log group. */
+  readonly basePolicy: iam.ManagedPolicy;
+  /** Every phase's role, in the order added (LaunchInstance may pass each of them). */
+  readonly phaseRoles: iam.Role[] = [];
   readonly securityGroup: ec2.ISecurityGroup;
   /** The subnets phases launch into unless they name their own. */
   readonly defaultSubnetIds: string[];
@@ -57,18 +62,6 @@ export class SpotWorkers extends Construct {
     });
     this.securityGroup = ec2.SecurityGroup.fromSecurityGroupId(this, 'WorkerSg', sg.attrGroupId, { allowAllOutbound: false, mutable: false });
 
-    const ssmCore = iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore');
-    this.instanceRole = new iam.Role(this, 'InstanceRole', {
-      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
-      description: 'Spot pipeline worker: SSM managed instance, writes command output to CloudWatch Logs',
-      managedPolicies: [ssmCore],
-    });
-    acknowledgeManagedPolicy(
-      this.instanceRole,
-      ssmCore,
-      'AmazonSSMManagedInstanceCore is the policy AWS maintains for the SSM agent (ssm, ssmmessages, ec2messages channels); ' +
-        'it is how the pipeline runs workloads without SSH or inbound rules, and AWS updates it as the agent changes.',
-    );
     // Run Command output to CloudWatch Logs: the SSM agent, with the instance profile's credentials,
     // needs logs:CreateLogGroup, CreateLogStream, DescribeLogGroups, DescribeLogStreams and
     // PutLogEvents ("Configuring Amazon CloudWatch Logs for Run Command",
@@ -82,20 +75,23 @@ export class SpotWorkers extends Construct {
       resourceName: props.workloadLogGroup.logGroupName,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
-    this.instanceRole.addToPolicy(
-      new iam.PolicyStatement({
-        actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:DescribeLogStreams', 'logs:PutLogEvents'],
-        resources: [workloadGroup, props.workloadLogGroup.logGroupArn],
-      }),
-    );
-    this.instanceRole.addToPolicy(
-      new iam.PolicyStatement({ actions: ['logs:DescribeLogGroups'], resources: ['*'] }), // the SSM agent checks the group exists; a List call without resource-level permissions
-    );
+    this.basePolicy = new iam.ManagedPolicy(this, 'WorkerBasePolicy', {
+      description: 'Spot pipeline workers: write Run Command output to the workload log group',
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:DescribeLogStreams', 'logs:PutLogEvents'],
+          resources: [workloadGroup, props.workloadLogGroup.logGroupArn],
+        }),
+        // The SSM agent checks the group exists: a List call without resource-level permissions.
+        new iam.PolicyStatement({ actions: ['logs:DescribeLogGroups'], resources: ['*'] }),
+      ],
+    });
     acknowledgeNag(
-      this.instanceRole,
+      this.basePolicy,
       `${NAG_PACK}-IAM5[Resource::*]`,
       'Only logs:DescribeLogGroups is on Resource "*": the SSM agent lists log groups to check the output group exists, a List call without resource-level permissions; creating, describing and writing streams are limited to the workload log group.',
     );
+    this.instanceRole = this.workerRole('InstanceRole', 'Spot pipeline worker of a launch that names no phase profile: SSM managed instance, writes command output to CloudWatch Logs');
 
     this.launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
       machineImage: ec2.MachineImage.latestAmazonLinux2023({ cpuType: CPU_TYPE[WORKER_ARCHITECTURE] }),
@@ -112,5 +108,28 @@ export class SpotWorkers extends Construct {
       ],
       instanceInitiatedShutdownBehavior: ec2.InstanceInitiatedShutdownBehavior.TERMINATE,
     });
+  }
+
+  /**
+   * A phase's own role and instance profile: the worker base (SSM, the workload log group), plus
+   * whatever the stack grants this phase alone (its S3 prefixes, its code, its secrets).
+   */
+  addPhaseRole(phase: string): { role: iam.Role; profile: iam.InstanceProfile } {
+    const role = this.workerRole(`${phase}Role`, `Spot pipeline worker of phase ${phase}: SSM, its log output, its own data and secrets`);
+    const profile = new iam.InstanceProfile(this, `${phase}Profile`, { role });
+    this.phaseRoles.push(role);
+    return { role, profile };
+  }
+
+  private workerRole(id: string, description: string): iam.Role {
+    const ssmCore = iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore');
+    const role = new iam.Role(this, id, { assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'), description, managedPolicies: [ssmCore, this.basePolicy] });
+    acknowledgeManagedPolicy(
+      role,
+      ssmCore,
+      'AmazonSSMManagedInstanceCore is the policy AWS maintains for the SSM agent (ssm, ssmmessages, ec2messages channels); ' +
+        'it is how the pipeline runs workloads without SSH or inbound rules, and AWS updates it as the agent changes.',
+    );
+    return role;
   }
 }

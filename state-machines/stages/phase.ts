@@ -14,11 +14,11 @@ export const PHASE_TASK_SLACK_SECONDS = 60;
 
 /** The task that runs one phase; parallel groups use it for each branch. */
 export function phaseTask(context: StageContext, phase: PhaseConfig): sfn.TaskStateBase {
-  const spec = toPhaseSpec(phase, {
-    subnetIds: context.subnetsFor(phase),
-    cleanupMarginSeconds: context.config.cleanupMarginSeconds,
-    pipelineName: context.config.pipelineName,
-  });
+  const spec = toPhaseSpec(
+    phase,
+    { subnetIds: context.subnetsFor(phase), cleanupMarginSeconds: context.config.cleanupMarginSeconds, pipelineName: context.config.pipelineName },
+    context.dataFor(phase),
+  );
   return new tasks.StepFunctionsStartExecution(context.scope, phase.name, {
     comment: `Run phase ${phase.name} on spot (budget ${phase.budgetSeconds} s)`,
     stateMachine: context.spotPhase,

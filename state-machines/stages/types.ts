@@ -3,7 +3,7 @@ import type { Duration } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
-import type { PhaseConfig, PipelineConfig, Stage, StageKind } from '../../contract/config';
+import type { PhaseConfig, PhaseSpec, PipelineConfig, Stage, StageKind } from '../../contract/config';
 
 /** What every builder may use: the config, the SpotPhase state machine, and where each phase launches. */
 export interface StageContext {
@@ -13,6 +13,8 @@ export interface StageContext {
   readonly validateInput: IFunction;
   /** Subnets of a phase: its own, or the pipeline's default. */
   readonly subnetsFor: (phase: PhaseConfig) => string[];
+  /** What the stack decided for a phase's data plane: its code asset and instance profile. */
+  readonly dataFor: (phase: PhaseConfig) => Pick<PhaseSpec, 'codeAsset' | 'instanceProfileArn'>;
 }
 
 export interface StageBuilder<K extends StageKind> {

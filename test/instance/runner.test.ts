@@ -11,6 +11,9 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { create as createTar } from 'tar';
+import { RUNNER_EXIT } from '../../contract/runner';
+import { RUNNER_DELIMITER } from '../../decisions/workload-script';
 
 const RUNNER = path.join(__dirname, '..', '..', 'instance', 'pipeline-runner.sh');
 
@@ -27,10 +30,16 @@ case "$1 $2" in
   "s3 sync")
     shift 2; [ "$1" = --only-show-errors ] && shift
     if [ "\${1#s3://}" != "$1" ]; then src="$(s3path "$1")"; mkdir -p "$2"; [ -d "$src" ] && cp -R "$src/." "$2/"; exit 0
-    else dst="$(s3path "$2")"; mkdir -p "$dst"; cp -R "$1/." "$dst/"; fi ;;
+    else [ -z "\${FAKE_S3_READONLY:-}" ] || { echo "upload failed: An error occurred (AccessDenied) when calling the PutObject operation" >&2; exit 1; }
+      dst="$(s3path "$2")"; mkdir -p "$dst"; cp -R "$1/." "$dst/"; fi ;;
   "ssm get-parameter")
     while [ "$#" -gt 0 ]; do [ "$1" = --name ] && name="$2"; shift; done
+    [ -f "$FAKE_SSM/\${name#/}" ] || { echo "An error occurred (ParameterNotFound) when calling the GetParameter operation" >&2; exit 254; }
     cat "$FAKE_SSM/\${name#/}" ;;
+  "secretsmanager get-secret-value")
+    while [ "$#" -gt 0 ]; do [ "$1" = --secret-id ] && name="$2"; shift; done
+    [ -f "$FAKE_SSM/sm-$name" ] || { echo "An error occurred (AccessDeniedException) when calling the GetSecretValue operation" >&2; exit 254; }
+    cat "$FAKE_SSM/sm-$name" ;;
   *) echo "aws stub: unexpected call: $*" >&2; exit 2 ;;
 esac
 `;
@@ -169,25 +178,39 @@ describe('pipeline-runner.sh on the instance', () => {
     expect(awsCalls()).toContain(`s3 sync --only-show-errors ${path.join(dir, 'work', 'output')} s3://pipeline-bucket/saturday/runs/2026-05-30/exec-1/DataPhase1/`);
   });
 
-  it('on the spot notice the workload receives SIGTERM and its checkpoint is saved, within seconds', async () => {
-    // Prepare: the workload saves progress as it goes and traps SIGTERM; the notice comes after 1 s.
+  it('on the spot notice the workload receives SIGTERM, its checkpoint is saved within the 2 minutes, and the runner waits for the interruption', async () => {
+    // Prepare: the workload saves progress as it goes and traps SIGTERM (saving once more); the notice comes after 1 s.
     noticeAfterMs = 1000;
     const workload = [
-      'trap \'echo "got TERM at $(cat "$PIPELINE_CHECKPOINT_DIR/progress")" > "$PIPELINE_OUTPUT_DIR/term"; exit 143\' TERM',
+      'trap \'echo "saved on TERM after $(cat "$PIPELINE_CHECKPOINT_DIR/progress")" > "$PIPELINE_CHECKPOINT_DIR/progress"; exit 143\' TERM',
       'for i in $(seq 1 600); do echo "step $i" > "$PIPELINE_CHECKPOINT_DIR/progress"; sleep 0.1; done',
     ].join('\n');
 
-    // Act
-    const result = await run(workload);
+    // Act: the interruption never comes here, so the runner gives up waiting after its grace.
+    const result = await run(workload, { PIPELINE_NOTICE_GRACE_SECONDS: '1' });
     const elapsedMs = Date.now() - startedAt;
 
-    // Assess
-    expect(result.code).toBe(143);
+    // Assess: the checkpoint holds what the workload wrote on SIGTERM, and the runner did not exit
+    // with the workload's 143 (an exit the pipeline would judge a genuine failure).
+    expect(result.code).toBe(RUNNER_EXIT.noticeWithoutInterruption);
     expect(elapsedMs).toBeLessThan(20_000);
     expect(result.stderr).toContain('spot interruption notice');
+    expect(result.stderr).toContain('waiting for the spot interruption');
     const saved = readFileSync(path.join(fakeS3, 'pipeline-bucket/saturday/checkpoints/2026-05-30/exec-1/DataPhase1/progress'), 'utf8');
-    expect(saved).toMatch(/^step \d+/);
-    expect(readFileSync(path.join(fakeS3, 'pipeline-bucket/saturday/runs/2026-05-30/exec-1/DataPhase1/term'), 'utf8')).toMatch(/^got TERM at step \d+/);
+    expect(saved).toMatch(/^saved on TERM after step \d+/);
+  });
+
+  it('a workload that ignores SIGTERM after the notice is killed, and its checkpoint saved still', async () => {
+    // Prepare
+    noticeAfterMs = 500;
+    const workload = ['trap "" TERM', 'echo "step 1" > "$PIPELINE_CHECKPOINT_DIR/progress"', 'while true; do sleep 0.1; done'].join('\n');
+
+    // Act
+    const result = await run(workload, { PIPELINE_NOTICE_STOP_SECONDS: '1', PIPELINE_NOTICE_GRACE_SECONDS: '0' });
+
+    // Assess
+    expect(result.code).toBe(RUNNER_EXIT.noticeWithoutInterruption);
+    expect(readFileSync(path.join(fakeS3, 'pipeline-bucket/saturday/checkpoints/2026-05-30/exec-1/DataPhase1/progress'), 'utf8')).toBe('step 1\n');
   });
 
   it('SIGTERM sent to the runner is passed on to the workload', async () => {
@@ -226,5 +249,98 @@ describe('pipeline-runner.sh on the instance', () => {
     expect(readFileSync(path.join(outputs, 'args'), 'utf8')).not.toContain('hunter2');
     expect(`${result.stdout}${result.stderr}`).not.toContain('hunter2');
     expect(result.stderr).toContain('resolved secret DB_PASSWORD from ssm');
+  });
+
+  it('the code asset is unpacked into PIPELINE_CODE_DIR once its sha256 matches, executable bits kept', async () => {
+    // Prepare: a .tar.gz as synth makes it (lib/constructs/code-asset.ts uses the same library).
+    const src = path.join(dir, 'src');
+    mkdirSync(path.join(src, 'bin'), { recursive: true });
+    writeFileSync(path.join(src, 'bin', 'job.sh'), '#!/usr/bin/env bash\necho "job ran" > "$PIPELINE_OUTPUT_DIR/job.txt"\n');
+    chmodSync(path.join(src, 'bin', 'job.sh'), 0o755);
+    const archive = path.join(dir, 'code.tar.gz');
+    createTar({ gzip: true, portable: true, cwd: src, file: archive, sync: true }, ['bin/job.sh']);
+    const bytes = readFileSync(archive);
+    putObject('s3://cdk-assets-bucket/abc.tar.gz', bytes);
+
+    // Act
+    const result = await run('"$PIPELINE_CODE_DIR/bin/job.sh"', { PIPELINE_CODE_URI: 's3://cdk-assets-bucket/abc.tar.gz', PIPELINE_CODE_SHA256: sha256(bytes) });
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`verified code (${sha256(bytes)})`);
+    expect(readFileSync(path.join(fakeS3, 'pipeline-bucket/saturday/runs/2026-05-30/exec-1/DataPhase1/job.txt'), 'utf8')).toBe('job ran\n');
+  });
+
+  it('a code asset that cannot be downloaded runs nothing: exit 65', async () => {
+    // Act
+    const result = await run(`touch ${marker()}`, { PIPELINE_CODE_URI: 's3://cdk-assets-bucket/missing.tar.gz', PIPELINE_CODE_SHA256: sha256('x') });
+
+    // Assess
+    expect(result.code).toBe(RUNNER_EXIT.artifactIntegrity);
+    expect(result.stdout).toContain('ArtifactIntegrityFailed: code could not be downloaded');
+    expect(existsSync(marker())).toBe(false);
+  });
+
+  it('a secret that cannot be read runs nothing: exit 66, SecretUnavailable named, from either service', async () => {
+    // Act
+    const fromSsm = await run(`touch ${marker()}`, { PIPELINE_SECRETS: 'DB_PASSWORD|ssm:/no/such/parameter' });
+    const fromSecretsManager = await run(`touch ${marker()}`, { PIPELINE_SECRETS: 'API_KEY|secretsmanager:alpha/api-key' });
+
+    // Assess
+    expect(fromSsm.code).toBe(RUNNER_EXIT.secretUnavailable);
+    expect(fromSsm.stdout).toContain('SecretUnavailable: DB_PASSWORD from ssm:/no/such/parameter could not be read');
+    expect(fromSecretsManager.code).toBe(RUNNER_EXIT.secretUnavailable);
+    expect(existsSync(marker())).toBe(false);
+  });
+
+  it('a secret from Secrets Manager reaches the workload as well', async () => {
+    // Prepare
+    writeFileSync(path.join(dir, 'ssm', 'sm-alpha-api-key'), 'k3y-value');
+
+    // Act
+    const result = await run('[ "$API_KEY" = k3y-value ] && touch "$PIPELINE_OUTPUT_DIR/had-key"', { PIPELINE_SECRETS: 'API_KEY|secretsmanager:alpha-api-key' });
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(existsSync(path.join(fakeS3, 'pipeline-bucket/saturday/runs/2026-05-30/exec-1/DataPhase1/had-key'))).toBe(true);
+    expect(`${result.stdout}${result.stderr}`).not.toContain('k3y-value');
+  });
+
+  it('a workload exiting with a code the runner reserves is reported as exit 1', async () => {
+    // Act (one after another: the runs share a work directory)
+    const results: Run[] = [];
+    for (const code of Object.values(RUNNER_EXIT)) results.push(await run(`exit ${code}`));
+
+    // Assess
+    for (const result of results) {
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('a code the runner reserves');
+    }
+  });
+
+  it('a workload that succeeded but whose outputs cannot be uploaded fails: exit 74; a failed one keeps its own exit', async () => {
+    // Act
+    const succeeded = await run('echo result > "$PIPELINE_OUTPUT_DIR/r.txt"', { FAKE_S3_READONLY: '1' });
+    const failed = await run('exit 3', { FAKE_S3_READONLY: '1' });
+
+    // Assess
+    expect(succeeded.code).toBe(RUNNER_EXIT.outputUpload);
+    expect(succeeded.stdout).toContain('OutputUploadFailed');
+    expect(failed.code).toBe(3);
+  });
+
+  it('a preflight proves the bucket writable with a probe in its outputs', async () => {
+    // Act
+    const ok = await run('true', { PIPELINE_MODE: 'preflight' });
+    const readOnly = await run('true', { PIPELINE_MODE: 'preflight', FAKE_S3_READONLY: '1' });
+
+    // Assess
+    expect(ok.code).toBe(0);
+    expect(readFileSync(path.join(fakeS3, 'pipeline-bucket/saturday/runs/2026-05-30/exec-1/DataPhase1/preflight-probe.txt'), 'utf8')).toMatch(/^preflight ok /);
+    expect(readOnly.code).toBe(RUNNER_EXIT.outputUpload);
+  });
+
+  it('the runner holds no line that would end the heredoc SendWorkload writes it with', () => {
+    expect(readFileSync(RUNNER, 'utf8').split('\n')).not.toContain(RUNNER_DELIMITER);
   });
 });

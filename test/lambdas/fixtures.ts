@@ -28,6 +28,7 @@ export const ENV = {
   WORKLOAD_LOG_GROUP: '/saturday-pipeline/workloads',
   METRIC_NAMESPACE: 'AlphaEngine',
   PIPELINE_NAME: 'saturday-pipeline',
+  PIPELINE_BUCKET: 'saturday-pipeline-bucket',
 } as const;
 
 /** Epoch ms `seconds` after the phase execution started. */

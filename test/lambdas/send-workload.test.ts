@@ -5,6 +5,8 @@ import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler } from '../../lambdas/send-workload';
 import { TransientApiError } from '../../contract/errors';
+import { shellQuote } from '../../decisions/workload-script';
+import { runnerScript } from '../../instance/runner';
 import type { RunContext } from '../../contract/job';
 import {
   at,
@@ -124,8 +126,33 @@ describe('SendWorkload', () => {
         "export PIPELINE_MODE='full'",
       ]),
     );
-    expect(commands.at(-1)).toBe(WORKLOAD_COMMAND);
-    expect(commands).not.toContain(PREFLIGHT_COMMAND);
+    expect(commands.at(-1)).toBe(`exec bash "$pipeline_runner" bash -c ${shellQuote(WORKLOAD_COMMAND)}`);
+    expect(commands.join('\n')).not.toContain(PREFLIGHT_COMMAND);
+  });
+
+  it('hands the runner the data plane: outputs and checkpoint of this run and phase, code with its sha256, secret names, parameters', async () => {
+    // Prepare
+    const sha256 = 'ab'.repeat(32);
+    const input = readyInput({ params: { PIPELINE_PARAM_UNIVERSE_SIZE: '50' } });
+    input.phase = { ...input.phase, codeAsset: { uri: 's3://cdk-assets-bucket/0123abcd.gz', sha256 }, secrets: { DB_PASSWORD: 'ssm:/alpha/db-password' } };
+
+    // Act
+    await handler(input);
+
+    // Assess
+    const commands = sentCommands();
+    expect(commands).toEqual(
+      expect.arrayContaining([
+        "export PIPELINE_OUTPUT_URI='s3://saturday-pipeline-bucket/saturday-pipeline/runs/2026-05-30/exec-1/DataPhase1/'",
+        "export PIPELINE_RUN_URI='s3://saturday-pipeline-bucket/saturday-pipeline/runs/2026-05-30/exec-1/'",
+        "export PIPELINE_CHECKPOINT_URI='s3://saturday-pipeline-bucket/saturday-pipeline/checkpoints/2026-05-30/exec-1/DataPhase1/'",
+        "export PIPELINE_CODE_URI='s3://cdk-assets-bucket/0123abcd.gz'",
+        `export PIPELINE_CODE_SHA256='${sha256}'`,
+        "export PIPELINE_SECRETS='DB_PASSWORD|ssm:/alpha/db-password'",
+        "export PIPELINE_PARAM_UNIVERSE_SIZE='50'",
+      ]),
+    );
+    expect(commands.join('\n')).toContain(runnerScript().trimEnd());
   });
 
   it('preflight mode sends the preflight command, not the workload', async () => {
@@ -137,8 +164,11 @@ describe('SendWorkload', () => {
 
     // Assess
     const commands = sentCommands();
-    expect(commands.at(-1)).toBe(PREFLIGHT_COMMAND);
-    expect(commands).not.toContain(WORKLOAD_COMMAND);
+    expect(commands.at(-1)).toBe(`exec bash "$pipeline_runner" bash -c ${shellQuote(PREFLIGHT_COMMAND)}`);
+    expect(commands.join('\n')).not.toContain(WORKLOAD_COMMAND);
+    // A preflight writes a probe to its own outputs but never touches the checkpoint of a run.
+    expect(commands.some((c) => c.startsWith('export PIPELINE_OUTPUT_URI='))).toBe(true);
+    expect(commands.some((c) => c.startsWith('export PIPELINE_CHECKPOINT_URI='))).toBe(false);
     expect(commands).toContain("export PIPELINE_MODE='preflight'");
   });
 

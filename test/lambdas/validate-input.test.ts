@@ -101,3 +101,54 @@ describe('ValidateInput: refused input names the field', () => {
     await expect(validating).rejects.toThrow(InvalidExecutionInput);
   });
 });
+
+describe('ValidateInput: params, as the config declares them', () => {
+  const declared = {
+    universeSize: { type: 'integer', min: 1, max: 500, default: 20 },
+    model: { type: 'enum', values: ['ridge', 'lasso'] },
+    tag: { type: 'string', pattern: '[a-z0-9-]{1,20}', default: 'weekly' },
+    threshold: { type: 'number', min: 0, max: 1, default: 0.5 },
+    dryRun: { type: 'boolean', default: false },
+  };
+  const withParams = (input: unknown) => ({ ...event(input), params: declared });
+
+  it('fills in defaults, takes given values, and hands each to the workload as PIPELINE_PARAM_<NAME>', async () => {
+    // Act
+    const result = await handler(withParams({ mode: 'full', params: { model: 'lasso', universeSize: 50, dryRun: true } }));
+
+    // Assess
+    expect(result.run.params).toEqual({
+      PIPELINE_PARAM_UNIVERSE_SIZE: '50',
+      PIPELINE_PARAM_MODEL: 'lasso',
+      PIPELINE_PARAM_TAG: 'weekly',
+      PIPELINE_PARAM_THRESHOLD: '0.5',
+      PIPELINE_PARAM_DRY_RUN: 'true',
+    });
+  });
+
+  it.each([
+    ['a required parameter missing', { mode: 'full' }, /^params\.model: is required/m],
+    ['an undeclared parameter', { mode: 'full', params: { model: 'ridge', universe: 5 } }, /^params\.universe: not a declared parameter \(declared: universeSize, model, tag, threshold, dryRun\)/m],
+    ['a number out of range', { mode: 'full', params: { model: 'ridge', universeSize: 501 } }, /^params\.universeSize: must be <= 500/m],
+    ['a fraction for an integer', { mode: 'full', params: { model: 'ridge', universeSize: 2.5 } }, /^params\.universeSize: must be a whole number/m],
+    ['a string for a number', { mode: 'full', params: { model: 'ridge', threshold: '0.3' } }, /^params\.threshold: must be a number/m],
+    ['a value outside the enum', { mode: 'full', params: { model: 'xgboost' } }, /^params\.model: must be one of "ridge", "lasso"/m],
+    ['a string off its pattern', { mode: 'full', params: { model: 'ridge', tag: 'Weekly Run; reboot' } }, /^params\.tag: must match/m],
+    ['params not an object', { mode: 'full', params: ['model'] }, /^params: must be a JSON object/m],
+  ])('%s fails with InvalidExecutionInput naming the field', async (_name, input, message) => {
+    // Act
+    const run = handler(withParams(input));
+
+    // Assess
+    await expect(run).rejects.toThrow(InvalidExecutionInput);
+    await expect(run).rejects.toThrow(message);
+  });
+
+  it('a pipeline that declares none refuses any', async () => {
+    // Act
+    const run = handler(event({ mode: 'full', params: { x: 1 } }));
+
+    // Assess
+    await expect(run).rejects.toThrow(/params\.x: not a declared parameter \(the pipeline declares none\)/);
+  });
+});

@@ -1,8 +1,12 @@
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UnsafeWorkloadValue } from '../../contract/errors';
-import { WORKLOAD_ENV_PATTERNS, type WorkloadEnv } from '../../contract/workload-env';
-import { lastLine, shellQuote, workloadScript } from '../../decisions/workload-script';
+import { DATA_ENV_PATTERNS, WORKLOAD_ENV_PATTERNS, type DataEnv, type WorkloadEnv } from '../../contract/workload-env';
+import { lastLine, RUNNER_DELIMITER, shellQuote, workloadScript, type WorkloadScriptInput } from '../../decisions/workload-script';
+import { runnerScript } from '../../instance/runner';
 
 const ENV: WorkloadEnv = {
   PIPELINE_NAME: 'saturday-pipeline',
@@ -15,35 +19,88 @@ const ENV: WorkloadEnv = {
 
 const sh = (script: string): string => execFileSync('sh', ['-c', script], { encoding: 'utf8' });
 
+/** The script as SendWorkload builds it, with the real runner. */
+const build = (env: WorkloadEnv, command: string, more: Partial<WorkloadScriptInput> = {}) => workloadScript({ env, command, runner: runnerScript(), ...more });
+
+/** Run a whole SSM script under bash as the agent does (its lines joined into one file), on a scratch work dir. */
+function runOnInstance(lines: string[]): string {
+  const work = mkdtempSync(path.join(tmpdir(), 'ssm-script-'));
+  try {
+    return execFileSync('bash', ['-c', lines.join('\n')], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, PIPELINE_WORK_DIR: work, PIPELINE_IMDS_ENDPOINT: 'http://127.0.0.1:9', PIPELINE_NOTICE_POLL_SECONDS: '0.2' },
+    });
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 describe('workloadScript', () => {
-  it('exports each value single-quoted, then runs the command unchanged', () => {
+  it('exports each value single-quoted, writes the runner, then hands it the command unchanged', () => {
     // Prepare
     const command = '/opt/alpha-engine/bin/spot_data_weekly.sh --date "$PIPELINE_RUN_DATE"';
 
     // Act
-    const lines = workloadScript(ENV, command);
+    const lines = build(ENV, command);
 
     // Assess
-    expect(lines).toEqual([
+    expect(lines.slice(0, 6)).toEqual([
       "export PIPELINE_NAME='saturday-pipeline'",
       "export PIPELINE_PHASE='DataPhase1'",
       "export PIPELINE_ATTEMPT='2'",
       "export PIPELINE_EXECUTION='exec-1'",
       "export PIPELINE_RUN_DATE='2026-05-30'",
       "export PIPELINE_MODE='full'",
-      command,
     ]);
+    expect(lines.slice(6, 8)).toEqual(['pipeline_runner="$(mktemp /tmp/pipeline-runner.XXXXXX)"', `cat > "$pipeline_runner" <<'${RUNNER_DELIMITER}'`]);
+    expect(lines.at(-2)).toBe(RUNNER_DELIMITER);
+    expect(lines.at(-1)).toBe(`exec bash "$pipeline_runner" bash -c ${shellQuote(command)}`);
   });
 
-  it('the command sees the values when sh runs the script', () => {
+  it('the command, run by the runner under bash, sees the values and its own quoting intact', () => {
     // Prepare
-    const lines = workloadScript(ENV, 'printf "%s|" "$PIPELINE_NAME" "$PIPELINE_PHASE" "$PIPELINE_ATTEMPT" "$PIPELINE_EXECUTION" "$PIPELINE_RUN_DATE" "$PIPELINE_MODE"');
+    const lines = build(ENV, `printf "%s|" "$PIPELINE_NAME" "$PIPELINE_PHASE" "$PIPELINE_ATTEMPT" "$PIPELINE_EXECUTION" "$PIPELINE_RUN_DATE" "$PIPELINE_MODE" 'it'"'"'s' "$PIPELINE_PARAM_UNIVERSE"`, {
+      params: { PIPELINE_PARAM_UNIVERSE: "sp500 'large' $(id)" },
+    });
 
     // Act
-    const output = sh(lines.join('\n'));
+    const output = runOnInstance(lines);
 
     // Assess
-    expect(output).toBe('saturday-pipeline|DataPhase1|2|exec-1|2026-05-30|full|');
+    expect(output).toBe("saturday-pipeline|DataPhase1|2|exec-1|2026-05-30|full|it's|sp500 'large' $(id)|");
+  });
+
+  it('exports the data plane\'s locations when given, each checked', () => {
+    // Prepare
+    const data: DataEnv = {
+      PIPELINE_OUTPUT_URI: 's3://pipeline-bucket/saturday-pipeline/runs/2026-05-30/exec-1/DataPhase1/',
+      PIPELINE_CHECKPOINT_URI: 's3://pipeline-bucket/saturday-pipeline/checkpoints/2026-05-30/exec-1/DataPhase1/',
+      PIPELINE_SECRETS: 'DB_PASSWORD|ssm:/alpha/db\nAPI_KEY|secretsmanager:alpha/api-key',
+    };
+
+    // Act
+    const lines = build(ENV, 'true', { data });
+    const hostile = () => build(ENV, 'true', { data: { PIPELINE_OUTPUT_URI: "s3://b/x'; reboot; '" } });
+    const secretValue = () => build(ENV, 'true', { data: { PIPELINE_SECRETS: 'DB_PASSWORD|hunter2' } });
+
+    // Assess
+    expect(lines).toContain(`export PIPELINE_OUTPUT_URI='${data.PIPELINE_OUTPUT_URI}'`);
+    expect(lines).toContain(`export PIPELINE_SECRETS='DB_PASSWORD|ssm:/alpha/db\nAPI_KEY|secretsmanager:alpha/api-key'`);
+    expect(hostile).toThrow(/^PIPELINE_OUTPUT_URI: /);
+    expect(secretValue).toThrow(/^PIPELINE_SECRETS: /);
+    expect(Object.keys(DATA_ENV_PATTERNS)).toContain('PIPELINE_CODE_SHA256');
+  });
+
+  it('refuses a parameter variable that is not one, and a runner that would end its heredoc early', () => {
+    // Act
+    const notAParam = () => build(ENV, 'true', { params: { PATH: '/tmp' } });
+    const nul = () => build(ENV, 'true', { params: { PIPELINE_PARAM_X: 'a\0b' } });
+    const early = () => build(ENV, 'true', { runner: `echo one\n${RUNNER_DELIMITER}\nreboot\n` });
+
+    // Assess
+    expect(notAParam).toThrow(UnsafeWorkloadValue);
+    expect(nul).toThrow(UnsafeWorkloadValue);
+    expect(early).toThrow(UnsafeWorkloadValue);
   });
 
   const hostile = ['$(rm -rf /)', '`reboot`', 'a;reboot', 'a\nreboot', '../../etc/passwd', "it's", 'say "hi"', 'a b', 'a|b', 'a&b', '$HOME', ''];
@@ -54,11 +111,11 @@ describe('workloadScript', () => {
     const env: WorkloadEnv = { ...ENV, [key]: value };
 
     // Act
-    const build = () => workloadScript(env, 'true');
+    const attempt = () => build(env, 'true');
 
     // Assess
-    expect(build).toThrow(UnsafeWorkloadValue);
-    expect(build).toThrow(new RegExp(`^${key}: `));
+    expect(attempt).toThrow(UnsafeWorkloadValue);
+    expect(attempt).toThrow(new RegExp(`^${key}: `));
   });
 
   const appended = (Object.keys(WORKLOAD_ENV_PATTERNS) as (keyof WorkloadEnv)[]).flatMap((key) =>
@@ -70,10 +127,10 @@ describe('workloadScript', () => {
     const env: WorkloadEnv = { ...ENV, [key]: value };
 
     // Act
-    const build = () => workloadScript(env, 'true');
+    const attempt = () => build(env, 'true');
 
     // Assess
-    expect(build).toThrow(UnsafeWorkloadValue);
+    expect(attempt).toThrow(UnsafeWorkloadValue);
   });
 
   it.each([
@@ -87,10 +144,10 @@ describe('workloadScript', () => {
     const env: WorkloadEnv = { ...ENV, [key]: value };
 
     // Act
-    const build = () => workloadScript(env, 'true');
+    const attempt = () => build(env, 'true');
 
     // Assess
-    expect(build).toThrow(UnsafeWorkloadValue);
+    expect(attempt).toThrow(UnsafeWorkloadValue);
   });
 });
 

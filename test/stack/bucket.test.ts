@@ -35,9 +35,9 @@ function onlyId(template: Template, type: string): string {
   return ids[0]!;
 }
 
-/** The statements of every policy attached to the workers' instance role. */
-function instanceRoleStatements(template: Template): Statement[] {
-  const role = Object.keys(template.findResources('AWS::IAM::Role')).find((id) => id.startsWith('WorkersInstanceRole'));
+/** The statements of every policy attached to a phase's role (or, with no phase, the launch template's role). */
+function instanceRoleStatements(template: Template, phase?: string): Statement[] {
+  const role = Object.keys(template.findResources('AWS::IAM::Role')).find((id) => id.startsWith(phase ? `Workers${phase}Role` : 'WorkersInstanceRole'));
   expect(role).toBeDefined();
   return Object.values(template.findResources('AWS::IAM::Policy'))
     .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === role))
@@ -51,21 +51,24 @@ function s3Statements(template: Template): { id: string; s: Statement }[] {
   );
 }
 
-/** The instance role's S3 statements for the created bucket, whose ARN is the expression `arn`. */
-function expectedWorkerStatements(arn: unknown): Statement[] {
-  const pipeline = 'saturday-pipeline';
-  const objects = (area: string) => ({ 'Fn::Join': ['', [arn, `/${pipeline}/${area}/*`]] });
+/** A phase role's statements on the pipeline bucket, whose ARN is the expression `arn`. */
+function expectedPhaseStatements(arn: unknown, phase: string, pipeline = 'saturday-pipeline'): Statement[] {
+  const objects = (pattern: string) => ({ 'Fn::Join': ['', [arn, `/${pipeline}/${pattern}`]] });
   return [
-    { Action: 's3:GetObject', Effect: 'Allow', Resource: objects('artifacts') },
-    { Action: ['s3:GetObject', 's3:PutObject'], Effect: 'Allow', Resource: [objects('runs'), objects('checkpoints')] },
+    { Action: 's3:GetObject', Effect: 'Allow', Resource: [objects('artifacts/*'), objects('runs/*')] },
+    { Action: 's3:PutObject', Effect: 'Allow', Resource: objects(`runs/*/*/${phase}/*`) },
+    { Action: ['s3:GetObject', 's3:PutObject'], Effect: 'Allow', Resource: objects(`checkpoints/*/*/${phase}/*`) },
     {
       Action: 's3:ListBucket',
       Effect: 'Allow',
       Resource: arn,
-      Condition: { StringLike: { 's3:prefix': [`${pipeline}/artifacts/*`, `${pipeline}/runs/*`, `${pipeline}/checkpoints/*`] } },
+      Condition: { StringLike: { 's3:prefix': [`${pipeline}/artifacts/*`, `${pipeline}/runs/*`, `${pipeline}/checkpoints/*/*/${phase}/*`] } },
     },
   ];
 }
+
+/** A role's statements on the pipeline bucket (not the code asset in the CDK assets bucket). */
+const bucketStatements = (statements: Statement[]) => statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('s3:')) && !JSON.stringify(s.Resource).includes('cdk-'));
 
 describe('the created pipeline bucket (defaults)', () => {
   let template: Template;
@@ -154,23 +157,60 @@ describe('the created pipeline bucket (defaults)', () => {
     template.hasOutput('PipelineBucketName', { Value: { Ref: bucketId } });
   });
 
-  it("grants the workers' instance role exactly: read artifacts, read and write runs and checkpoints, list those prefixes", () => {
+  it.each(['DataPhase1', 'Research', 'PredictorTraining', 'Backtester'])(
+    "grants %s's role exactly: read artifacts and every phase's run outputs, write its own outputs and checkpoints only, list those prefixes",
+    (phase) => {
+      // Act
+      const statements = bucketStatements(instanceRoleStatements(template, phase));
+
+      // Assess
+      expect(statements).toEqual(expectedPhaseStatements({ 'Fn::GetAtt': [bucketId, 'Arn'] }, phase));
+    },
+  );
+
+  it("grants each phase's role its code archive, that one object of the CDK assets bucket", () => {
     // Act
-    const statements = instanceRoleStatements(template).filter((s) => [s.Action].flat().some((a) => a.startsWith('s3:')));
+    const code = instanceRoleStatements(template, 'Research').filter((s) => JSON.stringify(s.Resource).includes('cdk-'));
 
     // Assess
-    expect(statements).toEqual(expectedWorkerStatements({ 'Fn::GetAtt': [bucketId, 'Arn'] }));
+    expect(code).toHaveLength(1);
+    expect(code[0]!.Action).toBe('s3:GetObject');
+    const resource = JSON.stringify(code[0]!.Resource);
+    expect(resource).toContain('"cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}"');
+    expect(resource).toMatch(/"\/[0-9a-f]{64}\.gz"\]\]\}$/);
   });
 
-  it('gives no other role S3 access, and no S3 object wildcard outside the pipeline prefix', () => {
+  it("gives the launch template's role and every other role no S3 access, and no S3 object wildcard outside the pipeline prefix", () => {
     // Act
-    const all = s3Statements(template);
+    const all = s3Statements(template).filter(({ s }) => !JSON.stringify(s.Resource).includes('cdk-'));
 
     // Assess
-    for (const { id } of all) expect(id).toMatch(/^WorkersInstanceRole/);
+    expect(bucketStatements(instanceRoleStatements(template))).toEqual([]);
+    for (const { id } of all) expect(id).toMatch(/^Workers(DataPhase1|Research|PredictorTraining|Backtester)Role/);
     const resources = JSON.stringify(all.map(({ s }) => s.Resource));
     expect(resources).not.toMatch(/"\/\*"|"\*"/);
     for (const action of all.flatMap(({ s }) => [s.Action].flat())) expect(['s3:GetObject', 's3:PutObject', 's3:ListBucket']).toContain(action);
+  });
+});
+
+describe('secrets', () => {
+  it("grants a phase's role exactly its own parameters and secrets, by ARN, and no other phase any", () => {
+    // Prepare
+    const { template } = synth((raw) => {
+      (raw.phases[1] as { secrets?: Record<string, string> }).secrets = { DB_PASSWORD: 'ssm:/alpha/db-password', API_KEY: 'secretsmanager:alpha/api-key' };
+    });
+    const arn = (service: string, resource: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:${service}:`, { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, resource]] });
+
+    // Act
+    const research = instanceRoleStatements(template, 'Research').filter((s) => [s.Action].flat().some((a) => a.startsWith('ssm:') || a.startsWith('secretsmanager:')));
+    const others = ['DataPhase1', 'PredictorTraining', 'Backtester'].flatMap((p) => instanceRoleStatements(template, p));
+
+    // Assess
+    expect(research).toEqual([
+      { Action: 'ssm:GetParameter', Effect: 'Allow', Resource: arn('ssm', ':parameter/alpha/db-password') },
+      { Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: arn('secretsmanager', ':secret:alpha/api-key-??????') },
+    ]);
+    expect(JSON.stringify(others)).not.toMatch(/ssm:GetParameter|secretsmanager:/);
   });
 });
 
@@ -228,19 +268,21 @@ describe('an existing bucket named in config', () => {
     const arn = (suffix = '') => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:s3:::shared-pipelines.example${suffix}`]] });
 
     // Act
-    const statements = instanceRoleStatements(template).filter((s) => [s.Action].flat().some((a) => a.startsWith('s3:')));
+    const statements = bucketStatements(instanceRoleStatements(template, 'DataPhase1'));
 
     // Assess
     expect(stack.resolve(stack.bucket.bucketName)).toBe('shared-pipelines.example');
     template.hasOutput('PipelineBucketName', { Value: 'shared-pipelines.example' });
+    const objects = (pattern: string) => arn(`/saturday-pipeline/${pattern}`);
     expect(statements).toEqual([
-      { Action: 's3:GetObject', Effect: 'Allow', Resource: arn('/saturday-pipeline/artifacts/*') },
-      { Action: ['s3:GetObject', 's3:PutObject'], Effect: 'Allow', Resource: [arn('/saturday-pipeline/runs/*'), arn('/saturday-pipeline/checkpoints/*')] },
+      { Action: 's3:GetObject', Effect: 'Allow', Resource: [objects('artifacts/*'), objects('runs/*')] },
+      { Action: 's3:PutObject', Effect: 'Allow', Resource: objects('runs/*/*/DataPhase1/*') },
+      { Action: ['s3:GetObject', 's3:PutObject'], Effect: 'Allow', Resource: objects('checkpoints/*/*/DataPhase1/*') },
       {
         Action: 's3:ListBucket',
         Effect: 'Allow',
         Resource: arn(),
-        Condition: { StringLike: { 's3:prefix': ['saturday-pipeline/artifacts/*', 'saturday-pipeline/runs/*', 'saturday-pipeline/checkpoints/*'] } },
+        Condition: { StringLike: { 's3:prefix': ['saturday-pipeline/artifacts/*', 'saturday-pipeline/runs/*', 'saturday-pipeline/checkpoints/*/*/DataPhase1/*'] } },
       },
     ]);
   });
@@ -253,7 +295,7 @@ describe('an existing bucket named in config', () => {
     });
 
     // Act
-    const text = JSON.stringify(instanceRoleStatements(other).filter((s) => [s.Action].flat().some((a) => a.startsWith('s3:'))));
+    const text = JSON.stringify(bucketStatements(instanceRoleStatements(other, 'Research')));
 
     // Assess
     expect(text).toContain('other-pipeline/runs/*');

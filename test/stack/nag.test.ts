@@ -229,10 +229,16 @@ describe('least privilege behind the acknowledgements', () => {
     // Act
     const attached = roles.filter(([, r]) => r.Properties.ManagedPolicyArns).map(([id, r]) => [id, JSON.stringify(r.Properties.ManagedPolicyArns)]);
 
-    // Assess
-    expect(attached).toHaveLength(1);
-    expect(attached[0]![0]).toMatch(/^WorkersInstanceRole/);
-    expect(attached[0]![1]).toContain(':iam::aws:policy/AmazonSSMManagedInstanceCore');
+    // Assess: the workers' roles only (the launch template's and one per phase), each with the
+    // SSM agent's policy and the pipeline's own base policy (the workload log group).
+    expect(attached.map(([id]) => id)).toHaveLength(5);
+    for (const [id, arns] of attached) {
+      expect(id).toMatch(/^Workers(InstanceRole|DataPhase1Role|ResearchRole|PredictorTrainingRole|BacktesterRole)/);
+      const policies = JSON.parse(arns!) as unknown[];
+      expect(policies).toHaveLength(2);
+      expect(arns).toContain(':iam::aws:policy/AmazonSSMManagedInstanceCore');
+      expect(arns).toContain('"Ref":"WorkersWorkerBasePolicy');
+    }
   });
 });
 

@@ -261,7 +261,7 @@ describe('IAM', () => {
     for (const s of putMetric) expect(s.Condition?.StringEquals?.['cloudwatch:namespace']).toBe('AlphaEngine');
   });
 
-  it('lets iam:PassRole pass only the instance role', () => {
+  it("lets iam:PassRole pass only the workers' roles: the launch template's and one per phase", () => {
     // Prepare
     const instanceRoles = template.findResources('AWS::IAM::Role', {
       Properties: {
@@ -270,8 +270,8 @@ describe('IAM', () => {
         },
       },
     });
-    expect(Object.keys(instanceRoles)).toHaveLength(1);
-    const instanceRoleId = Object.keys(instanceRoles)[0]!;
+    const kinds = Object.keys(instanceRoles).map((id) => /^Workers(InstanceRole|DataPhase1Role|ResearchRole|PredictorTrainingRole|BacktesterRole)/.exec(id)?.[1]);
+    expect(kinds.sort()).toEqual(['BacktesterRole', 'DataPhase1Role', 'InstanceRole', 'PredictorTrainingRole', 'ResearchRole']);
 
     // Act
     const passRole = allStatements(template).filter((s) => actionsOf(s).some((a) => a === 'iam:PassRole' || a === 'iam:*' || a === '*'));
@@ -281,20 +281,21 @@ describe('IAM', () => {
     for (const s of passRole) {
       expect(actionsOf(s)).toEqual(['iam:PassRole']);
       const resources = Array.isArray(s.Resource) ? s.Resource : [s.Resource];
-      expect(resources).toEqual([{ 'Fn::GetAtt': [instanceRoleId, 'Arn'] }]);
+      expect(resources).toEqual(expect.arrayContaining(Object.keys(instanceRoles).map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] }))));
+      expect(resources).toHaveLength(Object.keys(instanceRoles).length);
     }
   });
 
-  it('lets the instance role send Run Command output to the workload log group, as the SSM guide lists', () => {
-    // Prepare
-    const instanceRoleId = Object.keys(
-      template.findResources('AWS::IAM::Role', {
-        Properties: { AssumeRolePolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'ec2.amazonaws.com' } })]) } },
-      }),
-    )[0]!;
+  it("lets every worker role send Run Command output to the workload log group, as the SSM guide lists", () => {
+    // Prepare: one managed policy, attached to each worker role.
+    const workerRoles = template.findResources('AWS::IAM::Role', {
+      Properties: { AssumeRolePolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'ec2.amazonaws.com' } })]) } },
+    });
+    const [[basePolicyId, basePolicy]] = Object.entries(template.findResources('AWS::IAM::ManagedPolicy')) as [[string, { Properties: { PolicyDocument: { Statement: Statement[] } } }]];
+    for (const role of Object.values(workerRoles)) expect(role.Properties.ManagedPolicyArns).toContainEqual({ Ref: basePolicyId });
+    const instanceRoleId = Object.keys(workerRoles)[0];
     const workloadLogsId = Object.keys(template.findResources('AWS::Logs::LogGroup', { Properties: { LogGroupName: '/spot-pipeline/saturday-pipeline/workloads' } }))[0]!;
-    const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: instanceRoleId }]));
-    const statements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+    const statements = basePolicy.Properties.PolicyDocument.Statement;
     const resourcesOf = (action: string) => statements.filter((s) => actionsOf(s).includes(action)).flatMap((s) => [s.Resource].flat());
     const groupArn = {
       'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':logs:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':log-group:', { Ref: workloadLogsId }]],

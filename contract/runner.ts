@@ -1,0 +1,38 @@
+/**
+ * What the on-instance runner (instance/pipeline-runner.sh) and the pipeline agree on: the exit
+ * codes the runner reserves for its own failures, and the environment it reads. The runner is
+ * bash, so it repeats these numbers; test/instance/runner.test.ts holds the two together.
+ *
+ * A workload that itself exits with one of the reserved codes is reported as exit 1 by the runner
+ * (it says so in its output), so a reserved code always means what this table says.
+ */
+export const RUNNER_EXIT = {
+  /** The code asset or an artifact did not match its sha256: nothing ran (sysexits EX_DATAERR). */
+  artifactIntegrity: 65,
+  /** A declared secret could not be read: nothing ran (sysexits EX_NOINPUT). */
+  secretUnavailable: 66,
+  /** The workload succeeded but its outputs could not be uploaded (sysexits EX_IOERR). */
+  outputUpload: 74,
+  /**
+   * The spot notice came, the workload was stopped and its checkpoint saved, but the instance was
+   * still running five minutes later (sysexits EX_TEMPFAIL). After a notice the runner waits for
+   * the interruption instead of exiting, so that the command ends as an interruption, not as the
+   * workload's SIGTERM exit.
+   */
+  noticeWithoutInterruption: 75,
+} as const;
+
+/** The reserved codes the pipeline classifies as failures of their own (contract/outcomes.ts). */
+export const RUNNER_FAILURES = {
+  [RUNNER_EXIT.artifactIntegrity]: 'artifact-integrity',
+  [RUNNER_EXIT.secretUnavailable]: 'secret-unavailable',
+  [RUNNER_EXIT.outputUpload]: 'output-upload',
+} as const;
+
+/** The failure kind a reserved exit code stands for, if it is one. */
+export function runnerFailure(exitCode: number): (typeof RUNNER_FAILURES)[keyof typeof RUNNER_FAILURES] | undefined {
+  return Object.hasOwn(RUNNER_FAILURES, exitCode) ? RUNNER_FAILURES[exitCode as keyof typeof RUNNER_FAILURES] : undefined;
+}
+
+/** Where the runner keeps the workload's files on the instance (PIPELINE_WORK_DIR). */
+export const RUNNER_WORK_DIR = '/opt/spot-pipeline/work';
