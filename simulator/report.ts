@@ -9,6 +9,7 @@ import { EVENTS_PER_STATE, EVENTS_PER_TASK_RETRY, EXECUTION_EVENTS, type StateTy
 import { TAG } from '../contract/tags';
 import type { SimInstance } from './services/account';
 import { invocationStatus } from './services/ssm';
+import { uploadedOutputs, workLostMs } from './instance-runner';
 import { phaseOf, type SimExecution } from './step-functions';
 
 /** What the workload did on an instance, as the simulated cloud recorded it (never the pipeline's label). */
@@ -27,7 +28,9 @@ export type WorkloadFact =
   /** Cancelled while it still worked (not hung). */
   | 'cancelled'
   /** Its instance went away under it (spot, or the pipeline terminating it). */
-  | 'cut-off';
+  | 'cut-off'
+  /** The runner refused before the workload (a download that did not verify, a secret it could not read): nothing ran. */
+  | 'not-run';
 
 export interface LaunchReport {
   pool: string | null;
@@ -46,6 +49,8 @@ export interface LaunchReport {
   market: 'spot';
   /** v2: virtual seconds when the interruption notice reached this instance; null if none. */
   noticeAt: number | null;
+  /** v2: workload seconds the attempt's checkpoint restored (0: it started fresh); null when no workload ran. */
+  resumedFromSeconds: number | null;
   /** Extension: the simulated cloud's own record of the launch. */
   cloud: {
     workload: WorkloadFact;
@@ -60,6 +65,8 @@ export interface LaunchReport {
 
 export interface PhaseReport {
   name: string;
+  /** v2: the stage kind. */
+  kind: 'phase';
   status: 'SUCCEEDED' | 'FAILED' | 'NOT_RUN';
   attempts: number;
   launches: LaunchReport[];
@@ -69,6 +76,8 @@ export interface PhaseReport {
   /** Extension: the phase execution's error and cause when it failed. */
   error: string | null;
   cause: string | null;
+  /** v2: workload seconds of interrupted attempts that no checkpoint saved. */
+  workLostSeconds: number;
   /** Extension: relaunches that happened, by the cloud's record (launch attempts after the first, per phase execution). */
   relaunches: number;
   /** Extension: each phase execution's duration in seconds (a redrive runs the phase in a new one). */
@@ -97,6 +106,10 @@ export interface SimulationReport {
   apiCalls: Record<string, number>;
   /** Extension: the calls among them the scenario had throttled, by "Service.Operation". */
   throttledCalls: Record<string, number>;
+  /** v2: the artifacts the run built or found (build stages). */
+  artifacts: { name: string; version: string; sha256: string; built: boolean }[];
+  /** Extension: the objects the runners uploaded to the pipeline bucket's run outputs ("bucket/key"), when and from which instance. */
+  outputs: { key: string; at: number; writtenBy: string }[];
 }
 
 const seconds = (ms: number) => Math.round(ms / 1000);
@@ -120,6 +133,7 @@ function labelsOf(execution: SimExecution): Map<number, HistoryRecord> {
 function workloadFact(sim: Simulation, instance: SimInstance, end: number): WorkloadFact {
   const inv = sim.cloud.invocations.findLast((i) => i.instanceId === instance.id);
   if (!inv) return 'none';
+  if (inv.runner?.failure) return 'not-run';
   const { status, endedAt } = invocationStatus(sim.cloud, inv, end);
   if (endedAt === undefined) return 'running';
   if (status === 'Success') return 'succeeded';
@@ -132,6 +146,30 @@ function workloadFact(sim: Simulation, instance: SimInstance, end: number): Work
 }
 
 const SAFETY_NET = new Set(['execution-cleanup', 'reap-orphans']);
+
+/** The workload commands that ran on an instance (a runner that refused ran none). */
+const workloadsOn = (sim: Simulation, instance: SimInstance) => sim.cloud.invocations.filter((i) => i.instanceId === instance.id && !i.runner?.failure);
+
+/** Workload seconds the instance's workload resumed from; null when no workload ran there. */
+function resumedFrom(sim: Simulation, instance: SimInstance | undefined): number | null {
+  const inv = instance ? workloadsOn(sim, instance).find((i) => i.mode === 'full') : undefined;
+  return inv ? seconds(inv.runner?.resumedFromMs ?? 0) : null;
+}
+
+/** Workload seconds of a phase's interrupted attempts (instances spot took) that no checkpoint saved. */
+function workLost(sim: Simulation, executions: SimExecution[], end: number): number {
+  const arns = new Set(executions.map((e) => e.arn));
+  const taken = sim.cloud.instances.filter((i) => arns.has(i.tags[TAG.execution] ?? '') && i.terminatedBy === 'spot');
+  const lost = taken.flatMap((i) => workloadsOn(sim, i).filter((inv) => inv.mode === 'full')).reduce((sum, inv) => sum + workLostMs(sim.cloud, inv, end), 0);
+  return seconds(lost);
+}
+
+/** The objects the runners uploaded under the runs/ prefix, as the simulated S3 would list them. */
+function uploadedObjects(sim: Simulation, t0: number, end: number): SimulationReport['outputs'] {
+  return sim.cloud.invocations
+    .flatMap((inv) => uploadedOutputs(sim.cloud, inv, invocationStatus(sim.cloud, inv, end), end).map((o) => ({ key: o.key, at: seconds(o.at - t0), writtenBy: inv.instanceId })))
+    .sort((a, b) => a.at - b.at || a.key.localeCompare(b.key));
+}
 
 /** The launches of one phase execution, attempt by attempt, from what the simulated EC2 recorded. */
 function launchesOf(sim: Simulation, execution: SimExecution, t0: number, end: number): LaunchReport[] {
@@ -159,11 +197,12 @@ function launchesOf(sim: Simulation, execution: SimExecution, t0: number, end: n
       attempt,
       market: 'spot' as const,
       noticeAt: instance?.noticeAt !== undefined && instance.noticeAt <= (instance.terminatedAt ?? end) ? seconds(instance.noticeAt - t0) : null,
+      resumedFromSeconds: resumedFrom(sim, instance),
       cloud: {
         workload: instance ? workloadFact(sim, instance, end) : 'none',
         terminatedBy,
         refusals: refused.map((r) => `${r.pool}: ${r.code}`),
-        workloadsStarted: instance ? sim.cloud.invocations.filter((i) => i.instanceId === instance.id).length : 0,
+        workloadsStarted: instance ? workloadsOn(sim, instance).length : 0,
       },
     };
   });
@@ -196,6 +235,7 @@ export function buildReport(sim: Simulation): SimulationReport {
     const launches = perRun.flat();
     return {
       name: phase.name,
+      kind: 'phase' as const,
       status: !last ? 'NOT_RUN' : last.status === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED',
       attempts: launches.length,
       launches,
@@ -204,6 +244,7 @@ export function buildReport(sim: Simulation): SimulationReport {
       budgetSeconds: phase.budgetSeconds,
       error: last && last.status !== 'SUCCEEDED' ? (last.error ?? last.status) : null,
       cause: last && last.status !== 'SUCCEEDED' ? (last.cause ?? null) : null,
+      workLostSeconds: workLost(sim, runs, end),
       relaunches: perRun.reduce((n, run) => n + Math.max(0, run.length - 1), 0),
       runs: runs.map((run) => ({
         execution: run.name,
@@ -227,11 +268,13 @@ export function buildReport(sim: Simulation): SimulationReport {
       runningAtEnd: sim.cloud.runningInstances(end).length,
       lastGoneAt: sim.instancesGoneAt === undefined ? null : seconds(Math.max(t0, ...sim.cloud.instances.map((i) => i.terminatedAt ?? t0)) - t0),
     },
-    workloadsRun: sim.cloud.invocations.filter((i) => i.mode === 'full').length,
+    workloadsRun: sim.cloud.invocations.filter((i) => i.mode === 'full' && !i.runner?.failure).length,
     transitions: sim.stepFunctions.transitions(),
     maxHistoryEvents: Math.max(0, ...sim.stepFunctions.executions.map(historyEvents)),
     apiCalls: Object.fromEntries([...sim.cloud.calls].sort(([a], [b]) => a.localeCompare(b))),
     throttledCalls: Object.fromEntries([...sim.cloud.throttledCalls].sort(([a], [b]) => a.localeCompare(b))),
+    artifacts: [],
+    outputs: uploadedObjects(sim, t0, end),
   };
 }
 

@@ -3,6 +3,7 @@
  * pipeline with the scenario's input, and let virtual time run until every execution has ended.
  */
 import './polyfills';
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import FakeTimers from '@sinonjs/fake-timers';
 import { loadPipelineConfig } from '../lib/config/load';
@@ -10,12 +11,12 @@ import { allPhases, type PipelineConfig } from '../contract/config';
 import { SimulatedEventBus } from './event-bus';
 import { deployedFunctions, SimulatedLambda } from './lambda-runtime';
 import { installLongTimers } from './long-timers';
-import { checkScenarioHandlers, checkScenarioPhases, type Scenario } from './scenario';
+import { checkScenarioArtifacts, checkScenarioHandlers, checkScenarioPhases, type Scenario } from './scenario';
 import { routeSdkToAccount } from './sdk-interceptor';
 import { handleCall, type ServiceName } from './services';
 import { SimulatedAccount } from './services/account';
 import { sdkErrorPrefix, SimulatedStepFunctions, type SimExecution } from './step-functions';
-import { synthTemplate } from './synth';
+import { synthDeployment, type SimDeployment } from './synth';
 import { deployedStateMachines, physicalId, resolve, resourcesOfType, SIM_REGION, type CfnTemplate } from './template';
 
 /** Saturday 2026-05-30, 02:00 in Los Angeles: when the seed's pipeline started. */
@@ -42,8 +43,8 @@ export interface SimulationOptions {
   readonly baseDir?: string;
   /** Virtual start of the execution (epoch ms). */
   readonly startAt?: number;
-  /** A template synthesized earlier for the same config (saves the synth). */
-  readonly template?: CfnTemplate;
+  /** A deployment synthesized earlier for the same config (saves the synth). */
+  readonly deployment?: SimDeployment;
 }
 
 export interface Simulation {
@@ -91,7 +92,9 @@ export async function runSimulation(scenario: Scenario, options: SimulationOptio
     scenario,
     allPhases(config).map((p) => p.name),
   );
-  const template = options.template ?? synthTemplate(config);
+  checkScenarioArtifacts(scenario, codeArtifactNames(config));
+  const deployment = options.deployment ?? synthDeployment(config);
+  const { template } = deployment;
   const [lt] = resourcesOfType(template, 'AWS::EC2::LaunchTemplate');
   if (!lt) throw new Error('the synthesized template has no launch template');
   const functions = deployedFunctions(template);
@@ -102,7 +105,8 @@ export async function runSimulation(scenario: Scenario, options: SimulationOptio
   const lambda = new SimulatedLambda(functions, scenario.lostResponses);
   await lambda.load();
   const stepFunctions = new SimulatedStepFunctions(deployedStateMachines(template), lambda);
-  const cloud = new SimulatedAccount({ scenario, subnetZones: subnetZones(template, config), launchTemplateId: physicalId(lt[0], lt[1]), stepFunctions });
+  const instanceProfiles = resourcesOfType(template, 'AWS::IAM::InstanceProfile').map(([id]) => String(resolve(template, { 'Fn::GetAtt': [id, 'Arn'] })));
+  const cloud = new SimulatedAccount({ scenario, subnetZones: subnetZones(template, config), launchTemplateId: physicalId(lt[0], lt[1]), stepFunctions, instanceProfiles });
   // AWS SDK integration tasks call the simulated account, as the handlers' SDK clients do. The
   // parameters arrive as the state evaluated them, PascalCase as the SDK's input; the action is the
   // API operation in camelCase (developer guide, "Learning to use AWS service SDK integrations").
@@ -118,6 +122,7 @@ export async function runSimulation(scenario: Scenario, options: SimulationOptio
   stepFunctions.onEnded.push((execution) => eventBus.executionEnded(execution));
   const realStart = performance.now();
   const startedAt = options.startAt ?? DEFAULT_START;
+  publishAssets(cloud, deployment, scenario, startedAt);
   const clock = FakeTimers.install({ now: startedAt, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], loopLimit: 1_000_000 });
   // Over the fake clock: delays beyond 2^31-1 ms (abort, redrive, Wait states, timeouts) run in chunks.
   const uninstallLongTimers = installLongTimers();
@@ -169,6 +174,24 @@ export async function runSimulation(scenario: Scenario, options: SimulationOptio
     unroute();
     uninstallLongTimers();
     clock.uninstall();
+  }
+}
+
+/** The artifacts a scenario may name for this config: `code` when some phase has a code directory. */
+export function codeArtifactNames(config: PipelineConfig): string[] {
+  return config.code !== undefined || allPhases(config).some((p) => p.code !== undefined) ? ['code'] : [];
+}
+
+/**
+ * What `cdk deploy` does before the stack: publish the file assets (the code archives) to the
+ * bootstrap bucket, byte for byte. A scenario may have the stored code corrupted after that
+ * (`artifacts.code.corrupt`): its bytes, and so their sha256, are no longer what synth recorded.
+ */
+function publishAssets(cloud: SimulatedAccount, deployment: SimDeployment, scenario: Scenario, at: number): void {
+  const corrupt = scenario.artifacts?.code?.corrupt === true;
+  for (const file of deployment.files) {
+    const sha256 = corrupt ? createHash('sha256').update(`${file.sha256} with a flipped byte`).digest('hex') : file.sha256;
+    cloud.objects.set(`${file.bucket}/${file.key}`, { sha256, size: file.size, writtenAt: at, writtenBy: 'cdk deploy' });
   }
 }
 

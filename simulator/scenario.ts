@@ -179,6 +179,18 @@ export const attemptPlanSchema = z
   .strict();
 export type AttemptPlan = z.output<typeof attemptPlanSchema>;
 
+export const artifactPlanSchema = z
+  .object({
+    /** Already built for this version before the run: the build is skipped. */
+    present: z.boolean({ error: 'must be true or false' }).optional(),
+    /** The stored bytes do not match the recorded sha256. */
+    corrupt: z.boolean({ error: 'must be true or false' }).optional(),
+    buildMinutes: minutes('how long the build runs', { positive: true }).optional(),
+    buildExitCode: exitCode.optional(),
+  })
+  .strict();
+export type ArtifactPlan = z.output<typeof artifactPlanSchema>;
+
 export const phasePlanSchema = z
   .object({
     workloadMinutes: minutes('how long the workload runs', { positive: true }).optional(),
@@ -186,6 +198,16 @@ export const phasePlanSchema = z
     /** v2: where the workload prints its progress lines (default stdout). */
     output: z.enum(['stdout', 'stderr', 'both'], { error: 'must be "stdout", "stderr" or "both"' }).optional(),
     attempts: z.array(attemptPlanSchema, { error: 'must be a list of attempt objects' }).max(50).optional(),
+    /**
+     * v2: the workload saves its progress under $PIPELINE_CHECKPOINT_URI this often and when the
+     * interruption notice reaches it; a later attempt handed the same location resumes from the last save.
+     */
+    checkpointEveryMinutes: minutes('between the workload\'s checkpoint saves', { positive: true }).optional(),
+    /** v2: files the workload leaves under $PIPELINE_OUTPUT_URI when it succeeds (name -> JSON content). */
+    writes: ownRecord(z.unknown(), {
+      error: 'must map file names (e.g. "metrics.json") to their JSON content',
+      key: (key) => (/^[A-Za-z0-9._-]{1,100}$/.test(key) && key !== '.' && key !== '..' ? undefined : 'must be a file name of letters, digits, . _ - (at most 100)'),
+    }).optional(),
   })
   .strict();
 export type PhasePlan = z.output<typeof phasePlanSchema>;
@@ -216,6 +238,13 @@ export const scenarioSchema = z
     /** Extension: accept spot status and StateReason codes EC2 does not document (to rehearse a new code). */
     allowUnknownCodes: z.boolean({ error: 'must be true or false' }).optional(),
     phases: ownRecord(phasePlanSchema, { error: 'must map phase names to phase plans' }).optional(),
+    /**
+     * v2: artifacts by name: `code` is a phase's code archive (config `code`). `corrupt`: the stored
+     * bytes do not match the sha256 the pipeline recorded.
+     */
+    artifacts: ownRecord(artifactPlanSchema, { error: 'must map artifact names (e.g. "code") to artifact plans' }).optional(),
+    /** Extension: secret sources (as the config names them, e.g. "ssm:/alpha/db-password") the instance cannot read. */
+    secretsUnavailable: z.array(z.string({ error: 'must be a string like "ssm:/name"' }).regex(/^(ssm|secretsmanager):.+$/, { error: 'must look like "ssm:/name" or "secretsmanager:name"' }), { error: 'must be a list of secret sources' }).optional(),
   })
   .strict()
   .superRefine((scenario, ctx) => {
@@ -277,6 +306,16 @@ export function checkScenarioPhases(scenario: Scenario, phaseNames: readonly str
   if (unknown.length > 0) {
     throw new ScenarioError(
       `Invalid scenario:\n${unknown.map((n) => `${formatPath(['phases', n])}: no such phase in the pipeline config (phases: ${phaseNames.join(', ')})`).join('\n')}`,
+    );
+  }
+}
+
+/** Scenario artifacts must be artifacts of the pipeline: `code` when a phase has a code directory. */
+export function checkScenarioArtifacts(scenario: Scenario, artifactNames: readonly string[]): void {
+  const unknown = Object.keys(scenario.artifacts ?? {}).filter((n) => !artifactNames.includes(n));
+  if (unknown.length > 0) {
+    throw new ScenarioError(
+      `Invalid scenario:\n${unknown.map((n) => `${formatPath(['artifacts', n])}: no such artifact in the pipeline config (artifacts: ${artifactNames.length > 0 ? artifactNames.join(', ') : 'none'})`).join('\n')}`,
     );
   }
 }

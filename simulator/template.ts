@@ -41,6 +41,10 @@ export function physicalId(logicalId: string, resource: CfnResource): string {
       return String(p.LogGroupName ?? `/sim/${logicalId}`);
     case 'AWS::IAM::Role':
       return String(p.RoleName ?? logicalId);
+    case 'AWS::IAM::InstanceProfile':
+      // Without an InstanceProfileName, CloudFormation names it after the stack and the logical id
+      // with a unique suffix (CloudFormation user guide, "AWS::IAM::InstanceProfile": Ref returns the name).
+      return String(p.InstanceProfileName ?? `SimulatedStack-${logicalId}-${hex(logicalId, 12).toUpperCase()}`);
     case 'AWS::SNS::Topic':
       return `arn:aws:sns:${SIM_REGION}:${SIM_ACCOUNT}:${logicalId}`;
     case 'AWS::S3::Bucket':
@@ -65,6 +69,8 @@ function getAtt(template: CfnTemplate, logicalId: string, attribute: string): un
       return id.split(':').at(-1);
     case 'AWS::IAM::Role.Arn':
       return `arn:aws:iam::${SIM_ACCOUNT}:role/${id}`;
+    case 'AWS::IAM::InstanceProfile.Arn':
+      return `arn:aws:iam::${SIM_ACCOUNT}:instance-profile/${id}`;
     case 'AWS::Logs::LogGroup.Arn':
       return `arn:aws:logs:${SIM_REGION}:${SIM_ACCOUNT}:log-group:${id}:*`;
     case 'AWS::EC2::LaunchTemplate.LatestVersionNumber':

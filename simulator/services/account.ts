@@ -9,6 +9,7 @@
  * the service's own module (ec2.ts, ssm.ts, cloudwatch.ts, logs.ts, sfn.ts), which import only
  * types from here (the one runtime import goes the other way: the views ask ec2.ts for states).
  */
+import type { RunnerRecord } from '../instance-runner';
 import type { AttemptPlan, PhasePlan, Scenario } from '../scenario';
 import type { SimulatedStepFunctions } from '../step-functions';
 import { stateOf } from './ec2';
@@ -25,6 +26,8 @@ export interface SimInstance {
   readonly phase: string;
   readonly attempt: number;
   readonly plan: AttemptPlan;
+  /** The instance profile it was launched with (RunInstances IamInstanceProfile.Arn); undefined: the launch template's. */
+  readonly instanceProfileArn?: string;
   terminatedAt?: number;
   stateReason?: string;
   /** When the spot notice arrives (set once a workload starts on an interruption plan). */
@@ -50,6 +53,8 @@ export interface SimInvocation {
   readonly commands: string[];
   /** SendCommand's Comment. */
   readonly comment: string;
+  /** What the on-instance runner did around the workload (instance-runner.ts); undefined for a command without it. */
+  readonly runner?: RunnerRecord;
   cancelledAt?: number;
 }
 
@@ -78,6 +83,19 @@ export interface AccountOptions {
   readonly launchTemplateId: string;
   /** The account's Step Functions service, whose executions SFN.DescribeExecution reads. */
   readonly stepFunctions: SimulatedStepFunctions;
+  /** ARNs of the instance profiles the stack created. */
+  readonly instanceProfiles?: readonly string[];
+}
+
+/** An S3 object: what the simulated cloud keeps of it (its bytes' sha256 and size, who wrote it, when). */
+export interface SimObject {
+  readonly sha256: string;
+  readonly size: number;
+  readonly writtenAt: number;
+  /** "cdk deploy", or the instance id that uploaded it. */
+  readonly writtenBy: string;
+  /** The content, for the small objects the simulated workload writes (checkpoint progress, outputs). */
+  readonly body?: string;
 }
 
 export class SimulatedAccount {
@@ -85,6 +103,11 @@ export class SimulatedAccount {
   readonly subnetZones: ReadonlyMap<string, string>;
   readonly launchTemplateId: string;
   readonly stepFunctions: SimulatedStepFunctions;
+  readonly instanceProfiles: readonly string[];
+
+  // ----- S3 -----------------------------------------------------------------------------------
+  /** Every object, by "bucket/key"; each write replaces the object (the latest version is what a read gets). */
+  readonly objects = new Map<string, SimObject>();
 
   // ----- EC2 ---------------------------------------------------------------------------------
   readonly instances: SimInstance[] = [];
@@ -112,6 +135,7 @@ export class SimulatedAccount {
     this.subnetZones = options.subnetZones;
     this.launchTemplateId = options.launchTemplateId;
     this.stepFunctions = options.stepFunctions;
+    this.instanceProfiles = options.instanceProfiles ?? [];
   }
 
   nextId(prefix: string, length: number): string {

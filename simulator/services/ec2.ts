@@ -128,6 +128,12 @@ export function runInstances(account: SimulatedAccount, input: Record<string, un
   if (lt.LaunchTemplateId !== account.launchTemplateId) {
     throw new SimulatedAwsError('InvalidLaunchTemplateId.NotFound', `launch template ${lt.LaunchTemplateId} does not exist`);
   }
+  // A profile RunInstances names must exist (EC2 API reference, "RunInstances" IamInstanceProfile;
+  // an unknown ARN is InvalidParameterValue, "Invalid IAM Instance Profile ARN").
+  const profile = (input.IamInstanceProfile as { Arn?: string } | undefined)?.Arn;
+  if (profile !== undefined && !account.instanceProfiles.includes(profile)) {
+    throw new SimulatedAwsError('InvalidParameterValue', `Value (${profile}) for parameter iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN`);
+  }
   const subnetId = String(input.SubnetId);
   const availabilityZone = account.subnetZones.get(subnetId);
   if (!availabilityZone) throw new SimulatedAwsError('InvalidSubnetID.NotFound', `subnet ${subnetId} does not exist`);
@@ -156,6 +162,7 @@ export function runInstances(account: SimulatedAccount, input: Record<string, un
     phase,
     attempt,
     plan,
+    instanceProfileArn: profile,
   };
   account.instances.push(instance);
   scheduleInterruptionAfterLaunch(instance);

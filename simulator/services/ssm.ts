@@ -18,6 +18,7 @@
  */
 import { SIM_ACCOUNT } from '../template';
 import type { SimInvocation, SimulatedAccount } from './account';
+import { reportedExit, RUNNER_FAILURE_MS, startRunner, stoppedOnNoticeAt } from '../instance-runner';
 import { byId, scheduleInterruption, settle, stateOf } from './ec2';
 import { SimulatedAwsError } from './errors';
 
@@ -75,10 +76,19 @@ export function outputLines(account: SimulatedAccount, inv: SimInvocation, strea
   if (!streams.includes(stream)) return [];
   const onThis = (n: number) => streams.length === 1 || streams[n % 2] === stream;
   const { endedAt } = invocationStatus(account, inv, now);
-  const until = Math.min(now, endedAt ?? now);
   const label = inv.mode === 'preflight' ? 'preflight' : 'workload';
+  // The runner's own failure: it printed why on stdout, and nothing ran.
+  if (inv.runner?.failure) return stream === 'stdout' && endedAt !== undefined && endedAt <= now ? [{ at: endedAt, line: inv.runner.failure.line }] : [];
+  // On the spot notice the runner stops the workload (it prints no more) and says so on stderr.
+  const stoppedAt = stoppedOnNoticeAt(account, inv);
+  const runnerLines = stream === 'stderr' && stoppedAt !== undefined && stoppedAt <= now && (endedAt === undefined || stoppedAt <= endedAt)
+    ? [{ at: stoppedAt, line: 'pipeline-runner: spot interruption notice: stopping the workload to save its checkpoint' }]
+    : [];
+  const until = Math.min(now, endedAt ?? now, stoppedAt ?? Infinity);
   const lines = onThis(0) ? [{ at: inv.startedAt, line: `${inv.phase} ${label} started (attempt ${inv.attempt})` }] : [];
-  if (inv.hang) return lines;
+  const resumed = inv.runner?.resumedFromMs ?? 0;
+  if (resumed > 0 && onThis(0)) lines.push({ at: inv.startedAt, line: `${inv.phase} ${label}: resuming from its checkpoint at minute ${Math.floor(resumed / MINUTE)}` });
+  if (inv.hang) return [...lines, ...runnerLines];
   const total = Math.max(1, Math.ceil(inv.durationMs / MINUTE));
   // Every whole minute strictly before the workload's end, so a fractional duration leaves no gap.
   for (let m = 1; inv.startedAt + m * MINUTE <= until && m * MINUTE < inv.durationMs; m++) {
@@ -87,7 +97,7 @@ export function outputLines(account: SimulatedAccount, inv: SimInvocation, strea
   if (endedAt !== undefined && endedAt === inv.startedAt + inv.durationMs && onThis(0)) {
     lines.push({ at: endedAt, line: inv.exitCode === 0 ? `${inv.phase} ${label} done` : `${inv.phase} ${label} failed: exit ${inv.exitCode}` });
   }
-  return lines;
+  return [...lines, ...runnerLines];
 }
 
 // ----- operations ---------------------------------------------------------------------------
@@ -113,6 +123,10 @@ export function sendCommand(account: SimulatedAccount, input: Record<string, unk
   const mode = commands.some((c) => c === "export PIPELINE_MODE='preflight'") ? 'preflight' : 'full';
   const phasePlan = account.phasePlan(instance.phase);
   const plan = instance.plan;
+  // The runner's checks and restore (instance-runner.ts), before the workload starts.
+  const runner = startRunner(account, instance, commands, mode, now);
+  const plannedMs = (mode === 'preflight' ? (account.scenario.preflightMinutes ?? 1) : (phasePlan.workloadMinutes ?? 30)) * MINUTE;
+  const workloadExit = mode === 'preflight' ? 0 : (plan.exitCode ?? phasePlan.exitCode ?? 0);
   const inv: SimInvocation = {
     commandId: account.nextId('cmd-', 12),
     instanceId: instance.id,
@@ -121,11 +135,13 @@ export function sendCommand(account: SimulatedAccount, input: Record<string, unk
     mode,
     startedAt: now,
     executionTimeoutMs: Number(params.executionTimeout?.[0] ?? 3600) * 1000,
-    durationMs: (mode === 'preflight' ? (account.scenario.preflightMinutes ?? 1) : (phasePlan.workloadMinutes ?? 30)) * MINUTE,
-    exitCode: mode === 'preflight' ? 0 : (plan.exitCode ?? phasePlan.exitCode ?? 0),
-    hang: mode === 'full' && plan.hang === true,
+    // What is left of the workload after the progress its checkpoint restored (at least a second).
+    durationMs: runner?.failure ? RUNNER_FAILURE_MS : Math.max(1000, plannedMs - (runner?.resumedFromMs ?? 0)),
+    exitCode: runner?.failure ? runner.failure.exitCode : reportedExit(runner, workloadExit),
+    hang: mode === 'full' && plan.hang === true && !runner?.failure,
     commands,
     comment: typeof input.Comment === 'string' ? input.Comment : '',
+    runner,
   };
   account.invocations.push(inv);
   // Spot's plan for this instance starts with its workload (scenario interruptAtMinute).

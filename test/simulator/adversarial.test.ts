@@ -15,8 +15,7 @@ import { parsePipelineConfig } from '../../lib/config/load';
 import { buildReport, type SimulationReport } from '../../simulator/report';
 import { runSimulation } from '../../simulator/run';
 import { parseScenario } from '../../simulator/scenario';
-import { synthTemplate } from '../../simulator/synth';
-import type { CfnTemplate } from '../../simulator/template';
+import { synthDeployment, type SimDeployment } from '../../simulator/synth';
 import { runProblems } from './report-checks';
 
 const solo = (phase: Partial<PhaseConfigInput>): PipelineConfigInput => ({
@@ -43,20 +42,20 @@ type ConfigName = keyof typeof CONFIGS;
 describe('faults aimed where the promises are thinnest', () => {
   let dir: string;
   const files = {} as Record<ConfigName, string>;
-  const templates = {} as Record<ConfigName, CfnTemplate>;
+  const templates = {} as Record<ConfigName, SimDeployment>;
 
   beforeAll(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'sim-adversarial-'));
     for (const [name, config] of Object.entries(CONFIGS) as [ConfigName, PipelineConfigInput][]) {
       files[name] = path.join(dir, `${name}.json`);
       writeFileSync(files[name], JSON.stringify(config));
-      templates[name] = synthTemplate(parsePipelineConfig(config));
+      templates[name] = synthDeployment(parsePipelineConfig(config));
     }
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   async function run(config: ConfigName, scenario: Record<string, unknown>): Promise<SimulationReport> {
-    const report = buildReport(await runSimulation(parseScenario({ ...scenario, config: files[config] }), { template: templates[config] }));
+    const report = buildReport(await runSimulation(parseScenario({ ...scenario, config: files[config] }), { deployment: templates[config] }));
     expect(runProblems(report, 'AlphaEngine', { exhaustedDatumMayDrop: true }), JSON.stringify(report.phases)).toEqual([]);
     for (const p of report.phases) for (const r of p.runs) expect(r.seconds, `${p.name} ${r.execution}`).toBeLessThanOrEqual(p.budgetSeconds);
     return report;

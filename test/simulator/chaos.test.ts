@@ -23,8 +23,7 @@ import { buildReport, type SimulationReport } from '../../simulator/report';
 import { runSimulation } from '../../simulator/run';
 import { parseScenario } from '../../simulator/scenario';
 import { SERVICES } from '../../simulator/services';
-import { synthTemplate } from '../../simulator/synth';
-import type { CfnTemplate } from '../../simulator/template';
+import { synthDeployment, type SimDeployment } from '../../simulator/synth';
 import { reportShapeProblems, runProblems } from './report-checks';
 
 const BASE_SEED = Number(process.env.CHAOS_SEED ?? 20260530);
@@ -232,7 +231,7 @@ function oracleProblems(scenario: ChaosScenario, report: SimulationReport, stage
 describe(`chaos: ${COUNT} seeded scenarios from seed ${BASE_SEED}`, () => {
   let dir: string;
   const configPaths: Record<string, string> = {};
-  const templates: Record<string, CfnTemplate> = {};
+  const templates: Record<string, SimDeployment> = {};
   /** Each config's stages, as phase names. */
   const stagesOf: Record<string, string[][]> = {};
   /** What the cases ended with, to check the generator reaches the interesting endings. */
@@ -245,7 +244,7 @@ describe(`chaos: ${COUNT} seeded scenarios from seed ${BASE_SEED}`, () => {
       writeFileSync(file, JSON.stringify(config, null, 2));
       configPaths[name] = file;
       const parsed = parsePipelineConfig(config);
-      templates[file] = synthTemplate(parsed);
+      templates[file] = synthDeployment(parsed);
       stagesOf[file] = parsed.phases.map((stage) => (stage.kind === 'parallel' ? stage.parallel.map((p) => p.name) : [stage.name]));
     }
   });
@@ -273,7 +272,7 @@ describe(`chaos: ${COUNT} seeded scenarios from seed ${BASE_SEED}`, () => {
       ].join('\n');
       let report: SimulationReport;
       try {
-        report = buildReport(await runSimulation(parseScenario(scenario), { template: templates[scenario.config] }));
+        report = buildReport(await runSimulation(parseScenario(scenario), { deployment: templates[scenario.config] }));
       } catch (err) {
         throw new Error(`${replay}\nthe simulation threw: ${(err as Error).stack ?? String(err)}`);
       }
@@ -332,7 +331,7 @@ describe(`chaos: ${COUNT} seeded scenarios from seed ${BASE_SEED}`, () => {
       config: configPaths.compact,
       phases: { Beta: { workloadMinutes: 2, exitCode: 1 }, Gamma: { workloadMinutes: 14 } },
     });
-    const sim = await runSimulation(scenario, { template: templates[configPaths.compact!] });
+    const sim = await runSimulation(scenario, { deployment: templates[configPaths.compact!] });
     expect(sim.pipeline.status).toBe('FAILED');
     const stoppedAt = sim.pipeline.stoppedAt!;
     const outlived = sim.stepFunctions.executions.filter((e) => e.stoppedAt === undefined || e.stoppedAt > stoppedAt).map((e) => e.name);

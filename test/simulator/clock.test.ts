@@ -13,8 +13,8 @@ import { installLongTimers, MAX_TIMER_DELAY_MS } from '../../simulator/long-time
 import { AFTER_END_CAP_MS, runSimulation } from '../../simulator/run';
 import { parseScenario } from '../../simulator/scenario';
 import { SimulatedStepFunctions, type SimExecution } from '../../simulator/step-functions';
-import { synthTemplate } from '../../simulator/synth';
-import type { CfnTemplate, DeployedStateMachine } from '../../simulator/template';
+import { synthDeployment, type SimDeployment } from '../../simulator/synth';
+import type { DeployedStateMachine } from '../../simulator/template';
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
@@ -155,9 +155,9 @@ describe('Wait states and execution timeouts beyond 24.8 days', () => {
 
 describe('runSimulation: abortAtMinute and redriveAfterMinutes beyond 24.8 days', () => {
   describe('the built-in pipeline', () => {
-    let template: CfnTemplate;
+    let deployment: SimDeployment;
     beforeAll(() => {
-      template = synthTemplate(loadPipelineConfig());
+      deployment = synthDeployment(loadPipelineConfig());
     });
 
     // (The abort firing at its virtual minute after a 40-day delay is the redrive test below.)
@@ -166,7 +166,7 @@ describe('runSimulation: abortAtMinute and redriveAfterMinutes beyond 24.8 days'
       const scenario = parseScenario({ abortAtMinute: 40 * 24 * 60, phases: { DataPhase1: { workloadMinutes: 1 }, Research: { workloadMinutes: 1 }, PredictorTraining: { workloadMinutes: 1 }, Backtester: { workloadMinutes: 1 } } });
 
       // Act
-      const sim = await runSimulation(scenario, { template });
+      const sim = await runSimulation(scenario, { deployment });
 
       // Assess
       expect(sim.pipeline.status).toBe('SUCCEEDED');
@@ -179,12 +179,12 @@ describe('runSimulation: abortAtMinute and redriveAfterMinutes beyond 24.8 days'
       // 40 minutes after that.
       const redriveAfterMinutes = 40 * 24 * 60;
       const first = parseScenario({ phases: { DataPhase1: { workloadMinutes: 1, attempts: [{ exitCode: 1 }] } } });
-      const failedAfter = await runSimulation(first, { template });
+      const failedAfter = await runSimulation(first, { deployment });
       const failedAtMinute = (failedAfter.pipeline.stoppedAt! - failedAfter.startedAt) / MINUTE;
       const scenario = parseScenario({ ...first, redriveAfterMinutes, abortAtMinute: Math.ceil(failedAtMinute) + redriveAfterMinutes + 40 });
 
       // Act
-      const sim = await runSimulation(scenario, { template });
+      const sim = await runSimulation(scenario, { deployment });
 
       // Assess
       const [failed, redriven] = sim.pipelineRuns;
@@ -200,7 +200,7 @@ describe('runSimulation: abortAtMinute and redriveAfterMinutes beyond 24.8 days'
       const scenario = parseScenario({ throttle: { 'EC2.TerminateInstances': 300 } });
 
       // Act
-      const sim = await runSimulation(scenario, { template });
+      const sim = await runSimulation(scenario, { deployment });
 
       // Assess: an instance outlived the executions; the reaper, still firing, terminated it later.
       expect(sim.cloud.runningInstances(sim.endedAt).length).toBeGreaterThan(0);
@@ -220,7 +220,7 @@ describe('runSimulation: abortAtMinute and redriveAfterMinutes beyond 24.8 days'
       const scenario = parseScenario({ throttle: { 'EC2.TerminateInstances': 1000 } });
 
       // Act
-      const sim = await runSimulation(scenario, { template });
+      const sim = await runSimulation(scenario, { deployment });
 
       // Assess: the scheduled rules kept firing (the reaper every 30 minutes) for 48 hours, then the run stopped.
       expect(sim.instancesGoneAt).toBeUndefined();
@@ -232,7 +232,7 @@ describe('runSimulation: abortAtMinute and redriveAfterMinutes beyond 24.8 days'
 
     it('a run that leaves nothing behind stops at its end: the last instance was gone by then', async () => {
       // Act
-      const sim = await runSimulation(parseScenario({}), { template });
+      const sim = await runSimulation(parseScenario({}), { deployment });
 
       // Assess: no datum was put after the end (the clock did not run on).
       expect(sim.instancesGoneAt).toBeLessThanOrEqual(sim.endedAt);

@@ -12,8 +12,7 @@ import { checkInvariants } from '../../simulator/invariants';
 import { buildReport, type PhaseReport, type SimulationReport } from '../../simulator/report';
 import { runSimulation } from '../../simulator/run';
 import { loadScenario, parseScenario, ScenarioError } from '../../simulator/scenario';
-import { synthTemplate } from '../../simulator/synth';
-import type { CfnTemplate } from '../../simulator/template';
+import { synthDeployment, type SimDeployment } from '../../simulator/synth';
 import { causeError, reportShapeProblems, runProblems } from './report-checks';
 
 const SCENARIOS = path.join(__dirname, 'scenarios');
@@ -65,11 +64,11 @@ function phaseFacts(p: PhaseReport, want: PhaseExpectation) {
 }
 
 describe('scenario suite (built-in Saturday pipeline)', () => {
-  let template: CfnTemplate;
+  let deployment: SimDeployment;
   const config = loadPipelineConfig();
 
   beforeAll(() => {
-    template = synthTemplate(config);
+    deployment = synthDeployment(config);
   });
 
   it('expected.json covers every scenario file, and every entry has a file', () => {
@@ -84,7 +83,7 @@ describe('scenario suite (built-in Saturday pipeline)', () => {
 
     beforeAll(async () => {
       const scenario = loadScenario(path.join(SCENARIOS, file));
-      report = buildReport(await runSimulation(scenario, { template, baseDir: SCENARIOS }));
+      report = buildReport(await runSimulation(scenario, { deployment, baseDir: SCENARIOS }));
     });
 
     it('writes a report of the contract shape', () => {
@@ -144,7 +143,7 @@ describe('scenario suite (built-in Saturday pipeline)', () => {
   describe.each(readdirSync(path.join(__dirname, '..', '..', 'scenarios')).filter((f) => f.endsWith('.json')))('scenarios/%s (shipped for users)', (file) => {
     it('runs, keeps every invariant and leaves no instance running', async () => {
       const scenario = loadScenario(path.join(__dirname, '..', '..', 'scenarios', file));
-      const report = buildReport(await runSimulation(scenario, { template, baseDir: path.join(__dirname, '..', '..', 'scenarios') }));
+      const report = buildReport(await runSimulation(scenario, { deployment, baseDir: path.join(__dirname, '..', '..', 'scenarios') }));
       expect(runProblems(report, 'AlphaEngine', { reaperMayAct: true, exhaustedDatumMayDrop: true })).toEqual([]);
       expect(report.instances.runningAtEnd).toBe(0);
     });
@@ -162,9 +161,9 @@ describe('scenario suite (built-in Saturday pipeline)', () => {
 
     it('an unknown phase name is rejected by runSimulation, naming the phase', async () => {
       const scenario = loadScenario(path.join(INVALID, 'unknown-phase.json'));
-      const run = runSimulation(scenario, { template, baseDir: INVALID });
+      const run = runSimulation(scenario, { deployment, baseDir: INVALID });
       await expect(run).rejects.toThrow(ScenarioError);
-      await expect(runSimulation(scenario, { template, baseDir: INVALID })).rejects.toThrow(/phases\.DataPhase9: no such phase/);
+      await expect(runSimulation(scenario, { deployment, baseDir: INVALID })).rejects.toThrow(/phases\.DataPhase9: no such phase/);
     });
 
     it('other malformed fields name their path', () => {

@@ -19,7 +19,7 @@ import { runSimulation, type Simulation } from '../../simulator/run';
 import { parseScenario } from '../../simulator/scenario';
 import { SimulatedAwsError } from '../../simulator/services/errors';
 import { phaseOf, SimulatedStepFunctions, type SimExecution } from '../../simulator/step-functions';
-import { synthTemplate } from '../../simulator/synth';
+import { synthDeployment } from '../../simulator/synth';
 import type { DeployedStateMachine } from '../../simulator/template';
 
 const ACCOUNT = '123456789012';
@@ -337,7 +337,7 @@ describe('the pipeline in the simulated account', () => {
     writeFileSync(configPath, JSON.stringify(CONFIG));
     // Gamma succeeds in 5 minutes; Beta's workload fails after 20 (a bug), and is redriven an hour later.
     const scenario = parseScenario({ config: configPath, phases: { Beta: { workloadMinutes: 20, attempts: [{ exitCode: 1 }] }, Gamma: { workloadMinutes: 5 } }, redriveAfterMinutes: 60 });
-    sim = await runSimulation(scenario, { template: synthTemplate(parsePipelineConfig(CONFIG)) });
+    sim = await runSimulation(scenario, { deployment: synthDeployment(parsePipelineConfig(CONFIG)) });
   });
   afterAll(() => {
     rmSync(dir, { recursive: true, force: true });
