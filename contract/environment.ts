@@ -15,10 +15,13 @@ export const workloadLogEnvSchema = z.object({
   WORKLOAD_LOG_GROUP: z.string().min(1),
 });
 
-/** SendWorkload: the workload's output group, and the pipeline bucket its outputs and checkpoints go to. */
-export const sendEnvSchema = workloadLogEnvSchema.extend({
+/** HandleFailure: the pipeline bucket, where a workload's checkpoint reports its progress. */
+export const bucketEnvSchema = z.object({
   PIPELINE_BUCKET: z.string().min(3).max(63),
 });
+
+/** SendWorkload: the workload's output group, and the pipeline bucket its outputs and checkpoints go to. */
+export const sendEnvSchema = workloadLogEnvSchema.extend(bucketEnvSchema.shape);
 
 /** ExecutionCleanup: whose instances it may terminate. */
 export const cleanupEnvSchema = z.object({ PIPELINE_NAME: z.string().min(1) });
@@ -34,6 +37,7 @@ export const reaperEnvSchema = z.object({
 export type LaunchEnv = z.output<typeof launchEnvSchema>;
 export type WorkloadLogEnv = z.output<typeof workloadLogEnvSchema>;
 export type SendEnv = z.output<typeof sendEnvSchema>;
+export type BucketEnv = z.output<typeof bucketEnvSchema>;
 export type CleanupEnv = z.output<typeof cleanupEnvSchema>;
 export type ReaperEnv = z.output<typeof reaperEnvSchema>;
 /** What the stack writes: every value a string, as Lambda holds environment variables. */

@@ -8,8 +8,15 @@ export function formatPath(path: readonly PropertyKey[]): string {
 
 type Issue = z.core.$ZodIssue;
 
-/** A union that matched no option reports the option that came closest (fewest issues). */
+/**
+ * A union that matched no option reports the option that came closest (fewest issues). A record
+ * key its key schema refused reports why (zod's own message is only "Invalid key in record", or
+ * the record's `error`, which says nothing about the key).
+ */
 function flattenIssue(issue: Issue): Issue[] {
+  if (issue.code === 'invalid_key' && issue.issues.length > 0) {
+    return issue.issues.flatMap((inner) => flattenIssue({ ...inner, path: [...issue.path, ...inner.path] } as Issue));
+  }
   if (issue.code !== 'invalid_union' || issue.errors.length === 0) return [issue];
   const closest = issue.errors.reduce((best, option) => (option.length < best.length ? option : best));
   return closest.flatMap((inner) => flattenIssue({ ...inner, path: [...issue.path, ...inner.path] } as Issue));

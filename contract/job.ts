@@ -55,6 +55,12 @@ export const commandRefSchema = z.object({
   lastOutput: z.string(),
   /** When the workload last printed (or the command was sent): the silence watchdog's anchor. */
   lastOutputAt: z.string(),
+  /**
+   * Spot's interruption, as a poll first saw it while the instance still ran its command: the
+   * pipeline leaves the runner its notice window to save the checkpoint (decisions/attempt.ts,
+   * NOTICE_SAVE_WINDOW_SECONDS), and names the interruption if the phase ends in that window.
+   */
+  notice: z.object({ seenAt: z.string(), reasonCode: z.enum(REASON_CODES), detail: z.string() }).optional(),
 });
 export type CommandRef = z.output<typeof commandRefSchema>;
 

@@ -31,7 +31,8 @@ const regexSource = z.string({ error: 'must be a string' }).superRefine((source,
   try {
     new RegExp(source, 'u');
   } catch (err) {
-    ctx.addIssue({ code: 'custom', message: `is not a valid regular expression: ${(err as Error).message}` });
+    // Aborting (continue: false): the config's own checks must not run with it, they compile the pattern (declarationProblem).
+    ctx.addIssue({ code: 'custom', message: `is not a valid regular expression: ${(err as Error).message}`, continue: false });
   }
 });
 

@@ -34,5 +34,20 @@ export function runnerFailure(exitCode: number): (typeof RUNNER_FAILURES)[keyof 
   return Object.hasOwn(RUNNER_FAILURES, exitCode) ? RUNNER_FAILURES[exitCode as keyof typeof RUNNER_FAILURES] : undefined;
 }
 
+/**
+ * How a workload reports its progress: a file of this name in its checkpoint directory, holding
+ * the fraction of its work done as of that checkpoint (a number from 0 to 1). It is saved with the
+ * checkpoint, and after an interruption HandleFailure reads it, so the relaunch rule asks the
+ * budget only for the work still to do (decisions/relaunch.ts).
+ */
+export const PROGRESS_FILE = '.pipeline-progress';
+
+/** The fraction a progress file holds, or undefined when it holds none (a workload's file is read defensively). */
+export function parseProgress(text: string): number | undefined {
+  const trimmed = text.trim();
+  if (!/^(0(\.\d+)?|1(\.0+)?|\.\d+)$/.test(trimmed)) return undefined;
+  return Number(trimmed);
+}
+
 /** Where the runner keeps the workload's files on the instance (PIPELINE_WORK_DIR). */
 export const RUNNER_WORK_DIR = '/opt/spot-pipeline/work';

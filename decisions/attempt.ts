@@ -161,6 +161,8 @@ export type PollLook =
       readonly tail?: { readonly line: string; readonly printedAtMs: number };
       /** The last line of the invocation's own (truncated) output. */
       readonly invocationLastLine: string;
+      /** The instance's state, when the poll looked (undefined at the deadline's light poll). */
+      readonly instanceState?: string;
     };
 
 export interface PollDecision {
@@ -170,6 +172,15 @@ export interface PollDecision {
 }
 
 const STILL_RUNNING = new Set(['Pending', 'InProgress', 'Delayed']);
+
+/**
+ * How long after the pipeline first sees a spot interruption on an instance that still runs it
+ * leaves the instance alone: spot's notice comes two minutes before it takes the instance (EC2
+ * user guide, "Spot Instance interruption notices"), and the runner uses them to stop the workload
+ * and save its checkpoint (instance/pipeline-runner.sh). Terminating at once, or cancelling the
+ * command, would cut that save off. 30 s more for the termination to show in DescribeInstances.
+ */
+export const NOTICE_SAVE_WINDOW_SECONDS = 150;
 
 export function afterPoll(phase: Pick<PhaseSpec, 'pollIntervalSeconds' | 'silenceTimeoutSeconds' | 'budgetSeconds'>, job: JobIn<'running'>, look: PollLook, t: PhaseTimes): PollDecision {
   const { command } = job;
@@ -201,11 +212,36 @@ export function afterPoll(phase: Pick<PhaseSpec, 'pollIntervalSeconds' | 'silenc
     };
   }
   if (verdict.state === 'failed') {
+    // Spot has given its notice and the instance still runs its command: let the runner save the
+    // checkpoint, and act once spot has taken the instance (or the window has passed). The polls
+    // keep their interval (the history model counts them so), and the deadline still ends it.
+    const seenAtMs = command.notice ? Date.parse(command.notice.seenAt) : t.nowMs;
+    if (
+      verdict.kind === 'interruption' &&
+      look.instanceState === 'running' &&
+      look.commandStatus !== undefined &&
+      STILL_RUNNING.has(look.commandStatus) &&
+      t.nowMs < t.deadlineMs &&
+      t.nowMs - seenAtMs < NOTICE_SAVE_WINDOW_SECONDS * 1000
+    ) {
+      const notice = command.notice ?? { seenAt: new Date(seenAtMs).toISOString(), reasonCode: verdict.reasonCode, detail: verdict.detail };
+      return { job: { ...withSeen, command: { ...seen, notice }, nextWaitSeconds: nextWait(phase.pollIntervalSeconds, t.deadlineMs, t.nowMs) }, cancel: false };
+    }
+    // Ended by its timeout (the phase deadline) while the runner waited out a notice: spot's doing.
+    if (command.notice && verdict.kind === 'budget') {
+      return { job: fail({ kind: 'interruption', reasonCode: command.notice.reasonCode, detail: command.notice.detail, lastOutput: output }), cancel: false };
+    }
     const exitCode = look.responseCode !== undefined && look.responseCode >= 0 ? look.responseCode : undefined;
     return {
       job: fail(failureFrom(verdict, { exitCode, lastOutput: output })),
       cancel: verdict.kind === 'interruption' && look.commandStatus !== undefined && STILL_RUNNING.has(look.commandStatus),
     };
+  }
+  // Waiting out a notice: the instance still runs (or this poll could not look). At the deadline, or
+  // when the workload (stopped by the runner) has gone quiet, or past the window, it is the
+  // interruption that ends the attempt, not a made-up budget or silence failure.
+  if (command.notice && (tripped || t.nowMs - Date.parse(command.notice.seenAt) >= NOTICE_SAVE_WINDOW_SECONDS * 1000)) {
+    return { job: fail({ kind: 'interruption', reasonCode: command.notice.reasonCode, detail: command.notice.detail, lastOutput: output }), cancel: true };
   }
   if (tripped) return { job: fail({ ...tripped, lastOutput: output }), cancel: true };
   return { job: { ...withSeen, nextWaitSeconds: nextWait(phase.pollIntervalSeconds, t.deadlineMs, t.nowMs) }, cancel: false };

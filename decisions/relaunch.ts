@@ -9,11 +9,24 @@ import { cursorAfter } from './pools';
 
 /** What the relaunch decision needs to know about the phase right now. */
 export interface RelaunchQuestion {
-  readonly phase: PhaseBudget;
+  readonly phase: PhaseBudget & { readonly bootTimeoutSeconds: number };
   readonly nowMs: number;
   readonly deadlineMs: number;
   /** The attempt that just ended, 1-based. */
   readonly attempt: number;
+  /** The fraction of its work the workload reported done in its last checkpoint (contract/runner.ts, PROGRESS_FILE). */
+  readonly savedProgress?: number;
+}
+
+/**
+ * What the next attempt needs: a whole attempt, or, when the workload's checkpoint reports part of
+ * its work done, the boot (bootTimeoutSeconds, its longest) plus the rest of the work in proportion.
+ */
+export function secondsNeeded(phase: RelaunchQuestion['phase'], savedProgress = 0): number {
+  const done = Math.min(1, Math.max(0, savedProgress));
+  if (done === 0) return phase.attemptSeconds;
+  const work = Math.max(0, phase.attemptSeconds - phase.bootTimeoutSeconds);
+  return Math.min(phase.attemptSeconds, Math.ceil(phase.bootTimeoutSeconds + work * (1 - done)));
 }
 
 export type RelaunchAnswer =
@@ -22,7 +35,8 @@ export type RelaunchAnswer =
 
 /**
  * May the phase relaunch after an interruption? Only if maxAttempts (when set) allows another
- * attempt and what remains before the deadline, after the backoff, still holds a whole attempt.
+ * attempt and what remains before the deadline, after the backoff, still holds what the next
+ * attempt needs (a whole attempt, less the work its checkpoint saved: secondsNeeded).
  */
 export function mayRelaunch(q: RelaunchQuestion): RelaunchAnswer {
   const { phase } = q;
@@ -31,10 +45,12 @@ export function mayRelaunch(q: RelaunchQuestion): RelaunchAnswer {
   }
   // The backoff, then CountRelaunch (its worst case under CloudWatch throttling), then a whole attempt.
   const remainingSeconds = Math.floor((q.deadlineMs - q.nowMs) / 1000) - relaunchGapSeconds(phase);
-  if (remainingSeconds < phase.attemptSeconds) {
+  const needed = secondsNeeded(phase, q.savedProgress);
+  if (remainingSeconds < needed) {
+    const saved = needed < phase.attemptSeconds ? ` (${phase.attemptSeconds} s less the ${Math.round((q.savedProgress ?? 0) * 100)}% of the work its checkpoint saved)` : '';
     return {
       relaunch: false,
-      why: `${Math.max(0, remainingSeconds)} s of budget left after the backoff and counting the relaunch, an attempt needs ${phase.attemptSeconds} s`,
+      why: `${Math.max(0, remainingSeconds)} s of budget left after the backoff and counting the relaunch, an attempt needs ${needed} s${saved}`,
     };
   }
   return { relaunch: true, backoffSeconds: phase.relaunchBackoffSeconds };
@@ -48,10 +64,12 @@ export function describeFailure(phase: string, attempt: number, failure: JobIn<'
 }
 
 export interface FailureQuestion {
-  readonly phase: PhaseBudget & { readonly name: string; readonly instanceTypes: readonly string[]; readonly subnetIds: readonly string[] };
+  readonly phase: RelaunchQuestion['phase'] & { readonly name: string; readonly instanceTypes: readonly string[]; readonly subnetIds: readonly string[] };
   readonly job: JobIn<'failed'>;
   readonly nowMs: number;
   readonly deadlineMs: number;
+  /** See RelaunchQuestion. */
+  readonly savedProgress?: number;
 }
 
 export type FailureAnswer =
@@ -80,7 +98,7 @@ export function decideAfterFailure(q: FailureQuestion): FailureAnswer {
     const error = PHASE_ERRORS[failure.kind];
     return { relaunch: false, exhausted: false, record, next: { ...job, history, verdict: { action: 'fail', error, cause: describeFailure(phase.name, job.attempt, failure) } } };
   }
-  const answer = mayRelaunch({ phase, nowMs: q.nowMs, deadlineMs: q.deadlineMs, attempt: job.attempt });
+  const answer = mayRelaunch({ phase, nowMs: q.nowMs, deadlineMs: q.deadlineMs, attempt: job.attempt, savedProgress: q.savedProgress });
   if (answer.relaunch) {
     const pools = phase.instanceTypes.length * phase.subnetIds.length;
     return {

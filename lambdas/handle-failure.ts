@@ -6,29 +6,55 @@
  * retried HandleFailure (its response lost) cannot count one twice.
  */
 import { EC2Client } from '@aws-sdk/client-ec2';
-import type { Job, PhaseTaskInputIn } from '../contract/job';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { bucketEnvSchema, type BucketEnv } from '../contract/environment';
+import type { Job, PhaseTaskInputIn, RunContext } from '../contract/job';
+import { parseProgress, PROGRESS_FILE } from '../contract/runner';
+import { checkpointPrefix } from '../contract/storage';
 import { PHASE_ERRORS } from '../contract/outcomes';
 import { cleanupCallsUntil, mayRetryTask, phaseDeadline } from '../decisions/phase-clock';
 import { decideAfterFailure } from '../decisions/relaunch';
 import { retryableOnTransient } from './aws/aws-errors';
-import { CLIENT_CONFIG, withCallsUntil, type Ec2Send } from './aws/clients';
+import { errorCode } from './aws/aws-errors';
+import { CLIENT_CONFIG, withCallsUntil, type Ec2Send, type S3Send } from './aws/clients';
 import { terminateOrLeaveToSafetyNet } from './aws/instances';
+import { readEnv } from './runtime/environment';
 import { logger } from './runtime/logger';
 import { parsePhaseTask } from './runtime/task-input';
 
 const ec2 = new EC2Client(CLIENT_CONFIG);
+const s3 = new S3Client(CLIENT_CONFIG);
 
-export async function handleFailure(clients: { ec2: Ec2Send }, input: PhaseTaskInputIn<'failed'>): Promise<Job> {
-  const { phase, execution, job } = input;
+/**
+ * The fraction of its work the workload reported done in its last checkpoint, or undefined
+ * (none saved, none reported, or S3 would not say: the relaunch then asks for a whole attempt).
+ */
+async function savedProgress(client: S3Send, bucket: string, phase: string, pipelineName: string, run: RunContext): Promise<number | undefined> {
+  const key = `${checkpointPrefix(pipelineName, run.runDate, run.pipelineExecution, phase)}${PROGRESS_FILE}`;
+  try {
+    const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const text = (await out.Body?.transformToString()) ?? '';
+    const progress = parseProgress(text.slice(0, 100));
+    if (progress === undefined) logger.warn('the workload\'s progress file holds no fraction from 0 to 1; relaunching asks for a whole attempt', { key });
+    return progress;
+  } catch (err) {
+    if (errorCode(err) !== 'NoSuchKey') logger.warn('could not read the workload\'s progress; relaunching asks for a whole attempt', { key, error: errorCode(err) });
+    return undefined;
+  }
+}
+
+export async function handleFailure(clients: { ec2: Ec2Send; s3: S3Send }, env: BucketEnv, input: PhaseTaskInputIn<'failed'>): Promise<Job> {
+  const { phase, execution, job, run } = input;
   const now = Date.now();
   const deadlineMs = phaseDeadline(execution, phase);
 
   // 1. The attempt's instance goes, whatever comes next.
   const { terminated } = await terminateOrLeaveToSafetyNet(clients.ec2, execution.id, { instanceId: job.instance?.id, attempt: job.attempt }, mayRetryTask(now, deadlineMs));
 
-  // 2. Relaunch, or fail loud.
-  const answer = decideAfterFailure({ phase, job, nowMs: now, deadlineMs });
-  logger.info('attempt ended', { phase: phase.name, ...answer.record, terminated });
+  // 2. Relaunch, or fail loud. After an interruption, the work its checkpoint saved counts.
+  const progress = job.failure.kind === 'interruption' && run.mode === 'full' ? await savedProgress(clients.s3, env.PIPELINE_BUCKET, phase.name, phase.pipelineName, run) : undefined;
+  const answer = decideAfterFailure({ phase, job, nowMs: now, deadlineMs, savedProgress: progress });
+  logger.info('attempt ended', { phase: phase.name, ...answer.record, terminated, savedProgress: progress });
   if (answer.relaunch) {
     logger.warn('spot interruption: relaunching', { phase: phase.name, attempt: job.attempt, reasonCode: answer.reasonCode, backoffSeconds: answer.next.nextWaitSeconds });
   } else if (answer.exhausted) {
@@ -38,6 +64,7 @@ export async function handleFailure(clients: { ec2: Ec2Send }, input: PhaseTaskI
 }
 
 export async function handler(event: unknown): Promise<Job> {
+  const env = readEnv(bucketEnvSchema);
   const input = parsePhaseTask(event, 'HandleFailure', ['failed']);
-  return withCallsUntil({ ec2 }, cleanupCallsUntil(input.execution, input.phase), (c) => retryableOnTransient(() => handleFailure(c, input)));
+  return withCallsUntil({ ec2, s3 }, cleanupCallsUntil(input.execution, input.phase), (c) => retryableOnTransient(() => handleFailure(c, env, input)));
 }

@@ -106,6 +106,7 @@ async function look(clients: PollClients, env: WorkloadLogEnv, job: PhaseTaskInp
       responseCode: invocation.responseCode,
       tail,
       invocationLastLine: lastLine(invocation.stdout) || lastLine(invocation.stderr),
+      instanceState: 'instanceState' in status ? status.instanceState : undefined,
     };
   } catch (err) {
     if (!isTransient(err)) throw err;

@@ -21,7 +21,7 @@ import { SafetyNet } from './constructs/safety-net';
 import { SpotWorkers } from './constructs/spot-workers';
 import { SpotPhaseDefinition } from '../state-machines/spot-phase';
 import { pipelineTimeoutSeconds, PipelineDefinition } from '../state-machines/pipeline';
-import type { LaunchEnv, SendEnv, WorkloadLogEnv } from '../contract/environment';
+import type { BucketEnv, LaunchEnv, SendEnv, WorkloadLogEnv } from '../contract/environment';
 import { TAG } from '../contract/tags';
 import { acknowledgeNag, acknowledgeWildcardResource, NAG_PACK } from './nag';
 
@@ -90,7 +90,10 @@ export class SpotPipelineStack extends Stack {
     const awaitAgent = fn('AwaitAgentFn', 'await-agent', 'Wait for the SSM agent of a phase instance');
     const sendWorkload = fn('SendWorkloadFn', 'send-workload', 'Send the phase workload with SSM', { environment: sendEnv });
     const pollWorkload = fn('PollWorkloadFn', 'poll-workload', 'Poll a running phase workload and classify its end', { environment: logEnv });
-    const handleFailure = fn('HandleFailureFn', 'handle-failure', 'Terminate a failed attempt; relaunch on spot interruption within budget');
+    const bucketEnv: BucketEnv = { PIPELINE_BUCKET: this.bucket.bucketName };
+    const handleFailure = fn('HandleFailureFn', 'handle-failure', 'Terminate a failed attempt; relaunch on spot interruption within budget', { environment: bucketEnv });
+    // HandleFailure reads a workload's reported progress from its checkpoint (contract/runner.ts, PROGRESS_FILE).
+    pipelineBucket.grantReadCheckpoints(handleFailure.serviceRole);
     const finishPhase = fn('FinishPhaseFn', 'finish-phase', 'Terminate the instance of a finished phase and report it');
     const cleanupPhase = fn('CleanupPhaseFn', 'cleanup-phase', 'Terminate every instance of a phase that failed with an error');
 

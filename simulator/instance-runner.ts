@@ -133,6 +133,12 @@ export function workloadStopAt(account: SimulatedAccount, inv: SimInvocation): n
   );
 }
 
+/** The workload's whole planned length (ms): what it had resumed from plus what this command had left to do. */
+export function plannedMs(account: SimulatedAccount, inv: SimInvocation): number {
+  void account;
+  return (inv.runner?.resumedFromMs ?? 0) + inv.durationMs;
+}
+
 /** The workload's progress (ms of its planned length) at a moment. */
 export function progressAt(account: SimulatedAccount, inv: SimInvocation, at: number): number {
   const resumed = inv.runner?.resumedFromMs ?? 0;

@@ -16,8 +16,11 @@ export interface InvariantResult {
   readonly detail?: string;
 }
 
-/** What the workload did that no relaunch may follow: it exited non-zero by itself, or it hung. */
-const GENUINE = new Set(['exited', 'hung']);
+/**
+ * What the workload did that no relaunch may follow: it exited non-zero by itself, it hung, or the
+ * runner refused to run it (a download that did not verify, a secret it could not read).
+ */
+const GENUINE = new Set(['exited', 'hung', 'not-run']);
 
 /** A phase's launches, per phase execution (a redrive runs the phase again in a new one). */
 function byExecution(launches: readonly LaunchReport[]): LaunchReport[][] {

@@ -9,7 +9,7 @@ import { EVENTS_PER_STATE, EVENTS_PER_TASK_RETRY, EXECUTION_EVENTS, type StateTy
 import { TAG } from '../contract/tags';
 import type { SimInstance } from './services/account';
 import { invocationStatus } from './services/ssm';
-import { uploadedOutputs, workLostMs } from './instance-runner';
+import { stoppedOnNoticeAt, uploadedOutputs, workLostMs } from './instance-runner';
 import { phaseOf, type SimExecution } from './step-functions';
 
 /** What the workload did on an instance, as the simulated cloud recorded it (never the pipeline's label). */
@@ -137,7 +137,10 @@ function workloadFact(sim: Simulation, instance: SimInstance, end: number): Work
   const { status, endedAt } = invocationStatus(sim.cloud, inv, end);
   if (endedAt === undefined) return 'running';
   if (status === 'Success') return 'succeeded';
-  if (endedAt === inv.startedAt + inv.durationMs && !inv.hang) return 'exited';
+  // It exited by itself only if the runner had not stopped it on a spot notice before its end.
+  const stoppedAt = stoppedOnNoticeAt(sim.cloud, inv);
+  const finishAt = inv.startedAt + inv.durationMs;
+  if (endedAt === finishAt && !inv.hang && (stoppedAt === undefined || stoppedAt >= finishAt)) return 'exited';
   const noticeBefore = instance.noticeAt !== undefined && instance.noticeAt <= endedAt;
   if (inv.hang && !noticeBefore && (endedAt === inv.cancelledAt || instance.terminatedBy === 'pipeline')) return 'hung';
   if (endedAt === inv.startedAt + inv.executionTimeoutMs) return 'timed-out';
@@ -156,10 +159,13 @@ function resumedFrom(sim: Simulation, instance: SimInstance | undefined): number
   return inv ? seconds(inv.runner?.resumedFromMs ?? 0) : null;
 }
 
-/** Workload seconds of a phase's interrupted attempts (instances spot took) that no checkpoint saved. */
+/**
+ * Workload seconds of a phase's interrupted attempts that no checkpoint saved: the instances spot
+ * gave the interruption notice to (whoever terminated them first: the pipeline acts on the notice).
+ */
 function workLost(sim: Simulation, executions: SimExecution[], end: number): number {
   const arns = new Set(executions.map((e) => e.arn));
-  const taken = sim.cloud.instances.filter((i) => arns.has(i.tags[TAG.execution] ?? '') && i.terminatedBy === 'spot');
+  const taken = sim.cloud.instances.filter((i) => arns.has(i.tags[TAG.execution] ?? '') && i.noticeAt !== undefined && i.noticeAt <= (i.terminatedAt ?? end));
   const lost = taken.flatMap((i) => workloadsOn(sim, i).filter((inv) => inv.mode === 'full')).reduce((sum, inv) => sum + workLostMs(sim.cloud, inv, end), 0);
   return seconds(lost);
 }

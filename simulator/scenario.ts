@@ -214,7 +214,7 @@ export type PhasePlan = z.output<typeof phasePlanSchema>;
 
 export const scenarioSchema = z
   .object({
-    name: z.string({ error: 'must be a string' }).max(200).optional(),
+    name: z.string({ error: 'must be a string' }).max(200, { error: 'must be at most 200 characters' }).optional(),
     mode: z.enum(['full', 'preflight'], { error: 'must be "full" or "preflight"' }).optional(),
     input: z.unknown().optional(),
     abortAtMinute: minutes('virtual minutes after the execution started').optional(),

@@ -11,6 +11,8 @@
  * The handlers' code is unchanged and carries no trace of it. Which client answers which
  * operations is the table in services/index.ts.
  */
+import { Readable } from 'node:stream';
+import { S3Client } from '@aws-sdk/client-s3';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { EC2Client } from '@aws-sdk/client-ec2';
@@ -35,7 +37,21 @@ const CLIENTS: Record<ServiceName, ClientClass> = {
   CloudWatch: CloudWatchClient as unknown as ClientClass,
   CloudWatchLogs: CloudWatchLogsClient as unknown as ClientClass,
   SFN: SFNClient as unknown as ClientClass,
+  S3: S3Client as unknown as ClientClass,
 };
+
+/**
+ * A GetObject Body as the SDK hands it over: a stream with the SDK's helpers (AWS SDK for
+ * JavaScript v3, "GetObjectCommandOutput": Body is a StreamingBlobPayloadOutputTypes, read with
+ * transformToString / transformToByteArray).
+ */
+function streamBody(text: string): Readable {
+  const bytes = Buffer.from(text, 'utf8');
+  return Object.assign(Readable.from([bytes]), {
+    transformToString: async (encoding: BufferEncoding = 'utf8') => bytes.toString(encoding),
+    transformToByteArray: async () => new Uint8Array(bytes),
+  });
+}
 
 const MIDDLEWARE_NAME = 'simulatedAwsAnswers';
 
@@ -55,10 +71,11 @@ function answerFromAccount(service: ServiceName) {
       if (context.__smithy_context?.abortSignal?.aborted) throw Object.assign(new Error('Request aborted'), { name: 'AbortError' });
       const operation = (context.commandName ?? '').replace(/Command$/, '');
       // A structured clone each way, as if the data had crossed the wire.
-      const answer = structuredClone(await handleCall(routed.account, service, operation, structuredClone(args.input ?? {})));
+      const answer = structuredClone(await handleCall(routed.account, service, operation, structuredClone(args.input ?? {}))) as Record<string, unknown>;
+      if (service === 'S3' && operation === 'GetObject' && typeof answer.Body === 'string') answer.Body = streamBody(answer.Body);
       return {
         response: { statusCode: 200, headers: {}, body: undefined },
-        output: { ...(answer as Record<string, unknown>), $metadata: { httpStatusCode: 200, requestId: routed.account.nextId('req-', 8) } },
+        output: { ...answer, $metadata: { httpStatusCode: 200, requestId: routed.account.nextId('req-', 8) } },
       };
     };
 }

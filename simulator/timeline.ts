@@ -6,6 +6,7 @@
 import type { InvariantResult } from './invariants';
 import type { Simulation } from './run';
 import type { SimulationReport } from './report';
+import { checkpointSaves, RUNNER_FAILURE_MS, stoppedOnNoticeAt } from './instance-runner';
 import { phaseOf } from './step-functions';
 
 const clock = (ms: number, timezone: string) =>
@@ -69,6 +70,31 @@ function phaseLines(sim: Simulation): Line[] {
   return lines;
 }
 
+/** What the runner did on the instances, as the simulated cloud recorded it: restores, saves on the notice, refusals. */
+function instanceLines(sim: Simulation): Line[] {
+  const minute = (ms: number) => Math.floor(ms / 60_000);
+  return sim.cloud.invocations.flatMap((inv) => {
+    const who = `${pad(inv.phase, 18)} attempt ${inv.attempt}`;
+    const runner = inv.runner;
+    if (!runner) return [];
+    if (runner.failure) return [{ at: inv.startedAt + RUNNER_FAILURE_MS, text: `${who}  runner refused, nothing ran: ${runner.failure.line}` }];
+    const lines: Line[] = [];
+    if (runner.resumedFromMs > 0) lines.push({ at: inv.startedAt, text: `${who}  workload resumed from its checkpoint at workload minute ${minute(runner.resumedFromMs)}` });
+    const noticeStop = stoppedOnNoticeAt(sim.cloud, inv);
+    const saves = checkpointSaves(sim.cloud, inv, sim.endedAt);
+    const onNotice = saves.find((save) => save.at === noticeStop);
+    if (noticeStop !== undefined && noticeStop <= sim.endedAt) {
+      lines.push({
+        at: noticeStop,
+        text: onNotice
+          ? `${who}  spot notice: workload stopped, checkpoint saved at workload minute ${minute(onNotice.progressMs)}`
+          : `${who}  spot notice: workload stopped (it keeps no checkpoint: its work so far is lost)`,
+      });
+    }
+    return lines;
+  });
+}
+
 /** What the account did on its own: cleanup after executions that ended badly, orphan sweeps. */
 function reactionLines(sim: Simulation): Line[] {
   return sim.eventBus.deliveries.flatMap((d) => {
@@ -100,6 +126,7 @@ export function renderTimeline(sim: Simulation, report: SimulationReport, invari
   lines.push(...phaseLines(sim));
   for (const run of sim.pipelineRuns) lines.push({ at: run.stoppedAt ?? sim.endedAt, text: `pipeline ${run.status}${run.error ? `: ${run.error}` : ''}` });
   lines.push(...reactionLines(sim));
+  lines.push(...instanceLines(sim));
   lines.sort((a, b) => a.at - b.at);
   for (const line of lines) {
     const elapsed = Math.round((line.at - t0) / 60000);
@@ -107,11 +134,16 @@ export function renderTimeline(sim: Simulation, report: SimulationReport, invari
   }
   out.push('');
   out.push('Phases:');
-  out.push(`  ${pad('phase', 18)} ${pad('status', 10)} ${pad('attempts', 9)} ${pad('interruptions', 14)} ${pad('budget used', 22)} pools`);
+  out.push(`  ${pad('phase', 18)} ${pad('status', 10)} ${pad('attempts', 9)} ${pad('interruptions', 14)} ${pad('budget used', 22)} ${pad('work lost', 10)} pools`);
   for (const p of report.phases) {
     const used = `${Math.round(p.seconds / 60)} of ${Math.round(p.budgetSeconds / 60)} min`;
     const pools = p.launches.map((l) => `${l.pool ?? '(none)'} ${l.outcome}`).join(', ') || '-';
-    out.push(`  ${pad(p.name, 18)} ${pad(p.status, 10)} ${pad(String(p.attempts), 9)} ${pad(String(p.interruptions), 14)} ${pad(used, 22)} ${pools}`);
+    out.push(`  ${pad(p.name, 18)} ${pad(p.status, 10)} ${pad(String(p.attempts), 9)} ${pad(String(p.interruptions), 14)} ${pad(used, 22)} ${pad(`${Math.round(p.workLostSeconds / 60)} min`, 10)} ${pools}`);
+  }
+  if (report.outputs.length > 0) {
+    out.push('');
+    out.push(`Outputs uploaded to S3 (${report.outputs.length}):`);
+    for (const o of report.outputs) out.push(`  s3://${o.key}`);
   }
   out.push('');
   out.push(`Metrics put (${report.metrics.length}):`);

@@ -2,6 +2,7 @@
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 
@@ -10,6 +11,7 @@ export type SsmSend = Pick<SSMClient, 'send'>;
 export type LogsSend = Pick<CloudWatchLogsClient, 'send'>;
 export type CloudWatchSend = Pick<CloudWatchClient, 'send'>;
 export type SfnSend = Pick<SFNClient, 'send'>;
+export type S3Send = Pick<S3Client, 'send'>;
 
 /**
  * Every client's configuration: the SDK's standard retry mode ("Retry behavior", AWS SDKs and

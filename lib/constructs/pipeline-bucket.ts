@@ -101,6 +101,17 @@ export class PipelineBucket extends Construct {
     this.created = true;
   }
 
+  /** Read the checkpoints (HandleFailure reads a workload's reported progress there), nothing else. */
+  grantReadCheckpoints(role: iam.IRole): void {
+    const checkpoints = this.bucket.arnForObjects(`${areaPrefix(this.pipelineName, 'checkpoints')}*`);
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [checkpoints] }));
+    // With s3:ListBucket, a missing key is 404 NoSuchKey rather than 403 AccessDenied (S3 API reference, "GetObject").
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${areaPrefix(this.pipelineName, 'checkpoints')}*`] } } }),
+    );
+    acknowledgeWildcardResource(role, checkpoints, "HandleFailure reads the progress file of a checkpoint whose run date and execution exist only at run time; the wildcard stays under this pipeline's checkpoints/ prefix, read only.");
+  }
+
   /**
    * What one phase's instances need, and nothing more: read the artifacts; read the run outputs of
    * every phase (a later phase reads an earlier one's) but write only its own

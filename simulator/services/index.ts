@@ -8,6 +8,7 @@ import * as cloudwatch from './cloudwatch';
 import * as ec2 from './ec2';
 import { SimulatedAwsError } from './errors';
 import * as logs from './logs';
+import * as s3 from './s3';
 import * as sfn from './sfn';
 import * as ssm from './ssm';
 
@@ -37,6 +38,9 @@ export const SERVICES = {
   },
   SFN: {
     DescribeExecution: sfn.describeExecution,
+  },
+  S3: {
+    GetObject: s3.getObject,
   },
 } as const satisfies Record<string, Record<string, OperationHandler>>;
 

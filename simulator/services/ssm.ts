@@ -42,7 +42,10 @@ const SIGKILL = 137;
 export function invocationStatus(account: SimulatedAccount, inv: SimInvocation, now = Date.now()): { status: string; responseCode: number; endedAt?: number } {
   const instance = byId(account, inv.instanceId);
   settle(instance, now);
-  const finishAt = inv.hang ? Infinity : inv.startedAt + inv.durationMs;
+  // After the spot notice the runner has stopped the workload: it does not finish any more, and the
+  // command waits for the interruption (instance/pipeline-runner.sh; instance-runner.ts).
+  const stoppedAt = stoppedOnNoticeAt(account, inv);
+  const finishAt = inv.hang || (stoppedAt !== undefined && stoppedAt < inv.startedAt + inv.durationMs) ? Infinity : inv.startedAt + inv.durationMs;
   const timeoutAt = inv.startedAt + inv.executionTimeoutMs;
   const lostAt = instance.terminatedAt ?? Infinity;
   const cancelAt = inv.cancelledAt ?? Infinity;

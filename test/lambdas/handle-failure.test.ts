@@ -1,5 +1,7 @@
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { GetObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -10,6 +12,13 @@ import { at, clockAt, describedInstance, EXECUTION_ID, INSTANCE_ID, instanceRef,
 
 const ec2 = mockClient(EC2Client);
 const cloudwatch = mockClient(CloudWatchClient);
+const s3 = mockClient(S3Client);
+
+/** GetObject's answer for a body, as the SDK hands it (a stream with the SDK's transformToString). */
+const objectBody = (text: string) => ({
+  Body: Object.assign(Readable.from([Buffer.from(text)]), { transformToString: async () => text }) as never,
+});
+const noSuchKey = () => new S3ServiceException({ name: 'NoSuchKey', $fault: 'client', $metadata: { httpStatusCode: 404 }, message: 'The specified key does not exist.' });
 
 /** An attempt that ended with `failure` on the instance of pool `poolIndex`. */
 function failedInput(failure: Failure, extra: Partial<Job> = {}, poolIndex = 0) {
@@ -37,6 +46,8 @@ const firstInterruption: AttemptRecord = {
 beforeEach(() => {
   ec2.reset();
   cloudwatch.reset();
+  s3.reset();
+  s3.on(GetObjectCommand).rejects(noSuchKey());
   stubHandlerEnv();
   clockAt(at(1200));
   ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
@@ -167,6 +178,47 @@ describe('HandleFailure: spot interruptions', () => {
     expect(cloudwatch).not.toHaveReceivedCommand(PutMetricDataCommand);
     expect(ec2).toHaveReceivedCommandWith(TerminateInstancesCommand, { InstanceIds: [INSTANCE_ID] });
     expect(result.history).toHaveLength(2);
+  });
+
+  it('the same interruption relaunches when the checkpoint reports 70% of the work done: the next attempt needs only the rest', async () => {
+    // Prepare: as above, but the workload's last checkpoint says 0.7 (600 s boot + 1800 s x 0.3 = 1140 s needed).
+    clockAt(at(3000));
+    s3.on(GetObjectCommand, { Bucket: 'saturday-pipeline-bucket', Key: 'saturday-pipeline/checkpoints/2026-05-30/exec-1/DataPhase1/.pipeline-progress' }).resolves(objectBody('0.7\n'));
+    const input = failedInput({ kind: 'interruption', reasonCode: 'marked-for-termination', detail: 'spot request status marked-for-termination' }, { attempt: 2, history: [firstInterruption] }, 1);
+
+    // Act
+    const result: LooseJob = await handler(input);
+
+    // Assess
+    expect(result).toMatchObject({ status: 'launching', attempt: 3 });
+  });
+
+  it.each([
+    ['holds no fraction', () => s3.on(GetObjectCommand).resolves(objectBody('70 percent'))],
+    ['is out of range', () => s3.on(GetObjectCommand).resolves(objectBody('1.5'))],
+    ['cannot be read (throttled)', () => s3.on(GetObjectCommand).rejects(new S3ServiceException({ name: 'SlowDown', $fault: 'server', $metadata: { httpStatusCode: 503 }, message: 'Please reduce your request rate.' }))],
+  ])('a progress file that %s counts as no progress: a whole attempt is needed', async (_name, arrange) => {
+    // Prepare
+    clockAt(at(3000));
+    arrange();
+    const input = failedInput({ kind: 'interruption', reasonCode: 'marked-for-termination', detail: 'spot request status marked-for-termination' }, { attempt: 2, history: [firstInterruption] }, 1);
+
+    // Act
+    const result: LooseJob = await handler(input);
+
+    // Assess
+    expect(result.verdict?.error).toBe('SpotRetryBudgetExhausted');
+  });
+
+  it('a genuine failure never reads the checkpoint', async () => {
+    // Prepare
+    const input = failedInput({ kind: 'workload-error', reasonCode: 'exit-code', detail: 'exit code 1', exitCode: 1 });
+
+    // Act
+    await handler(input);
+
+    // Assess
+    expect(s3).not.toHaveReceivedCommand(GetObjectCommand);
   });
 
   it('maxAttempts reached: fails even with budget left', async () => {

@@ -5,6 +5,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler } from '../../lambdas/poll-workload';
+import { NOTICE_SAVE_WINDOW_SECONDS } from '../../decisions/attempt';
 import {
   at,
   clockAt,
@@ -100,7 +101,7 @@ describe('PollWorkload: AWS as the agent reports it', () => {
 });
 
 describe('PollWorkload', () => {
-  it('InProgress while spot marks the instance for termination -> failed interruption at this poll, command cancelled', async () => {
+  it('InProgress while spot marks a still-running instance for termination -> keeps polling, nothing cancelled: the runner saves the checkpoint', async () => {
     // Prepare
     ec2.on(DescribeSpotInstanceRequestsCommand).resolves(spotStatus('marked-for-termination'));
 
@@ -108,9 +109,51 @@ describe('PollWorkload', () => {
     const result: LooseJob = await handler(pollInput());
 
     // Assess
+    expect(result).toMatchObject({ status: 'running', command: { notice: { seenAt: iso(at(1200)), reasonCode: 'marked-for-termination' } } });
+    expect(ssm).not.toHaveReceivedCommand(CancelCommandCommand);
+  });
+
+  it('still running 150 s after the notice was first seen -> failed interruption, command cancelled', async () => {
+    // Prepare: the notice was seen 150 s ago; spot has still not taken the instance.
+    ec2.on(DescribeSpotInstanceRequestsCommand).resolves(spotStatus('marked-for-termination'));
+    const input = pollInput();
+    (input.job as { command: { notice?: object } }).command.notice = { seenAt: iso(at(1200 - NOTICE_SAVE_WINDOW_SECONDS)), reasonCode: 'marked-for-termination', detail: 'spot request status marked-for-termination' };
+
+    // Act
+    const result: LooseJob = await handler(input);
+
+    // Assess
     expect(result).toMatchObject({ status: 'failed', failure: { kind: 'interruption', reasonCode: 'marked-for-termination' } });
     expect(ssm).toHaveReceivedCommandWith(CancelCommandCommand, { CommandId: COMMAND_ID, InstanceIds: [INSTANCE_ID] });
-    expect(ssm).toHaveReceivedCommandWith(GetCommandInvocationCommand, { CommandId: COMMAND_ID, InstanceId: INSTANCE_ID });
+  });
+
+  it('the notice, then spot takes the instance -> failed interruption at once, nothing left to cancel', async () => {
+    // Prepare
+    ec2.on(DescribeSpotInstanceRequestsCommand).resolves(spotStatus('instance-terminated-no-capacity'));
+    ec2.on(DescribeInstancesCommand).resolves(describedInstance('terminated', { stateReason: 'Server.SpotInstanceTermination' }));
+    ssm.on(GetCommandInvocationCommand).resolves({ Status: 'Failed', ResponseCode: 137, StatusDetails: 'Failed' });
+    const input = pollInput();
+    (input.job as { command: { notice?: object } }).command.notice = { seenAt: iso(at(1140)), reasonCode: 'marked-for-termination', detail: 'spot request status marked-for-termination' };
+
+    // Act
+    const result: LooseJob = await handler(input);
+
+    // Assess
+    expect(result).toMatchObject({ status: 'failed', failure: { kind: 'interruption', reasonCode: 'instance-terminated-no-capacity' } });
+    expect(ssm).not.toHaveReceivedCommand(CancelCommandCommand);
+  });
+
+  it('the deadline comes while the runner saves after a notice: the interruption ends the attempt, not the budget', async () => {
+    // Prepare: the notice was seen 60 s ago; the light poll at the deadline does not look at the instance.
+    const input = pollInput();
+    (input.job as { command: { notice?: object } }).command.notice = { seenAt: iso(at(1140)), reasonCode: 'marked-for-termination', detail: 'spot request status marked-for-termination' };
+    clockAt(at(99_999));
+
+    // Act
+    const result: LooseJob = await handler(input);
+
+    // Assess
+    expect(result).toMatchObject({ status: 'failed', failure: { kind: 'interruption', reasonCode: 'marked-for-termination' } });
   });
 
   it('Success -> succeeded, nothing cancelled', async () => {

@@ -14,7 +14,7 @@ import {
   workDeadline,
   type PhaseBudget,
 } from '../../contract/budget';
-import { mayRelaunch } from '../../decisions/relaunch';
+import { mayRelaunch, secondsNeeded } from '../../decisions/relaunch';
 import { loadPipelineConfig } from '../../lib/config/load';
 import { allPhases, pipelineConfigSchema } from '../../contract/config';
 
@@ -129,8 +129,8 @@ describe('budgetProblem', () => {
 
 describe('mayRelaunch (DataPhase1: work deadline at start + 5100 s)', () => {
   const deadlineMs = workDeadline(T0, 5400, MARGIN);
-  const ask = (elapsedSeconds: number, attempt = 1, phase: PhaseBudget = dataPhase1) =>
-    mayRelaunch({ phase, nowMs: T0 + elapsedSeconds * 1000, deadlineMs, attempt });
+  const ask = (elapsedSeconds: number, attempt = 1, phase: PhaseBudget = dataPhase1, savedProgress?: number) =>
+    mayRelaunch({ phase: { bootTimeoutSeconds: 600, ...phase }, nowMs: T0 + elapsedSeconds * 1000, deadlineMs, attempt, savedProgress });
 
   it('the work deadline leaves the cleanup margin free', () => {
     // Prepare: the deadline above.
@@ -229,5 +229,50 @@ describe('what runs after the deadline fits the smallest cleanup margin', () => 
     // Assess
     expect(constructed.length).toBeGreaterThan(5);
     for (const c of constructed) expect(c).toMatch(/\(CLIENT_CONFIG\)$/);
+  });
+});
+
+describe('mayRelaunch counts the work a checkpoint saved (DataPhase1: attempt 2400 s, boot timeout 600 s)', () => {
+  const deadlineMs = workDeadline(T0, 5400, MARGIN);
+  const ask = (elapsedSeconds: number, savedProgress?: number) =>
+    mayRelaunch({ phase: { ...dataPhase1, bootTimeoutSeconds: 600 }, nowMs: T0 + elapsedSeconds * 1000, deadlineMs, attempt: 1, savedProgress });
+
+  it.each([
+    [undefined, 2400],
+    [0, 2400],
+    [0.5, 1500],
+    [0.75, 1050],
+    [1, 600],
+    [7, 600],
+    [-1, 2400],
+  ])('saved progress %s: the next attempt needs %i s', (progress, needed) => {
+    // Act
+    const seconds = secondsNeeded({ ...dataPhase1, bootTimeoutSeconds: 600 }, progress);
+
+    // Assess
+    expect(seconds).toBe(needed);
+  });
+
+  it('relaunches late in the budget when the checkpoint saved most of the work, and not when it saved none', () => {
+    // Prepare: 2600 s in, 2500 s left before the work deadline, less the relaunch gap.
+    const elapsed = 2600;
+
+    // Act
+    const withCheckpoint = ask(elapsed, 0.67);
+    const without = ask(elapsed);
+
+    // Assess
+    expect(withCheckpoint).toMatchObject({ relaunch: true });
+    expect(without).toMatchObject({ relaunch: false });
+    expect(without.relaunch === false && without.why).toMatch(/an attempt needs 2400 s$/);
+  });
+
+  it('says how much the checkpoint took off when even that does not fit', () => {
+    // Act
+    const answer = ask(4800, 0.5);
+
+    // Assess
+    expect(answer.relaunch).toBe(false);
+    expect(answer.relaunch === false && answer.why).toMatch(/an attempt needs 1500 s \(2400 s less the 50% of the work its checkpoint saved\)/);
   });
 });

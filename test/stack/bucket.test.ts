@@ -180,13 +180,18 @@ describe('the created pipeline bucket (defaults)', () => {
     expect(resource).toMatch(/"\/[0-9a-f]{64}\.gz"\]\]\}$/);
   });
 
-  it("gives the launch template's role and every other role no S3 access, and no S3 object wildcard outside the pipeline prefix", () => {
+  it("gives the launch template's role no S3 access, HandleFailure read access to the checkpoints only, and no other role any", () => {
     // Act
     const all = s3Statements(template).filter(({ s }) => !JSON.stringify(s.Resource).includes('cdk-'));
+    const handleFailure = all.filter(({ id }) => id.startsWith('HandleFailureFn')).map(({ s }) => s);
 
     // Assess
     expect(bucketStatements(instanceRoleStatements(template))).toEqual([]);
-    for (const { id } of all) expect(id).toMatch(/^Workers(DataPhase1|Research|PredictorTraining|Backtester)Role/);
+    for (const { id } of all) expect(id).toMatch(/^(Workers(DataPhase1|Research|PredictorTraining|Backtester)Role|HandleFailureFnServiceRole)/);
+    expect(handleFailure).toEqual([
+      { Action: 's3:GetObject', Effect: 'Allow', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/saturday-pipeline/checkpoints/*']] } },
+      { Action: 's3:ListBucket', Effect: 'Allow', Resource: { 'Fn::GetAtt': [bucketId, 'Arn'] }, Condition: { StringLike: { 's3:prefix': ['saturday-pipeline/checkpoints/*'] } } },
+    ]);
     const resources = JSON.stringify(all.map(({ s }) => s.Resource));
     expect(resources).not.toMatch(/"\/\*"|"\*"/);
     for (const action of all.flatMap(({ s }) => [s.Action].flat())) expect(['s3:GetObject', 's3:PutObject', 's3:ListBucket']).toContain(action);

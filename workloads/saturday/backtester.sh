@@ -12,7 +12,7 @@ equity, peak, drawdown, trades = 1.0, 1.0, 0.0, 0
 for r in csv.DictReader(open(sys.argv[2])):
     signal = model["intercept"] + model["momentum"] * float(r["momentum"]) + model["volatility"] * float(r["volatility"])
     position = 1 if signal >= 0 else -1
-    equity *= 1 + position * float(r["next_return"]) / 100
+    equity *= 1 + position * float(r["next_return"])  # a fraction (research.sh), not a percentage
     trades += 1
     peak = max(peak, equity)
     drawdown = max(drawdown, 1 - equity / peak)

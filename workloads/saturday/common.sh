@@ -20,11 +20,14 @@ run_steps() {
   local total="$1" fn="$2" step
   step="$(resumed_step)"
   if [ "$step" -gt 0 ]; then say "resuming after step $step of $total (checkpoint)"; fi
-  trap 'say "stopping: progress saved at step $step"; exit 143' TERM
+  # What the checkpoint holds (not $step: it counts the step under way, and is gone once this returns).
+  trap 'say "stopping: progress saved at step $(resumed_step)"; exit 143' TERM
   while [ "$step" -lt "$total" ]; do
     step=$((step + 1))
     "$fn" "$step"
     echo "$step" >"$checkpoint"
+    # The share of the work done, for the pipeline's relaunch rule (contract/runner.ts, PROGRESS_FILE).
+    awk -v s="$step" -v t="$total" 'BEGIN { printf "%.4f\n", s / t }' >"$PIPELINE_CHECKPOINT_DIR/.pipeline-progress"
     say "step $step of $total done"
     sleep "$step_seconds"
   done
