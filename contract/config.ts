@@ -146,6 +146,14 @@ export const phaseSchema = z
     code: codeDir.optional(),
     /** Secrets the workload receives as environment variables (contract/secrets.ts). */
     secrets: secretsSchema.optional(),
+    /**
+     * Commands the workload needs on the instance (e.g. python3, java): the runner checks each is
+     * there before the workload starts, in the Friday preflight too, and runs nothing without them.
+     */
+    tools: z
+      .array(z.string({ error: 'must be a string' }).regex(/^[A-Za-z0-9._+-]{1,64}$/, { error: 'must be a command name (letters, digits and . _ + -; at most 64)' }), { error: 'must be a list of command names' })
+      .max(30, { error: 'must list at most 30 tools' })
+      .optional(),
   })
   .strict();
 

@@ -20,6 +20,8 @@ export const RUNNER_EXIT = {
    * workload's SIGTERM exit.
    */
   noticeWithoutInterruption: 75,
+  /** A tool the phase declares (config `tools`), or one the runner needs, is not on the instance: nothing ran (sysexits EX_UNAVAILABLE). */
+  toolMissing: 69,
 } as const;
 
 /** The reserved codes the pipeline classifies as failures of their own (contract/outcomes.ts). */

@@ -23,5 +23,6 @@ export function phaseDataEnv(bucket: string, phase: PhaseSpec, run: RunContext):
     ...(run.mode === 'full' ? { PIPELINE_CHECKPOINT_URI: s3(checkpointPrefix(phase.pipelineName, run.runDate, run.pipelineExecution, phase.name)) } : {}),
     ...(phase.codeAsset ? { PIPELINE_CODE_URI: phase.codeAsset.uri, PIPELINE_CODE_SHA256: phase.codeAsset.sha256 } : {}),
     ...(secrets.length > 0 ? { PIPELINE_SECRETS: secrets.join('\n') } : {}),
+    ...(phase.tools && phase.tools.length > 0 ? { PIPELINE_TOOLS: phase.tools.join(' ') } : {}),
   };
 }

@@ -21,7 +21,9 @@
 #      PIPELINE_OUTPUT_URI (on failure too, for debugging) and the checkpoint saved once more. A
 #      workload that succeeded but whose outputs cannot be uploaded exits 74 ("OutputUploadFailed").
 #      In a preflight, a probe file proves the bucket writable.
-# The runner exits with the workload's exit code, except that a workload exit of 65, 66, 74 or 75
+# Before all that, the tools the runner needs and the ones the phase declares (PIPELINE_TOOLS) must
+# be on the instance: exit 69 ("MissingTool") otherwise.
+# The runner exits with the workload's exit code, except that a workload exit of 65, 66, 69, 74 or 75
 # (the codes the runner reserves, contract/runner.ts) is reported as 1.
 #
 # Usage: pipeline-runner.sh <workload command...>
@@ -29,13 +31,14 @@
 #   PIPELINE_CODE_URI, PIPELINE_CODE_SHA256     the code asset and its sha256 (optional)
 #   PIPELINE_ARTIFACTS                          "name|s3://uri|sha256" lines (optional)
 #   PIPELINE_SECRETS                            "VAR|ssm:/parameter/name" or "VAR|secretsmanager:<name>" lines (optional)
+#   PIPELINE_TOOLS                              commands the workload needs, space-separated (optional)
 #   PIPELINE_WORK_DIR                           where code and artifacts go (default /opt/spot-pipeline/work)
 #   PIPELINE_CHECKPOINT_URI, PIPELINE_CHECKPOINT_DIR, PIPELINE_OUTPUT_URI, PIPELINE_OUTPUT_DIR, PIPELINE_MODE
 #   PIPELINE_IMDS_ENDPOINT                      default http://169.254.169.254 (tests point it elsewhere)
 #   PIPELINE_NOTICE_POLL_SECONDS (5), PIPELINE_NOTICE_STOP_SECONDS (60), PIPELINE_NOTICE_GRACE_SECONDS (300)
 set -euo pipefail
 
-readonly EXIT_INTEGRITY=65 EXIT_SECRET=66 EXIT_UPLOAD=74 EXIT_NO_INTERRUPTION=75
+readonly EXIT_INTEGRITY=65 EXIT_SECRET=66 EXIT_TOOL=69 EXIT_UPLOAD=74 EXIT_NO_INTERRUPTION=75
 readonly IMDS="${PIPELINE_IMDS_ENDPOINT:-http://169.254.169.254}"
 readonly POLL="${PIPELINE_NOTICE_POLL_SECONDS:-5}"
 readonly STOP_SECONDS="${PIPELINE_NOTICE_STOP_SECONDS:-60}"
@@ -53,7 +56,10 @@ if [ "$#" -eq 0 ]; then
   exit 64
 fi
 for tool in aws curl sha256sum setsid ${PIPELINE_CODE_URI:+tar}; do
-  command -v "$tool" >/dev/null || { printf 'pipeline-runner: the instance lacks %s, which the runner needs; nothing was run\n' "$tool"; exit 69; }
+  command -v "$tool" >/dev/null || { printf 'MissingTool: the instance lacks %s, which the runner needs; nothing was run\n' "$tool"; exit "$EXIT_TOOL"; }
+done
+for tool in ${PIPELINE_TOOLS:-}; do
+  command -v "$tool" >/dev/null || { printf 'MissingTool: the instance lacks %s, which this phase declares in tools; nothing was run\n' "$tool"; exit "$EXIT_TOOL"; }
 done
 mkdir -p "$WORK_DIR" "$CHECKPOINT_DIR" "$OUTPUT_DIR"
 rm -f "$NOTICE_FLAG"
@@ -174,7 +180,7 @@ else
 fi
 save_checkpoint
 case "$status" in
-  "$EXIT_INTEGRITY" | "$EXIT_SECRET" | "$EXIT_UPLOAD" | "$EXIT_NO_INTERRUPTION")
+  "$EXIT_INTEGRITY" | "$EXIT_SECRET" | "$EXIT_TOOL" | "$EXIT_UPLOAD" | "$EXIT_NO_INTERRUPTION")
     log "the workload exited $status, a code the runner reserves; reporting exit 1"
     status=1 ;;
 esac

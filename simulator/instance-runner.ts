@@ -2,6 +2,7 @@
  * The on-instance runner (instance/pipeline-runner.sh) as the simulated instance runs it. The
  * simulated SSM hands every command here; when the command carries the runner, this does what the
  * runner does, in its order, against the simulated account's S3 and the scenario's plan:
+ *   0. the tools the phase declares (PIPELINE_TOOLS) must be there (scenario `toolsMissing`): else exit 69;
  *   1. the code archive (PIPELINE_CODE_URI) is read from S3 and its sha256 compared with
  *      PIPELINE_CODE_SHA256; missing or different, nothing runs: exit 65, "ArtifactIntegrityFailed";
  *   2. each secret (PIPELINE_SECRETS) must be readable (scenario `secretsUnavailable`): else exit 66;
@@ -85,6 +86,11 @@ export function startRunner(account: SimulatedAccount, instance: SimInstance, co
   if (!hasRunner) return undefined;
   const base = { env, checkpointUri: env.PIPELINE_CHECKPOINT_URI, outputUri: env.PIPELINE_OUTPUT_URI };
   const fail = (exitCode: number, line: string): RunnerRecord => ({ ...base, resumedFromMs: 0, failure: { exitCode, line } });
+  // 0. the tools the phase declares
+  const missing = account.scenario.toolsMissing ?? [];
+  for (const tool of (env.PIPELINE_TOOLS ?? '').split(' ').filter(Boolean)) {
+    if (missing.includes(tool)) return fail(RUNNER_EXIT.toolMissing, `MissingTool: the instance lacks ${tool}, which this phase declares in tools; nothing was run`);
+  }
   // 1. the code archive, verified
   if (env.PIPELINE_CODE_URI) {
     const stored = account.objects.get(objectKey(env.PIPELINE_CODE_URI));

@@ -243,6 +243,8 @@ export const scenarioSchema = z
      * bytes do not match the sha256 the pipeline recorded.
      */
     artifacts: ownRecord(artifactPlanSchema, { error: 'must map artifact names (e.g. "code") to artifact plans' }).optional(),
+    /** Extension: commands the instances lack (the runner checks a phase's declared `tools`). */
+    toolsMissing: z.array(z.string({ error: 'must be a command name' }).regex(/^[A-Za-z0-9._+-]{1,64}$/, { error: 'must be a command name' }), { error: 'must be a list of command names' }).optional(),
     /** Extension: secret sources (as the config names them, e.g. "ssm:/alpha/db-password") the instance cannot read. */
     secretsUnavailable: z.array(z.string({ error: 'must be a string like "ssm:/name"' }).regex(/^(ssm|secretsmanager):.+$/, { error: 'must look like "ssm:/name" or "secretsmanager:name"' }), { error: 'must be a list of secret sources' }).optional(),
   })

@@ -343,4 +343,18 @@ describe('pipeline-runner.sh on the instance', () => {
   it('the runner holds no line that would end the heredoc SendWorkload writes it with', () => {
     expect(readFileSync(RUNNER, 'utf8').split('\n')).not.toContain(RUNNER_DELIMITER);
   });
+
+  it('a declared tool the instance lacks runs nothing: exit 69, MissingTool named (in a preflight too)', async () => {
+    // Act
+    const full = await run(`touch ${marker()}`, { PIPELINE_TOOLS: 'bash no-such-tool-xyz' });
+    const preflight = await run(`touch ${marker()}`, { PIPELINE_TOOLS: 'no-such-tool-xyz', PIPELINE_MODE: 'preflight' });
+    const present = await run('true', { PIPELINE_TOOLS: 'bash sha256sum' });
+
+    // Assess
+    expect(full.code).toBe(RUNNER_EXIT.toolMissing);
+    expect(full.stdout).toContain('MissingTool: the instance lacks no-such-tool-xyz, which this phase declares in tools');
+    expect(preflight.code).toBe(RUNNER_EXIT.toolMissing);
+    expect(existsSync(marker())).toBe(false);
+    expect(present.code).toBe(0);
+  });
 });
