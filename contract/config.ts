@@ -92,6 +92,8 @@ const secretsSchema = z
   )
   .refine((secrets) => Object.keys(secrets).length <= 20, { error: 'must declare at most 20 secrets' });
 
+const ARTIFACT_NAME_FOR_PHASE = /^[a-z][a-z0-9_]{0,39}$/;
+
 /** One phase: a workload that runs on one spot instance at a time, within a time budget. */
 export const phaseSchema = z
   .object({
@@ -146,6 +148,12 @@ export const phaseSchema = z
     code: codeDir.optional(),
     /** Secrets the workload receives as environment variables (contract/secrets.ts). */
     secrets: secretsSchema.optional(),
+    /** Artifacts (made by build stages before this phase) downloaded and verified into $PIPELINE_ARTIFACTS_DIR before the workload. */
+    artifacts: z
+      .array(z.string({ error: 'must be a string' }).regex(ARTIFACT_NAME_FOR_PHASE, { error: 'must name an artifact (lowercase letters, digits and _)' }), { error: 'must be a list of artifact names' })
+      .max(10, { error: 'must list at most 10 artifacts' })
+      .refine((xs) => new Set(xs).size === xs.length, { error: 'must not repeat an artifact' })
+      .optional(),
     /**
      * Commands the workload needs on the instance (e.g. python3, java): the runner checks each is
      * there before the workload starts, in the Friday preflight too, and runs nothing without them.
@@ -172,7 +180,70 @@ export const parallelStageSchema = z
   })
   .strict();
 
-export const STAGE_KINDS = ['phase', 'parallel'] as const;
+/**
+ * An artifact name: a path segment of its key (contract/storage.ts, artifactKey) and a field of
+ * the pipeline state (`$.run.artifacts.<name>`, so no dashes: JSONPath's dot notation).
+ */
+export const ARTIFACT_NAME = /^[a-z][a-z0-9_]{0,39}$/;
+/** A git commit, as a build is keyed by it: the full 40-hex SHA-1 (or 64-hex SHA-256) object name, never a branch. */
+export const GIT_COMMIT = /^([0-9a-f]{40}|[0-9a-f]{64})$/;
+
+/**
+ * Where a build gets its source: a git repository at one commit (written in the config, or taken
+ * from a run parameter), or a .tar.gz in the pipeline bucket (under `<pipelineName>/sources/`),
+ * whose ETag is the version.
+ */
+export const buildSourceSchema = z.union(
+  [
+    z
+      .object({
+        git: z
+          .object({
+            url: z.string({ error: 'must be a string' }).regex(/^(https:\/\/|ssh:\/\/|git@)[A-Za-z0-9._~:/?#@!$&()*+,;=%-]{3,500}$/, { error: 'must be an https://, ssh:// or git@ repository URL' }),
+            commit: z.string({ error: 'must be a string' }).regex(GIT_COMMIT, { error: 'must be a full commit SHA (40 hex characters), not a branch or tag: a build is keyed by its commit' }).optional(),
+            /** The run parameter (config `params`) that names the commit of each run. */
+            commitParam: z.string({ error: 'must be a string' }).optional(),
+          })
+          .strict()
+          .refine((g) => (g.commit === undefined) !== (g.commitParam === undefined), { error: 'must give exactly one of commit or commitParam' }),
+      })
+      .strict(),
+    z
+      .object({
+        s3: z
+          .object({ key: z.string({ error: 'must be a string' }).regex(/^[A-Za-z0-9!_.*'()/-]{1,900}\.tar\.gz$/, { error: 'must be an object key ending in .tar.gz' }) })
+          .strict(),
+      })
+      .strict(),
+  ],
+  { error: 'must be {"git": {"url", "commit" | "commitParam"}} or {"s3": {"key"}}' },
+);
+export type BuildSource = z.output<typeof buildSourceSchema>;
+
+/**
+ * A `build` stage (seed 002): once per source version, a spot worker fetches the source, runs the
+ * build command in it and uploads the file it makes as the artifact `artifact`, with its sha256;
+ * when that version is already in the bucket, the stage launches nothing and says so. Phases that
+ * list the artifact in `artifacts` get it downloaded and verified before their workload.
+ */
+export const buildStageSchema = phaseSchema
+  .omit({ workloadCommand: true })
+  .extend({
+    kind: z.literal('build'),
+    /** The artifact this stage makes. */
+    artifact: z.string({ error: 'must be a string' }).regex(ARTIFACT_NAME, { error: 'must be lowercase letters, digits and _, starting with a letter (at most 40)' }),
+    source: buildSourceSchema,
+    /** Run in the source directory, like a workload (its tools, secrets and parameters). */
+    buildCommand: command,
+    /** The file the build makes, relative to the source directory: uploaded as the artifact. */
+    output: z
+      .string({ error: 'must be a string' })
+      .regex(/^[A-Za-z0-9._/-]{1,500}$/, { error: 'must be a relative path of letters, digits and . _ / -' })
+      .refine((p) => !p.startsWith('/') && !p.split('/').includes('..'), { error: 'must stay inside the source directory (relative, no ..)' }),
+  })
+  .strict();
+
+export const STAGE_KINDS = ['phase', 'parallel', 'build'] as const;
 export type StageKind = (typeof STAGE_KINDS)[number];
 
 /**
@@ -186,7 +257,7 @@ function withKind(raw: unknown): unknown {
 
 const stageSchema = z.preprocess(
   withKind,
-  z.discriminatedUnion('kind', [phaseStageSchema, parallelStageSchema], {
+  z.discriminatedUnion('kind', [phaseStageSchema, parallelStageSchema, buildStageSchema], {
     error: (issue) => (issue.code === 'invalid_union' ? `kind must be one of ${STAGE_KINDS.map((k) => `"${k}"`).join(', ')}` : undefined),
   }),
 );
@@ -331,24 +402,78 @@ export const pipelineConfigSchema = z
         }
       }
     });
+    // Build stages: each artifact made once; every artifact a phase lists made by a build before it;
+    // a commit parameter declared; the build's own states named apart from every phase.
+    const built = new Map<string, number>();
+    config.phases.forEach((stage, stageIndex) => {
+      if (stage.kind !== 'build') return;
+      if (built.has(stage.artifact)) ctx.addIssue({ code: 'custom', path: ['phases', stageIndex, 'artifact'], message: `artifact ${stage.artifact} is already made by an earlier build stage` });
+      built.set(stage.artifact, stageIndex);
+      const param = 'git' in stage.source ? stage.source.git.commitParam : undefined;
+      if (param !== undefined && config.params[param]?.type !== 'string') {
+        ctx.addIssue({ code: 'custom', path: ['phases', stageIndex, 'source', 'git', 'commitParam'], message: `must name a string parameter declared in params (got ${JSON.stringify(param)})` });
+      }
+      for (const state of buildStateNames(stage.name)) {
+        if (seen.has(state)) ctx.addIssue({ code: 'custom', path: ['phases', stageIndex, 'name'], message: `build ${stage.name} names a state ${state}, which is also a phase's name; rename one` });
+      }
+    });
+    config.phases.forEach((stage, stageIndex) => {
+      const members = stage.kind === 'parallel' ? stage.parallel.map((p, i) => ({ p, path: [stageIndex, 'parallel', i] })) : [{ p: stage, path: [stageIndex] }];
+      for (const { p, path } of members) {
+        (p.artifacts ?? []).forEach((name, i) => {
+          const at = built.get(name);
+          if (at === undefined || at >= stageIndex) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['phases', ...path, 'artifacts', i],
+              message: `no build stage before ${p.name} makes artifact ${name}${built.size > 0 ? ` (built before it: ${[...built].filter(([, j]) => j < stageIndex).map(([n]) => n).join(', ') || 'none'})` : ''}`,
+            });
+          }
+        });
+      }
+    });
   });
 
+/** The states a build stage adds besides its phase task (state-machines/stages/build.ts names them from here). */
+export function buildStateNames(name: string): { check: string; present: string; skip: string; record: string } & Iterable<string> {
+  const names = { check: `Check${name}`, present: `${name}Present?`, skip: `${name}AlreadyBuilt`, record: `Record${name}` };
+  return { ...names, [Symbol.iterator]: () => Object.values(names)[Symbol.iterator]() };
+}
+
 export type PipelineConfig = z.output<typeof pipelineConfigSchema>;
-export type Stage = z.output<typeof phaseStageSchema> | z.output<typeof parallelStageSchema>;
+export type BuildStage = z.output<typeof buildStageSchema>;
+export type Stage = z.output<typeof phaseStageSchema> | z.output<typeof parallelStageSchema> | BuildStage;
 /** A stage as a config file may write it: `kind` may be left out (see withKind). */
 export type StageInput =
   | (z.input<typeof phaseSchema> & { kind?: 'phase' })
-  | { kind?: 'parallel'; parallel: z.input<typeof phaseSchema>[] };
+  | { kind?: 'parallel'; parallel: z.input<typeof phaseSchema>[] }
+  | z.input<typeof buildStageSchema>;
 export type PipelineConfigInput = Omit<z.input<typeof pipelineConfigSchema>, 'phases'> & { phases: StageInput[] };
 
-/** The phases of one stage, in order. */
+/**
+ * A build stage as the phase it runs on spot: its build command is the workload (the runner
+ * fetches the source first and uploads the artifact after; decisions/data-plane.ts).
+ */
+export function buildPhase(stage: BuildStage): PhaseConfig {
+  const { kind: _kind, artifact: _artifact, source: _source, buildCommand, output: _output, ...phase } = stage;
+  return { ...phase, workloadCommand: buildCommand };
+}
+
+/** The phases of one stage, in order (a build stage runs one). */
 export function stagePhases(stage: Stage): PhaseConfig[] {
   switch (stage.kind) {
     case 'phase':
       return [stage];
     case 'parallel':
       return stage.parallel;
+    case 'build':
+      return [buildPhase(stage)];
   }
+}
+
+/** The build stages of a pipeline, in order. */
+export function buildStages(config: Pick<PipelineConfig, 'phases'>): BuildStage[] {
+  return config.phases.filter((s): s is BuildStage => s.kind === 'build');
 }
 
 /** The phases of a pipeline, flattened in pipeline order. */
@@ -380,6 +505,8 @@ export const phaseSpecSchema = phaseSchema
      * prefixes). Absent in specs from before per-phase roles: the launch template's profile applies.
      */
     instanceProfileArn: z.string().min(1).optional(),
+    /** Set for the phase a build stage runs: what it builds, from where, and the file it uploads. */
+    build: z.object({ artifact: z.string().regex(ARTIFACT_NAME), source: buildSourceSchema, output: z.string().min(1) }).strict().optional(),
   })
   .strict();
 export type PhaseSpec = z.output<typeof phaseSpecSchema>;
@@ -407,7 +534,7 @@ export function phaseLabel(raw: unknown): (path: readonly PropertyKey[]) => stri
 export function toPhaseSpec(
   phase: PhaseConfig & { kind?: StageKind },
   pipeline: { subnetIds: string[]; cleanupMarginSeconds: number; pipelineName: string },
-  data: Pick<PhaseSpec, 'codeAsset' | 'instanceProfileArn'> = {},
+  data: Pick<PhaseSpec, 'codeAsset' | 'instanceProfileArn' | 'build'> = {},
 ): PhaseSpec {
   const { kind: _kind, code: _code, ...config } = phase;
   return { ...config, ...pipeline, ...phaseWaits(phase), ...data };

@@ -32,3 +32,9 @@ export class UnexpectedJobState extends NamedError {}
 
 /** A value bound for the workload's environment does not match its pattern: nothing is sent. */
 export class UnsafeWorkloadValue extends NamedError {}
+
+/** A build stage cannot tell which version to build (its commit parameter is missing or not a commit SHA, its source object is missing). */
+export class ArtifactVersionUnknown extends NamedError {}
+
+/** A build ended well but its artifact is not in the bucket with its sha256: nothing downstream may use it. */
+export class ArtifactMissing extends NamedError {}

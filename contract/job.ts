@@ -9,6 +9,7 @@
  * in redrive reach (14 days) may hand it; a new version adds a member here, never changes one.
  */
 import { z } from 'zod';
+import { artifactsSchema } from './artifacts';
 import { phaseSpecSchema } from './config';
 import { PARAM_ENV_NAME } from './workload-env';
 import { ATTEMPT_OUTCOMES, FAILURE_KINDS, REASON_CODES } from './outcomes';
@@ -25,6 +26,11 @@ export const runContextSchema = z
      * validated by ValidateInput. Absent in runs started before parameters existed.
      */
     params: z.record(z.string().regex(PARAM_ENV_NAME), z.string()).optional(),
+    /**
+     * The artifacts the run's build stages made or found so far, by name (contract/artifacts.ts):
+     * ValidateInput opens it empty, each build stage adds its own. Absent in runs from before build stages.
+     */
+    artifacts: artifactsSchema.optional(),
   })
   .strict();
 export type RunContext = z.output<typeof runContextSchema>;

@@ -60,8 +60,15 @@ export const GENUINE_REASON_CODES = [
 /** Every pool refused the launch: an interruption of its own kind. */
 export const CAPACITY_EXHAUSTED = 'capacity-exhausted';
 
+/**
+ * The runner saw spot's instance-action notice, stopped the workload and saved its checkpoint, but
+ * the instance was still there five minutes later (runner exit 75, contract/runner.ts): the attempt
+ * is lost to spot all the same.
+ */
+export const SPOT_NOTICE = 'spot-instance-action';
+
 /** The closed set of reason codes: spot's own codes for interruptions, ours for the rest. */
-export const REASON_CODES = [...SPOT_INTERRUPTION_STATUS_CODES, ...SPOT_INTERRUPTION_STATE_REASONS, CAPACITY_EXHAUSTED, ...GENUINE_REASON_CODES] as const;
+export const REASON_CODES = [...SPOT_INTERRUPTION_STATUS_CODES, ...SPOT_INTERRUPTION_STATE_REASONS, CAPACITY_EXHAUSTED, SPOT_NOTICE, ...GENUINE_REASON_CODES] as const;
 export type ReasonCode = (typeof REASON_CODES)[number];
 
 /** How the history and the report name an attempt's end. */

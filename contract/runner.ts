@@ -51,5 +51,11 @@ export function parseProgress(text: string): number | undefined {
   return Number(trimmed);
 }
 
+/**
+ * The line the runner prints (on stderr) when the spot notice reaches it and it stops the
+ * workload: the pipeline reads it as the notice, so the silence that follows is not a hang.
+ */
+export const RUNNER_NOTICE_LINE = 'pipeline-runner: spot interruption notice: stopping the workload to save its checkpoint';
+
 /** Where the runner keeps the workload's files on the instance (PIPELINE_WORK_DIR). */
 export const RUNNER_WORK_DIR = '/opt/spot-pipeline/work';

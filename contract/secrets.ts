@@ -24,7 +24,7 @@ const SHELL_SPECIAL_ENV = new Set([
 ]);
 const SHELL_PREFIXES = ['BASH_', 'LC_'];
 /** The runner's readonly variables (instance/pipeline-runner.sh): exporting a secret as one fails and the workload never starts. */
-const RUNNER_ENV = new Set(['EXIT_INTEGRITY', 'EXIT_SECRET', 'EXIT_TOOL', 'EXIT_UPLOAD', 'EXIT_NO_INTERRUPTION', 'IMDS', 'POLL', 'STOP_SECONDS', 'GRACE_SECONDS', 'WORK_DIR', 'CHECKPOINT_DIR', 'OUTPUT_DIR', 'NOTICE_FLAG']);
+const RUNNER_ENV = new Set(['EXIT_INTEGRITY', 'EXIT_SECRET', 'EXIT_TOOL', 'EXIT_UPLOAD', 'EXIT_NO_INTERRUPTION', 'IMDS', 'POLL', 'STOP_SECONDS', 'GRACE_SECONDS', 'WORK_DIR', 'CHECKPOINT_DIR', 'OUTPUT_DIR', 'NOTICE_FLAG', 'SOURCE_DIR', 'SYNC_SECONDS', 'RETRY_SLEEP']);
 
 /**
  * Parameter names: letters, digits and `_.-/`, at most 2048 characters, a leading slash for a

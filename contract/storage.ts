@@ -10,10 +10,11 @@
  *   <pipelineName>/artifacts/<name>/<version>                              build outputs, read by phases
  *   <pipelineName>/runs/<runDate>/<execution>/<phase>/...                  a phase's outputs, kept runRetentionDays
  *   <pipelineName>/checkpoints/<runDate>/<pipelineExecution>/<phase>/...   a phase's checkpoint, kept checkpointRetentionDays
+ *   <pipelineName>/sources/<key>                                           build sources you upload (a build stage's s3 source)
  */
 
 /** The top-level prefixes under `<pipelineName>/`, each with a trailing slash. */
-export const STORAGE_PREFIXES = { artifacts: 'artifacts/', runs: 'runs/', checkpoints: 'checkpoints/' } as const;
+export const STORAGE_PREFIXES = { artifacts: 'artifacts/', runs: 'runs/', checkpoints: 'checkpoints/', sources: 'sources/' } as const;
 export type StorageArea = keyof typeof STORAGE_PREFIXES;
 
 /** A run date as the pipeline names its runs: YYYY-MM-DD. */
@@ -71,6 +72,9 @@ export const checkpointPrefix = (pipeline: string, date: string, pipelineExecuti
  */
 export const artifactKey = (pipeline: string, name: string, version: string): string =>
   `${areaPrefix(pipeline, 'artifacts')}${segment('artifact name', name)}/${segment('artifact version', version)}`;
+
+/** A build stage's S3 source: `<pipelineName>/sources/<key>` (the key as the config gives it). */
+export const sourceKey = (pipeline: string, key: string): string => `${areaPrefix(pipeline, 'sources')}${key}`;
 
 /**
  * Why a string cannot be an S3 general purpose bucket name, or undefined when it can. The rules of

@@ -22,8 +22,10 @@ const S3_URI = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[A-Za-z0-9_.=/-]{1,900
 /**
  * The data plane's part (issue 10), for the runner (instance/pipeline-runner.sh) and the workload:
  * where outputs and the checkpoint go, where the run's earlier outputs are, the code asset and its
- * sha256, the tools the phase declares (space-separated), and the secrets to resolve
- * ("VAR|ssm:/name" lines; names only, never values).
+ * sha256, the artifacts to download and verify ("name|s3://uri|sha256" lines), what a build stage
+ * builds (its source, version, output file and where the artifact goes), the tools the phase
+ * declares (space-separated), and the secrets to resolve ("VAR|ssm:/name" lines; names only,
+ * never values).
  */
 export const DATA_ENV_PATTERNS = {
   PIPELINE_OUTPUT_URI: S3_URI,
@@ -31,6 +33,12 @@ export const DATA_ENV_PATTERNS = {
   PIPELINE_CHECKPOINT_URI: S3_URI,
   PIPELINE_CODE_URI: S3_URI,
   PIPELINE_CODE_SHA256: /^[0-9a-f]{64}$/,
+  PIPELINE_ARTIFACTS: /^[a-z][a-z0-9_]{0,39}\|s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[A-Za-z0-9_.=/-]{1,900}\|[0-9a-f]{64}(\n[a-z][a-z0-9_]{0,39}\|s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[A-Za-z0-9_.=/-]{1,900}\|[0-9a-f]{64})*$/,
+  PIPELINE_BUILD_ARTIFACT_URI: S3_URI,
+  PIPELINE_BUILD_VERSION: /^[A-Za-z0-9._-]{1,128}$/,
+  PIPELINE_BUILD_OUTPUT: /^[A-Za-z0-9._/-]{1,500}$/,
+  PIPELINE_BUILD_GIT_URL: /^(https:\/\/|ssh:\/\/|git@)[A-Za-z0-9._~:/?#@!$&()*+,;=%-]{3,500}$/,
+  PIPELINE_BUILD_SOURCE_URI: S3_URI,
   PIPELINE_TOOLS: /^[A-Za-z0-9._+-]{1,64}( [A-Za-z0-9._+-]{1,64})*$/,
   PIPELINE_SECRETS: /^[A-Z_][A-Z0-9_]*\|(ssm:|secretsmanager:)[A-Za-z0-9/_+=.@-]+(\n[A-Z_][A-Z0-9_]*\|(ssm:|secretsmanager:)[A-Za-z0-9/_+=.@-]+)*$/,
 } as const;

@@ -9,6 +9,7 @@ import type { PhaseSpec } from '../contract/config';
 import type { Classification } from './classify';
 import { nextWait, secondsUntil } from './phase-clock';
 import { watchdog } from './watchdogs';
+import { RUNNER_NOTICE_LINE } from '../contract/runner';
 
 /** Now, and the moment the phase's work must be over. */
 export interface PhaseTimes {
@@ -185,6 +186,10 @@ export const NOTICE_SAVE_WINDOW_SECONDS = 150;
 export function afterPoll(phase: Pick<PhaseSpec, 'pollIntervalSeconds' | 'silenceTimeoutSeconds' | 'budgetSeconds'>, job: JobIn<'running'>, look: PollLook, t: PhaseTimes): PollDecision {
   const { command } = job;
   if ('unreadable' in look) {
+    // A notice already seen names the attempt's end, whether or not this poll could read anything.
+    if (t.nowMs >= t.deadlineMs && command.notice) {
+      return { job: attemptFailed(job, { kind: 'interruption', reasonCode: command.notice.reasonCode, detail: command.notice.detail, lastOutput: command.lastOutput }, job.attemptStartedAt), cancel: true };
+    }
     if (t.nowMs >= t.deadlineMs) {
       return { job: attemptFailed(job, { kind: 'budget', reasonCode: 'deadline', detail: 'phase budget spent (status unreadable at the deadline)' }, job.attemptStartedAt), cancel: false };
     }
@@ -242,6 +247,11 @@ export function afterPoll(phase: Pick<PhaseSpec, 'pollIntervalSeconds' | 'silenc
   // interruption that ends the attempt, not a made-up budget or silence failure.
   if (command.notice && (tripped || t.nowMs - Date.parse(command.notice.seenAt) >= NOTICE_SAVE_WINDOW_SECONDS * 1000)) {
     return { job: fail({ kind: 'interruption', reasonCode: command.notice.reasonCode, detail: command.notice.detail, lastOutput: output }), cancel: true };
+  }
+  // Quiet because the runner stopped the workload on spot's notice (its last line says so), with
+  // spot's own records not showing it yet: give spot its window to take the instance.
+  if (tripped?.kind === 'hung' && output.startsWith(RUNNER_NOTICE_LINE) && t.nowMs - Date.parse(seen.lastOutputAt) < NOTICE_SAVE_WINDOW_SECONDS * 1000) {
+    return { job: { ...withSeen, nextWaitSeconds: nextWait(phase.pollIntervalSeconds, t.deadlineMs, t.nowMs) }, cancel: false };
   }
   if (tripped) return { job: fail({ ...tripped, lastOutput: output }), cancel: true };
   return { job: { ...withSeen, nextWaitSeconds: nextWait(phase.pollIntervalSeconds, t.deadlineMs, t.nowMs) }, cancel: false };

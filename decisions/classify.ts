@@ -4,7 +4,8 @@
  */
 import { LAUNCH_CAPACITY_ERROR_CODES, LAUNCH_QUOTA_ERROR_CODES, SPOT_INTERRUPTION_STATE_REASONS, SPOT_INTERRUPTION_STATUS_CODES } from '../contract/aws-codes';
 import type { FailureKind, ReasonCode } from '../contract/outcomes';
-import { runnerFailure, type RUNNER_FAILURES } from '../contract/runner';
+import { SPOT_NOTICE } from '../contract/outcomes';
+import { RUNNER_EXIT, runnerFailure, type RUNNER_FAILURES } from '../contract/runner';
 
 /** What each of the runner's own failures means, for people. */
 const RUNNER_FAILURE_DETAIL: Record<(typeof RUNNER_FAILURES)[keyof typeof RUNNER_FAILURES], string> = {
@@ -105,6 +106,12 @@ const ROWS: readonly Row[] = [
       const kind = runnerFailure(s.responseCode!)!;
       return { state: 'failed', kind, reasonCode: kind, detail: `${RUNNER_FAILURE_DETAIL[kind]} (runner exit ${s.responseCode})` };
     },
+  },
+  // 3b. The runner stopped the workload on spot's notice and waited, but spot never took the
+  //     instance (runner exit 75): the attempt is spot's loss, relaunched like an interruption.
+  {
+    when: (s) => s.commandStatus === 'Failed' && exitReported(s) && s.responseCode === RUNNER_EXIT.noticeWithoutInterruption,
+    then: () => ({ state: 'failed', kind: 'interruption', reasonCode: SPOT_NOTICE, detail: 'spot interruption notice, but the instance was not taken within 5 minutes (runner exit 75)' }),
   },
   // 4. The workload exited non-zero and the agent reported it: genuine, whatever spot does later.
   {

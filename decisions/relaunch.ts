@@ -26,8 +26,12 @@ export function secondsNeeded(phase: RelaunchQuestion['phase'], savedProgress = 
   const done = Math.min(1, Math.max(0, savedProgress));
   if (done === 0) return phase.attemptSeconds;
   const work = Math.max(0, phase.attemptSeconds - phase.bootTimeoutSeconds);
-  return Math.min(phase.attemptSeconds, Math.ceil(phase.bootTimeoutSeconds + work * (1 - done)));
+  // At least MIN_RESUME_WORK_SECONDS of work: restoring, the command's own minimum, a first poll.
+  return Math.min(phase.attemptSeconds, Math.ceil(phase.bootTimeoutSeconds + Math.max(MIN_RESUME_WORK_SECONDS, work * (1 - done))));
 }
+
+/** The least a resumed attempt is given after its boot (SendWorkload needs 60 s for a command; the restore and a poll take more). */
+export const MIN_RESUME_WORK_SECONDS = 180;
 
 export type RelaunchAnswer =
   | { readonly relaunch: true; readonly backoffSeconds: number }

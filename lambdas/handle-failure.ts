@@ -15,7 +15,8 @@ import { PHASE_ERRORS } from '../contract/outcomes';
 import { cleanupCallsUntil, mayRetryTask, phaseDeadline } from '../decisions/phase-clock';
 import { decideAfterFailure } from '../decisions/relaunch';
 import { retryableOnTransient } from './aws/aws-errors';
-import { errorCode } from './aws/aws-errors';
+import { TransientApiError } from '../contract/errors';
+import { errorCode, isTransient } from './aws/aws-errors';
 import { CLIENT_CONFIG, withCallsUntil, type Ec2Send, type S3Send } from './aws/clients';
 import { terminateOrLeaveToSafetyNet } from './aws/instances';
 import { readEnv } from './runtime/environment';
@@ -29,7 +30,7 @@ const s3 = new S3Client(CLIENT_CONFIG);
  * The fraction of its work the workload reported done in its last checkpoint, or undefined
  * (none saved, none reported, or S3 would not say: the relaunch then asks for a whole attempt).
  */
-async function savedProgress(client: S3Send, bucket: string, phase: string, pipelineName: string, run: RunContext): Promise<number | undefined> {
+async function savedProgress(client: S3Send, bucket: string, phase: string, pipelineName: string, run: RunContext, mayRetry: boolean): Promise<number | undefined> {
   const key = `${checkpointPrefix(pipelineName, run.runDate, run.pipelineExecution, phase)}${PROGRESS_FILE}`;
   try {
     const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -38,7 +39,11 @@ async function savedProgress(client: S3Send, bucket: string, phase: string, pipe
     if (progress === undefined) logger.warn('the workload\'s progress file holds no fraction from 0 to 1; relaunching asks for a whole attempt', { key });
     return progress;
   } catch (err) {
-    if (errorCode(err) !== 'NoSuchKey') logger.warn('could not read the workload\'s progress; relaunching asks for a whole attempt', { key, error: errorCode(err) });
+    if (errorCode(err) === 'NoSuchKey') return undefined;
+    // Throttling is never a verdict: while the task may still be retried, it is (the instance is
+    // already terminated, so the retry does only this); past that, no progress counts.
+    if (isTransient(err) && mayRetry) throw new TransientApiError(`GetObject ${key}: ${errorCode(err)}`, { cause: err });
+    logger.warn('could not read the workload\'s progress; relaunching asks for a whole attempt', { key, error: errorCode(err) });
     return undefined;
   }
 }
@@ -52,7 +57,7 @@ export async function handleFailure(clients: { ec2: Ec2Send; s3: S3Send }, env: 
   const { terminated } = await terminateOrLeaveToSafetyNet(clients.ec2, execution.id, { instanceId: job.instance?.id, attempt: job.attempt }, mayRetryTask(now, deadlineMs));
 
   // 2. Relaunch, or fail loud. After an interruption, the work its checkpoint saved counts.
-  const progress = job.failure.kind === 'interruption' && run.mode === 'full' ? await savedProgress(clients.s3, env.PIPELINE_BUCKET, phase.name, phase.pipelineName, run) : undefined;
+  const progress = job.failure.kind === 'interruption' && run.mode === 'full' ? await savedProgress(clients.s3, env.PIPELINE_BUCKET, phase.name, phase.pipelineName, run, mayRetryTask(Date.now(), deadlineMs)) : undefined;
   const answer = decideAfterFailure({ phase, job, nowMs: now, deadlineMs, savedProgress: progress });
   logger.info('attempt ended', { phase: phase.name, ...answer.record, terminated, savedProgress: progress });
   if (answer.relaunch) {

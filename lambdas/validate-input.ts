@@ -50,6 +50,8 @@ export function validateExecutionInput(raw: unknown, execution: { id: string; na
     pipelineExecution: safeExecutionName(execution.name),
     pipelineExecutionArn: execution.id,
     ...(Object.keys(params.env).length > 0 ? { params: params.env } : {}),
+    // Build stages add their artifact here ($.run.artifacts.<name>): the object must exist.
+    artifacts: {},
   };
 }
 

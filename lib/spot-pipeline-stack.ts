@@ -12,7 +12,7 @@ import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { affordableAttempts } from '../contract/budget';
-import { allPhases, phaseWaits, type PhaseConfig, type PhaseSpec, type PipelineConfig } from '../contract/config';
+import { allPhases, buildStages, phaseWaits, type PhaseConfig, type PhaseSpec, type PipelineConfig } from '../contract/config';
 import { parseSecretSource } from '../contract/secrets';
 import { CodeAsset } from './constructs/code-asset';
 import { PipelineBucket } from './constructs/pipeline-bucket';
@@ -97,6 +97,13 @@ export class SpotPipelineStack extends Stack {
     const finishPhase = fn('FinishPhaseFn', 'finish-phase', 'Terminate the instance of a finished phase and report it');
     const cleanupPhase = fn('CleanupPhaseFn', 'cleanup-phase', 'Terminate every instance of a phase that failed with an error');
 
+    // Build stages (seed 002): CheckArtifact looks for each version before launching anything.
+    const checkArtifact =
+      buildStages(config).length > 0
+        ? fn('CheckArtifactFn', 'check-artifact', 'Find the version a build stage needs in the pipeline bucket, or record what it built', { environment: bucketEnv })
+        : undefined;
+    if (checkArtifact) pipelineBucket.grantCheckArtifacts(checkArtifact.serviceRole);
+
     this.grantWorkerPermissions({ config, workers, launchInstance, awaitAgent, sendWorkload, pollWorkload, handleFailure, finishPhase, cleanupPhase, workloadLogs });
 
     // --- State machines -----------------------------------------------------------------
@@ -141,6 +148,7 @@ export class SpotPipelineStack extends Stack {
       spotPhase: this.spotPhase,
       subnetsFor,
       dataFor: (phase) => phaseData.get(phase.name) ?? {},
+      checkArtifact,
     });
     this.pipeline = new sfn.StateMachine(this, 'Pipeline', {
       stateMachineName: config.pipelineName,
@@ -157,7 +165,7 @@ export class SpotPipelineStack extends Stack {
     });
 
     this.acknowledgeStateMachineGrants(this.spotPhase, [launchInstance, awaitAgent, sendWorkload, pollWorkload, handleFailure, finishPhase, cleanupPhase]);
-    this.acknowledgeStateMachineGrants(this.pipeline, [validateInput], this.spotPhase);
+    this.acknowledgeStateMachineGrants(this.pipeline, checkArtifact ? [validateInput, checkArtifact] : [validateInput], this.spotPhase);
 
     // --- Cleanup whatever happens, orphan reaper, alarms -----------------------------------
     this.safetyNet = new SafetyNet(this, 'SafetyNet', {
@@ -220,6 +228,8 @@ export class SpotPipelineStack extends Stack {
     for (const phase of allPhases(config)) {
       const { role, profile } = workers.addPhaseRole(phase.name);
       bucket.grantPhase(role, phase.name);
+      const build = buildStages(config).find((b) => b.name === phase.name);
+      if (build) bucket.grantBuild(role, build.artifact);
       const dir = phase.code ?? config.code;
       const asset = dir === undefined ? undefined : assetFor(dir);
       if (asset) role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [asset.objectArn] }));

@@ -4,7 +4,8 @@
  * runner does, in its order, against the simulated account's S3 and the scenario's plan:
  *   0. the tools the phase declares (PIPELINE_TOOLS) must be there (scenario `toolsMissing`): else exit 69;
  *   1. the code archive (PIPELINE_CODE_URI) is read from S3 and its sha256 compared with
- *      PIPELINE_CODE_SHA256; missing or different, nothing runs: exit 65, "ArtifactIntegrityFailed";
+ *      PIPELINE_CODE_SHA256, and so is each artifact (PIPELINE_ARTIFACTS); missing or different,
+ *      nothing runs: exit 65, "ArtifactIntegrityFailed";
  *   2. each secret (PIPELINE_SECRETS) must be readable (scenario `secretsUnavailable`): else exit 66;
  *   3. the checkpoint under PIPELINE_CHECKPOINT_URI is restored: a workload that checkpoints
  *      (phase plan `checkpointEveryMinutes`) resumes from the last save any attempt made there;
@@ -12,13 +13,15 @@
  *   5. on the spot notice the watcher (polling every 5 s) stops the workload, which saves its
  *      progress; the command then waits for the interruption (it ends with its instance);
  *   6. at the end the outputs (phase plan `writes`, and a preflight's probe) land under
- *      PIPELINE_OUTPUT_URI.
+ *      PIPELINE_OUTPUT_URI; a build that succeeded has uploaded its artifact, its sha256 recorded.
  * Everything here is computed from what the command carried and what the simulated cloud holds:
  * the pipeline's own records are never read.
  */
 import { RUNNER_EXIT } from '../contract/runner';
 import { RUNNER_DELIMITER } from '../decisions/workload-script';
-import type { SimInstance, SimInvocation, SimulatedAccount } from './services/account';
+import { SHA256_METADATA } from '../contract/artifacts';
+import type { SimInstance, SimInvocation, SimObject, SimulatedAccount } from './services/account';
+import { artifactSha256, objectAt } from './services/s3';
 
 const MINUTE = 60_000;
 /** How often the runner's watcher reads the instance metadata for the notice (PIPELINE_NOTICE_POLL_SECONDS). */
@@ -40,6 +43,8 @@ export interface RunnerRecord {
   readonly checkpointEveryMs?: number;
   /** The runner's own failure before the workload: nothing ran. */
   readonly failure?: { readonly exitCode: number; readonly line: string };
+  /** A build stage's: the artifact it uploads when the build succeeds. */
+  readonly build?: { readonly artifact: string; readonly version: string; readonly uri: string };
 }
 
 /** The value of `export KEY='...'` as decisions/workload-script.ts quotes it ('"'"' for a quote). */
@@ -99,6 +104,14 @@ export function startRunner(account: SimulatedAccount, instance: SimInstance, co
       return fail(RUNNER_EXIT.artifactIntegrity, `ArtifactIntegrityFailed: code from ${env.PIPELINE_CODE_URI} has sha256 ${stored.sha256}, expected ${env.PIPELINE_CODE_SHA256}; nothing was run`);
     }
   }
+  // 1b. the artifacts the phase lists, verified
+  for (const line of (env.PIPELINE_ARTIFACTS ?? '').split('\n').filter(Boolean)) {
+    const [name, uri, expected] = line.split('|') as [string, string, string];
+    const [bucket, ...rest] = objectKey(uri).split('/');
+    const stored = objectAt(account, bucket!, rest.join('/'), now);
+    if (!stored) return fail(RUNNER_EXIT.artifactIntegrity, `ArtifactIntegrityFailed: ${name} could not be downloaded from ${uri}; nothing was run`);
+    if (stored.sha256 !== expected) return fail(RUNNER_EXIT.artifactIntegrity, `ArtifactIntegrityFailed: ${name} from ${uri} has sha256 ${stored.sha256}, expected ${expected}; nothing was run`);
+  }
   // 2. secrets
   const unavailable = account.scenario.secretsUnavailable ?? [];
   for (const line of (env.PIPELINE_SECRETS ?? '').split('\n').filter(Boolean)) {
@@ -111,7 +124,37 @@ export function startRunner(account: SimulatedAccount, instance: SimInstance, co
   const every = mode === 'full' ? account.phasePlan(instance.phase).checkpointEveryMinutes : undefined;
   const checkpointEveryMs = every === undefined ? undefined : every * MINUTE;
   const resumedFromMs = checkpointEveryMs !== undefined && base.checkpointUri ? (latestCheckpoint(account, base.checkpointUri, now)?.progressMs ?? 0) : 0;
-  return { ...base, resumedFromMs, checkpointEveryMs };
+  // A build: what it will upload when it succeeds.
+  const artifactUri = env.PIPELINE_BUILD_ARTIFACT_URI;
+  const build = artifactUri ? { artifact: artifactUri.split('/').at(-2)!, version: env.PIPELINE_BUILD_VERSION ?? artifactUri.split('/').at(-1)!, uri: artifactUri } : undefined;
+  return { ...base, resumedFromMs, checkpointEveryMs, ...(build ? { build } : {}) };
+}
+
+/** A build's length and exit, as the scenario plans it (`artifacts.<name>.buildMinutes`, `buildExitCode`), else the phase's. */
+export function buildPlan(account: SimulatedAccount, runner: RunnerRecord | undefined): { minutes?: number; exitCode?: number } {
+  if (!runner?.build) return {};
+  const plan = account.scenario.artifacts?.[runner.build.artifact];
+  return { minutes: plan?.buildMinutes, exitCode: plan?.buildExitCode };
+}
+
+/** Did the command's workload exit 0 by itself by `now` (not cut off, timed out, cancelled, or stopped on a notice)? */
+function finishedWell(account: SimulatedAccount, inv: SimInvocation, now: number): number | undefined {
+  if (inv.runner?.failure || inv.hang || inv.exitCode !== 0) return undefined;
+  const finishAt = inv.startedAt + inv.durationMs;
+  return workloadStopAt(account, inv) === finishAt && finishAt < inv.startedAt + inv.executionTimeoutMs && finishAt <= now ? finishAt : undefined;
+}
+
+/** The artifact a successful build uploaded to `uri` (with its sha256 as metadata), once it has. */
+export function builtArtifact(account: SimulatedAccount, uri: string, now: number): SimObject | undefined {
+  for (const inv of account.invocations) {
+    const build = inv.runner?.build;
+    if (build?.uri !== uri) continue;
+    const at = finishedWell(account, inv, now);
+    if (at === undefined) continue;
+    const { bytes, recorded } = artifactSha256(account, build.artifact, build.version);
+    return { sha256: bytes, size: 1 << 20, writtenAt: at, writtenBy: inv.instanceId, metadata: { [SHA256_METADATA]: recorded } };
+  }
+  return undefined;
 }
 
 /** Step 4: the exit the agent sees for a workload exit (the runner reports its reserved codes as 1). */
@@ -119,12 +162,20 @@ export function reportedExit(runner: RunnerRecord | undefined, workloadExit: num
   return runner && RESERVED_EXITS.includes(workloadExit) ? 1 : workloadExit;
 }
 
-/** When the runner's watcher stops the workload on the spot notice (undefined: no notice, or no runner). */
+/**
+ * When the runner's watcher stops the workload on the spot notice (undefined: no notice, no runner,
+ * or the workload ended by itself first). The watcher reads the instance metadata when the
+ * workload starts and every NOTICE_POLL_MS after: a notice that came before the start (while the
+ * instance booted) stops the workload at once.
+ */
 export function stoppedOnNoticeAt(account: SimulatedAccount, inv: SimInvocation): number | undefined {
   if (!inv.runner || inv.runner.failure) return undefined;
   const instance = account.instances.find((i) => i.id === inv.instanceId);
-  if (instance?.noticeAt === undefined || instance.noticeAt < inv.startedAt) return undefined;
-  return instance.noticeAt + NOTICE_POLL_MS;
+  if (instance?.noticeAt === undefined) return undefined;
+  const stop = instance.noticeAt < inv.startedAt ? inv.startedAt : instance.noticeAt + NOTICE_POLL_MS;
+  if (!inv.hang && stop >= inv.startedAt + inv.durationMs) return undefined;
+  if (instance.terminatedAt !== undefined && instance.terminatedAt <= stop) return undefined;
+  return stop;
 }
 
 /** When the workload stopped making progress: its end, its timeout, its cancel, its instance gone, or the notice. */
@@ -148,7 +199,8 @@ export function plannedMs(account: SimulatedAccount, inv: SimInvocation): number
 /** The workload's progress (ms of its planned length) at a moment. */
 export function progressAt(account: SimulatedAccount, inv: SimInvocation, at: number): number {
   const resumed = inv.runner?.resumedFromMs ?? 0;
-  if (inv.runner?.failure) return resumed;
+  // A hung workload makes no progress; a runner that refused ran nothing.
+  if (inv.runner?.failure || inv.hang) return resumed;
   const until = Math.min(at, workloadStopAt(account, inv));
   return resumed + Math.max(0, Math.min(until - inv.startedAt, inv.hang ? Infinity : inv.durationMs));
 }
@@ -158,16 +210,28 @@ export interface CheckpointSave {
   readonly progressMs: number;
 }
 
-/** The saves one command's workload made by `now`: every checkpointEveryMinutes, and on the notice. */
+/** How often the runner syncs the checkpoint directory to S3 while the workload runs (PIPELINE_CHECKPOINT_SYNC_SECONDS). */
+export const CHECKPOINT_SYNC_MS = 60_000;
+
+/**
+ * The saves of one command's workload that reached S3 by `now`: each of its own saves
+ * (checkpointEveryMinutes) once the runner's next periodic sync has uploaded it, and the save on
+ * the notice, which the runner uploads at once. A save the instance did not live to upload is lost.
+ */
 export function checkpointSaves(account: SimulatedAccount, inv: SimInvocation, now: number): CheckpointSave[] {
   const every = inv.runner?.checkpointEveryMs;
   if (every === undefined || !inv.runner?.checkpointUri || inv.runner.failure) return [];
-  const stop = Math.min(workloadStopAt(account, inv), now);
+  const stop = workloadStopAt(account, inv);
+  const instance = account.instances.find((i) => i.id === inv.instanceId);
+  const alive = Math.min(instance?.terminatedAt ?? Infinity, inv.cancelledAt ?? Infinity, now);
   const saves: CheckpointSave[] = [];
-  for (let at = inv.startedAt + every; at <= stop; at += every) saves.push({ at, progressMs: progressAt(account, inv, at) });
+  for (let saved = inv.startedAt + every; saved <= stop; saved += every) {
+    const synced = inv.startedAt + Math.ceil((saved - inv.startedAt) / CHECKPOINT_SYNC_MS) * CHECKPOINT_SYNC_MS;
+    if (synced <= alive) saves.push({ at: synced, progressMs: progressAt(account, inv, saved) });
+  }
   const noticeStop = stoppedOnNoticeAt(account, inv);
-  if (noticeStop !== undefined && noticeStop === workloadStopAt(account, inv) && noticeStop <= now) saves.push({ at: noticeStop, progressMs: progressAt(account, inv, noticeStop) });
-  return saves;
+  if (noticeStop !== undefined && noticeStop === stop && noticeStop <= alive) saves.push({ at: noticeStop, progressMs: progressAt(account, inv, noticeStop) });
+  return saves.sort((a, b) => a.at - b.at);
 }
 
 /** The last save any command made under a checkpoint location by `now` (what a restore reads). */
@@ -180,8 +244,9 @@ export function latestCheckpoint(account: SimulatedAccount, uri: string, now: nu
   return latest;
 }
 
-/** Workload milliseconds an attempt did that no checkpoint kept (its progress beyond its last save). */
+/** Workload milliseconds an attempt did that no checkpoint kept (its progress beyond its last save); none when it finished. */
 export function workLostMs(account: SimulatedAccount, inv: SimInvocation, now: number): number {
+  if (finishedWell(account, inv, now) !== undefined || (!inv.hang && inv.startedAt + inv.durationMs === workloadStopAt(account, inv))) return 0;
   const reached = progressAt(account, inv, now);
   const saved = Math.max(inv.runner?.resumedFromMs ?? 0, ...checkpointSaves(account, inv, now).map((s) => s.progressMs));
   return Math.max(0, reached - saved);

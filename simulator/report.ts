@@ -3,13 +3,14 @@
  * results and event logs, and the simulated cloud's records. Nothing is restated from the
  * scenario.
  */
-import { allPhases } from '../contract/config';
+import { SHA256_METADATA } from '../contract/artifacts';
+import { allPhases, buildStages } from '../contract/config';
 import type { Simulation } from './run';
 import { EVENTS_PER_STATE, EVENTS_PER_TASK_RETRY, EXECUTION_EVENTS, type StateType } from '../contract/history';
 import { TAG } from '../contract/tags';
 import type { SimInstance } from './services/account';
 import { invocationStatus } from './services/ssm';
-import { stoppedOnNoticeAt, uploadedOutputs, workLostMs } from './instance-runner';
+import { builtArtifact, stoppedOnNoticeAt, uploadedOutputs, workLostMs } from './instance-runner';
 import { phaseOf, type SimExecution } from './step-functions';
 
 /** What the workload did on an instance, as the simulated cloud recorded it (never the pipeline's label). */
@@ -65,9 +66,10 @@ export interface LaunchReport {
 
 export interface PhaseReport {
   name: string;
-  /** v2: the stage kind. */
-  kind: 'phase';
-  status: 'SUCCEEDED' | 'FAILED' | 'NOT_RUN';
+  /** v2: the stage kind (a build stage reports the phase it ran). */
+  kind: 'phase' | 'build';
+  /** SKIPPED: a build stage whose artifact version was already in the bucket (nothing launched). */
+  status: 'SUCCEEDED' | 'FAILED' | 'NOT_RUN' | 'SKIPPED';
   attempts: number;
   launches: LaunchReport[];
   interruptions: number;
@@ -170,6 +172,26 @@ function workLost(sim: Simulation, executions: SimExecution[], end: number): num
   return seconds(lost);
 }
 
+/**
+ * The artifacts of the run's build stages, from the simulated S3: those a build uploaded during the
+ * run (built), and those the pipeline found already there (not built).
+ */
+function artifactsOf(sim: Simulation, end: number): SimulationReport['artifacts'] {
+  const names = new Set(buildStages(sim.config).map((b) => b.artifact));
+  const built = sim.cloud.invocations.flatMap((inv) => {
+    const build = inv.runner?.build;
+    const object = build ? builtArtifact(sim.cloud, build.uri, end) : undefined;
+    return build && object && object.writtenBy === inv.instanceId ? [{ name: build.artifact, version: build.version, sha256: object.metadata?.[SHA256_METADATA] ?? object.sha256, built: true }] : [];
+  });
+  const found = [...sim.cloud.objects]
+    .filter(([, o]) => o.writtenBy === 'before the run')
+    .flatMap(([key, o]) => {
+      const match = /\/artifacts\/([^/]+)\/([^/]+)$/.exec(key);
+      return match && names.has(match[1]!) ? [{ name: match[1]!, version: match[2]!, sha256: o.metadata?.[SHA256_METADATA] ?? o.sha256, built: false }] : [];
+    });
+  return [...found, ...built];
+}
+
 /** The objects the runners uploaded under the runs/ prefix, as the simulated S3 would list them. */
 function uploadedObjects(sim: Simulation, t0: number, end: number): SimulationReport['outputs'] {
   return sim.cloud.invocations
@@ -234,15 +256,17 @@ export function buildReport(sim: Simulation): SimulationReport {
   const t0 = sim.pipelineRuns[0]!.startedAt;
   const end = sim.instancesGoneAt ?? sim.endedAt;
   const children = sim.stepFunctions.executions.filter((e) => e.parentArn === sim.pipeline.arn);
+  const artifacts = artifactsOf(sim, end);
   const phases: PhaseReport[] = allPhases(sim.config).map((phase) => {
+    const build = buildStages(sim.config).find((b) => b.name === phase.name);
     const runs = children.filter((c) => phaseOf(c) === phase.name);
     const last = runs.at(-1);
     const perRun = runs.map((run) => launchesOf(sim, run, t0, end));
     const launches = perRun.flat();
     return {
       name: phase.name,
-      kind: 'phase' as const,
-      status: !last ? 'NOT_RUN' : last.status === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED',
+      kind: build ? ('build' as const) : ('phase' as const),
+      status: !last ? (build && artifacts.some((a) => a.name === build.artifact && !a.built) ? 'SKIPPED' : 'NOT_RUN') : last.status === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED',
       attempts: launches.length,
       launches,
       interruptions: launches.filter((l) => l.outcome === 'interrupted' || l.outcome === 'capacity-exhausted').length,
@@ -279,7 +303,7 @@ export function buildReport(sim: Simulation): SimulationReport {
     maxHistoryEvents: Math.max(0, ...sim.stepFunctions.executions.map(historyEvents)),
     apiCalls: Object.fromEntries([...sim.cloud.calls].sort(([a], [b]) => a.localeCompare(b))),
     throttledCalls: Object.fromEntries([...sim.cloud.throttledCalls].sort(([a], [b]) => a.localeCompare(b))),
-    artifacts: [],
+    artifacts,
     outputs: uploadedObjects(sim, t0, end),
   };
 }

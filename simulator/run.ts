@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import FakeTimers from '@sinonjs/fake-timers';
 import { loadPipelineConfig } from '../lib/config/load';
-import { allPhases, type PipelineConfig } from '../contract/config';
+import { allPhases, buildStages, type PipelineConfig } from '../contract/config';
 import { SimulatedEventBus } from './event-bus';
 import { deployedFunctions, SimulatedLambda } from './lambda-runtime';
 import { installLongTimers } from './long-timers';
@@ -92,7 +92,7 @@ export async function runSimulation(scenario: Scenario, options: SimulationOptio
     scenario,
     allPhases(config).map((p) => p.name),
   );
-  checkScenarioArtifacts(scenario, codeArtifactNames(config));
+  checkScenarioArtifacts(scenario, artifactNames(config));
   const deployment = options.deployment ?? synthDeployment(config);
   const { template } = deployment;
   const [lt] = resourcesOfType(template, 'AWS::EC2::LaunchTemplate');
@@ -106,7 +106,8 @@ export async function runSimulation(scenario: Scenario, options: SimulationOptio
   await lambda.load();
   const stepFunctions = new SimulatedStepFunctions(deployedStateMachines(template), lambda);
   const instanceProfiles = resourcesOfType(template, 'AWS::IAM::InstanceProfile').map(([id]) => String(resolve(template, { 'Fn::GetAtt': [id, 'Arn'] })));
-  const cloud = new SimulatedAccount({ scenario, subnetZones: subnetZones(template, config), launchTemplateId: physicalId(lt[0], lt[1]), stepFunctions, instanceProfiles });
+  const startedAt = options.startAt ?? DEFAULT_START;
+  const cloud = new SimulatedAccount({ scenario, subnetZones: subnetZones(template, config), launchTemplateId: physicalId(lt[0], lt[1]), stepFunctions, instanceProfiles, startedAt });
   // AWS SDK integration tasks call the simulated account, as the handlers' SDK clients do. The
   // parameters arrive as the state evaluated them, PascalCase as the SDK's input; the action is the
   // API operation in camelCase (developer guide, "Learning to use AWS service SDK integrations").
@@ -121,7 +122,6 @@ export async function runSimulation(scenario: Scenario, options: SimulationOptio
   const eventBus = new SimulatedEventBus(template, lambda);
   stepFunctions.onEnded.push((execution) => eventBus.executionEnded(execution));
   const realStart = performance.now();
-  const startedAt = options.startAt ?? DEFAULT_START;
   publishAssets(cloud, deployment, scenario, startedAt);
   const clock = FakeTimers.install({ now: startedAt, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], loopLimit: 1_000_000 });
   // Over the fake clock: delays beyond 2^31-1 ms (abort, redrive, Wait states, timeouts) run in chunks.
@@ -177,9 +177,10 @@ export async function runSimulation(scenario: Scenario, options: SimulationOptio
   }
 }
 
-/** The artifacts a scenario may name for this config: `code` when some phase has a code directory. */
-export function codeArtifactNames(config: PipelineConfig): string[] {
-  return config.code !== undefined || allPhases(config).some((p) => p.code !== undefined) ? ['code'] : [];
+/** The artifacts a scenario may name for this config: `code` when some phase has a code directory, and each build stage's. */
+export function artifactNames(config: PipelineConfig): string[] {
+  const code = config.code !== undefined || allPhases(config).some((p) => p.code !== undefined) ? ['code'] : [];
+  return [...code, ...buildStages(config).map((b) => b.artifact)];
 }
 
 /**

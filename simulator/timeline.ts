@@ -6,6 +6,7 @@
 import type { InvariantResult } from './invariants';
 import type { Simulation } from './run';
 import type { SimulationReport } from './report';
+import { buildStages, buildStateNames } from '../contract/config';
 import { checkpointSaves, RUNNER_FAILURE_MS, stoppedOnNoticeAt } from './instance-runner';
 import { phaseOf } from './step-functions';
 
@@ -70,6 +71,30 @@ function phaseLines(sim: Simulation): Line[] {
   return lines;
 }
 
+/** What the build stages decided: the version each needed, whether it was there already, what was recorded. */
+function buildLines(sim: Simulation): Line[] {
+  const lines: Line[] = [];
+  for (const run of sim.pipelineRuns) {
+    for (const stage of buildStages(sim.config)) {
+      const names = buildStateNames(stage.name);
+      for (const event of run.events) {
+        if (event.type !== 'StateExited' || (event.state?.name !== names.check && event.state?.name !== names.record)) continue;
+        const ref = (event.state.output as { run?: { artifacts?: Record<string, { version: string; present: boolean; sha256?: string }> } }).run?.artifacts?.[stage.artifact];
+        if (!ref) continue;
+        const who = pad(stage.name, 18);
+        const text =
+          event.state.name === names.record
+            ? `${who} artifact ${stage.artifact} ${ref.version} built and recorded (sha256 ${ref.sha256?.slice(0, 12)}…)`
+            : ref.present
+              ? `${who} artifact ${stage.artifact} ${ref.version} is already built: nothing launched`
+              : `${who} artifact ${stage.artifact} ${ref.version} is not built yet: building it on spot`;
+        lines.push({ at: event.timestamp, text });
+      }
+    }
+  }
+  return lines;
+}
+
 /** What the runner did on the instances, as the simulated cloud recorded it: restores, saves on the notice, refusals. */
 function instanceLines(sim: Simulation): Line[] {
   const minute = (ms: number) => Math.floor(ms / 60_000);
@@ -127,6 +152,7 @@ export function renderTimeline(sim: Simulation, report: SimulationReport, invari
   for (const run of sim.pipelineRuns) lines.push({ at: run.stoppedAt ?? sim.endedAt, text: `pipeline ${run.status}${run.error ? `: ${run.error}` : ''}` });
   lines.push(...reactionLines(sim));
   lines.push(...instanceLines(sim));
+  lines.push(...buildLines(sim));
   lines.sort((a, b) => a.at - b.at);
   for (const line of lines) {
     const elapsed = Math.round((line.at - t0) / 60000);
@@ -139,6 +165,11 @@ export function renderTimeline(sim: Simulation, report: SimulationReport, invari
     const used = `${Math.round(p.seconds / 60)} of ${Math.round(p.budgetSeconds / 60)} min`;
     const pools = p.launches.map((l) => `${l.pool ?? '(none)'} ${l.outcome}`).join(', ') || '-';
     out.push(`  ${pad(p.name, 18)} ${pad(p.status, 10)} ${pad(String(p.attempts), 9)} ${pad(String(p.interruptions), 14)} ${pad(used, 22)} ${pad(`${Math.round(p.workLostSeconds / 60)} min`, 10)} ${pools}`);
+  }
+  if (report.artifacts.length > 0) {
+    out.push('');
+    out.push(`Artifacts (${report.artifacts.length}):`);
+    for (const a of report.artifacts) out.push(`  ${a.name} ${a.version}  sha256 ${a.sha256}  ${a.built ? 'built in this run' : 'already built: not rebuilt'}`);
   }
   if (report.outputs.length > 0) {
     out.push('');

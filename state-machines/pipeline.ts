@@ -21,6 +21,8 @@ export interface PipelineDefinitionProps {
   readonly subnetsFor: (phase: PhaseConfig) => string[];
   /** What the stack decided for a phase's data plane: its code asset and instance profile. */
   readonly dataFor: StageContext['dataFor'];
+  /** CheckArtifact, when the config has build stages. */
+  readonly checkArtifact?: IFunction;
 }
 
 export { PHASE_TASK_SLACK_SECONDS } from './stages';
@@ -53,7 +55,7 @@ export class PipelineDefinition extends Construct {
       jitterStrategy: sfn.JitterType.FULL,
     });
 
-    const context: StageContext = { scope: this, config, spotPhase: props.spotPhase, validateInput: props.validateInput, subnetsFor: props.subnetsFor, dataFor: props.dataFor };
+    const context: StageContext = { scope: this, config, spotPhase: props.spotPhase, validateInput: props.validateInput, subnetsFor: props.subnetsFor, dataFor: props.dataFor, checkArtifact: props.checkArtifact };
     let chain: sfn.Chain = sfn.Chain.start(validate);
     config.phases.forEach((stage, index) => {
       chain = chain.next(buildStage(context, stage, index));

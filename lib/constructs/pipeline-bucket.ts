@@ -101,6 +101,26 @@ export class PipelineBucket extends Construct {
     this.created = true;
   }
 
+  /** A build stage's role: write its own artifact's versions, read build sources. */
+  grantBuild(role: iam.IRole, artifact: string): void {
+    const own = this.bucket.arnForObjects(`${areaPrefix(this.pipelineName, 'artifacts')}${artifact}/*`);
+    const sources = this.bucket.arnForObjects(`${areaPrefix(this.pipelineName, 'sources')}*`);
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [own] }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [sources] }));
+    acknowledgeWildcardResource(role, own, `The build of ${artifact} uploads each version under artifacts/${artifact}/<version>: versions (commits) exist only at run time; the artifact segment is fixed.`);
+    acknowledgeWildcardResource(role, sources, "A build reads its source archive under this pipeline's sources/ prefix (you upload it there), read only.");
+  }
+
+  /** CheckArtifact: look up artifacts and build sources (HeadObject is authorized by s3:GetObject), nothing else. */
+  grantCheckArtifacts(role: iam.IRole): void {
+    const areas = [areaPrefix(this.pipelineName, 'artifacts'), areaPrefix(this.pipelineName, 'sources')];
+    const objects = areas.map((a) => this.bucket.arnForObjects(`${a}*`));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: objects }));
+    // With s3:ListBucket a missing key is 404 NotFound rather than 403 (S3 API reference, "HeadObject").
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn], conditions: { StringLike: { 's3:prefix': areas.map((a) => `${a}*`) } } }));
+    for (const resource of objects) acknowledgeWildcardResource(role, resource, "CheckArtifact looks up artifact versions and build sources whose keys exist only at run time, under this pipeline's artifacts/ and sources/ prefixes, read only.");
+  }
+
   /** Read the checkpoints (HandleFailure reads a workload's reported progress there), nothing else. */
   grantReadCheckpoints(role: iam.IRole): void {
     const checkpoints = this.bucket.arnForObjects(`${areaPrefix(this.pipelineName, 'checkpoints')}*`);

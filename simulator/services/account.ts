@@ -85,6 +85,8 @@ export interface AccountOptions {
   readonly stepFunctions: SimulatedStepFunctions;
   /** ARNs of the instance profiles the stack created. */
   readonly instanceProfiles?: readonly string[];
+  /** When the run starts (epoch ms): what was in the account before is dated then. */
+  readonly startedAt?: number;
 }
 
 /** An S3 object: what the simulated cloud keeps of it (its bytes' sha256 and size, who wrote it, when). */
@@ -96,6 +98,8 @@ export interface SimObject {
   readonly writtenBy: string;
   /** The content, for the small objects the simulated workload writes (checkpoint progress, outputs). */
   readonly body?: string;
+  /** User metadata (x-amz-meta-*), as the uploader set it: a build records the artifact's sha256 there. */
+  readonly metadata?: Readonly<Record<string, string>>;
 }
 
 export class SimulatedAccount {
@@ -104,6 +108,7 @@ export class SimulatedAccount {
   readonly launchTemplateId: string;
   readonly stepFunctions: SimulatedStepFunctions;
   readonly instanceProfiles: readonly string[];
+  readonly startedAt: number;
 
   // ----- S3 -----------------------------------------------------------------------------------
   /** Every object, by "bucket/key"; each write replaces the object (the latest version is what a read gets). */
@@ -136,6 +141,7 @@ export class SimulatedAccount {
     this.launchTemplateId = options.launchTemplateId;
     this.stepFunctions = options.stepFunctions;
     this.instanceProfiles = options.instanceProfiles ?? [];
+    this.startedAt = options.startedAt ?? 0;
   }
 
   nextId(prefix: string, length: number): string {

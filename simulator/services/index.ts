@@ -41,6 +41,7 @@ export const SERVICES = {
   },
   S3: {
     GetObject: s3.getObject,
+    HeadObject: s3.headObject,
   },
 } as const satisfies Record<string, Record<string, OperationHandler>>;
 

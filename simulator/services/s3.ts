@@ -1,16 +1,47 @@
 /**
- * Simulated Amazon S3: the objects the account holds (simulator/services/account.ts, `objects`),
- * and what the runners on the instances save there (instance-runner.ts). GetObject answers an
- * object's body, or NoSuchKey (404) when there is none (S3 API reference, "GetObject": "If the
- * object you request doesn't exist, the error that Amazon S3 returns depends on whether you also
- * have the s3:ListBucket permission": with it, as the pipeline's roles have, 404 NoSuchKey).
- * Checkpoint progress files (contract/runner.ts, PROGRESS_FILE) are read as the last save under
- * their checkpoint location wrote them.
+ * Simulated Amazon S3: the objects the account holds (account.ts, `objects`: what `cdk deploy`
+ * published, what was there before the run), and what the runners on the instances write there
+ * (instance-runner.ts: checkpoints, build artifacts), read at the moment of the call.
+ * - GetObject answers an object's body, or NoSuchKey (404) when there is none; HeadObject its
+ *   ETag, size and user metadata, or NotFound (404): with s3:ListBucket, as the pipeline's roles
+ *   have, a missing key is 404 rather than 403 (S3 API reference, "GetObject", "HeadObject").
+ * - Checkpoint progress files (contract/runner.ts, PROGRESS_FILE) read as the last save under their
+ *   checkpoint location wrote them.
+ * - A scenario's artifact marked `present` was built before the run: the first look at any version
+ *   of it finds it (and it stays); `corrupt` bytes no longer match the sha256 its build recorded.
+ * - A build source under `<pipeline>/sources/` is there (you uploaded it), with an ETag from its key.
  */
+import { createHash } from 'node:crypto';
+import { SHA256_METADATA } from '../../contract/artifacts';
 import { PROGRESS_FILE } from '../../contract/runner';
-import { latestCheckpoint, plannedMs } from '../instance-runner';
-import type { SimulatedAccount } from './account';
+import { builtArtifact, latestCheckpoint, plannedMs } from '../instance-runner';
+import type { SimObject, SimulatedAccount } from './account';
 import { SimulatedAwsError } from './errors';
+
+const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** The sha256 of a stored artifact's bytes, and the one its build recorded (they differ when the scenario corrupts it). */
+export function artifactSha256(account: SimulatedAccount, name: string, version: string): { bytes: string; recorded: string } {
+  const recorded = sha(`artifact ${name} ${version}`);
+  return { recorded, bytes: account.scenario.artifacts?.[name]?.corrupt ? sha(`artifact ${name} ${version}, one byte flipped`) : recorded };
+}
+
+/** The object at "bucket/key" at this moment, or undefined. */
+export function objectAt(account: SimulatedAccount, bucket: string, key: string, now = Date.now()): SimObject | undefined {
+  const stored = account.objects.get(`${bucket}/${key}`);
+  if (stored) return stored;
+  const built = builtArtifact(account, `s3://${bucket}/${key}`, now);
+  if (built) return built;
+  const artifact = /^[^/]+\/artifacts\/([^/]+)\/([^/]+)$/.exec(key);
+  if (artifact && account.scenario.artifacts?.[artifact[1]!]?.present) {
+    const { bytes, recorded } = artifactSha256(account, artifact[1]!, artifact[2]!);
+    const before: SimObject = { sha256: bytes, size: 1 << 20, writtenAt: account.startedAt, writtenBy: 'before the run', metadata: { [SHA256_METADATA]: recorded } };
+    account.objects.set(`${bucket}/${key}`, before);
+    return before;
+  }
+  if (/^[^/]+\/sources\/.+/.test(key)) return { sha256: sha(key), size: 1 << 20, writtenAt: account.startedAt, writtenBy: 'before the run' };
+  return undefined;
+}
 
 /** The body of an object at this moment, or undefined. */
 export function objectBody(account: SimulatedAccount, bucket: string, key: string, now = Date.now()): string | undefined {
@@ -20,7 +51,7 @@ export function objectBody(account: SimulatedAccount, bucket: string, key: strin
     const save = latestCheckpoint(account, uri, now);
     if (inv && save) return String(Math.min(1, save.progressMs / plannedMs(account, inv)));
   }
-  return account.objects.get(`${bucket}/${key}`)?.body;
+  return objectAt(account, bucket, key, now)?.body;
 }
 
 export function getObject(account: SimulatedAccount, input: Record<string, unknown>): unknown {
@@ -28,4 +59,10 @@ export function getObject(account: SimulatedAccount, input: Record<string, unkno
   if (body === undefined) throw new SimulatedAwsError('NoSuchKey', 'The specified key does not exist.', 404);
   // The interceptor hands the SDK a stream for Body, as the HTTP response would be.
   return { Body: body, ContentLength: Buffer.byteLength(body) };
+}
+
+export function headObject(account: SimulatedAccount, input: Record<string, unknown>): unknown {
+  const object = objectAt(account, String(input.Bucket), String(input.Key));
+  if (!object) throw new SimulatedAwsError('NotFound', 'Not Found', 404);
+  return { ETag: `"${object.sha256.slice(0, 32)}"`, ContentLength: object.size, Metadata: { ...(object.metadata ?? {}) }, LastModified: new Date(object.writtenAt) };
 }

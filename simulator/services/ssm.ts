@@ -18,7 +18,8 @@
  */
 import { SIM_ACCOUNT } from '../template';
 import type { SimInvocation, SimulatedAccount } from './account';
-import { reportedExit, RUNNER_FAILURE_MS, startRunner, stoppedOnNoticeAt } from '../instance-runner';
+import { RUNNER_NOTICE_LINE } from '../../contract/runner';
+import { buildPlan, reportedExit, RUNNER_FAILURE_MS, startRunner, stoppedOnNoticeAt } from '../instance-runner';
 import { byId, scheduleInterruption, settle, stateOf } from './ec2';
 import { SimulatedAwsError } from './errors';
 
@@ -76,17 +77,18 @@ export function outputStreams(account: SimulatedAccount, inv: SimInvocation): ('
  */
 export function outputLines(account: SimulatedAccount, inv: SimInvocation, stream: 'stdout' | 'stderr' = 'stdout', now = Date.now()): { at: number; line: string }[] {
   const streams = outputStreams(account, inv);
-  if (!streams.includes(stream)) return [];
-  const onThis = (n: number) => streams.length === 1 || streams[n % 2] === stream;
   const { endedAt } = invocationStatus(account, inv, now);
-  const label = inv.mode === 'preflight' ? 'preflight' : 'workload';
   // The runner's own failure: it printed why on stdout, and nothing ran.
   if (inv.runner?.failure) return stream === 'stdout' && endedAt !== undefined && endedAt <= now ? [{ at: endedAt, line: inv.runner.failure.line }] : [];
-  // On the spot notice the runner stops the workload (it prints no more) and says so on stderr.
+  // On the spot notice the runner stops the workload (it prints no more) and says so on stderr,
+  // whichever stream the workload itself prints to.
   const stoppedAt = stoppedOnNoticeAt(account, inv);
   const runnerLines = stream === 'stderr' && stoppedAt !== undefined && stoppedAt <= now && (endedAt === undefined || stoppedAt <= endedAt)
-    ? [{ at: stoppedAt, line: 'pipeline-runner: spot interruption notice: stopping the workload to save its checkpoint' }]
+    ? [{ at: stoppedAt, line: RUNNER_NOTICE_LINE }]
     : [];
+  if (!streams.includes(stream)) return runnerLines;
+  const onThis = (n: number) => streams.length === 1 || streams[n % 2] === stream;
+  const label = inv.mode === 'preflight' ? 'preflight' : 'workload';
   const until = Math.min(now, endedAt ?? now, stoppedAt ?? Infinity);
   const lines = onThis(0) ? [{ at: inv.startedAt, line: `${inv.phase} ${label} started (attempt ${inv.attempt})` }] : [];
   const resumed = inv.runner?.resumedFromMs ?? 0;
@@ -128,8 +130,9 @@ export function sendCommand(account: SimulatedAccount, input: Record<string, unk
   const plan = instance.plan;
   // The runner's checks and restore (instance-runner.ts), before the workload starts.
   const runner = startRunner(account, instance, commands, mode, now);
-  const plannedMs = (mode === 'preflight' ? (account.scenario.preflightMinutes ?? 1) : (phasePlan.workloadMinutes ?? 30)) * MINUTE;
-  const workloadExit = mode === 'preflight' ? 0 : (plan.exitCode ?? phasePlan.exitCode ?? 0);
+  const build = buildPlan(account, runner);
+  const plannedMs = (mode === 'preflight' ? (account.scenario.preflightMinutes ?? 1) : (build.minutes ?? phasePlan.workloadMinutes ?? 30)) * MINUTE;
+  const workloadExit = mode === 'preflight' ? 0 : (build.exitCode ?? plan.exitCode ?? phasePlan.exitCode ?? 0);
   const inv: SimInvocation = {
     commandId: account.nextId('cmd-', 12),
     instanceId: instance.id,

@@ -6,18 +6,18 @@
 import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
-import { toPhaseSpec, type PhaseConfig } from '../../contract/config';
+import { toPhaseSpec, type PhaseConfig, type PhaseSpec } from '../../contract/config';
 import type { StageBuilder, StageContext } from './types';
 
 /** Slack per phase in the pipeline's own timeout, beyond the phases' budgets (starting and watching each phase). */
 export const PHASE_TASK_SLACK_SECONDS = 60;
 
 /** The task that runs one phase; parallel groups use it for each branch. */
-export function phaseTask(context: StageContext, phase: PhaseConfig): sfn.TaskStateBase {
+export function phaseTask(context: StageContext, phase: PhaseConfig, build?: PhaseSpec['build']): sfn.TaskStateBase {
   const spec = toPhaseSpec(
     phase,
     { subnetIds: context.subnetsFor(phase), cleanupMarginSeconds: context.config.cleanupMarginSeconds, pipelineName: context.config.pipelineName },
-    context.dataFor(phase),
+    { ...context.dataFor(phase), ...(build ? { build } : {}) },
   );
   return new tasks.StepFunctionsStartExecution(context.scope, phase.name, {
     comment: `Run phase ${phase.name} on spot (budget ${phase.budgetSeconds} s)`,

@@ -15,6 +15,8 @@ export interface StageContext {
   readonly subnetsFor: (phase: PhaseConfig) => string[];
   /** What the stack decided for a phase's data plane: its code asset and instance profile. */
   readonly dataFor: (phase: PhaseConfig) => Pick<PhaseSpec, 'codeAsset' | 'instanceProfileArn'>;
+  /** CheckArtifact (lambdas/check-artifact.ts), when the pipeline has build stages. */
+  readonly checkArtifact?: IFunction;
 }
 
 export interface StageBuilder<K extends StageKind> {

@@ -4,7 +4,7 @@
  * instance metadata service on 127.0.0.1 that answers IMDSv2 as EC2 does (a token from PUT
  * /latest/api/token; spot/instance-action 404 until the notice, then 200).
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { create as createTar } from 'tar';
-import { RUNNER_EXIT } from '../../contract/runner';
+import { RUNNER_EXIT, RUNNER_NOTICE_LINE } from '../../contract/runner';
 import { RUNNER_DELIMITER } from '../../decisions/workload-script';
 
 const RUNNER = path.join(__dirname, '..', '..', 'instance', 'pipeline-runner.sh');
@@ -24,12 +24,19 @@ printf '%s\\n' "$*" >> "$AWS_CALLS"
 s3path() { local u="\${1#s3://}"; printf '%s/%s' "$FAKE_S3" "$u"; }
 case "$1 $2" in
   "s3 cp")
-    shift 2; [ "$1" = --only-show-errors ] && shift
-    src="$(s3path "$1")"; [ -f "$src" ] || { echo "fatal error: An error occurred (404) when calling the HeadObject operation: Not Found" >&2; exit 1; }
-    cp "$src" "$2" ;;
+    shift 2; meta=""
+    while [ "\${1#--}" != "$1" ]; do case "$1" in --metadata) meta="$2"; shift 2 ;; *) shift ;; esac; done
+    if [ "\${1#s3://}" != "$1" ]; then
+      src="$(s3path "$1")"; [ -f "$src" ] || { echo "fatal error: An error occurred (404) when calling the HeadObject operation: Not Found" >&2; exit 1; }
+      cp "$src" "$2"
+    else
+      [ -z "\${FAKE_S3_READONLY:-}" ] || { echo "upload failed: An error occurred (AccessDenied) when calling the PutObject operation" >&2; exit 1; }
+      dst="$(s3path "$2")"; mkdir -p "$(dirname "$dst")"; cp "$1" "$dst"; [ -z "$meta" ] || printf '%s' "$meta" > "$dst.metadata"
+    fi ;;
   "s3 sync")
     shift 2; [ "$1" = --only-show-errors ] && shift
-    if [ "\${1#s3://}" != "$1" ]; then src="$(s3path "$1")"; mkdir -p "$2"; [ -d "$src" ] && cp -R "$src/." "$2/"; exit 0
+    if [ "\${1#s3://}" != "$1" ]; then [ -z "\${FAKE_S3_RESTORE_FAILS:-}" ] || { echo "download failed: An error occurred (SlowDown) when calling the ListObjectsV2 operation" >&2; exit 1; }
+      src="$(s3path "$1")"; mkdir -p "$2"; [ -d "$src" ] && cp -R "$src/." "$2/"; exit 0
     else [ -z "\${FAKE_S3_READONLY:-}" ] || { echo "upload failed: An error occurred (AccessDenied) when calling the PutObject operation" >&2; exit 1; }
       dst="$(s3path "$2")"; mkdir -p "$dst"; cp -R "$1/." "$dst/"; fi ;;
   "ssm get-parameter")
@@ -117,6 +124,7 @@ describe('pipeline-runner.sh on the instance', () => {
           PIPELINE_WORK_DIR: path.join(dir, 'work'),
           PIPELINE_IMDS_ENDPOINT: imdsUrl,
           PIPELINE_NOTICE_POLL_SECONDS: '0.2',
+          PIPELINE_RETRY_SLEEP_SECONDS: '0',
           PIPELINE_OUTPUT_URI: 's3://pipeline-bucket/saturday/runs/2026-05-30/exec-1/DataPhase1/',
           PIPELINE_CHECKPOINT_URI: 's3://pipeline-bucket/saturday/checkpoints/2026-05-30/exec-1/DataPhase1/',
           ...env,
@@ -194,7 +202,7 @@ describe('pipeline-runner.sh on the instance', () => {
     // with the workload's 143 (an exit the pipeline would judge a genuine failure).
     expect(result.code).toBe(RUNNER_EXIT.noticeWithoutInterruption);
     expect(elapsedMs).toBeLessThan(20_000);
-    expect(result.stderr).toContain('spot interruption notice');
+    expect(result.stderr).toContain(RUNNER_NOTICE_LINE);
     expect(result.stderr).toContain('waiting for the spot interruption');
     const saved = readFileSync(path.join(fakeS3, 'pipeline-bucket/saturday/checkpoints/2026-05-30/exec-1/DataPhase1/progress'), 'utf8');
     expect(saved).toMatch(/^saved on TERM after step \d+/);
@@ -357,4 +365,113 @@ describe('pipeline-runner.sh on the instance', () => {
     expect(existsSync(marker())).toBe(false);
     expect(present.code).toBe(0);
   });
+
+  describe('a build stage', () => {
+    /** A git repository with one commit whose build makes dist/engine.jar (or fails, writing a log). */
+    function repository(build: string): { url: string; commit: string } {
+      const repo = path.join(dir, 'repo');
+      mkdirSync(repo, { recursive: true });
+      writeFileSync(path.join(repo, 'build.sh'), build);
+      const git = (...args: string[]) => execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { encoding: 'utf8' }).trim();
+      git('init', '--quiet');
+      git('add', '.');
+      git('commit', '--quiet', '-m', 'engine');
+      return { url: `file://${repo}`, commit: git('rev-parse', 'HEAD') };
+    }
+    const artifactUri = 's3://pipeline-bucket/saturday/artifacts/engine/';
+
+    it('checks out the commit, runs the build in the source, uploads the output with its sha256 recorded', async () => {
+      // Prepare
+      const { url, commit } = repository('mkdir -p dist && printf "jar of %s" "$(git rev-parse HEAD)" > dist/engine.jar\n');
+
+      // Act
+      const result = await run('bash build.sh', { PIPELINE_BUILD_ARTIFACT_URI: `${artifactUri}${commit}`, PIPELINE_BUILD_VERSION: commit, PIPELINE_BUILD_OUTPUT: 'dist/engine.jar', PIPELINE_BUILD_GIT_URL: url });
+
+      // Assess
+      expect(result.code).toBe(0);
+      const stored = path.join(fakeS3, 'pipeline-bucket/saturday/artifacts/engine', commit);
+      expect(readFileSync(stored, 'utf8')).toBe(`jar of ${commit}`);
+      expect(readFileSync(`${stored}.metadata`, 'utf8')).toBe(`sha256=${sha256(`jar of ${commit}`)}`);
+      expect(result.stdout).toContain(`ArtifactBuilt: ${artifactUri}${commit} sha256 ${sha256(`jar of ${commit}`)}`);
+    });
+
+    it('a failed build uploads nothing and leaves the logs of its working directory in its outputs', async () => {
+      // Prepare
+      const { url, commit } = repository('echo "compile error in Engine.java" > compile.log; exit 2\n');
+
+      // Act
+      const result = await run('bash build.sh', { PIPELINE_BUILD_ARTIFACT_URI: `${artifactUri}${commit}`, PIPELINE_BUILD_VERSION: commit, PIPELINE_BUILD_OUTPUT: 'dist/engine.jar', PIPELINE_BUILD_GIT_URL: url });
+
+      // Assess
+      expect(result.code).toBe(2);
+      expect(existsSync(path.join(fakeS3, 'pipeline-bucket/saturday/artifacts/engine', commit))).toBe(false);
+      const logs = path.join(fakeS3, 'pipeline-bucket/saturday/runs/2026-05-30/exec-1/DataPhase1/build-logs.tar.gz');
+      expect(execFileSync('tar', ['-xzOf', logs], { encoding: 'utf8' })).toContain('compile error in Engine.java');
+    });
+
+    it('a build that makes no output fails (BuildOutputMissing); a commit that does not exist builds nothing (BuildSourceUnavailable)', async () => {
+      // Prepare
+      const { url, commit } = repository('true\n');
+
+      // Act
+      const noOutput = await run('bash build.sh', { PIPELINE_BUILD_ARTIFACT_URI: `${artifactUri}${commit}`, PIPELINE_BUILD_VERSION: commit, PIPELINE_BUILD_OUTPUT: 'dist/engine.jar', PIPELINE_BUILD_GIT_URL: url });
+      const missing = 'f'.repeat(40);
+      const noCommit = await run(`touch ${marker()}`, { PIPELINE_BUILD_ARTIFACT_URI: `${artifactUri}${missing}`, PIPELINE_BUILD_VERSION: missing, PIPELINE_BUILD_OUTPUT: 'dist/engine.jar', PIPELINE_BUILD_GIT_URL: url });
+
+      // Assess
+      expect(noOutput.code).toBe(1);
+      expect(noOutput.stdout).toContain('BuildOutputMissing: the build succeeded but made no dist/engine.jar');
+      expect(noCommit.code).toBe(1);
+      expect(noCommit.stdout).toContain(`BuildSourceUnavailable: could not check out ${missing}`);
+      expect(existsSync(marker())).toBe(false);
+    });
+
+    it('builds from a source archive in the bucket', async () => {
+      // Prepare
+      const src = path.join(dir, 'source');
+      mkdirSync(src);
+      writeFileSync(path.join(src, 'build.sh'), 'mkdir -p out && echo built-from-archive > out/tool.bin\n');
+      createTar({ gzip: true, cwd: src, file: path.join(dir, 'source.tar.gz'), sync: true }, ['build.sh']);
+      putObject('s3://pipeline-bucket/saturday/sources/tool.tar.gz', readFileSync(path.join(dir, 'source.tar.gz')));
+
+      // Act
+      const result = await run('bash build.sh', {
+        PIPELINE_BUILD_ARTIFACT_URI: `s3://pipeline-bucket/saturday/artifacts/tool/etag1`,
+        PIPELINE_BUILD_VERSION: 'etag1',
+        PIPELINE_BUILD_OUTPUT: 'out/tool.bin',
+        PIPELINE_BUILD_SOURCE_URI: 's3://pipeline-bucket/saturday/sources/tool.tar.gz',
+      });
+
+      // Assess
+      expect(result.code).toBe(0);
+      expect(readFileSync(path.join(fakeS3, 'pipeline-bucket/saturday/artifacts/tool/etag1'), 'utf8')).toBe('built-from-archive\n');
+    });
+  });
+
+  it('a checkpoint that cannot be restored is never saved over: the next attempt still finds the saved progress', async () => {
+    // Prepare
+    const saved = 's3://pipeline-bucket/saturday/checkpoints/2026-05-30/exec-1/DataPhase1/progress';
+    putObject(saved, 'step 8');
+
+    // Act: S3 will not list the checkpoint; the workload starts from scratch and writes its own.
+    const result = await run('echo "step 1" > "$PIPELINE_CHECKPOINT_DIR/progress"', { FAKE_S3_RESTORE_FAILS: '1', PIPELINE_CHECKPOINT_SYNC_SECONDS: '1' });
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('the checkpoint could not be restored');
+    expect(readFileSync(path.join(fakeS3, saved.slice(5)), 'utf8')).toBe('step 8');
+  }, 60_000);
+
+  it('the checkpoint directory is uploaded while the workload runs, not only at its end', async () => {
+    // Prepare: the workload saves, then looks at the bucket a few sync intervals later, while still running.
+    const saved = path.join(fakeS3, 'pipeline-bucket/saturday/checkpoints/2026-05-30/exec-1/DataPhase1/progress');
+    const workload = ['echo "step 3" > "$PIPELINE_CHECKPOINT_DIR/progress"', `for i in $(seq 1 100); do [ -f ${saved} ] && break; sleep 0.1; done`, `cat ${saved} > "$PIPELINE_OUTPUT_DIR/seen-while-running" || true`].join('\n');
+
+    // Act
+    const result = await run(workload, { PIPELINE_CHECKPOINT_SYNC_SECONDS: '1' });
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(readFileSync(path.join(fakeS3, 'pipeline-bucket/saturday/runs/2026-05-30/exec-1/DataPhase1/seen-while-running'), 'utf8')).toBe('step 3\n');
+  }, 60_000);
 });

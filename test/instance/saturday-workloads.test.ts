@@ -12,7 +12,9 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RUNNER_EXIT } from '../../contract/runner';
+import { allPhases } from '../../contract/config';
 import { SATURDAY_PIPELINE } from '../../lib/config/defaults';
+import { loadPipelineConfig } from '../../lib/config/load';
 import { packDirectory } from '../../lib/constructs/code-asset';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -55,9 +57,7 @@ interface PhaseRun {
 }
 
 /** The script each phase of the built-in config runs, read from the config itself. */
-const WORKLOAD_COMMAND: Record<string, string> = Object.fromEntries(
-  SATURDAY_PIPELINE.phases.flatMap((stage) => ('parallel' in stage ? stage.parallel : [stage])).map((p) => [p.name, p.workloadCommand]),
-);
+const WORKLOAD_COMMAND: Record<string, string> = Object.fromEntries(allPhases(loadPipelineConfig()).map((p) => [p.name, p.workloadCommand]));
 
 const runUri = (runDate: string, execution: string) => `s3://${BUCKET}/${PIPELINE}/runs/${runDate}/${execution}/`;
 const checkpointUri = (runDate: string, execution: string, phase: string) => `s3://${BUCKET}/${PIPELINE}/checkpoints/${runDate}/${execution}/${phase}/`;

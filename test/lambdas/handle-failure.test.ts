@@ -6,6 +6,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler } from '../../lambdas/handle-failure';
+import { TransientApiError } from '../../contract/errors';
 import type { AttemptRecord, Failure, Job } from '../../contract/job';
 import { TAG } from '../../contract/tags';
 import { at, clockAt, describedInstance, EXECUTION_ID, INSTANCE_ID, instanceRef, iso, job, stubHandlerEnv, taskInput, type LooseJob } from './fixtures';
@@ -196,7 +197,7 @@ describe('HandleFailure: spot interruptions', () => {
   it.each([
     ['holds no fraction', () => s3.on(GetObjectCommand).resolves(objectBody('70 percent'))],
     ['is out of range', () => s3.on(GetObjectCommand).resolves(objectBody('1.5'))],
-    ['cannot be read (throttled)', () => s3.on(GetObjectCommand).rejects(new S3ServiceException({ name: 'SlowDown', $fault: 'server', $metadata: { httpStatusCode: 503 }, message: 'Please reduce your request rate.' }))],
+    ['cannot be read (access denied)', () => s3.on(GetObjectCommand).rejects(new S3ServiceException({ name: 'AccessDenied', $fault: 'client', $metadata: { httpStatusCode: 403 }, message: 'Access Denied' }))],
   ])('a progress file that %s counts as no progress: a whole attempt is needed', async (_name, arrange) => {
     // Prepare
     clockAt(at(3000));
@@ -208,6 +209,20 @@ describe('HandleFailure: spot interruptions', () => {
 
     // Assess
     expect(result.verdict?.error).toBe('SpotRetryBudgetExhausted');
+  });
+
+  it('a throttled progress read is retried by the state machine (TransientApiError), never a verdict', async () => {
+    // Prepare
+    clockAt(at(3000));
+    s3.on(GetObjectCommand).rejects(new S3ServiceException({ name: 'SlowDown', $fault: 'server', $metadata: { httpStatusCode: 503 }, message: 'Please reduce your request rate.' }));
+    const input = failedInput({ kind: 'interruption', reasonCode: 'marked-for-termination', detail: 'spot request status marked-for-termination' }, { attempt: 2, history: [firstInterruption] }, 1);
+
+    // Act
+    const run = handler(input);
+
+    // Assess: the instance went first; the retry repeats only what is idempotent.
+    await expect(run).rejects.toThrow(TransientApiError);
+    expect(ec2).toHaveReceivedCommandWith(TerminateInstancesCommand, { InstanceIds: [INSTANCE_ID] });
   });
 
   it('a genuine failure never reads the checkpoint', async () => {

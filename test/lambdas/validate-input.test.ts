@@ -16,7 +16,7 @@ describe('ValidateInput: accepted input', () => {
     const result = await handler(event(input, '2026-05-30T09:00:00Z'));
 
     // Assess
-    expect(result).toEqual({ run: { mode: 'full', runDate: '2026-05-30', pipelineExecution: 'weekly-2026-05-30', pipelineExecutionArn: 'arn:aws:states:us-east-1:123456789012:execution:saturday-pipeline:weekly-2026-05-30' } });
+    expect(result).toEqual({ run: { mode: 'full', runDate: '2026-05-30', pipelineExecution: 'weekly-2026-05-30', pipelineExecutionArn: 'arn:aws:states:us-east-1:123456789012:execution:saturday-pipeline:weekly-2026-05-30', artifacts: {} } });
   });
 
   it('a start late on Friday evening in Los Angeles is still Friday (03:00 UTC Saturday -> 2026-05-29)', async () => {

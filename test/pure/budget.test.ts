@@ -242,8 +242,9 @@ describe('mayRelaunch counts the work a checkpoint saved (DataPhase1: attempt 24
     [0, 2400],
     [0.5, 1500],
     [0.75, 1050],
-    [1, 600],
-    [7, 600],
+    [0.95, 780],
+    [1, 780],
+    [7, 780],
     [-1, 2400],
   ])('saved progress %s: the next attempt needs %i s', (progress, needed) => {
     // Act

@@ -66,8 +66,11 @@ const CONFIGS: Record<string, PipelineConfigInput> = {
   },
 };
 
-/** The handlers a scenario may lose responses of: every deployed one (lambdas/*.ts). */
-const HANDLERS = readdirSync(path.join(__dirname, '../../lambdas')).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3));
+/** The handlers a scenario may lose responses of: every one the chaos configs deploy (lambdas/*.ts; they have no build stage, so no check-artifact). */
+const HANDLERS = readdirSync(path.join(__dirname, '../../lambdas'))
+  .filter((f) => f.endsWith('.ts'))
+  .map((f) => f.slice(0, -3))
+  .filter((h) => h !== 'check-artifact');
 /** Every simulated API, "Service.Operation". */
 const APIS = Object.entries(SERVICES).flatMap(([service, ops]) => Object.keys(ops).map((op) => `${service}.${op}`));
 

@@ -9,7 +9,7 @@ import { checkInvariants } from '../../simulator/invariants';
 import type { SimulationReport } from '../../simulator/report';
 
 export const EXECUTION_STATUSES = ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'];
-export const PHASE_STATUSES = ['SUCCEEDED', 'FAILED', 'NOT_RUN'];
+export const PHASE_STATUSES = ['SUCCEEDED', 'FAILED', 'NOT_RUN', 'SKIPPED'];
 export const LAUNCH_OUTCOMES = ['succeeded', 'failed', 'interrupted', 'capacity-exhausted', 'preflight-ok', 'timed-out', 'hung', 'aborted'];
 
 type Json = Record<string, unknown>;
@@ -120,7 +120,8 @@ export function runProblems(report: SimulationReport, metricNamespace = 'AlphaEn
     });
     const interrupted = p.launches.filter((l) => l.outcome === 'interrupted' || l.outcome === 'capacity-exhausted').length;
     if (interrupted !== p.interruptions) problems.push(`${p.name}: ${p.interruptions} interruption(s) reported, ${interrupted} launch(es) interrupted`);
-    if (p.status === 'NOT_RUN' && (p.attempts !== 0 || p.seconds !== 0)) problems.push(`${p.name}: NOT_RUN with ${p.attempts} attempt(s), ${p.seconds} s`);
+    if ((p.status === 'NOT_RUN' || p.status === 'SKIPPED') && (p.attempts !== 0 || p.seconds !== 0)) problems.push(`${p.name}: ${p.status} with ${p.attempts} attempt(s), ${p.seconds} s`);
+    if (p.status === 'SKIPPED' && (p.kind !== 'build' || !report.artifacts.some((a) => !a.built))) problems.push(`${p.name}: SKIPPED, but only a build whose artifact was already there may be`);
     if (p.status === 'SUCCEEDED') {
       const last = p.launches.at(-1);
       if (!last || !['succeeded', 'preflight-ok'].includes(last.outcome)) problems.push(`${p.name}: SUCCEEDED but its last launch ended ${last?.outcome ?? '(none)'}`);
@@ -162,8 +163,9 @@ export function runProblems(report: SimulationReport, metricNamespace = 'AlphaEn
   const exhaustedData = report.metrics.filter((m) => m.name === METRICS.spotRetryBudgetExhausted.name).length;
   if (exhaustedData !== gaveUp && !(allow.exhaustedDatumMayDrop && exhaustedData < gaveUp)) problems.push(`${gaveUp} phase execution(s) gave up after interruptions, ${exhaustedData} SpotRetryBudgetExhausted datum(s)`);
 
-  if (report.status === 'SUCCEEDED' && report.phases.some((p) => p.status !== 'SUCCEEDED')) {
-    problems.push(`SUCCEEDED, but phase(s) ${report.phases.filter((p) => p.status !== 'SUCCEEDED').map((p) => `${p.name} ${p.status}`).join(', ')}`);
+  const done = (p: (typeof report.phases)[number]) => p.status === 'SUCCEEDED' || p.status === 'SKIPPED';
+  if (report.status === 'SUCCEEDED' && report.phases.some((p) => !done(p))) {
+    problems.push(`SUCCEEDED, but phase(s) ${report.phases.filter((p) => !done(p)).map((p) => `${p.name} ${p.status}`).join(', ')}`);
   }
   if (report.status === 'FAILED') {
     const failed = report.phases.filter((p) => p.status === 'FAILED');
