@@ -405,6 +405,7 @@ export const pipelineConfigSchema = z
     // Build stages: each artifact made once; every artifact a phase lists made by a build before it;
     // a commit parameter declared; the build's own states named apart from every phase.
     const built = new Map<string, number>();
+    const buildStates = new Map<string, string>();
     config.phases.forEach((stage, stageIndex) => {
       if (stage.kind !== 'build') return;
       if (built.has(stage.artifact)) ctx.addIssue({ code: 'custom', path: ['phases', stageIndex, 'artifact'], message: `artifact ${stage.artifact} is already made by an earlier build stage` });
@@ -415,6 +416,9 @@ export const pipelineConfigSchema = z
       }
       for (const state of buildStateNames(stage.name)) {
         if (seen.has(state)) ctx.addIssue({ code: 'custom', path: ['phases', stageIndex, 'name'], message: `build ${stage.name} names a state ${state}, which is also a phase's name; rename one` });
+        const other = buildStates.get(state);
+        if (other !== undefined) ctx.addIssue({ code: 'custom', path: ['phases', stageIndex, 'name'], message: `build ${stage.name} names a state ${state}, as build ${other} does; rename one` });
+        buildStates.set(state, stage.name);
       }
     });
     config.phases.forEach((stage, stageIndex) => {

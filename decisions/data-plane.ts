@@ -13,16 +13,19 @@ import type { DataEnv } from '../contract/workload-env';
 
 /** The artifacts a phase lists, as the runner downloads and verifies them: every one must be built by now. */
 function artifactLines(phase: PhaseSpec, run: RunContext): string[] {
-  return (phase.artifacts ?? []).map((name) => {
+  return (phase.artifacts ?? []).flatMap((name) => {
     const ref = run.artifacts?.[name];
-    if (!ref?.sha256) throw new ArtifactMissing(`phase ${phase.name} needs artifact ${name}, which no build stage of this run has recorded`);
-    return `${name}|${ref.uri}|${ref.sha256}`;
+    if (ref?.sha256) return [`${name}|${ref.uri}|${ref.sha256}`];
+    // A preflight builds nothing: it verifies the artifacts already built, and checks the rest no further.
+    if (run.mode === 'preflight') return [];
+    throw new ArtifactMissing(`phase ${phase.name} needs artifact ${name}, which no build stage of this run has recorded`);
   });
 }
 
 /** What a build stage's runner fetches and uploads (the version its CheckArtifact state chose). */
 function buildEnv(bucket: string, phase: PhaseSpec, run: RunContext): DataEnv {
-  if (!phase.build) return {};
+  // A build stage's preflight checks the instance (its tools: git, the compiler) but fetches and builds nothing.
+  if (!phase.build || run.mode === 'preflight') return {};
   const ref = run.artifacts?.[phase.build.artifact];
   if (!ref) throw new ArtifactMissing(`build ${phase.name}: no version was chosen for ${phase.build.artifact} (its CheckArtifact state did not run)`);
   const { source } = phase.build;

@@ -3,7 +3,8 @@
  * needs (the commit, from the config or the run's parameter; or the source object's ETag) and
  * whether that version is already in the bucket, with its sha256; if it is, the stage launches
  * nothing. Last ("record"): after the build, the artifact must be there with the sha256 its build
- * worker recorded, or the stage fails with ArtifactMissing before any phase could use it.
+ * worker recorded, or the stage fails with ArtifactMissing before any phase could use it (a
+ * preflight builds nothing and records what it found).
  */
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
@@ -64,7 +65,10 @@ async function versionOf(client: S3Send, bucket: string, input: CheckArtifactInp
 
 export async function checkArtifact(client: S3Send, env: BucketEnv, input: CheckArtifactInput): Promise<ArtifactRef> {
   const { build } = input;
-  const version = await versionOf(client, env.PIPELINE_BUCKET, input);
+  // Record the version the check chose (the build uploaded that one), not the source's version now:
+  // an archive replaced during the build has a new ETag, never built.
+  const chosen = input.mode === 'record' ? input.run.artifacts?.[build.artifact]?.version : undefined;
+  const version = chosen ?? (await versionOf(client, env.PIPELINE_BUCKET, input));
   const key = artifactKey(build.pipelineName, build.artifact, version);
   const object = await head(client, env.PIPELINE_BUCKET, key);
   const sha256 = object?.Metadata?.[SHA256_METADATA];
@@ -76,6 +80,8 @@ export async function checkArtifact(client: S3Send, env: BucketEnv, input: Check
     present: object !== undefined && sha256 !== undefined && /^[0-9a-f]{64}$/.test(sha256),
   };
   if (input.mode === 'record') {
+    // A preflight's build stage built nothing (decisions/data-plane.ts): there is nothing to record.
+    if (input.run.mode === 'preflight') return ref;
     if (!ref.sha256) throw new ArtifactMissing(`build ${build.name}: the build succeeded but ${ref.uri} is ${object ? 'there without its sha256' : 'not there'}`);
     logger.info('artifact built', { build: build.name, artifact: ref.name, version, sha256: ref.sha256 });
     return { ...ref, present: false };

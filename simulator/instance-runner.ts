@@ -225,12 +225,18 @@ export function checkpointSaves(account: SimulatedAccount, inv: SimInvocation, n
   const instance = account.instances.find((i) => i.id === inv.instanceId);
   const alive = Math.min(instance?.terminatedAt ?? Infinity, inv.cancelledAt ?? Infinity, now);
   const saves: CheckpointSave[] = [];
+  // The periodic syncs run while the workload does: a save synced only after it stopped is in the final save, if any.
   for (let saved = inv.startedAt + every; saved <= stop; saved += every) {
     const synced = inv.startedAt + Math.ceil((saved - inv.startedAt) / CHECKPOINT_SYNC_MS) * CHECKPOINT_SYNC_MS;
-    if (synced <= alive) saves.push({ at: synced, progressMs: progressAt(account, inv, saved) });
+    if (synced < stop && synced <= alive) saves.push({ at: synced, progressMs: progressAt(account, inv, saved) });
   }
+  // When it stopped on the notice, or exited by itself, the runner saves once more: the last local save.
   const noticeStop = stoppedOnNoticeAt(account, inv);
-  if (noticeStop !== undefined && noticeStop === stop && noticeStop <= alive) saves.push({ at: noticeStop, progressMs: progressAt(account, inv, noticeStop) });
+  const exited = !inv.hang && stop === inv.startedAt + inv.durationMs;
+  if ((noticeStop === stop || exited) && stop <= alive) {
+    const progressMs = noticeStop === stop ? progressAt(account, inv, stop) : progressAt(account, inv, inv.startedAt + Math.floor((stop - inv.startedAt) / every) * every);
+    saves.push({ at: stop, progressMs: exited && inv.exitCode === 0 ? progressAt(account, inv, stop) : progressMs });
+  }
   return saves.sort((a, b) => a.at - b.at);
 }
 

@@ -86,5 +86,23 @@ export function checkInvariants(report: SimulationReport): InvariantResult[] {
 
   const twice = report.phases.flatMap((p) => p.launches.filter((l) => l.cloud.workloadsStarted > 1).map((l) => `${p.name} attempt ${l.attempt}: ${l.cloud.workloadsStarted} workload commands on one instance`));
   results.push({ name: 'every attempt ran its workload at most once', holds: twice.length === 0, detail: twice.join('; ') || undefined });
+
+  // The notice is for saving: when the phase relaunched after one, the runner's save on it had
+  // reached S3 (the pipeline did not take the instance or the command away first), and the next
+  // workload resumed from at least there.
+  const cutOff = report.phases.flatMap((p) =>
+    byExecution(p.launches).flatMap((run) =>
+      run.slice(0, -1).flatMap((l, i) => {
+        const save = l.cloud.noticeSave;
+        if (!save) return [];
+        if (!save.saved) return [`${p.name} attempt ${l.attempt}: relaunched, but the runner's save on the notice never reached S3 (the instance or command was taken away first)`];
+        const next = run.slice(i + 1).find((n) => n.resumedFromSeconds !== null);
+        return next && next.resumedFromSeconds! < save.progressSeconds
+          ? [`${p.name} attempt ${next.attempt}: resumed from ${next.resumedFromSeconds} s, though the notice saved ${save.progressSeconds} s`]
+          : [];
+      }),
+    ),
+  );
+  results.push({ name: 'a relaunch after a spot notice resumed from what the notice saved', holds: cutOff.length === 0, detail: cutOff.join('; ') || undefined });
   return results;
 }

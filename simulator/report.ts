@@ -4,13 +4,13 @@
  * scenario.
  */
 import { SHA256_METADATA } from '../contract/artifacts';
-import { allPhases, buildStages } from '../contract/config';
+import { allPhases, buildStages, buildStateNames } from '../contract/config';
 import type { Simulation } from './run';
 import { EVENTS_PER_STATE, EVENTS_PER_TASK_RETRY, EXECUTION_EVENTS, type StateType } from '../contract/history';
 import { TAG } from '../contract/tags';
 import type { SimInstance } from './services/account';
 import { invocationStatus } from './services/ssm';
-import { builtArtifact, stoppedOnNoticeAt, uploadedOutputs, workLostMs } from './instance-runner';
+import { builtArtifact, checkpointSaves, NOTICE_POLL_MS, progressAt, stoppedOnNoticeAt, uploadedOutputs, workLostMs } from './instance-runner';
 import { phaseOf, type SimExecution } from './step-functions';
 
 /** What the workload did on an instance, as the simulated cloud recorded it (never the pipeline's label). */
@@ -61,6 +61,12 @@ export interface LaunchReport {
     refusals: string[];
     /** Workload (or preflight) commands SSM started on the instance. */
     workloadsStarted: number;
+    /**
+     * When the runner stopped a checkpointing workload on the spot notice: the progress (workload
+     * seconds) it had, and whether its save reached S3 (false: the instance or the command was taken
+     * away before it could). null: no notice reached a running, checkpointing workload here.
+     */
+    noticeSave: { progressSeconds: number; saved: boolean } | null;
   };
 }
 
@@ -155,6 +161,18 @@ const SAFETY_NET = new Set(['execution-cleanup', 'reap-orphans']);
 /** The workload commands that ran on an instance (a runner that refused ran none). */
 const workloadsOn = (sim: Simulation, instance: SimInstance) => sim.cloud.invocations.filter((i) => i.instanceId === instance.id && !i.runner?.failure);
 
+/** What the runner saved on the notice on this instance (see LaunchReport.cloud.noticeSave). */
+function noticeSaveOf(sim: Simulation, instance: SimInstance, end: number): LaunchReport['cloud']['noticeSave'] {
+  const inv = workloadsOn(sim, instance).find((i) => i.mode === 'full' && i.runner?.checkpointEveryMs !== undefined);
+  if (!inv || instance.noticeAt === undefined) return null;
+  // Where the runner would stop it: the notice seen by the watcher (at the start, if it came while booting).
+  const stop = instance.noticeAt < inv.startedAt ? inv.startedAt : instance.noticeAt + NOTICE_POLL_MS;
+  if (!inv.hang && stop >= inv.startedAt + inv.durationMs) return null; // it had finished by then
+  if (instance.terminatedBy === 'spot' && instance.terminatedAt !== undefined && instance.terminatedAt <= stop) return null; // spot was quicker than the watcher
+  const saved = checkpointSaves(sim.cloud, inv, end).some((save) => save.at === stop);
+  return { progressSeconds: seconds(progressAt(sim.cloud, inv, stop)), saved };
+}
+
 /** Workload seconds the instance's workload resumed from; null when no workload ran there. */
 function resumedFrom(sim: Simulation, instance: SimInstance | undefined): number | null {
   const inv = instance ? workloadsOn(sim, instance).find((i) => i.mode === 'full') : undefined;
@@ -231,6 +249,7 @@ function launchesOf(sim: Simulation, execution: SimExecution, t0: number, end: n
         terminatedBy,
         refusals: refused.map((r) => `${r.pool}: ${r.code}`),
         workloadsStarted: instance ? workloadsOn(sim, instance).length : 0,
+        noticeSave: instance ? noticeSaveOf(sim, instance, end) : null,
       },
     };
   });
@@ -263,17 +282,29 @@ export function buildReport(sim: Simulation): SimulationReport {
     const last = runs.at(-1);
     const perRun = runs.map((run) => launchesOf(sim, run, t0, end));
     const launches = perRun.flat();
+    // A build stage fails in its own states too: looking up its version, or recording what it built.
+    const names = build ? buildStateNames(build.name) : undefined;
+    const stageFailed = names !== undefined && sim.pipeline.status !== 'SUCCEEDED' && (enteredNotExited(sim.pipeline, names.check) || enteredNotExited(sim.pipeline, names.record));
+    const ownError = stageFailed ? { error: sim.pipeline.error ?? sim.pipeline.status, cause: sim.pipeline.cause ?? null } : undefined;
     return {
       name: phase.name,
       kind: build ? ('build' as const) : ('phase' as const),
-      status: !last ? (build && artifacts.some((a) => a.name === build.artifact && !a.built) ? 'SKIPPED' : 'NOT_RUN') : last.status === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED',
+      status: ownError
+        ? 'FAILED'
+        : !last
+          ? build && artifacts.some((a) => a.name === build.artifact && !a.built)
+            ? 'SKIPPED'
+            : 'NOT_RUN'
+          : last.status === 'SUCCEEDED'
+            ? 'SUCCEEDED'
+            : 'FAILED',
       attempts: launches.length,
       launches,
       interruptions: launches.filter((l) => l.outcome === 'interrupted' || l.outcome === 'capacity-exhausted').length,
       seconds: runs.reduce((sum, run) => sum + seconds((run.stoppedAt ?? sim.endedAt) - run.startedAt), 0),
       budgetSeconds: phase.budgetSeconds,
-      error: last && last.status !== 'SUCCEEDED' ? (last.error ?? last.status) : null,
-      cause: last && last.status !== 'SUCCEEDED' ? (last.cause ?? null) : null,
+      error: ownError ? ownError.error : last && last.status !== 'SUCCEEDED' ? (last.error ?? last.status) : null,
+      cause: ownError ? ownError.cause : last && last.status !== 'SUCCEEDED' ? (last.cause ?? null) : null,
       workLostSeconds: workLost(sim, runs, end),
       relaunches: perRun.reduce((n, run) => n + Math.max(0, run.length - 1), 0),
       runs: runs.map((run) => ({

@@ -148,11 +148,11 @@ export function renderTimeline(sim: Simulation, report: SimulationReport, invari
     at: run.startedAt,
     text: i === 0 ? `pipeline started with input ${JSON.stringify(run.input)}` : `pipeline redriven (redrive ${run.redriveCount})`,
   }));
+  lines.push(...buildLines(sim));
   lines.push(...phaseLines(sim));
   for (const run of sim.pipelineRuns) lines.push({ at: run.stoppedAt ?? sim.endedAt, text: `pipeline ${run.status}${run.error ? `: ${run.error}` : ''}` });
   lines.push(...reactionLines(sim));
   lines.push(...instanceLines(sim));
-  lines.push(...buildLines(sim));
   lines.sort((a, b) => a.at - b.at);
   for (const line of lines) {
     const elapsed = Math.round((line.at - t0) / 60000);

@@ -10,7 +10,7 @@
  *   CHAOS_SEED=<seed> CHAOS_COUNT=1 npx vitest run test/simulator/chaos.test.ts
  *
  * CHAOS_SEED sets the first seed (case i uses seed CHAOS_SEED + i), CHAOS_COUNT the number of
- * cases (default 500; `npm run chaos` runs 5,000).
+ * cases (default 400, to keep `npm test` within three minutes on two cores; `npm run chaos` runs 5,000).
  */
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,7 +27,7 @@ import { synthDeployment, type SimDeployment } from '../../simulator/synth';
 import { reportShapeProblems, runProblems } from './report-checks';
 
 const BASE_SEED = Number(process.env.CHAOS_SEED ?? 20260530);
-const COUNT = Number(process.env.CHAOS_COUNT ?? 500);
+const COUNT = Number(process.env.CHAOS_COUNT ?? 400);
 
 const TYPES = ['c5.large', 'c5a.large', 'm5.large'];
 const ZONES = ['us-east-1a', 'us-east-1b', 'us-east-1c'];
@@ -104,7 +104,7 @@ type Attempt = {
   exitCode?: number;
   hang?: boolean;
 };
-type PhasePlan = { workloadMinutes?: number; exitCode?: number; output?: 'stdout' | 'stderr' | 'both'; attempts?: Attempt[] };
+type PhasePlan = { workloadMinutes?: number; exitCode?: number; output?: 'stdout' | 'stderr' | 'both'; checkpointEveryMinutes?: number; attempts?: Attempt[] };
 type ChaosScenario = {
   name: string;
   config: string;
@@ -139,6 +139,7 @@ function chaosScenario(seed: number, configPaths: Record<string, string>): Chaos
     const plan: PhasePlan = { workloadMinutes };
     if (chance(0.08)) plan.exitCode = chance(0.3) ? 137 : int(1, 255);
     if (chance(0.2)) plan.output = pick(['stderr', 'both'] as const);
+    if (chance(0.3)) plan.checkpointEveryMinutes = pick([0.5, 1, 2, 5, 10, 30]);
     const attempts: Attempt[] = [];
     for (let n = pick([0, 0, 1, 1, 2, 3, 4, 6]); n > 0; n--) {
       const a: Attempt = {};
@@ -209,6 +210,13 @@ function oracleProblems(scenario: ChaosScenario, report: SimulationReport, stage
 
   for (const p of report.phases) {
     const plans = scenario.phases[p.name]?.attempts ?? [];
+    // A workload that checkpoints never goes back: each attempt resumes from at least where the one before did.
+    const resumed = p.launches.map((l) => l.resumedFromSeconds).filter((r): r is number => r !== null);
+    resumed.forEach((r, i) => {
+      if (i > 0 && r < resumed[i - 1]!) problems.push(`${p.name}: an attempt resumed from ${r} s, after one that had resumed from ${resumed[i - 1]} s`);
+    });
+    if (!scenario.phases[p.name]?.checkpointEveryMinutes && resumed.some((r) => r > 0)) problems.push(`${p.name}: resumed from a checkpoint, though its workload keeps none`);
+    if (p.workLostSeconds < 0) problems.push(`${p.name}: negative work lost`);
     p.launches.forEach((l, i) => {
       const plan = plans[i] ?? {};
       const at = `${p.name} attempt ${i + 1} (plan ${JSON.stringify(plan)})`;
@@ -294,6 +302,7 @@ describe(`chaos: ${COUNT} seeded scenarios from seed ${BASE_SEED}`, () => {
         if (p.runs.length > 1) coverage.add('a phase run again by a redrive');
       }
       if (scenario.lostResponses) coverage.add('lost responses');
+      if (report.phases.some((p) => p.launches.some((l) => (l.resumedFromSeconds ?? 0) > 0))) coverage.add('resumed from a checkpoint');
       if (scenario.throttle) coverage.add('throttling');
       if (report.metrics.some((m) => m.name === 'SpotInterruptionRetry')) coverage.add('metric put');
       expect(problems, `${replay}\nreport phases: ${JSON.stringify(report.phases)}\nmetrics: ${JSON.stringify(report.metrics)}`).toEqual([]);
@@ -320,6 +329,7 @@ describe(`chaos: ${COUNT} seeded scenarios from seed ${BASE_SEED}`, () => {
       'a phase run again by a redrive',
       'lost responses',
       'throttling',
+      'resumed from a checkpoint',
       'metric put',
     ]) {
       expect([...coverage], want).toContain(want);

@@ -5,13 +5,10 @@
  * then overruns, lost task responses and throttled calls around the notice, corrupt code and an
  * unreadable secret next to a sibling in its notice window. Each case runs a small pipeline and
  * judges from what the simulated cloud recorded (report launches[].cloud, resumedFromSeconds,
- * workLostSeconds, runs[].seconds), never from the pipeline's labels alone. A few cases probe the
- * runner script itself under bash, and the classification of its exits.
- *
- * Cases marked `it.fails` pin a behaviour that is wrong today (see the comment on each).
+ * workLostSeconds, runs[].seconds), never from the pipeline's labels alone; and the classification
+ * of the runner's own exits. (The runner script itself under bash: test/instance/runner.test.ts.)
  */
-import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,7 +25,6 @@ import { synthDeployment, type SimDeployment } from '../../simulator/synth';
 import { at, iso, runningJob } from '../lambdas/fixtures';
 import { runProblems } from './report-checks';
 
-const RUNNER = path.join(__dirname, '..', '..', 'instance', 'pipeline-runner.sh');
 const CODE_DIR = path.join(__dirname, '..', '..', 'workloads', 'saturday');
 
 const phaseOf = (phase: Partial<PhaseConfigInput> & { name: string }): PhaseConfigInput => ({
@@ -599,108 +595,5 @@ describe('the deadline while the pipeline waits out a notice it has seen', () =>
 
     // Assess
     expect(decision.job).toMatchObject({ status: 'failed', failure: { kind: 'interruption', reasonCode: 'marked-for-termination' } });
-  });
-});
-
-describe('pipeline-runner.sh: the checkpoint it restores and saves', () => {
-  /** A stub AWS CLI over a directory-backed S3; FAKE_RESTORE_FAILS makes the download sync fail (throttled). */
-  const AWS_STUB = `#!/usr/bin/env bash
-s3path() { local u="\${1#s3://}"; printf '%s/%s' "$FAKE_S3" "$u"; }
-case "$1 $2" in
-  "s3 sync")
-    shift 2; [ "$1" = --only-show-errors ] && shift
-    if [ "\${1#s3://}" != "$1" ]; then
-      [ -z "\${FAKE_RESTORE_FAILS:-}" ] || { echo "download failed: An error occurred (SlowDown) when calling the ListObjectsV2 operation: Please reduce your request rate." >&2; exit 1; }
-      src="$(s3path "$1")"; mkdir -p "$2"; [ -d "$src" ] && cp -R "$src/." "$2/"; exit 0
-    else dst="$(s3path "$2")"; mkdir -p "$dst"; cp -R "$1/." "$dst/"; fi ;;
-  *) echo "aws stub: unexpected call: $*" >&2; exit 2 ;;
-esac
-`;
-  const CHECKPOINT_URI = 's3://bucket/dpadv/checkpoints/2026-05-30/saturday-run/Solo/';
-
-  function runRunner(root: string, env: Record<string, string>): Promise<number | null> {
-    const workload = path.join(root, 'workload.sh');
-    // Resumes from its step file, does one step, records its progress, then fails (exit 1).
-    writeFileSync(
-      workload,
-      [
-        '#!/usr/bin/env bash',
-        'step="$(cat "$PIPELINE_CHECKPOINT_DIR/step" 2>/dev/null || echo 0)"',
-        'echo $((step + 1)) > "$PIPELINE_CHECKPOINT_DIR/step"',
-        'awk -v s=$((step + 1)) \'BEGIN { printf "%.1f\\n", s / 10 }\' > "$PIPELINE_CHECKPOINT_DIR/.pipeline-progress"',
-        'exit 1',
-      ].join('\n'),
-    );
-    chmodSync(workload, 0o755);
-    return new Promise((resolve) => {
-      const child = spawn('bash', [RUNNER, workload], {
-        env: {
-          PATH: `${path.join(root, 'bin')}:${process.env.PATH}`,
-          FAKE_S3: path.join(root, 's3'),
-          PIPELINE_WORK_DIR: path.join(root, 'work'),
-          // Nothing listens there: no token, no notice.
-          PIPELINE_IMDS_ENDPOINT: 'http://127.0.0.1:9',
-          PIPELINE_NOTICE_POLL_SECONDS: '0.2',
-          PIPELINE_RETRY_SLEEP_SECONDS: '0',
-          PIPELINE_CHECKPOINT_URI: CHECKPOINT_URI,
-          ...env,
-        },
-        stdio: 'ignore',
-      });
-      child.on('close', resolve);
-    });
-  }
-
-  function prepare(): string {
-    const root = mkdtempSync(path.join(tmpdir(), 'dp-runner-'));
-    mkdirSync(path.join(root, 'bin'));
-    writeFileSync(path.join(root, 'bin', 'aws'), AWS_STUB);
-    chmodSync(path.join(root, 'bin', 'aws'), 0o755);
-    // A checkpoint an earlier attempt saved: step 8 of 10.
-    const saved = path.join(root, 's3', CHECKPOINT_URI.replace(/^s3:\/\//, ''));
-    mkdirSync(saved, { recursive: true });
-    writeFileSync(path.join(saved, 'step'), '8\n');
-    writeFileSync(path.join(saved, '.pipeline-progress'), '0.8\n');
-    return root;
-  }
-  const savedFile = (root: string, name: string) => readFileSync(path.join(root, 's3', CHECKPOINT_URI.replace(/^s3:\/\//, ''), name), 'utf8');
-
-  it('a restore that works: the workload resumes at step 8 and the saved checkpoint moves on to step 9', async () => {
-    // Prepare
-    const root = prepare();
-    try {
-      // Act
-      const code = await runRunner(root, {});
-
-      // Assess
-      expect(code).toBe(1);
-      expect(savedFile(root, 'step')).toBe('9\n');
-      expect(savedFile(root, '.pipeline-progress')).toBe('0.9\n');
-    } finally {
-      rmSync(root, { recursive: true, force: true });
-    }
-  });
-
-  // FAILS: the restore is `aws s3 sync "$PIPELINE_CHECKPOINT_URI" "$CHECKPOINT_DIR" || log "no
-  // checkpoint restored"`. A sync of a prefix that holds nothing exits 0, so that branch is only
-  // ever taken when the download FAILED (throttling, a network fault): the runner then starts the
-  // workload from scratch and, at its end (or on the notice), save_checkpoint syncs the fresh
-  // checkpoint over the saved one. Step 8 of 10 becomes step 1, .pipeline-progress 0.8 becomes 0.1:
-  // the saved work is destroyed, and HandleFailure's relaunch rule then asks for nearly a whole
-  // attempt. Fix: when a restore fails, run nothing and exit with a code the pipeline relaunches
-  // (or retries), or at least never save over a checkpoint that could not be restored.
-  it('a restore that fails (S3 throttled) never overwrites the saved checkpoint with a fresh start', async () => {
-    // Prepare
-    const root = prepare();
-    try {
-      // Act
-      await runRunner(root, { FAKE_RESTORE_FAILS: '1' });
-
-      // Assess: what an earlier attempt saved is still there.
-      expect(savedFile(root, 'step')).toBe('8\n');
-      expect(savedFile(root, '.pipeline-progress')).toBe('0.8\n');
-    } finally {
-      rmSync(root, { recursive: true, force: true });
-    }
   });
 });

@@ -1,0 +1,484 @@
+/**
+ * A build stage in the synthesized stack (examples/build-once.json, bundling skipped): the
+ * CheckArtifact function and its read-only grants, the build phase's role that alone may write its
+ * artifact, the run workers' roles that may only read it, and the pipeline graph
+ * (CheckBuildMoolloy -> BuildMoolloyPresent? -> BuildMoolloyAlreadyBuilt | BuildMoolloy ->
+ * RecordBuildMoolloy, then the workers), valid per asl-validator, run in aws-local-stepfunctions
+ * with the real ValidateInput and CheckArtifact handlers (S3 mocked) and a stand-in SpotPhase,
+ * and clean under the cdk-nag AwsSolutions checks.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { HeadObjectCommand, NotFound, S3Client } from '@aws-sdk/client-s3';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { ArtifactRef } from '../../contract/artifacts';
+import type { PipelineConfig } from '../../contract/config';
+import { HANDLER_TAG } from '../../contract/tags';
+import { loadPipelineConfig } from '../../lib/config/load';
+import { addNagChecks, NAG_PACK } from '../../lib/nag';
+import { SpotPipelineStack } from '../../lib/spot-pipeline-stack';
+import { deployedFunctions, SimulatedLambda } from '../../simulator/lambda-runtime';
+import { SimulatedStepFunctions, type SimExecution } from '../../simulator/step-functions';
+import { synthTemplate } from '../../simulator/synth';
+import { deployedStateMachines, type CfnTemplate, type DeployedStateMachine } from '../../simulator/template';
+import { pipelineTimeoutSeconds } from '../../state-machines/pipeline';
+
+const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
+const EXAMPLE = path.join(PROJECT_ROOT, 'examples', 'build-once.json');
+const PIPELINE = 'moolloy-runs';
+const COMMIT = '0123456789abcdef0123456789abcdef01234567';
+const SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+const START_EXECUTION_SYNC = 'arn:aws:states:::states:startExecution.sync:2';
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource?: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+}
+type AslState = Record<string, unknown>;
+type Asl = DeployedStateMachine['definition'];
+interface PhaseInput {
+  phase: { name: string; workloadCommand: string; artifacts?: string[]; build?: unknown };
+  run: { artifacts?: Record<string, ArtifactRef>; params?: Record<string, string> };
+}
+
+/** asl-validator 4 ships no type declarations: module.exports = validator(definition, opts?). */
+type AslValidator = (definition: unknown, opts?: { checkPaths?: boolean; checkArn?: boolean }) => { isValid: boolean; errorsText: (separator?: string) => string };
+const validateAsl = createRequire(__filename)('asl-validator') as AslValidator;
+
+const actionsOf = (s: Statement): string[] => [s.Action].flat();
+
+/** The logical id of the role named `Workers<phase>Role...` (a phase's instance role). */
+function phaseRoleId(template: Template, phase: string): string {
+  const ids = Object.keys(template.findResources('AWS::IAM::Role')).filter((id) => id.startsWith(`Workers${phase}Role`));
+  expect(ids, phase).toHaveLength(1);
+  return ids[0]!;
+}
+
+/** The statements of every policy attached to a role. */
+function roleStatements(template: Template, roleId: string): Statement[] {
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleId))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+}
+
+/** A role's statements on the pipeline bucket (not the code asset in the CDK assets bucket). */
+const bucketStatements = (statements: Statement[]) => statements.filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')) && !JSON.stringify(s.Resource).includes('cdk-'));
+
+/** The Lambda functions of a handler (PipelineFunction tags each with its handler file), by logical id. */
+function functionsOf(template: Template, handler: string): [string, { Properties: Record<string, unknown> }][] {
+  return Object.entries(template.findResources('AWS::Lambda::Function')).filter(([, f]) =>
+    ((f.Properties.Tags ?? []) as { Key: string; Value: string }[]).some((t) => t.Key === HANDLER_TAG && t.Value === handler),
+  ) as [string, { Properties: Record<string, unknown> }][];
+}
+
+/** A phase role's own statements on the pipeline bucket (lib/constructs/pipeline-bucket.ts, grantPhase). */
+function phaseStatements(arn: unknown, phase: string): Statement[] {
+  const objects = (pattern: string) => ({ 'Fn::Join': ['', [arn, `/${PIPELINE}/${pattern}`]] });
+  return [
+    { Action: 's3:GetObject', Effect: 'Allow', Resource: [objects('artifacts/*'), objects('runs/*')] },
+    { Action: 's3:PutObject', Effect: 'Allow', Resource: objects(`runs/*/*/${phase}/*`) },
+    { Action: ['s3:GetObject', 's3:PutObject'], Effect: 'Allow', Resource: objects(`checkpoints/*/*/${phase}/*`) },
+    {
+      Action: 's3:ListBucket',
+      Effect: 'Allow',
+      Resource: arn,
+      Condition: { StringLike: { 's3:prefix': [`${PIPELINE}/artifacts/*`, `${PIPELINE}/runs/*`, `${PIPELINE}/checkpoints/*/*/${phase}/*`] } },
+    },
+  ];
+}
+
+/** State names from StartAt along Next, until a state without Next. */
+function mainPath(definition: { StartAt: string; States: Record<string, AslState> }): string[] {
+  const names: string[] = [];
+  for (let name: string | undefined = definition.StartAt; name !== undefined; name = definition.States[name]?.Next as string | undefined) {
+    if (names.includes(name)) throw new Error(`cycle at ${name}`);
+    names.push(name);
+  }
+  return names;
+}
+
+const enteredStates = (execution: SimExecution) => execution.events.filter((e) => e.type === 'StateEntered').map((e) => e.state!.name);
+
+let config: PipelineConfig;
+let cfn: CfnTemplate;
+let template: Template;
+let bucketArn: unknown;
+
+beforeAll(() => {
+  config = loadPipelineConfig(EXAMPLE);
+  cfn = synthTemplate(config); // bundling skipped
+  template = Template.fromJSON(cfn);
+  const buckets = Object.keys(template.findResources('AWS::S3::Bucket'));
+  expect(buckets).toHaveLength(1);
+  bucketArn = { 'Fn::GetAtt': [buckets[0], 'Arn'] };
+});
+
+describe('CheckArtifact', () => {
+  it('is deployed for a pipeline with a build stage, with the pipeline bucket in its environment', () => {
+    // Act
+    const functions = functionsOf(template, 'check-artifact');
+
+    // Assess
+    expect(functions).toHaveLength(1);
+    const [, fn] = functions[0]!;
+    expect(fn.Properties.Environment).toEqual({ Variables: { PIPELINE_BUCKET: { Ref: (bucketArn as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0] } } });
+  });
+
+  it('is not deployed for the built-in config, which has no build stage', () => {
+    // Prepare
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
+    const builtIn = Template.fromStack(new SpotPipelineStack(app, 'SaturdaySpotPipeline', { config: loadPipelineConfig() }));
+
+    // Act
+    const functions = functionsOf(builtIn, 'check-artifact');
+
+    // Assess
+    expect(functions).toEqual([]);
+    expect(functionsOf(builtIn, 'validate-input')).toHaveLength(1); // the search itself finds handlers
+  });
+
+  it('may read artifacts and build sources of this pipeline and list those prefixes: exactly that on S3', () => {
+    // Prepare
+    const [, fn] = functionsOf(template, 'check-artifact')[0]!;
+    const roleId = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const objects = (pattern: string) => ({ 'Fn::Join': ['', [bucketArn, `/${PIPELINE}/${pattern}`]] });
+
+    // Act
+    const statements = roleStatements(template, roleId);
+
+    // Assess: HeadObject is authorized by s3:GetObject; ListBucket makes a missing key 404, not 403.
+    expect(statements.filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')))).toEqual([
+      { Action: 's3:GetObject', Effect: 'Allow', Resource: [objects('artifacts/*'), objects('sources/*')] },
+      { Action: 's3:ListBucket', Effect: 'Allow', Resource: bucketArn, Condition: { StringLike: { 's3:prefix': [`${PIPELINE}/artifacts/*`, `${PIPELINE}/sources/*`] } } },
+    ]);
+    for (const action of statements.flatMap(actionsOf)) expect(action).toMatch(/^(s3:(GetObject|ListBucket)|logs:(CreateLogStream|PutLogEvents)|xray:.+)$/);
+  });
+
+  it("is invoked by the pipeline's role, that function only", () => {
+    // Prepare
+    const [fnId] = functionsOf(template, 'check-artifact')[0]!;
+    const pipelineRole = Object.keys(template.findResources('AWS::IAM::Role')).find((id) => id.startsWith('PipelineRole'));
+    expect(pipelineRole).toBeDefined();
+
+    // Act
+    const invoke = roleStatements(template, pipelineRole!).filter((s) => actionsOf(s).includes('lambda:InvokeFunction'));
+
+    // Assess
+    expect(JSON.stringify(invoke)).toContain(`"Fn::GetAtt":["${fnId}","Arn"]`);
+    const spotPhaseRole = Object.keys(template.findResources('AWS::IAM::Role')).find((id) => id.startsWith('SpotPhaseRole'));
+    expect(JSON.stringify(roleStatements(template, spotPhaseRole!))).not.toContain(fnId);
+  });
+});
+
+describe('the data plane of a build', () => {
+  it("the build's role writes only its own artifact's versions in artifacts/ and reads the build sources, besides its phase prefixes", () => {
+    // Act
+    const statements = bucketStatements(roleStatements(template, phaseRoleId(template, 'BuildMoolloy')));
+
+    // Assess
+    const objects = (pattern: string) => ({ 'Fn::Join': ['', [bucketArn, `/${PIPELINE}/${pattern}`]] });
+    expect(statements).toEqual([
+      ...phaseStatements(bucketArn, 'BuildMoolloy'),
+      { Action: 's3:PutObject', Effect: 'Allow', Resource: objects('artifacts/moolloy/*') },
+      { Action: 's3:GetObject', Effect: 'Allow', Resource: objects('sources/*') },
+    ]);
+  });
+
+  it.each(['RunWorkerA', 'RunWorkerB'])("%s's role reads the artifacts but may not write them, nor read the sources", (phase) => {
+    // Act
+    const statements = bucketStatements(roleStatements(template, phaseRoleId(template, phase)));
+
+    // Assess
+    expect(statements).toEqual(phaseStatements(bucketArn, phase));
+    const writes = statements.filter((s) => actionsOf(s).includes('s3:PutObject'));
+    expect(JSON.stringify(writes)).not.toContain('/artifacts/');
+    expect(JSON.stringify(statements)).not.toContain('/sources/');
+  });
+
+  it("no role but the build's may put an object under artifacts/", () => {
+    // Act
+    const writers = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([, p]) =>
+      (p.Properties.PolicyDocument.Statement as Statement[]).some((s) => actionsOf(s).some((a) => a === 's3:PutObject' || a === 's3:*') && JSON.stringify(s.Resource).includes('/artifacts/')),
+    );
+
+    // Assess
+    expect(writers).toHaveLength(1);
+    expect((writers[0]![1].Properties.Roles as { Ref: string }[]).map((r) => r.Ref)).toEqual([phaseRoleId(template, 'BuildMoolloy')]);
+  });
+});
+
+describe('the pipeline graph', () => {
+  let pipeline: DeployedStateMachine;
+  let spotPhase: DeployedStateMachine;
+  let checkArtifactArn: string;
+  beforeAll(() => {
+    const deployed = deployedStateMachines(cfn);
+    pipeline = deployed.find((m) => m.name === PIPELINE)!;
+    spotPhase = deployed.find((m) => m.name === `${PIPELINE}-spot-phase`)!;
+    checkArtifactArn = deployedFunctions(cfn).find((f) => f.handlerFile.endsWith('check-artifact.ts'))!.arn;
+  });
+
+  it('is valid per asl-validator, JSONPath only', () => {
+    // Prepare: asl-validator writes a QueryLanguage into every state it checks.
+    const definition = structuredClone(pipeline.definition);
+
+    // Act
+    const result = validateAsl(definition);
+
+    // Assess
+    expect(result.errorsText()).toBe('');
+    expect(result.isValid).toBe(true);
+    expect(JSON.stringify(pipeline.definition)).not.toContain('{%');
+  });
+
+  it('asl-validator catches a build graph whose Choice leads nowhere (the check above is live)', () => {
+    // Prepare
+    const broken: Asl = structuredClone(pipeline.definition);
+    broken.States['BuildMoolloyPresent?']!.Default = 'NoSuchState';
+
+    // Act
+    const result = validateAsl(broken);
+
+    // Assess
+    expect(result.isValid).toBe(false);
+    expect(result.errorsText()).toContain('NoSuchState');
+  });
+
+  it('checks, then builds and records only when the artifact is missing, and joins before the workers', () => {
+    // Prepare
+    const states = pipeline.definition.States;
+
+    // Act
+    const main = mainPath(pipeline.definition);
+
+    // Assess: the main path (Choice's Default) is the build; the skip joins it at the group.
+    expect(main).toEqual(['ValidateInput', 'CheckBuildMoolloy', 'BuildMoolloyPresent?']);
+    expect(states['BuildMoolloyPresent?']).toEqual({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.run.artifacts.moolloy.present', BooleanEquals: true, Next: 'BuildMoolloyAlreadyBuilt' }],
+      Default: 'BuildMoolloy',
+    });
+    expect(states.BuildMoolloy).toMatchObject({ Type: 'Task', Resource: START_EXECUTION_SYNC, Next: 'RecordBuildMoolloy' });
+    expect(states.RecordBuildMoolloy!.Next).toBe('Parallel2');
+    expect(states.BuildMoolloyAlreadyBuilt).toMatchObject({ Type: 'Pass', Next: 'Parallel2' });
+    expect(states.Parallel2).toMatchObject({ Type: 'Parallel', Next: 'PipelineSucceeded' });
+    expect(states.PipelineSucceeded!.Type).toBe('Succeed');
+    expect(Object.keys(states).sort()).toEqual(
+      ['ValidateInput', 'CheckBuildMoolloy', 'BuildMoolloyPresent?', 'BuildMoolloyAlreadyBuilt', 'BuildMoolloy', 'RecordBuildMoolloy', 'Parallel2', 'PipelineSucceeded'].sort(),
+    );
+  });
+
+  it.each([
+    { state: 'CheckBuildMoolloy', mode: 'check' },
+    { state: 'RecordBuildMoolloy', mode: 'record' },
+  ])('$state calls CheckArtifact ($mode) with the build and the run, into $.run.artifacts.moolloy, retrying throttling', ({ state, mode }) => {
+    // Act
+    const task = pipeline.definition.States[state]!;
+
+    // Assess
+    expect(task).toMatchObject({
+      Type: 'Task',
+      Resource: checkArtifactArn,
+      Parameters: {
+        mode,
+        build: { name: 'BuildMoolloy', artifact: 'moolloy', source: { git: { url: 'https://github.com/AlloyTools/org.alloytools.alloy.git', commitParam: 'commit' } }, pipelineName: PIPELINE },
+        'run.$': '$.run',
+      },
+      ResultPath: '$.run.artifacts.moolloy',
+    });
+    const retried = (task.Retry as { ErrorEquals: string[] }[]).flatMap((r) => r.ErrorEquals);
+    expect(retried).toContain('TransientApiError');
+    expect(retried).not.toContain('States.ALL');
+    expect(retried).not.toContain('ArtifactMissing');
+    expect(retried).not.toContain('ArtifactVersionUnknown');
+    expect(task.Catch).toBeUndefined();
+  });
+
+  it('BuildMoolloy runs the build command on SpotPhase, its spec carrying what to build, from where, and the file to upload', () => {
+    // Act
+    const parameters = pipeline.definition.States.BuildMoolloy!.Parameters as { StateMachineArn: string; Input: PhaseInput };
+
+    // Assess
+    expect(parameters.StateMachineArn).toBe(spotPhase.arn);
+    expect(parameters.Input.phase).toMatchObject({ name: 'BuildMoolloy', workloadCommand: 'ant deps configure dist', tools: ['java', 'ant'] });
+    expect(parameters.Input.phase.build).toEqual({
+      artifact: 'moolloy',
+      source: { git: { url: 'https://github.com/AlloyTools/org.alloytools.alloy.git', commitParam: 'commit' } },
+      output: 'dist/moolloy.jar',
+    });
+    expect(parameters.Input.phase.artifacts).toBeUndefined();
+    expect(pipeline.definition.States.BuildMoolloy!.Catch).toBeUndefined();
+  });
+
+  it("the workers' specs list the artifact they download, and carry no build", () => {
+    // Prepare
+    const branches = pipeline.definition.States.Parallel2!.Branches as { StartAt: string; States: Record<string, AslState> }[];
+
+    // Act
+    const specs = branches.map((b) => (b.States[b.StartAt]!.Parameters as { Input: PhaseInput }).Input.phase);
+
+    // Assess
+    expect(specs.map((s) => s.name)).toEqual(['RunWorkerA', 'RunWorkerB']);
+    for (const spec of specs) {
+      expect(spec.artifacts).toEqual(['moolloy']);
+      expect(spec.build).toBeUndefined();
+    }
+  });
+
+  it("times out only after the build's budget and the workers' (plus the checks), as pipelineTimeoutSeconds says", () => {
+    // Act
+    const timeout = pipeline.definition.TimeoutSeconds as number;
+
+    // Assess: 300 + (3600 build + 2 x 60 + 2 x 120 checks) + (3600 workers + 2 x 60).
+    expect(timeout).toBe(pipelineTimeoutSeconds(config));
+    expect(timeout).toBe(7980);
+  });
+});
+
+describe('the pipeline graph, run (aws-local-stepfunctions; real ValidateInput and CheckArtifact, S3 mocked, SpotPhase stood in for)', () => {
+  const s3 = mockClient(S3Client);
+  const WORKER_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:stand-in-spot-phase';
+  /** Objects of the simulated bucket by "bucket/key": their user metadata. */
+  let objects: Map<string, Record<string, string>>;
+  /** What each SpotPhase execution was handed. */
+  let phases: PhaseInput[];
+  /** Whether the stand-in build uploads its artifact (with its sha256). */
+  let buildUploads: boolean;
+  let sfn: SimulatedStepFunctions;
+  let pipeline: DeployedStateMachine;
+  let bucket: string;
+
+  beforeAll(async () => {
+    const deployed = deployedStateMachines(cfn);
+    pipeline = deployed.find((m) => m.name === PIPELINE)!;
+    const realSpotPhase = deployed.find((m) => m.name === `${PIPELINE}-spot-phase`)!;
+    const standIn: DeployedStateMachine = { ...realSpotPhase, definition: { StartAt: 'Work', States: { Work: { Type: 'Task', Resource: WORKER_ARN, End: true } } } };
+    const functions = deployedFunctions(cfn);
+    bucket = functions.find((f) => f.handlerFile.endsWith('check-artifact.ts'))!.environment.PIPELINE_BUCKET!;
+    const real = new SimulatedLambda(functions);
+    await real.load();
+    // A SpotPhase execution that ran its phase: a build uploads to the URI its check chose (PIPELINE_BUILD_ARTIFACT_URI).
+    const worker = async (input: PhaseInput) => {
+      phases.push(input);
+      const build = input.phase.build as { artifact: string } | undefined;
+      if (build && buildUploads) objects.set(input.run.artifacts![build.artifact]!.uri.replace('s3://', ''), { sha256: SHA256 });
+      return { phase: input.phase.name, outcome: 'succeeded' };
+    };
+    const lambda = { invoke: (arn: string, payload: unknown) => (arn === WORKER_ARN ? worker(payload as PhaseInput) : real.invoke(arn, payload)) } as unknown as SimulatedLambda;
+    sfn = new SimulatedStepFunctions([pipeline, standIn], lambda);
+  });
+
+  beforeEach(() => {
+    vi.stubEnv('AWS_LAMBDA_LOG_LEVEL', 'ERROR'); // quiet handler logs (they log after SimulatedLambda puts its environment back)
+    objects = new Map();
+    phases = [];
+    buildUploads = true;
+    s3.reset();
+    s3.on(HeadObjectCommand).callsFake((input: { Bucket: string; Key: string }) => {
+      const metadata = objects.get(`${input.Bucket}/${input.Key}`);
+      if (!metadata) throw new NotFound({ $metadata: { httpStatusCode: 404 }, message: 'UnknownError' });
+      return { ETag: '"9b2cf535f27731c974343645a3985328"', ContentLength: 1024, Metadata: metadata };
+    });
+  });
+
+  afterAll(() => {
+    s3.restore();
+    vi.unstubAllEnvs();
+  });
+
+  const artifactKey = `${PIPELINE}/artifacts/moolloy/${COMMIT}`;
+  const run = (name: string) => sfn.startExecution(pipeline.arn, { mode: 'full', params: { commit: COMMIT } }, { name }).done;
+
+  it("not built yet: builds it on spot at the run's commit, records it, and the workers get it with its sha256", async () => {
+    // Act
+    const execution = await run('first-run');
+
+    // Assess
+    expect(execution.status, `${execution.error}: ${execution.cause}`).toBe('SUCCEEDED');
+    expect(enteredStates(execution)).toEqual(['ValidateInput', 'CheckBuildMoolloy', 'BuildMoolloyPresent?', 'BuildMoolloy', 'RecordBuildMoolloy', 'Parallel2', 'RunWorkerA', 'RunWorkerB', 'PipelineSucceeded']);
+    expect(phases.map((p) => p.phase.name)).toEqual(['BuildMoolloy', 'RunWorkerA', 'RunWorkerB']);
+    const built: ArtifactRef = { name: 'moolloy', version: COMMIT, uri: `s3://${bucket}/${artifactKey}`, sha256: SHA256, present: false };
+    expect(phases[0]!.run.artifacts!.moolloy).toEqual({ name: 'moolloy', version: COMMIT, uri: `s3://${bucket}/${artifactKey}`, present: false });
+    expect(phases[0]!.run.params).toMatchObject({ PIPELINE_PARAM_COMMIT: COMMIT });
+    for (const worker of phases.slice(1)) expect(worker.run.artifacts).toEqual({ moolloy: built });
+    expect((execution.output as { run: { artifacts: unknown } }).run.artifacts).toEqual({ moolloy: built });
+  });
+
+  it('already built: launches nothing for the build, and the workers get the artifact found in the bucket', async () => {
+    // Prepare
+    objects.set(`${bucket}/${artifactKey}`, { sha256: SHA256 });
+
+    // Act
+    const execution = await run('second-run');
+
+    // Assess
+    expect(execution.status, `${execution.error}: ${execution.cause}`).toBe('SUCCEEDED');
+    expect(enteredStates(execution)).toEqual(['ValidateInput', 'CheckBuildMoolloy', 'BuildMoolloyPresent?', 'BuildMoolloyAlreadyBuilt', 'Parallel2', 'RunWorkerA', 'RunWorkerB', 'PipelineSucceeded']);
+    expect(phases.map((p) => p.phase.name)).toEqual(['RunWorkerA', 'RunWorkerB']);
+    for (const worker of phases) expect(worker.run.artifacts).toEqual({ moolloy: { name: 'moolloy', version: COMMIT, uri: `s3://${bucket}/${artifactKey}`, sha256: SHA256, present: true } });
+  });
+
+  it('a build that ends well but uploads nothing fails the pipeline at RecordBuildMoolloy with ArtifactMissing; no worker starts', async () => {
+    // Prepare
+    buildUploads = false;
+
+    // Act
+    const execution = await run('broken-build');
+
+    // Assess
+    expect(execution.status).toBe('FAILED');
+    expect(execution.error).toBe('ArtifactMissing');
+    expect(enteredStates(execution).at(-1)).toBe('RecordBuildMoolloy');
+    expect(phases.map((p) => p.phase.name)).toEqual(['BuildMoolloy']);
+  });
+
+  it('a run without the commit parameter fails before anything launches', async () => {
+    // Act
+    const execution = await sfn.startExecution(pipeline.arn, { mode: 'full' }, { name: 'no-commit' }).done;
+
+    // Assess
+    expect(execution.status).toBe('FAILED');
+    expect(execution.error).toBe('InvalidExecutionInput');
+    expect(phases).toEqual([]);
+  });
+});
+
+describe('cdk-nag AwsSolutions checks on the build-once example', () => {
+  const outdir = mkdtempSync(path.join(tmpdir(), 'nag-build-'));
+  afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+  it('leave no unacknowledged finding (the new roles and function acknowledged where they need wildcards)', () => {
+    // Prepare: as `cdk synth -c nag=true` (cdk.json context, bundling skipped), like test/stack/nag.test.ts.
+    const context = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
+    const app = new App({ outdir, context: { ...context, 'aws:cdk:bundling-stacks': [] } });
+    addNagChecks(app);
+    new SpotPipelineStack(app, 'BuildOncePipeline', { config });
+
+    // Act
+    let error: Error | undefined;
+    try {
+      app.synth();
+    } catch (err) {
+      error = err as Error;
+    }
+
+    // Assess
+    type Finding = { ruleName: string; violatingConstructs: { constructPath: string }[] };
+    const report = (JSON.parse(readFileSync(path.join(outdir, 'validation-report.json'), 'utf8')) as { pluginReports: { pluginName: string; violations: Finding[]; suppressedViolations?: Finding[] }[] }).pluginReports.find(
+      (r) => r.pluginName === NAG_PACK,
+    );
+    const lines = (findings: Finding[] | undefined) => (findings ?? []).flatMap((f) => f.violatingConstructs.map((c) => `${f.ruleName} @ ${c.constructPath}`));
+    expect(lines(report?.violations)).toEqual([]);
+    expect(error).toBeUndefined();
+    const suppressed = lines(report?.suppressedViolations);
+    expect(suppressed.some((l) => l.includes('/CheckArtifactFnServiceRole/')), 'the checks ran over CheckArtifact').toBe(true);
+    expect(suppressed.some((l) => l.includes('/WorkersBuildMoolloyRole') || l.includes('/Workers/BuildMoolloyRole')), 'and over the build role').toBe(true);
+  });
+});
