@@ -44,6 +44,13 @@ case "$1 $2" in
 esac
 `;
 
+/** Put an object in the fake S3 (`<fakeS3>/<bucket>/<key>`). */
+export function putFakeObject(fakeS3: string, uri: string, data: Buffer | string): void {
+  const file = path.join(fakeS3, uri.replace(/^s3:\/\//, ''));
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, data);
+}
+
 /** Put the stub on a PATH directory: `<dir>/aws`. */
 export function installAwsStub(binDir: string): void {
   mkdirSync(binDir, { recursive: true });

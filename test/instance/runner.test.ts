@@ -1,55 +1,20 @@
 /**
  * instance/pipeline-runner.sh, run as the instance runs it: under bash, with a stub `aws` command
  * (it records its calls and serves a fake S3 and Parameter Store from a directory) and a fake
- * instance metadata service on 127.0.0.1 that answers IMDSv2 as EC2 does (a token from PUT
- * /latest/api/token; spot/instance-action 404 until the notice, then 200).
+ * instance metadata service on 127.0.0.1 that answers IMDSv2 as EC2 does (fake-instance.ts).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { create as createTar } from 'tar';
 import { RUNNER_EXIT, RUNNER_NOTICE_LINE } from '../../contract/runner';
+import { installAwsStub, putFakeObject, RUNNER, startFakeImds } from './fake-instance';
 import { RUNNER_DELIMITER } from '../../decisions/workload-script';
 
-const RUNNER = path.join(__dirname, '..', '..', 'instance', 'pipeline-runner.sh');
 
-/** A stub of the AWS CLI: logs each call, copies between the fake S3 ($FAKE_S3/<bucket>/<key>) and disk. */
-const AWS_STUB = `#!/usr/bin/env bash
-set -eu
-printf '%s\\n' "$*" >> "$AWS_CALLS"
-s3path() { local u="\${1#s3://}"; printf '%s/%s' "$FAKE_S3" "$u"; }
-case "$1 $2" in
-  "s3 cp")
-    shift 2; meta=""
-    while [ "\${1#--}" != "$1" ]; do case "$1" in --metadata) meta="$2"; shift 2 ;; *) shift ;; esac; done
-    if [ "\${1#s3://}" != "$1" ]; then
-      src="$(s3path "$1")"; [ -f "$src" ] || { echo "fatal error: An error occurred (404) when calling the HeadObject operation: Not Found" >&2; exit 1; }
-      cp "$src" "$2"
-    else
-      [ -z "\${FAKE_S3_READONLY:-}" ] || { echo "upload failed: An error occurred (AccessDenied) when calling the PutObject operation" >&2; exit 1; }
-      dst="$(s3path "$2")"; mkdir -p "$(dirname "$dst")"; cp "$1" "$dst"; [ -z "$meta" ] || printf '%s' "$meta" > "$dst.metadata"
-    fi ;;
-  "s3 sync")
-    shift 2; [ "$1" = --only-show-errors ] && shift
-    if [ "\${1#s3://}" != "$1" ]; then [ -z "\${FAKE_S3_RESTORE_FAILS:-}" ] || { echo "download failed: An error occurred (SlowDown) when calling the ListObjectsV2 operation" >&2; exit 1; }
-      src="$(s3path "$1")"; mkdir -p "$2"; [ -d "$src" ] && cp -R "$src/." "$2/"; exit 0
-    else [ -z "\${FAKE_S3_READONLY:-}" ] || { echo "upload failed: An error occurred (AccessDenied) when calling the PutObject operation" >&2; exit 1; }
-      dst="$(s3path "$2")"; mkdir -p "$dst"; cp -R "$1/." "$dst/"; fi ;;
-  "ssm get-parameter")
-    while [ "$#" -gt 0 ]; do [ "$1" = --name ] && name="$2"; shift; done
-    [ -f "$FAKE_SSM/\${name#/}" ] || { echo "An error occurred (ParameterNotFound) when calling the GetParameter operation" >&2; exit 254; }
-    cat "$FAKE_SSM/\${name#/}" ;;
-  "secretsmanager get-secret-value")
-    while [ "$#" -gt 0 ]; do [ "$1" = --secret-id ] && name="$2"; shift; done
-    [ -f "$FAKE_SSM/sm-$name" ] || { echo "An error occurred (AccessDeniedException) when calling the GetSecretValue operation" >&2; exit 254; }
-    cat "$FAKE_SSM/sm-$name" ;;
-  *) echo "aws stub: unexpected call: $*" >&2; exit 2 ;;
-esac
-`;
 
 interface Run {
   readonly code: number | null;
@@ -63,7 +28,7 @@ describe('pipeline-runner.sh on the instance', () => {
   let dir: string;
   let fakeS3: string;
   let calls: string;
-  let imds: Server;
+  let imds: Awaited<ReturnType<typeof startFakeImds>>;
   let imdsUrl: string;
   /** When the fake metadata service starts answering instance-action with 200. */
   let noticeAfterMs = Infinity;
@@ -73,40 +38,20 @@ describe('pipeline-runner.sh on the instance', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'runner-'));
     fakeS3 = path.join(dir, 's3');
     calls = path.join(dir, 'aws-calls.log');
-    mkdirSync(path.join(dir, 'bin'));
+    installAwsStub(path.join(dir, 'bin'));
     mkdirSync(path.join(dir, 'ssm'));
-    writeFileSync(path.join(dir, 'bin', 'aws'), AWS_STUB);
-    chmodSync(path.join(dir, 'bin', 'aws'), 0o755);
     writeFileSync(calls, '');
     noticeAfterMs = Infinity;
-    imds = createServer((req, res) => {
-      if (req.method === 'PUT' && req.url === '/latest/api/token') {
-        res.end('token-123');
-      } else if (req.url === '/latest/meta-data/spot/instance-action' && req.headers['x-aws-ec2-metadata-token'] === 'token-123') {
-        const noticed = Date.now() - startedAt >= noticeAfterMs;
-        res.statusCode = noticed ? 200 : 404;
-        res.end(noticed ? '{"action": "terminate", "time": "2026-05-30T10:02:00Z"}' : 'Not Found');
-      } else {
-        res.statusCode = 401;
-        res.end();
-      }
-    });
-    await new Promise<void>((resolve) => imds.listen(0, '127.0.0.1', resolve));
-    const address = imds.address() as { port: number };
-    imdsUrl = `http://127.0.0.1:${address.port}`;
+    imds = await startFakeImds(() => Date.now() - startedAt >= noticeAfterMs);
+    imdsUrl = imds.url;
   });
 
   afterEach(async () => {
-    await new Promise((resolve) => imds.close(resolve));
+    await imds.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Put an object in the fake S3. */
-  function putObject(uri: string, data: Buffer | string): void {
-    const file = path.join(fakeS3, uri.replace(/^s3:\/\//, ''));
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, data);
-  }
+  const putObject = (uri: string, data: Buffer | string) => putFakeObject(fakeS3, uri, data);
 
   /** Run the runner around `workload` (a bash script), with `env`; resolves when it exits. */
   function run(workload: string, env: Record<string, string> = {}): Promise<Run> {

@@ -2,12 +2,11 @@
  * The built-in pipeline's real workloads (workloads/saturday/), run as an instance runs them: the
  * directory packed as synth packs it (lib/constructs/code-asset.ts), fetched and verified by the real
  * runner (instance/pipeline-runner.sh) under bash, with a stub `aws` command serving a fake S3 from a
- * directory and a fake instance metadata service on 127.0.0.1 (the approach of runner.test.ts). Each
+ * directory and a fake instance metadata service on 127.0.0.1 (fake-instance.ts). Each
  * phase is a new instance: a fresh work directory; only the fake S3 carries anything between them.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -16,29 +15,12 @@ import { allPhases } from '../../contract/config';
 import { SATURDAY_PIPELINE } from '../../lib/config/defaults';
 import { loadPipelineConfig } from '../../lib/config/load';
 import { packDirectory } from '../../lib/constructs/code-asset';
+import { installAwsStub, putFakeObject, RUNNER, startFakeImds } from './fake-instance';
 
 const ROOT = path.join(__dirname, '..', '..');
-const RUNNER = path.join(ROOT, 'instance', 'pipeline-runner.sh');
 const BUCKET = 'pipeline-bucket';
 const PIPELINE = SATURDAY_PIPELINE.pipelineName;
 
-/** A stub of the AWS CLI (as in runner.test.ts): logs each call, copies between the fake S3 ($FAKE_S3/<bucket>/<key>) and disk. */
-const AWS_STUB = `#!/usr/bin/env bash
-set -eu
-printf '%s\\n' "$*" >> "$AWS_CALLS"
-s3path() { local u="\${1#s3://}"; printf '%s/%s' "$FAKE_S3" "$u"; }
-case "$1 $2" in
-  "s3 cp")
-    shift 2; [ "$1" = --only-show-errors ] && shift
-    src="$(s3path "$1")"; [ -f "$src" ] || { echo "fatal error: An error occurred (404) when calling the HeadObject operation: Not Found" >&2; exit 1; }
-    cp "$src" "$2" ;;
-  "s3 sync")
-    shift 2; [ "$1" = --only-show-errors ] && shift
-    if [ "\${1#s3://}" != "$1" ]; then src="$(s3path "$1")"; mkdir -p "$2"; [ -d "$src" ] && cp -R "$src/." "$2/"; exit 0
-    else dst="$(s3path "$2")"; mkdir -p "$dst"; cp -R "$1/." "$dst/"; fi ;;
-  *) echo "aws stub: unexpected call: $*" >&2; exit 2 ;;
-esac
-`;
 
 interface Run {
   readonly code: number | null;
@@ -73,7 +55,7 @@ describe('the Saturday workloads under the real runner', () => {
   let codeBytes: Buffer;
   let dir: string;
   let fakeS3: string;
-  let imds: Server;
+  let imds: Awaited<ReturnType<typeof startFakeImds>>;
   let imdsUrl: string;
   /** Whether the fake metadata service answers instance-action with 200 (the spot notice) now. */
   let noticeNow: () => boolean = () => false;
@@ -87,38 +69,20 @@ describe('the Saturday workloads under the real runner', () => {
   beforeEach(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'saturday-'));
     fakeS3 = path.join(dir, 's3');
-    mkdirSync(path.join(dir, 'bin'));
-    writeFileSync(path.join(dir, 'bin', 'aws'), AWS_STUB);
-    chmodSync(path.join(dir, 'bin', 'aws'), 0o755);
+    installAwsStub(path.join(dir, 'bin'));
     writeFileSync(path.join(dir, 'aws-calls.log'), '');
     putObject(code.uri, codeBytes);
     noticeNow = () => false;
-    imds = createServer((req, res) => {
-      if (req.method === 'PUT' && req.url === '/latest/api/token') {
-        res.end('token-123');
-      } else if (req.url === '/latest/meta-data/spot/instance-action' && req.headers['x-aws-ec2-metadata-token'] === 'token-123') {
-        const noticed = noticeNow();
-        res.statusCode = noticed ? 200 : 404;
-        res.end(noticed ? '{"action": "terminate", "time": "2026-05-30T10:02:00Z"}' : 'Not Found');
-      } else {
-        res.statusCode = 401;
-        res.end();
-      }
-    });
-    await new Promise<void>((resolve) => imds.listen(0, '127.0.0.1', resolve));
-    imdsUrl = `http://127.0.0.1:${(imds.address() as { port: number }).port}`;
+    imds = await startFakeImds(() => noticeNow());
+    imdsUrl = imds.url;
   });
 
   afterEach(async () => {
-    await new Promise((resolve) => imds.close(resolve));
+    await imds.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function putObject(uri: string, data: Buffer | string): void {
-    const file = path.join(fakeS3, uri.replace(/^s3:\/\//, ''));
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, data);
-  }
+  const putObject = (uri: string, data: Buffer | string) => putFakeObject(fakeS3, uri, data);
 
   const objectPath = (uri: string) => path.join(fakeS3, uri.replace(/^s3:\/\//, ''));
   const readObject = (uri: string) => readFileSync(objectPath(uri), 'utf8');

@@ -12,13 +12,8 @@ import { parsePipelineConfig } from '../../lib/config/load';
 import { SpotPipelineStack } from '../../lib/spot-pipeline-stack';
 import { synthTemplate } from '../../simulator/synth';
 import { physicalId, resolve, resourcesOfType, type CfnResource } from '../../simulator/template';
+import { phaseBucketStatements, type Statement } from './statements';
 
-interface Statement {
-  Effect: string;
-  Action: string | string[];
-  Resource?: unknown;
-  Condition?: Record<string, Record<string, unknown>>;
-}
 
 function synth(edit: (raw: PipelineConfigInput) => void = () => {}): { stack: SpotPipelineStack; template: Template } {
   const raw = structuredClone(SATURDAY_PIPELINE);
@@ -49,22 +44,6 @@ function s3Statements(template: Template): { id: string; s: Statement }[] {
   return Object.entries(template.findResources('AWS::IAM::Policy')).flatMap(([id, p]) =>
     (p.Properties.PolicyDocument.Statement as Statement[]).filter((s) => [s.Action].flat().some((a) => a.startsWith('s3:'))).map((s) => ({ id, s })),
   );
-}
-
-/** A phase role's statements on the pipeline bucket, whose ARN is the expression `arn`. */
-function expectedPhaseStatements(arn: unknown, phase: string, pipeline = 'saturday-pipeline'): Statement[] {
-  const objects = (pattern: string) => ({ 'Fn::Join': ['', [arn, `/${pipeline}/${pattern}`]] });
-  return [
-    { Action: 's3:GetObject', Effect: 'Allow', Resource: [objects('artifacts/*'), objects('runs/*')] },
-    { Action: 's3:PutObject', Effect: 'Allow', Resource: objects(`runs/*/*/${phase}/*`) },
-    { Action: ['s3:GetObject', 's3:PutObject'], Effect: 'Allow', Resource: objects(`checkpoints/*/*/${phase}/*`) },
-    {
-      Action: 's3:ListBucket',
-      Effect: 'Allow',
-      Resource: arn,
-      Condition: { StringLike: { 's3:prefix': [`${pipeline}/artifacts/*`, `${pipeline}/runs/*`, `${pipeline}/checkpoints/*/*/${phase}/*`] } },
-    },
-  ];
 }
 
 /** A role's statements on the pipeline bucket (not the code asset in the CDK assets bucket). */
@@ -164,7 +143,7 @@ describe('the created pipeline bucket (defaults)', () => {
       const statements = bucketStatements(instanceRoleStatements(template, phase));
 
       // Assess
-      expect(statements).toEqual(expectedPhaseStatements({ 'Fn::GetAtt': [bucketId, 'Arn'] }, phase));
+      expect(statements).toEqual(phaseBucketStatements({ 'Fn::GetAtt': [bucketId, 'Arn'] }, phase));
     },
   );
 

@@ -27,6 +27,7 @@ import { SimulatedStepFunctions, type SimExecution } from '../../simulator/step-
 import { synthTemplate } from '../../simulator/synth';
 import { deployedStateMachines, type CfnTemplate, type DeployedStateMachine } from '../../simulator/template';
 import { pipelineTimeoutSeconds } from '../../state-machines/pipeline';
+import { phaseBucketStatements, type Statement } from './statements';
 
 const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 const EXAMPLE = path.join(PROJECT_ROOT, 'examples', 'build-once.json');
@@ -35,12 +36,6 @@ const COMMIT = '0123456789abcdef0123456789abcdef01234567';
 const SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 const START_EXECUTION_SYNC = 'arn:aws:states:::states:startExecution.sync:2';
 
-interface Statement {
-  Effect: string;
-  Action: string | string[];
-  Resource?: unknown;
-  Condition?: Record<string, Record<string, unknown>>;
-}
 type AslState = Record<string, unknown>;
 type Asl = DeployedStateMachine['definition'];
 interface PhaseInput {
@@ -78,21 +73,6 @@ function functionsOf(template: Template, handler: string): [string, { Properties
   ) as [string, { Properties: Record<string, unknown> }][];
 }
 
-/** A phase role's own statements on the pipeline bucket (lib/constructs/pipeline-bucket.ts, grantPhase). */
-function phaseStatements(arn: unknown, phase: string): Statement[] {
-  const objects = (pattern: string) => ({ 'Fn::Join': ['', [arn, `/${PIPELINE}/${pattern}`]] });
-  return [
-    { Action: 's3:GetObject', Effect: 'Allow', Resource: [objects('artifacts/*'), objects('runs/*')] },
-    { Action: 's3:PutObject', Effect: 'Allow', Resource: objects(`runs/*/*/${phase}/*`) },
-    { Action: ['s3:GetObject', 's3:PutObject'], Effect: 'Allow', Resource: objects(`checkpoints/*/*/${phase}/*`) },
-    {
-      Action: 's3:ListBucket',
-      Effect: 'Allow',
-      Resource: arn,
-      Condition: { StringLike: { 's3:prefix': [`${PIPELINE}/artifacts/*`, `${PIPELINE}/runs/*`, `${PIPELINE}/checkpoints/*/*/${phase}/*`] } },
-    },
-  ];
-}
 
 /** State names from StartAt along Next, until a state without Next. */
 function mainPath(definition: { StartAt: string; States: Record<string, AslState> }): string[] {
@@ -185,7 +165,7 @@ describe('the data plane of a build', () => {
     // Assess
     const objects = (pattern: string) => ({ 'Fn::Join': ['', [bucketArn, `/${PIPELINE}/${pattern}`]] });
     expect(statements).toEqual([
-      ...phaseStatements(bucketArn, 'BuildMoolloy'),
+      ...phaseBucketStatements(bucketArn, 'BuildMoolloy', PIPELINE),
       { Action: 's3:PutObject', Effect: 'Allow', Resource: objects('artifacts/moolloy/*') },
       { Action: 's3:GetObject', Effect: 'Allow', Resource: objects('sources/*') },
     ]);
@@ -196,7 +176,7 @@ describe('the data plane of a build', () => {
     const statements = bucketStatements(roleStatements(template, phaseRoleId(template, phase)));
 
     // Assess
-    expect(statements).toEqual(phaseStatements(bucketArn, phase));
+    expect(statements).toEqual(phaseBucketStatements(bucketArn, phase, PIPELINE));
     const writes = statements.filter((s) => actionsOf(s).includes('s3:PutObject'));
     expect(JSON.stringify(writes)).not.toContain('/artifacts/');
     expect(JSON.stringify(statements)).not.toContain('/sources/');
