@@ -6,10 +6,10 @@
  */
 import { JOB_STATUS, type CommandRef, type Failure, type InstanceRef, type JobIn } from '../contract/job';
 import type { PhaseSpec } from '../contract/config';
+import { RUNNER_NOTICE_LINE } from '../contract/runner';
 import type { Classification } from './classify';
 import { nextWait, secondsUntil } from './phase-clock';
 import { watchdog } from './watchdogs';
-import { RUNNER_NOTICE_LINE } from '../contract/runner';
 
 /** Now, and the moment the phase's work must be over. */
 export interface PhaseTimes {

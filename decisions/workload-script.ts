@@ -14,6 +14,13 @@ export function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'"'"'`)}'`;
 }
 
+/**
+ * The most bytes the script may have. SSM counts a command's runtime parameters against the 64 KB
+ * of its document (SSM API reference, CreateDocument Content: "This quota also includes the content
+ * specified for input parameters at runtime"); AWS-RunShellScript itself takes about 1 KB.
+ */
+export const MAX_SCRIPT_BYTES = 60 * 1024;
+
 /** The heredoc delimiter the runner's text is written with; the runner must not hold this line. */
 export const RUNNER_DELIMITER = 'PIPELINE_RUNNER_EOF';
 
@@ -48,7 +55,7 @@ export function workloadScript(input: WorkloadScriptInput): string[] {
   if (input.runner.split('\n').some((line) => line === RUNNER_DELIMITER)) {
     throw new UnsafeWorkloadValue(`the runner holds the line ${RUNNER_DELIMITER}, which would end its heredoc early`);
   }
-  return [
+  const lines = [
     ...exports,
     'pipeline_runner="$(mktemp /tmp/pipeline-runner.XXXXXX)"',
     `cat > "$pipeline_runner" <<'${RUNNER_DELIMITER}'`,
@@ -56,6 +63,11 @@ export function workloadScript(input: WorkloadScriptInput): string[] {
     RUNNER_DELIMITER,
     `exec bash "$pipeline_runner" bash -c ${shellQuote(input.command)}`,
   ];
+  const bytes = lines.reduce((n, line) => n + Buffer.byteLength(line, 'utf8') + 1, 0);
+  if (bytes > MAX_SCRIPT_BYTES) {
+    throw new UnsafeWorkloadValue(`the script SSM would run is ${bytes} bytes, more than the ${MAX_SCRIPT_BYTES} a command may carry: shorten the command or the parameters`);
+  }
+  return lines;
 }
 
 /** The last non-empty line of some output, trimmed to a readable length. */

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UnsafeWorkloadValue } from '../../contract/errors';
 import { DATA_ENV_PATTERNS, WORKLOAD_ENV_PATTERNS, type DataEnv, type WorkloadEnv } from '../../contract/workload-env';
-import { lastLine, RUNNER_DELIMITER, shellQuote, workloadScript, type WorkloadScriptInput } from '../../decisions/workload-script';
+import { lastLine, MAX_SCRIPT_BYTES, RUNNER_DELIMITER, shellQuote, workloadScript, type WorkloadScriptInput } from '../../decisions/workload-script';
 import { runnerScript } from '../../instance/runner';
 
 const ENV: WorkloadEnv = {
@@ -89,6 +89,16 @@ describe('workloadScript', () => {
     expect(hostile).toThrow(/^PIPELINE_OUTPUT_URI: /);
     expect(secretValue).toThrow(/^PIPELINE_SECRETS: /);
     expect(Object.keys(DATA_ENV_PATTERNS)).toContain('PIPELINE_CODE_SHA256');
+  });
+
+  it('refuses a script larger than SSM takes, and takes the largest config allows', () => {
+    // Act
+    const huge = () => build(ENV, 'true', { params: Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`PIPELINE_PARAM_P${i}`, 'x'.repeat(1024)])) });
+    const largest = build(ENV, 'x'.repeat(8192), { params: Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`PIPELINE_PARAM_P${i}`, 'x'.repeat(1024)])) });
+
+    // Assess
+    expect(huge).toThrow(/more than the 61440 a command may carry/);
+    expect(largest.join('\n').length).toBeLessThanOrEqual(MAX_SCRIPT_BYTES);
   });
 
   it('refuses a parameter variable that is not one, and a runner that would end its heredoc early', () => {
