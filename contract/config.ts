@@ -243,7 +243,52 @@ export const buildStageSchema = phaseSchema
   })
   .strict();
 
-export const STAGE_KINDS = ['phase', 'parallel', 'build'] as const;
+/** One rule of a promotion gate (decisions/promotion.ts). */
+export const gateRuleSchema = z
+  .object({
+    /** A number in the candidate's and production's metrics files. */
+    metric: z.string({ error: 'must be a string' }).regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, { error: 'must be a metric name (letters, digits and _ . -)' }),
+    better: z.enum(['higher', 'lower'], { error: 'must be "higher" or "lower"' }),
+    /** improve: strictly better than production; not-worse: no worse than production by more than `tolerance`. */
+    rule: z.enum(['improve', 'not-worse'], { error: 'must be "improve" or "not-worse"' }),
+    /** With not-worse: how much worse than production it may be, as a fraction of production's value (0.1 = 10 %). */
+    tolerance: z.number({ error: 'must be a number' }).min(0, { error: 'must be >= 0' }).max(10, { error: 'must be <= 10' }).optional(),
+    /** Evaluated and reported, never blocks the promotion. */
+    advisory: z.boolean({ error: 'must be true or false' }).optional(),
+  })
+  .strict()
+  .refine((r) => r.tolerance === undefined || r.rule === 'not-worse', { error: 'tolerance goes with rule "not-worse"', path: ['tolerance'] });
+export type GateRule = z.output<typeof gateRuleSchema>;
+
+/**
+ * A `gate` stage (seed 004): compare the candidate metrics a phase wrote (`metricsFile` in its
+ * outputs) with production's (`<pipelineName>/production/<gate>/`) by `rules`; promote (copy the
+ * candidate phase's outputs to production) when they pass or production holds nothing yet, keep
+ * production otherwise; record the decision (`<pipelineName>/promotions/<runDate>/<gate>.json`) and
+ * put a ModelPromoted datum (1 or 0). Runs in a Lambda: no instance.
+ */
+export const gateStageSchema = z
+  .object({
+    kind: z.literal('gate'),
+    name: z
+      .string({ error: 'must be a string' })
+      .regex(PHASE_NAME, { error: 'must start with a letter and hold only letters and digits (at most 40)' })
+      .refine((name) => !RESERVED_PHASE_NAMES.includes(name), { error: 'is the name of a state of the pipeline graph; name the gate otherwise' }),
+    /** The phase whose outputs hold the candidate (an earlier phase). */
+    candidate: z.string({ error: 'must be the name of an earlier phase' }).regex(PHASE_NAME, { error: 'must be the name of an earlier phase' }),
+    metricsFile: z
+      .string({ error: 'must be a file name' })
+      .regex(/^[A-Za-z0-9._-]{1,100}$/, { error: 'must be a file name of letters, digits and . _ - (at most 100)' })
+      .refine((f) => f !== '.' && f !== '..', { error: 'must be a file name' })
+      .default('metrics.json'),
+    rules: z.array(gateRuleSchema, { error: 'must be a list of rules' }).min(1, { error: 'must hold at least one rule' }).max(20, { error: 'must hold at most 20 rules' }),
+    /** Decide and record, but copy nothing to production (seed 004's --dry-run). */
+    dryRun: z.boolean({ error: 'must be true or false' }).default(false),
+  })
+  .strict();
+export type GateStage = z.output<typeof gateStageSchema>;
+
+export const STAGE_KINDS = ['phase', 'parallel', 'build', 'gate'] as const;
 export type StageKind = (typeof STAGE_KINDS)[number];
 
 /**
@@ -257,7 +302,7 @@ function withKind(raw: unknown): unknown {
 
 const stageSchema = z.preprocess(
   withKind,
-  z.discriminatedUnion('kind', [phaseStageSchema, parallelStageSchema, buildStageSchema], {
+  z.discriminatedUnion('kind', [phaseStageSchema, parallelStageSchema, buildStageSchema, gateStageSchema], {
     error: (issue) => (issue.code === 'invalid_union' ? `kind must be one of ${STAGE_KINDS.map((k) => `"${k}"`).join(', ')}` : undefined),
   }),
 );
@@ -384,6 +429,7 @@ export const pipelineConfigSchema = z
     }
     const seen = new Map<string, number>();
     config.phases.forEach((stage, stageIndex) => {
+      if (stage.kind === 'gate') return;
       const members = stage.kind === 'parallel' ? stage.parallel.map((p, i) => ({ p, path: [stageIndex, 'parallel', i] })) : [{ p: stage, path: [stageIndex] }];
       for (const { p, path } of members) {
         if (seen.has(p.name)) {
@@ -402,6 +448,7 @@ export const pipelineConfigSchema = z
         }
       }
     });
+    checkGates(config, seen, ctx);
     // Build stages: each artifact made once; every artifact a phase lists made by a build before it;
     // a commit parameter declared; the build's own states named apart from every phase.
     const built = new Map<string, number>();
@@ -422,6 +469,7 @@ export const pipelineConfigSchema = z
       }
     });
     config.phases.forEach((stage, stageIndex) => {
+      if (stage.kind === 'gate') return;
       const members = stage.kind === 'parallel' ? stage.parallel.map((p, i) => ({ p, path: [stageIndex, 'parallel', i] })) : [{ p: stage, path: [stageIndex] }];
       for (const { p, path } of members) {
         (p.artifacts ?? []).forEach((name, i) => {
@@ -438,6 +486,23 @@ export const pipelineConfigSchema = z
     });
   });
 
+/** The checks of gate stages: a candidate phase that runs before the gate, and names apart from every other state. */
+function checkGates(config: { phases: Stage[] }, seen: ReadonlyMap<string, number>, ctx: z.RefinementCtx): void {
+  const taken = new Set([...seen.keys(), ...buildStages(config).flatMap((b) => [...buildStateNames(b.name)])]);
+  config.phases.forEach((stage, stageIndex) => {
+    if (stage.kind !== 'gate') return;
+    for (const state of [stage.name, ...gateStateNames(stage.name)]) {
+      if (taken.has(state)) ctx.addIssue({ code: 'custom', path: ['phases', stageIndex, 'name'], message: `gate ${stage.name} names a state ${state}, which another stage uses; rename one` });
+      taken.add(state);
+    }
+    const at = seen.get(stage.candidate);
+    const isBuild = buildStages(config).some((b) => b.name === stage.candidate);
+    if (at === undefined || at >= stageIndex || isBuild) {
+      ctx.addIssue({ code: 'custom', path: ['phases', stageIndex, 'candidate'], message: `must name a phase that runs before gate ${stage.name} (got ${JSON.stringify(stage.candidate)})` });
+    }
+  });
+}
+
 /** The states a build stage adds besides its phase task (state-machines/stages/build.ts names them from here). */
 export function buildStateNames(name: string): { check: string; present: string; skip: string; record: string } & Iterable<string> {
   const names = { check: `Check${name}`, present: `${name}Present?`, skip: `${name}AlreadyBuilt`, record: `Record${name}` };
@@ -446,12 +511,13 @@ export function buildStateNames(name: string): { check: string; present: string;
 
 export type PipelineConfig = z.output<typeof pipelineConfigSchema>;
 export type BuildStage = z.output<typeof buildStageSchema>;
-export type Stage = z.output<typeof phaseStageSchema> | z.output<typeof parallelStageSchema> | BuildStage;
+export type Stage = z.output<typeof phaseStageSchema> | z.output<typeof parallelStageSchema> | BuildStage | GateStage;
 /** A stage as a config file may write it: `kind` may be left out (see withKind). */
 export type StageInput =
   | (z.input<typeof phaseSchema> & { kind?: 'phase' })
   | { kind?: 'parallel'; parallel: z.input<typeof phaseSchema>[] }
-  | z.input<typeof buildStageSchema>;
+  | z.input<typeof buildStageSchema>
+  | z.input<typeof gateStageSchema>;
 export type PipelineConfigInput = Omit<z.input<typeof pipelineConfigSchema>, 'phases'> & { phases: StageInput[] };
 
 /**
@@ -472,7 +538,26 @@ export function stagePhases(stage: Stage): PhaseConfig[] {
       return stage.parallel;
     case 'build':
       return [buildPhase(stage)];
+    case 'gate':
+      return [];
   }
+}
+
+/** The gate stages of a pipeline, in order. */
+export function gateStages(config: Pick<PipelineConfig, 'phases'>): GateStage[] {
+  return config.phases.filter((s): s is GateStage => s.kind === 'gate');
+}
+
+/** The state a gate adds besides its own task: the ModelPromoted datum. */
+export const gateCountStateName = (gate: string): string => `Count${gate}`;
+
+/**
+ * Every state a gate adds besides its own task (state-machines/stages/gate.ts names them from
+ * here): the preflight check that skips it, the ModelPromoted datum, and the state after both.
+ */
+export function gateStateNames(gate: string): { preflight: string; count: string; decided: string } & Iterable<string> {
+  const names = { preflight: `${gate}Preflight?`, count: gateCountStateName(gate), decided: `${gate}Decided` };
+  return { ...names, [Symbol.iterator]: () => Object.values(names)[Symbol.iterator]() };
 }
 
 /** The build stages of a pipeline, in order. */

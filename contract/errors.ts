@@ -38,3 +38,6 @@ export class ArtifactVersionUnknown extends NamedError {}
 
 /** A build ended well but its artifact is not in the bucket with its sha256: nothing downstream may use it. */
 export class ArtifactMissing extends NamedError {}
+
+/** A promotion gate's metrics file is missing or malformed (the message names the file and field): nothing is promoted. */
+export class MetricsInvalid extends NamedError {}

@@ -28,6 +28,13 @@ export const METRICS = {
     unit: 'Count',
     description: 'a phase gave up after spot interruptions: its budget could not hold another attempt',
   }),
+  /** One datum per promotion gate decision: 1 promoted, 0 kept (dry runs included). */
+  modelPromoted: metric({
+    name: 'ModelPromoted',
+    dimensions: ['Pipeline', 'Gate'],
+    unit: 'Count',
+    description: 'a promotion gate decided: 1 the candidate was promoted, 0 production was kept',
+  }),
   /** One datum per orphan sweep: the instances it terminated. */
   orphansReaped: metric({
     name: 'OrphansReaped',

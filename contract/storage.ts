@@ -11,10 +11,19 @@
  *   <pipelineName>/runs/<runDate>/<execution>/<phase>/...                  a phase's outputs, kept runRetentionDays
  *   <pipelineName>/checkpoints/<runDate>/<pipelineExecution>/<phase>/...   a phase's checkpoint, kept checkpointRetentionDays
  *   <pipelineName>/sources/<key>                                           build sources you upload (a build stage's s3 source)
+ *   <pipelineName>/production/<gate>/...                                   what a promotion gate promoted (the production model)
+ *   <pipelineName>/promotions/<runDate>/<gate>.json                        each gate decision, with every rule's values
  */
 
 /** The top-level prefixes under `<pipelineName>/`, each with a trailing slash. */
-export const STORAGE_PREFIXES = { artifacts: 'artifacts/', runs: 'runs/', checkpoints: 'checkpoints/', sources: 'sources/' } as const;
+export const STORAGE_PREFIXES = {
+  artifacts: 'artifacts/',
+  runs: 'runs/',
+  checkpoints: 'checkpoints/',
+  sources: 'sources/',
+  production: 'production/',
+  promotions: 'promotions/',
+} as const;
 export type StorageArea = keyof typeof STORAGE_PREFIXES;
 
 /** A run date as the pipeline names its runs: YYYY-MM-DD. */
@@ -72,6 +81,12 @@ export const checkpointPrefix = (pipeline: string, date: string, pipelineExecuti
  */
 export const artifactKey = (pipeline: string, name: string, version: string): string =>
   `${areaPrefix(pipeline, 'artifacts')}${segment('artifact name', name)}/${segment('artifact version', version)}`;
+
+/** What a promotion gate promoted: `<pipelineName>/production/<gate>/`. */
+export const productionPrefix = (pipeline: string, gate: string): string => `${areaPrefix(pipeline, 'production')}${segment('gate', gate)}/`;
+
+/** A gate's decision record of one run: `<pipelineName>/promotions/<runDate>/<gate>.json`. */
+export const promotionKey = (pipeline: string, date: string, gate: string): string => `${areaPrefix(pipeline, 'promotions')}${runDate(date)}/${segment('gate', gate)}.json`;
 
 /** A build stage's S3 source: `<pipelineName>/sources/<key>` (the key as the config gives it). */
 export const sourceKey = (pipeline: string, key: string): string => `${areaPrefix(pipeline, 'sources')}${key}`;

@@ -12,13 +12,14 @@ import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { affordableAttempts } from '../contract/budget';
-import { allPhases, buildStages, phaseWaits, type PhaseConfig, type PhaseSpec, type PipelineConfig } from '../contract/config';
+import { allPhases, buildStages, gateStages, phaseWaits, type PhaseConfig, type PhaseSpec, type PipelineConfig } from '../contract/config';
 import { parseSecretSource } from '../contract/secrets';
 import { CodeAsset } from './constructs/code-asset';
 import { PipelineBucket } from './constructs/pipeline-bucket';
 import { PipelineFunction } from './constructs/pipeline-function';
 import { SafetyNet } from './constructs/safety-net';
 import { SpotWorkers } from './constructs/spot-workers';
+import { metricsStatement } from '../state-machines/metric-datum';
 import { SpotPhaseDefinition } from '../state-machines/spot-phase';
 import { pipelineTimeoutSeconds, PipelineDefinition } from '../state-machines/pipeline';
 import type { BucketEnv, LaunchEnv, SendEnv, WorkloadLogEnv } from '../contract/environment';
@@ -103,6 +104,12 @@ export class SpotPipelineStack extends Stack {
         ? fn('CheckArtifactFn', 'check-artifact', 'Find the version a build stage needs in the pipeline bucket, or record what it built', { environment: bucketEnv })
         : undefined;
     if (checkArtifact) pipelineBucket.grantCheckArtifacts(checkArtifact.serviceRole);
+    // Promotion gates (seed 004): one function decides for every gate, each gate granted its own prefixes.
+    const promotionGate =
+      gateStages(config).length > 0
+        ? fn('PromotionGateFn', 'promotion-gate', 'Compare a candidate model with production and promote it when the rules pass', { environment: bucketEnv })
+        : undefined;
+    for (const gate of gateStages(config)) pipelineBucket.grantGate(promotionGate!.serviceRole, gate.name, gate.candidate);
 
     this.grantWorkerPermissions({ config, workers, launchInstance, awaitAgent, sendWorkload, pollWorkload, handleFailure, finishPhase, cleanupPhase, workloadLogs });
 
@@ -149,6 +156,7 @@ export class SpotPipelineStack extends Stack {
       subnetsFor,
       dataFor: (phase) => phaseData.get(phase.name) ?? {},
       checkArtifact,
+      promotionGate,
     });
     this.pipeline = new sfn.StateMachine(this, 'Pipeline', {
       stateMachineName: config.pipelineName,
@@ -165,7 +173,9 @@ export class SpotPipelineStack extends Stack {
     });
 
     this.acknowledgeStateMachineGrants(this.spotPhase, [launchInstance, awaitAgent, sendWorkload, pollWorkload, handleFailure, finishPhase, cleanupPhase]);
-    this.acknowledgeStateMachineGrants(this.pipeline, checkArtifact ? [validateInput, checkArtifact] : [validateInput], this.spotPhase);
+    this.acknowledgeStateMachineGrants(this.pipeline, [validateInput, ...(checkArtifact ? [checkArtifact] : []), ...(promotionGate ? [promotionGate] : [])], this.spotPhase);
+    // The gates' ModelPromoted data, put by the pipeline state machine itself.
+    if (promotionGate) this.pipeline.addToRolePolicy(metricsStatement(config.metricNamespace));
 
     // --- Cleanup whatever happens, orphan reaper, alarms -----------------------------------
     this.safetyNet = new SafetyNet(this, 'SafetyNet', {
@@ -260,7 +270,8 @@ export class SpotPipelineStack extends Stack {
       `${NAG_PACK}-IAM5[Resource::*]`,
       'Granted by the StateMachine construct for ALL-level logging and X-Ray tracing: the CloudWatch Logs vended-log delivery actions ' +
         '(logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, DeleteLogDelivery, ListLogDeliveries, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) ' +
-        'and xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets support no resource-level permissions.',
+        'and xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets support no resource-level permissions; ' +
+        'so does cloudwatch:PutMetricData (the metric data the state machine puts itself), which the cloudwatch:namespace condition limits to the pipeline\'s namespace.',
     );
     for (const f of invoked) {
       acknowledgeWildcardResource(

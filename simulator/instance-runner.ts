@@ -265,6 +265,6 @@ export function uploadedOutputs(account: SimulatedAccount, inv: SimInvocation, e
   const files: Record<string, string> =
     inv.mode === 'preflight'
       ? { 'preflight-probe.txt': `preflight ok ${new Date(ended.endedAt).toISOString()}\n` }
-      : Object.fromEntries(Object.entries(account.phasePlan(inv.phase).writes ?? {}).map(([name, content]) => [name, `${JSON.stringify(content, null, 2)}\n`]));
+      : Object.fromEntries(Object.entries(account.phasePlan(inv.phase).writes ?? {}).map(([name, content]) => [name, typeof content === 'string' ? content : `${JSON.stringify(content, null, 2)}\n`]));
   return Object.entries(files).map(([name, body]) => ({ key: `${objectKey(prefix)}${name}`, body, at: ended.endedAt! }));
 }

@@ -4,7 +4,8 @@
  * scenario.
  */
 import { SHA256_METADATA } from '../contract/artifacts';
-import { allPhases, buildStages, buildStateNames } from '../contract/config';
+import { allPhases, buildStages, buildStateNames, gateStages } from '../contract/config';
+import { STORAGE_PREFIXES } from '../contract/storage';
 import type { Simulation } from './run';
 import { EVENTS_PER_STATE, EVENTS_PER_TASK_RETRY, EXECUTION_EVENTS, type StateType } from '../contract/history';
 import { TAG } from '../contract/tags';
@@ -114,6 +115,8 @@ export interface SimulationReport {
   apiCalls: Record<string, number>;
   /** Extension: the calls among them the scenario had throttled, by "Service.Operation". */
   throttledCalls: Record<string, number>;
+  /** v2: each promotion gate's decision and reasons, read from the decision record it wrote to S3. */
+  gates: { name: string; decision: 'promoted' | 'kept'; reasons: string[]; dryRun: boolean; copied: number }[];
   /** v2: the artifacts the run built or found (build stages). */
   artifacts: { name: string; version: string; sha256: string; built: boolean }[];
   /** Extension: the objects the runners uploaded to the pipeline bucket's run outputs ("bucket/key"), when and from which instance. */
@@ -208,6 +211,17 @@ function artifactsOf(sim: Simulation, end: number): SimulationReport['artifacts'
       return match && names.has(match[1]!) ? [{ name: match[1]!, version: match[2]!, sha256: o.metadata?.[SHA256_METADATA] ?? o.sha256, built: false }] : [];
     });
   return [...found, ...built];
+}
+
+/** Each gate's decision, as its record in the simulated S3 says (the promotions/ objects the gate's Lambda wrote). */
+function gatesOf(sim: Simulation): SimulationReport['gates'] {
+  return gateStages(sim.config).flatMap((gate) => {
+    const found = [...sim.cloud.objects].filter(([key, o]) => key.includes(`/${STORAGE_PREFIXES.promotions}`) && key.endsWith(`/${gate.name}.json`) && o.writtenBy === 'promotion-gate');
+    return found.flatMap(([, o]) => {
+      const body = JSON.parse(o.body ?? '{}') as { decision?: 'promoted' | 'kept'; reasons?: string[]; dryRun?: boolean; copied?: string[] };
+      return body.decision ? [{ name: gate.name, decision: body.decision, reasons: body.reasons ?? [], dryRun: body.dryRun === true, copied: body.copied?.length ?? 0 }] : [];
+    });
+  });
 }
 
 /** The objects the runners uploaded under the runs/ prefix, as the simulated S3 would list them. */
@@ -334,6 +348,7 @@ export function buildReport(sim: Simulation): SimulationReport {
     maxHistoryEvents: Math.max(0, ...sim.stepFunctions.executions.map(historyEvents)),
     apiCalls: Object.fromEntries([...sim.cloud.calls].sort(([a], [b]) => a.localeCompare(b))),
     throttledCalls: Object.fromEntries([...sim.cloud.throttledCalls].sort(([a], [b]) => a.localeCompare(b))),
+    gates: gatesOf(sim),
     artifacts,
     outputs: uploadedObjects(sim, t0, end),
   };

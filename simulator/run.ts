@@ -7,11 +7,12 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import FakeTimers from '@sinonjs/fake-timers';
 import { loadPipelineConfig } from '../lib/config/load';
-import { allPhases, buildStages, type PipelineConfig } from '../contract/config';
+import { allPhases, buildStages, gateStages, type PipelineConfig } from '../contract/config';
+import { productionPrefix } from '../contract/storage';
 import { SimulatedEventBus } from './event-bus';
 import { deployedFunctions, SimulatedLambda } from './lambda-runtime';
 import { installLongTimers } from './long-timers';
-import { checkScenarioArtifacts, checkScenarioHandlers, checkScenarioPhases, type Scenario } from './scenario';
+import { checkScenarioArtifacts, checkScenarioGates, checkScenarioHandlers, checkScenarioPhases, type Scenario } from './scenario';
 import { routeSdkToAccount } from './sdk-interceptor';
 import { handleCall, type ServiceName } from './services';
 import { SimulatedAccount } from './services/account';
@@ -93,6 +94,7 @@ export async function runSimulation(scenario: Scenario, options: SimulationOptio
     allPhases(config).map((p) => p.name),
   );
   checkScenarioArtifacts(scenario, artifactNames(config));
+  checkScenarioGates(scenario, gateStages(config).map((g) => g.name));
   const deployment = options.deployment ?? synthDeployment(config);
   const { template } = deployment;
   const [lt] = resourcesOfType(template, 'AWS::EC2::LaunchTemplate');
@@ -123,6 +125,7 @@ export async function runSimulation(scenario: Scenario, options: SimulationOptio
   stepFunctions.onEnded.push((execution) => eventBus.executionEnded(execution));
   const realStart = performance.now();
   publishAssets(cloud, deployment, scenario, startedAt);
+  seedProduction(cloud, template, config, scenario, startedAt);
   const clock = FakeTimers.install({ now: startedAt, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], loopLimit: 1_000_000 });
   // Over the fake clock: delays beyond 2^31-1 ms (abort, redrive, Wait states, timeouts) run in chunks.
   const uninstallLongTimers = installLongTimers();
@@ -193,6 +196,19 @@ function publishAssets(cloud: SimulatedAccount, deployment: SimDeployment, scena
   for (const file of deployment.files) {
     const sha256 = corrupt ? createHash('sha256').update(`${file.sha256} with a flipped byte`).digest('hex') : file.sha256;
     cloud.objects.set(`${file.bucket}/${file.key}`, { sha256, size: file.size, writtenAt: at, writtenBy: 'cdk deploy' });
+  }
+}
+
+/** What each gate finds in production before the run (scenario `production`), in the pipeline bucket. */
+function seedProduction(cloud: SimulatedAccount, template: CfnTemplate, config: PipelineConfig, scenario: Scenario, at: number): void {
+  const buckets = resourcesOfType(template, 'AWS::S3::Bucket');
+  const bucket = config.storage.bucketName ?? (buckets[0] ? physicalId(buckets[0][0], buckets[0][1]) : undefined);
+  for (const [gate, files] of Object.entries(scenario.production ?? {})) {
+    if (!files || !bucket) continue;
+    for (const [name, content] of Object.entries(files)) {
+      const body = typeof content === 'string' ? content : `${JSON.stringify(content, null, 2)}\n`;
+      cloud.objects.set(`${bucket}/${productionPrefix(config.pipelineName, gate)}${name}`, { sha256: createHash('sha256').update(body).digest('hex'), size: Buffer.byteLength(body), writtenAt: at, writtenBy: 'before the run', body });
+    }
   }
 }
 

@@ -243,6 +243,16 @@ export const scenarioSchema = z
      * bytes do not match the sha256 the pipeline recorded.
      */
     artifacts: ownRecord(artifactPlanSchema, { error: 'must map artifact names (e.g. "code") to artifact plans' }).optional(),
+    /**
+     * v2: what each promotion gate finds in production before the run, by gate name: file name ->
+     * content (JSON, or text); null: nothing yet.
+     */
+    production: ownRecord(
+      z.union([ownRecord(z.unknown(), { error: 'must map file names to their content', key: (key) => (/^[A-Za-z0-9._-]{1,100}$/.test(key) ? undefined : 'must be a file name') }), z.null()], {
+        error: 'must map file names to their content, or be null',
+      }),
+      { error: 'must map gate names to what production holds' },
+    ).optional(),
     /** Extension: commands the instances lack (the runner checks a phase's declared `tools`). */
     toolsMissing: z.array(z.string({ error: 'must be a command name' }).regex(/^[A-Za-z0-9._+-]{1,64}$/, { error: 'must be a command name' }), { error: 'must be a list of command names' }).optional(),
     /** Extension: secret sources (as the config names them, e.g. "ssm:/alpha/db-password") the instance cannot read. */
@@ -318,6 +328,16 @@ export function checkScenarioArtifacts(scenario: Scenario, artifactNames: readon
   if (unknown.length > 0) {
     throw new ScenarioError(
       `Invalid scenario:\n${unknown.map((n) => `${formatPath(['artifacts', n])}: no such artifact in the pipeline config (artifacts: ${artifactNames.length > 0 ? artifactNames.join(', ') : 'none'})`).join('\n')}`,
+    );
+  }
+}
+
+/** Scenario production must name gates of the pipeline. */
+export function checkScenarioGates(scenario: Scenario, gateNames: readonly string[]): void {
+  const unknown = Object.keys(scenario.production ?? {}).filter((n) => !gateNames.includes(n));
+  if (unknown.length > 0) {
+    throw new ScenarioError(
+      `Invalid scenario:\n${unknown.map((n) => `${formatPath(['production', n])}: no such gate in the pipeline config (gates: ${gateNames.length > 0 ? gateNames.join(', ') : 'none'})`).join('\n')}`,
     );
   }
 }

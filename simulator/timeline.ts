@@ -166,6 +166,14 @@ export function renderTimeline(sim: Simulation, report: SimulationReport, invari
     const pools = p.launches.map((l) => `${l.pool ?? '(none)'} ${l.outcome}`).join(', ') || '-';
     out.push(`  ${pad(p.name, 18)} ${pad(p.status, 10)} ${pad(String(p.attempts), 9)} ${pad(String(p.interruptions), 14)} ${pad(used, 22)} ${pad(`${Math.round(p.workLostSeconds / 60)} min`, 10)} ${pools}`);
   }
+  if (report.gates.length > 0) {
+    out.push('');
+    out.push(`Gates (${report.gates.length}):`);
+    for (const g of report.gates) {
+      out.push(`  ${g.name}: ${g.decision}${g.dryRun ? ' (dry run: nothing copied)' : g.decision === 'promoted' ? ` (${g.copied} file(s) copied to production)` : ''}`);
+      for (const reason of g.reasons) out.push(`    ${reason}`);
+    }
+  }
   if (report.artifacts.length > 0) {
     out.push('');
     out.push(`Artifacts (${report.artifacts.length}):`);

@@ -23,6 +23,8 @@ export interface PipelineDefinitionProps {
   readonly dataFor: StageContext['dataFor'];
   /** CheckArtifact, when the config has build stages. */
   readonly checkArtifact?: IFunction;
+  /** PromotionGate, when the config has gate stages. */
+  readonly promotionGate?: IFunction;
 }
 
 export { PHASE_TASK_SLACK_SECONDS } from './stages';
@@ -55,7 +57,7 @@ export class PipelineDefinition extends Construct {
       jitterStrategy: sfn.JitterType.FULL,
     });
 
-    const context: StageContext = { scope: this, config, spotPhase: props.spotPhase, validateInput: props.validateInput, subnetsFor: props.subnetsFor, dataFor: props.dataFor, checkArtifact: props.checkArtifact };
+    const context: StageContext = { scope: this, config, spotPhase: props.spotPhase, validateInput: props.validateInput, subnetsFor: props.subnetsFor, dataFor: props.dataFor, checkArtifact: props.checkArtifact, promotionGate: props.promotionGate };
     let chain: sfn.Chain = sfn.Chain.start(validate);
     config.phases.forEach((stage, index) => {
       chain = chain.next(buildStage(context, stage, index));

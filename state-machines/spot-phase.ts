@@ -16,7 +16,7 @@
  * after a lost response cannot put a datum twice.
  *   any task error (after retries) -> CleanupPhase -> PhaseErrored
  */
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -24,9 +24,10 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { TransientApiError } from '../contract/errors';
 import { initialJob, JOB_STATUS } from '../contract/job';
-import { METRICS, type MetricDefinition } from '../contract/metrics';
-import { COUNT_EXHAUSTED_RETRY, COUNT_RELAUNCH_RETRY, type RetryPolicy } from '../contract/budget';
+import { METRICS } from '../contract/metrics';
+import { COUNT_EXHAUSTED_RETRY, COUNT_RELAUNCH_RETRY } from '../contract/budget';
 import { TASK_RETRY_MAX_DELAY_SECONDS } from '../decisions/phase-clock';
+import { metricsStatement, putDatum } from './metric-datum';
 
 /** The Lambda functions the SpotPhase state machine calls, one per task. */
 export interface SpotPhaseFunctions {
@@ -94,13 +95,9 @@ export class SpotPhaseDefinition extends Construct {
     const poll = guarded('PollWorkload', fns.pollWorkload, '$.job');
     const handleFailure = guarded('HandleFailure', fns.handleFailure, '$.job');
     const backoff = new sfn.Wait(this, 'RelaunchBackoff', { time: sfn.WaitTime.secondsPath('$.job.nextWaitSeconds') });
-    const countRelaunch = this.putDatum('CountRelaunch', metrics.metricNamespace, METRICS.spotInterruptionRetry, { Phase: '$.phase.name', Reason: '$.job.verdict.reasonCode' }, COUNT_RELAUNCH_RETRY);
-    const countExhausted = this.putDatum('CountExhausted', metrics.metricNamespace, METRICS.spotRetryBudgetExhausted, { Pipeline: '$.phase.pipelineName' }, COUNT_EXHAUSTED_RETRY);
-    this.metricsStatement = new iam.PolicyStatement({
-      actions: ['cloudwatch:PutMetricData'],
-      resources: ['*'],
-      conditions: { StringEquals: { 'cloudwatch:namespace': metrics.metricNamespace } },
-    });
+    const countRelaunch = putDatum(this, 'CountRelaunch', metrics.metricNamespace, METRICS.spotInterruptionRetry, { Phase: '$.phase.name', Reason: '$.job.verdict.reasonCode' }, COUNT_RELAUNCH_RETRY);
+    const countExhausted = putDatum(this, 'CountExhausted', metrics.metricNamespace, METRICS.spotRetryBudgetExhausted, { Pipeline: '$.phase.pipelineName' }, COUNT_EXHAUSTED_RETRY);
+    this.metricsStatement = metricsStatement(metrics.metricNamespace);
     const finish = guarded('FinishPhase', fns.finishPhase, '$.summary');
     const succeeded = new sfn.Succeed(this, 'PhaseSucceeded', { outputPath: '$.summary' });
     const failed = new sfn.Fail(this, 'PhaseFailed', { errorPath: '$.job.verdict.error', causePath: '$.job.verdict.cause' });
@@ -138,47 +135,6 @@ export class SpotPhaseDefinition extends Construct {
     finish.next(succeeded);
 
     this.startState = begin;
-  }
-
-  /**
-   * One datum of a catalogued metric, put by Step Functions itself (the AWS SDK integration
-   * arn:aws:states:::aws-sdk:cloudwatch:putMetricData, parameters as the PutMetricData API takes
-   * them). A custom state rather than CallAwsService, so the state machine's role can be granted
-   * PutMetricData for the pipeline's namespace only (SpotPhaseDefinition.metricsStatement).
-   * Throttling is retried with backoff, as long as the policy the budget arithmetic reserves time
-   * for (contract/budget.ts); a datum that still cannot be put never stops the phase (the Catch
-   * goes on with the input unchanged).
-   */
-  private putDatum<D extends string>(name: string, namespace: string, metric: MetricDefinition<D>, dimensions: Record<D, string>, retry: RetryPolicy): sfn.CustomState {
-    const state = new sfn.CustomState(this, name, {
-      stateJson: {
-        Type: 'Task',
-        Comment: `One ${metric.name} datum: ${metric.description}`,
-        Resource: `arn:${Stack.of(this).partition}:states:::aws-sdk:cloudwatch:putMetricData`,
-        Parameters: {
-          Namespace: namespace,
-          MetricData: [
-            {
-              MetricName: metric.name,
-              Unit: metric.unit,
-              Value: 1,
-              Dimensions: metric.dimensions.map((d) => ({ Name: d, 'Value.$': dimensions[d] })),
-            },
-          ],
-        },
-        ResultPath: null,
-        TimeoutSeconds: 60,
-      },
-    });
-    state.addRetry({
-      errors: ['States.ALL'],
-      interval: Duration.seconds(retry.intervalSeconds),
-      backoffRate: retry.backoffRate,
-      maxAttempts: retry.maxAttempts,
-      maxDelay: Duration.seconds(retry.maxDelaySeconds),
-      jitterStrategy: sfn.JitterType.FULL,
-    });
-    return state;
   }
 
   private task(name: string, fn: IFunction, resultPath: string): sfn.TaskStateBase {

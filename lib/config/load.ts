@@ -34,7 +34,7 @@ export function parsePipelineConfig(raw: unknown, source = 'pipeline config', ba
   config.code = resolve(config.code, ['code']);
   config.phases.forEach((stage, i) => {
     if (stage.kind === 'parallel') stage.parallel.forEach((p, j) => (p.code = resolve(p.code, ['phases', i, 'parallel', j, 'code'])));
-    else stage.code = resolve(stage.code, ['phases', i, 'code']);
+    else if (stage.kind !== 'gate') stage.code = resolve(stage.code, ['phases', i, 'code']);
   });
   if (problems.length > 0) throw new PipelineConfigError(`Invalid ${source}:\n${problems.join('\n')}`);
   return config;

@@ -121,6 +121,25 @@ export class PipelineBucket extends Construct {
     for (const resource of objects) acknowledgeWildcardResource(role, resource, "CheckArtifact looks up artifact versions and build sources whose keys exist only at run time, under this pipeline's artifacts/ and sources/ prefixes, read only.");
   }
 
+  /**
+   * A promotion gate's Lambda: read its candidate phase's outputs (any run), read and write its own
+   * production prefix, write (and read back) decision records; list those prefixes.
+   */
+  grantGate(role: iam.IRole, gate: string, candidate: string): void {
+    const area = (a: StorageArea) => areaPrefix(this.pipelineName, a);
+    const candidateOutputs = `${area('runs')}*/*/${candidate}/*`;
+    const production = `${area('production')}${gate}/*`;
+    const records = `${area('promotions')}*`;
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.bucket.arnForObjects(candidateOutputs)] }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [this.bucket.arnForObjects(production), this.bucket.arnForObjects(records)] }));
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn], conditions: { StringLike: { 's3:prefix': [candidateOutputs, production, records] } } }),
+    );
+    acknowledgeWildcardResource(role, this.bucket.arnForObjects(candidateOutputs), `Gate ${gate} reads the outputs of phase ${candidate} of the run it decides for; run dates and executions exist only at run time, the phase segment is fixed.`);
+    acknowledgeWildcardResource(role, this.bucket.arnForObjects(production), `Gate ${gate} replaces the files of its own production prefix with a promoted candidate's, whose names it learns at run time.`);
+    acknowledgeWildcardResource(role, this.bucket.arnForObjects(records), "A gate writes its decision record under this pipeline's promotions/<runDate>/, a date known only at run time.");
+  }
+
   /** Read the checkpoints (HandleFailure reads a workload's reported progress there), nothing else. */
   grantReadCheckpoints(role: iam.IRole): void {
     const checkpoints = this.bucket.arnForObjects(`${areaPrefix(this.pipelineName, 'checkpoints')}*`);

@@ -42,6 +42,9 @@ export const SERVICES = {
   S3: {
     GetObject: s3.getObject,
     HeadObject: s3.headObject,
+    PutObject: s3.putObject,
+    CopyObject: s3.copyObject,
+    ListObjectsV2: s3.listObjectsV2,
   },
 } as const satisfies Record<string, Record<string, OperationHandler>>;
 

@@ -14,7 +14,9 @@
 import { createHash } from 'node:crypto';
 import { SHA256_METADATA } from '../../contract/artifacts';
 import { PROGRESS_FILE } from '../../contract/runner';
-import { builtArtifact, latestCheckpoint, plannedMs } from '../instance-runner';
+import { currentCaller } from '../caller';
+import { builtArtifact, latestCheckpoint, plannedMs, uploadedOutputs } from '../instance-runner';
+import { invocationStatus } from './ssm';
 import type { SimObject, SimulatedAccount } from './account';
 import { SimulatedAwsError } from './errors';
 
@@ -26,10 +28,23 @@ export function artifactSha256(account: SimulatedAccount, name: string, version:
   return { recorded, bytes: account.scenario.artifacts?.[name]?.corrupt ? sha(`artifact ${name} ${version}, one byte flipped`) : recorded };
 }
 
+/** What the runners have uploaded to their outputs by `now` ("bucket/key" -> object). */
+function runnerOutputs(account: SimulatedAccount, now: number): Map<string, SimObject> {
+  const out = new Map<string, SimObject>();
+  for (const inv of account.invocations) {
+    for (const o of uploadedOutputs(account, inv, invocationStatus(account, inv, now), now)) {
+      out.set(o.key, { sha256: sha(o.body), size: Buffer.byteLength(o.body), writtenAt: o.at, writtenBy: inv.instanceId, body: o.body });
+    }
+  }
+  return out;
+}
+
 /** The object at "bucket/key" at this moment, or undefined. */
 export function objectAt(account: SimulatedAccount, bucket: string, key: string, now = Date.now()): SimObject | undefined {
   const stored = account.objects.get(`${bucket}/${key}`);
   if (stored) return stored;
+  const output = runnerOutputs(account, now).get(`${bucket}/${key}`);
+  if (output) return output;
   const built = builtArtifact(account, `s3://${bucket}/${key}`, now);
   if (built) return built;
   const artifact = /^[^/]+\/artifacts\/([^/]+)\/([^/]+)$/.exec(key);
@@ -59,6 +74,34 @@ export function getObject(account: SimulatedAccount, input: Record<string, unkno
   if (body === undefined) throw new SimulatedAwsError('NoSuchKey', 'The specified key does not exist.', 404);
   // The interceptor hands the SDK a stream for Body, as the HTTP response would be.
   return { Body: body, ContentLength: Buffer.byteLength(body) };
+}
+
+/** PutObject: the body as sent (the simulated workloads' and Lambdas' objects are small text). */
+export function putObject(account: SimulatedAccount, input: Record<string, unknown>): unknown {
+  const body = typeof input.Body === 'string' ? input.Body : Buffer.from(input.Body as Uint8Array).toString('utf8');
+  const object: SimObject = { sha256: sha(body), size: Buffer.byteLength(body), writtenAt: Date.now(), writtenBy: currentCaller() ?? 'unknown', body };
+  account.objects.set(`${String(input.Bucket)}/${String(input.Key)}`, object);
+  return { ETag: `"${object.sha256.slice(0, 32)}"` };
+}
+
+/** CopyObject: CopySource is "bucket/key", URL-encoded (S3 API reference, "CopyObject"); a missing source is NoSuchKey. */
+export function copyObject(account: SimulatedAccount, input: Record<string, unknown>): unknown {
+  const source = decodeURIComponent(String(input.CopySource)).replace(/^\//, '');
+  const [bucket, ...key] = source.split('/');
+  const object = objectAt(account, bucket!, key.join('/'));
+  if (!object) throw new SimulatedAwsError('NoSuchKey', 'The specified key does not exist.', 404);
+  account.objects.set(`${String(input.Bucket)}/${String(input.Key)}`, { ...object, writtenAt: Date.now(), writtenBy: currentCaller() ?? 'unknown' });
+  return { CopyObjectResult: { ETag: `"${object.sha256.slice(0, 32)}"` } };
+}
+
+/** ListObjectsV2 by Prefix: every key at this moment, in UTF-8 binary order, in one page (at most 1,000: the simulated runs hold fewer). */
+export function listObjectsV2(account: SimulatedAccount, input: Record<string, unknown>): unknown {
+  const bucket = String(input.Bucket);
+  const prefix = typeof input.Prefix === 'string' ? input.Prefix : '';
+  const now = Date.now();
+  const keys = new Set([...account.objects.keys(), ...runnerOutputs(account, now).keys()].filter((k) => k.startsWith(`${bucket}/${prefix}`)).map((k) => k.slice(bucket.length + 1)));
+  const contents = [...keys].sort().map((Key) => ({ Key, Size: objectAt(account, bucket, Key, now)?.size ?? 0 }));
+  return { Contents: contents, KeyCount: contents.length, IsTruncated: false };
 }
 
 export function headObject(account: SimulatedAccount, input: Record<string, unknown>): unknown {

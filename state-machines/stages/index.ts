@@ -3,6 +3,7 @@ import type { Duration } from 'aws-cdk-lib';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Stage, StageKind } from '../../contract/config';
 import { buildStageBuilder } from './build';
+import { gateStageBuilder } from './gate';
 import { parallelStage } from './parallel';
 import { phaseStage } from './phase';
 import type { StageBuilder, StageContext } from './types';
@@ -11,6 +12,7 @@ const BUILDERS: { readonly [K in StageKind]: StageBuilder<K> } = {
   phase: phaseStage,
   parallel: parallelStage,
   build: buildStageBuilder,
+  gate: gateStageBuilder,
 };
 
 const builderOf = <K extends StageKind>(stage: Extract<Stage, { kind: K }>): StageBuilder<K> => BUILDERS[stage.kind as K];

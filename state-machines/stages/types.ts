@@ -17,6 +17,8 @@ export interface StageContext {
   readonly dataFor: (phase: PhaseConfig) => Pick<PhaseSpec, 'codeAsset' | 'instanceProfileArn'>;
   /** CheckArtifact (lambdas/check-artifact.ts), when the pipeline has build stages. */
   readonly checkArtifact?: IFunction;
+  /** PromotionGate (lambdas/promotion-gate.ts), when the pipeline has gate stages. */
+  readonly promotionGate?: IFunction;
 }
 
 export interface StageBuilder<K extends StageKind> {

@@ -66,11 +66,11 @@ const CONFIGS: Record<string, PipelineConfigInput> = {
   },
 };
 
-/** The handlers a scenario may lose responses of: every one the chaos configs deploy (lambdas/*.ts; they have no build stage, so no check-artifact). */
+/** The handlers a scenario may lose responses of: every one the chaos configs deploy (lambdas/*.ts; they have no build or gate stage). */
 const HANDLERS = readdirSync(path.join(__dirname, '../../lambdas'))
   .filter((f) => f.endsWith('.ts'))
   .map((f) => f.slice(0, -3))
-  .filter((h) => h !== 'check-artifact');
+  .filter((h) => h !== 'check-artifact' && h !== 'promotion-gate');
 /** Every simulated API, "Service.Operation". */
 const APIS = Object.entries(SERVICES).flatMap(([service, ops]) => Object.keys(ops).map((op) => `${service}.${op}`));
 

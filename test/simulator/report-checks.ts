@@ -155,6 +155,11 @@ export function runProblems(report: SimulationReport, metricNamespace = 'AlphaEn
       if (m.namespace !== metricNamespace || (m.value !== 0 && !allow.reaperMayAct)) problems.push(`the orphan reaper found work: ${JSON.stringify(m)}`);
     } else if (m.name === METRICS.spotRetryBudgetExhausted.name) {
       if (m.namespace !== metricNamespace || m.value !== 1 || !m.dimensions.Pipeline) problems.push(`unexpected metric datum ${JSON.stringify(m)}`);
+    } else if (m.name === METRICS.modelPromoted.name) {
+      // One per gate decision, 1 promoted or 0 kept: as the gate's own record in S3 says.
+      const gate = report.gates.find((g) => g.name === m.dimensions.Gate);
+      const expected = gate && gate.decision === 'promoted' && !gate.dryRun ? 1 : 0;
+      if (m.namespace !== metricNamespace || !gate || m.value !== expected || !m.dimensions.Pipeline) problems.push(`unexpected metric datum ${JSON.stringify(m)} (gate record: ${JSON.stringify(gate ?? null)})`);
     } else if (m.name !== METRICS.spotInterruptionRetry.name || m.namespace !== metricNamespace || m.value !== 1 || !m.dimensions.Phase || !m.dimensions.Reason) {
       problems.push(`unexpected metric datum ${JSON.stringify(m)}`);
     }

@@ -43,9 +43,9 @@ function refusal(raw: unknown): string {
 
 describe('handler and API names come from what is deployed and served', () => {
   it('lostResponses accepts every handler file and refuses another name, naming it', () => {
-    // Prepare: the handlers the built-in stack deploys are the handler files, but check-artifact, which only a build stage needs.
+    // Prepare: the handlers the built-in stack deploys are the handler files, but those only a build or gate stage needs.
     const deployed = deployedFunctions(synthTemplate(loadPipelineConfig())).map((f) => path.basename(f.handlerFile, '.ts'));
-    expect(new Set([...deployed, 'check-artifact'])).toEqual(new Set(handlerFileNames()));
+    expect(new Set([...deployed, 'check-artifact', 'promotion-gate'])).toEqual(new Set(handlerFileNames()));
 
     // Act / Assess
     expect(() => parseScenario({ lostResponses: Object.fromEntries(handlerFileNames().map((h) => [h, 1])) })).not.toThrow();
@@ -63,7 +63,7 @@ describe('handler and API names come from what is deployed and served', () => {
   it('throttle accepts every simulated operation and refuses another, naming it', () => {
     const every = Object.entries(SERVICES).flatMap(([service, operations]) => Object.keys(operations).map((op) => [`${service}.${op}`, 1]));
     expect(() => parseScenario({ throttle: Object.fromEntries(every) })).not.toThrow();
-    for (const key of ['EC2.RunInstance', 'S3.PutObject', 'EC2', 'EC2.RunInstances.x', 'constructor.name']) {
+    for (const key of ['EC2.RunInstance', 'S3.DeleteObject', 'EC2', 'EC2.RunInstances.x', 'constructor.name']) {
       expect(refusal({ throttle: { [key]: 1 } })).toContain(`throttle.${key}: no such simulated operation`);
     }
   });
