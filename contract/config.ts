@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { budgetProblem } from './budget';
 import { DEFAULT_AGENT_CHECK_SECONDS, historyProblem, historySafeWaits, type HistorySafeWaits } from './history';
-import { architectureProblem } from './instance-types';
+import { AL2023_PARAMETER, architectureProblem, isGpuInstanceType, WORKER_ARCHITECTURE } from './instance-types';
 import { scheduleExpressionProblem, timeZoneProblem } from './schedules';
 import { declarationProblem, MAX_PARAMS, PARAM_NAME, paramDeclarationSchema, paramEnvName } from './params';
 import { parseSecretSource, secretEnvProblem } from './secrets';
@@ -94,6 +94,21 @@ const secretsSchema = z
 
 const ARTIFACT_NAME_FOR_PHASE = /^[a-z][a-z0-9_]{0,39}$/;
 
+/** A phase's launch profile (see phaseSchema `image`). */
+const imageSchema = z
+  .object({
+    architecture: z.enum(['x86_64', 'arm64'], { error: 'must be "x86_64" or "arm64"' }).default('x86_64'),
+    ami: z.string({ error: 'must be a string' }).regex(/^ami-[0-9a-f]{8,17}$/, { error: 'must look like ami-0123456789abcdef0' }).optional(),
+    /** An SSM parameter holding the AMI id: the launch resolves it (RunInstances ImageId resolve:ssm:). */
+    ssmParameter: z.string({ error: 'must be a string' }).regex(/^\/?[A-Za-z0-9_.\-/]{1,2047}$/, { error: 'must be an SSM parameter name, e.g. /aws/service/...' }).optional(),
+    /** Root volume size (default 30 GiB from the launch template). */
+    rootVolumeGiB: int(8, 16384).optional(),
+    /** The image's root device (default /dev/xvda, Amazon Linux's; Ubuntu-based images use /dev/sda1). */
+    rootDeviceName: z.string({ error: 'must be a string' }).regex(/^\/dev\/[a-z0-9]{2,12}$/, { error: 'must look like /dev/xvda' }).default('/dev/xvda'),
+  })
+  .strict()
+  .refine((i) => !(i.ami && i.ssmParameter), { error: 'must give at most one of ami and ssmParameter' });
+
 /** One phase: a workload that runs on one spot instance at a time, within a time budget. */
 export const phaseSchema = z
   .object({
@@ -111,11 +126,7 @@ export const phaseSchema = z
     instanceTypes: uniqueStrings(
       z
         .string({ error: 'must be a string' })
-        .regex(INSTANCE_TYPE, { error: 'must look like an instance type, e.g. c5.large' })
-        .superRefine((type, ctx) => {
-          const problem = architectureProblem(type);
-          if (problem) ctx.addIssue({ code: 'custom', message: problem });
-        }),
+        .regex(INSTANCE_TYPE, { error: 'must look like an instance type, e.g. c5.large' }),
       'instance type',
     ),
     /** Subnets to launch into; default: the stack's VPC (or the pipeline's subnetIds). */
@@ -148,6 +159,12 @@ export const phaseSchema = z
     code: codeDir.optional(),
     /** Secrets the workload receives as environment variables (contract/secrets.ts). */
     secrets: secretsSchema.optional(),
+    /**
+     * The phase's image and its architecture (a launch profile): an AMI id, or an SSM parameter
+     * that names one (e.g. a Deep Learning AMI's public parameter); by default Amazon Linux 2023 of
+     * the architecture. Every instance type must be of that architecture (checked at synth).
+     */
+    image: imageSchema.optional(),
     /** Artifacts (made by build stages before this phase) downloaded and verified into $PIPELINE_ARTIFACTS_DIR before the workload. */
     artifacts: z
       .array(z.string({ error: 'must be a string' }).regex(ARTIFACT_NAME_FOR_PHASE, { error: 'must name an artifact (lowercase letters, digits and _)' }), { error: 'must be a list of artifact names' })
@@ -296,8 +313,21 @@ export type StageKind = (typeof STAGE_KINDS)[number];
  * group when it has `parallel`, and a phase otherwise.
  */
 function withKind(raw: unknown): unknown {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || 'kind' in raw) return raw;
-  return { kind: 'parallel' in raw ? 'parallel' : 'phase', ...raw };
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+  const stage = 'kind' in raw ? raw : { kind: 'parallel' in raw ? 'parallel' : 'phase', ...raw };
+  if ('parallel' in stage && Array.isArray(stage.parallel)) return { ...stage, parallel: stage.parallel.map(withGpuDefaults) };
+  return withGpuDefaults(stage);
+}
+
+/** GPU defaults: an instance booting a large GPU image takes longer, and training can be quiet for long. */
+export const GPU_DEFAULTS = { bootTimeoutSeconds: 900, silenceTimeoutSeconds: 3600 } as const;
+
+/** A phase whose instance types include a GPU type gets GPU_DEFAULTS for the timeouts it does not set. */
+function withGpuDefaults(raw: unknown): unknown {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+  const types = (raw as { instanceTypes?: unknown }).instanceTypes;
+  if (!Array.isArray(types) || !types.some((t) => typeof t === 'string' && isGpuInstanceType(t))) return raw;
+  return { ...GPU_DEFAULTS, ...raw };
 }
 
 const stageSchema = z.preprocess(
@@ -436,6 +466,11 @@ export const pipelineConfigSchema = z
           ctx.addIssue({ code: 'custom', path: ['phases', ...path, 'name'], message: `duplicate phase name ${p.name}` });
         }
         seen.set(p.name, stageIndex);
+        const architecture = p.image?.architecture ?? WORKER_ARCHITECTURE;
+        p.instanceTypes.forEach((type, i) => {
+          const problem = architectureProblem(type, architecture);
+          if (problem) ctx.addIssue({ code: 'custom', path: ['phases', ...path, 'instanceTypes', i], message: `phase ${p.name}: ${problem}${p.image ? '' : ' (give the phase an image of another architecture: "image": {"architecture": "arm64"})'}` });
+        });
         const waits = phaseWaits(p);
         const problem = budgetProblem({ ...p, ...waits }, config.cleanupMarginSeconds) ?? historyProblem({ ...p, ...waits });
         if (problem) ctx.addIssue({ code: 'custom', path: ['phases', ...path, 'budgetSeconds'], message: `phase ${p.name}: ${problem}` });
@@ -594,6 +629,11 @@ export const phaseSpecSchema = phaseSchema
      * prefixes). Absent in specs from before per-phase roles: the launch template's profile applies.
      */
     instanceProfileArn: z.string().min(1).optional(),
+    /** The phase's launch profile: the image to run (an AMI id, or resolve:ssm:<parameter>) and its root volume. */
+    launch: z
+      .object({ imageId: z.string().regex(/^(ami-[0-9a-f]{8,17}|resolve:ssm:.+)$/), rootVolumeGiB: int(8, 16384).optional(), rootDeviceName: z.string().min(1) })
+      .strict()
+      .optional(),
     /** Set for the phase a build stage runs: what it builds, from where, and the file it uploads. */
     build: z.object({ artifact: z.string().regex(ARTIFACT_NAME), source: buildSourceSchema, output: z.string().min(1) }).strict().optional(),
   })
@@ -626,5 +666,14 @@ export function toPhaseSpec(
   data: Pick<PhaseSpec, 'codeAsset' | 'instanceProfileArn' | 'build'> = {},
 ): PhaseSpec {
   const { kind: _kind, code: _code, ...config } = phase;
-  return { ...config, ...pipeline, ...phaseWaits(phase), ...data };
+  // A GPU phase's preflight (and every run) checks the driver is there.
+  const gpu = phase.instanceTypes.some(isGpuInstanceType);
+  const tools = gpu && !(phase.tools ?? []).includes('nvidia-smi') ? [...(phase.tools ?? []), 'nvidia-smi'] : phase.tools;
+  return { ...config, ...(tools ? { tools } : {}), ...pipeline, ...phaseWaits(phase), ...(phase.image ? { launch: launchProfile(phase.image) } : {}), ...data };
+}
+
+/** The image a phase's launches name: its AMI, its SSM parameter, or Amazon Linux 2023 of its architecture. */
+export function launchProfile(image: NonNullable<PhaseConfig['image']>): NonNullable<PhaseSpec['launch']> {
+  const imageId = image.ami ?? `resolve:ssm:${image.ssmParameter ?? AL2023_PARAMETER[image.architecture]}`;
+  return { imageId, rootDeviceName: image.rootDeviceName, ...(image.rootVolumeGiB ? { rootVolumeGiB: image.rootVolumeGiB } : {}) };
 }

@@ -31,6 +31,22 @@ export function instanceArchitecture(instanceType: string): Architecture {
   return parts?.[3]?.startsWith('g') ? 'arm64' : 'x86_64';
 }
 
+/**
+ * An NVIDIA GPU instance type: the accelerated-computing families g* and p* (g4dn, g5, g5g, g6,
+ * g6e, gr6, p3, p4d, p5, ...; EC2 instance types guide, "Accelerated computing"). Inferentia and
+ * Trainium (inf*, trn*) are accelerators without nvidia-smi.
+ */
+export function isGpuInstanceType(instanceType: string): boolean {
+  const family = instanceType.split('.')[0] ?? '';
+  return /^(g|gr|p)\d/.test(family);
+}
+
+/** The Amazon Linux 2023 image of an architecture: its public SSM parameter (EC2 user guide, "Find AMIs with Systems Manager"). */
+export const AL2023_PARAMETER: Readonly<Record<Architecture, string>> = {
+  x86_64: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64',
+  arm64: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64',
+};
+
 /** Why the workers' image cannot run on this instance type, or undefined when it can. */
 export function architectureProblem(instanceType: string, image: Architecture = WORKER_ARCHITECTURE): string | undefined {
   const architecture = instanceArchitecture(instanceType);

@@ -78,6 +78,17 @@ async function runSpotInstance(client: Ec2Send, env: LaunchEnv, input: PhaseTask
       SubnetId: pool.subnetId,
       // The phase's own role (its data and secrets); RunInstances' parameters override the template's.
       ...(input.phase.instanceProfileArn ? { IamInstanceProfile: { Arn: input.phase.instanceProfileArn } } : {}),
+      // The phase's launch profile: its image (an AMI id, or "resolve:ssm:<parameter>", which EC2
+      // resolves at launch: EC2 user guide, "Use a Systems Manager parameter instead of an AMI ID")
+      // and its root volume, as the template's (encrypted gp3, deleted on termination).
+      ...(input.phase.launch ? { ImageId: input.phase.launch.imageId } : {}),
+      ...(input.phase.launch?.rootVolumeGiB
+        ? {
+            BlockDeviceMappings: [
+              { DeviceName: input.phase.launch.rootDeviceName, Ebs: { VolumeSize: input.phase.launch.rootVolumeGiB, VolumeType: 'gp3', Encrypted: true, DeleteOnTermination: true } },
+            ],
+          }
+        : {}),
       MinCount: 1,
       MaxCount: 1,
       ClientToken: clientToken(input.execution.id, input.phase.name, input.job.attempt, poolIndex),

@@ -12,7 +12,7 @@ import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { affordableAttempts } from '../contract/budget';
-import { allPhases, buildStages, gateStages, phaseWaits, type PhaseConfig, type PhaseSpec, type PipelineConfig } from '../contract/config';
+import { allPhases, buildStages, gateStages, launchProfile, phaseWaits, type PhaseConfig, type PhaseSpec, type PipelineConfig } from '../contract/config';
 import { parseSecretSource } from '../contract/secrets';
 import { CodeAsset } from './constructs/code-asset';
 import { PipelineBucket } from './constructs/pipeline-bucket';
@@ -331,6 +331,21 @@ export class SpotPipelineStack extends Stack {
     p.launchInstance.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['ec2:RunInstances'], resources: [images], conditions: { StringEquals: { 'ec2:Owner': 'amazon' } } }),
     );
+    // Launch profiles: the AMIs phases name (yours may be private), and the SSM parameters that name
+    // theirs (RunInstances resolve:ssm: reads them with the caller's ssm:GetParameters).
+    const amis = [...new Set(allPhases(p.config).flatMap((ph) => (ph.image?.ami ? [ph.image.ami] : [])))];
+    if (amis.length > 0) p.launchInstance.addToRolePolicy(new iam.PolicyStatement({ actions: ['ec2:RunInstances'], resources: amis.map((ami) => `arn:${this.partition}:ec2:${this.region}::image/${ami}`) }));
+    const parameters = [
+      ...new Set(allPhases(p.config).flatMap((ph) => (ph.image ? [launchProfile(ph.image).imageId] : [])).filter((id) => id.startsWith('resolve:ssm:')).map((id) => id.slice('resolve:ssm:'.length))),
+    ];
+    if (parameters.length > 0) {
+      p.launchInstance.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['ssm:GetParameters'],
+          resources: parameters.map((name) => this.formatArn({ service: 'ssm', resource: 'parameter', resourceName: name.replace(/^\//, ''), account: name.startsWith('/aws/service/') ? '' : undefined })),
+        }),
+      );
+    }
     const created = [instances, ec2Arn('volume/*'), ec2Arn('spot-instances-request/*')];
     p.launchInstance.addToRolePolicy(
       new iam.PolicyStatement({

@@ -26,6 +26,8 @@ export interface SimInstance {
   readonly phase: string;
   readonly attempt: number;
   readonly plan: AttemptPlan;
+  /** The image RunInstances named (an AMI id, or resolve:ssm:<parameter>); undefined: the launch template's. */
+  readonly imageId?: string;
   /** The instance profile it was launched with (RunInstances IamInstanceProfile.Arn); undefined: the launch template's. */
   readonly instanceProfileArn?: string;
   terminatedAt?: number;

@@ -163,6 +163,7 @@ export function runInstances(account: SimulatedAccount, input: Record<string, un
     attempt,
     plan,
     instanceProfileArn: profile,
+    imageId: typeof input.ImageId === 'string' ? input.ImageId : undefined,
   };
   account.instances.push(instance);
   scheduleInterruptionAfterLaunch(instance);

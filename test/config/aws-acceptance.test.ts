@@ -157,7 +157,7 @@ describe("instance types the workers' x86_64 image cannot run on", () => {
     const message = refusal(config);
 
     // Assess
-    expect(message).toContain("phases[2].instanceTypes[1] (phase PredictorTraining): c6g.large is an arm64 (Graviton) instance type; the workers' image is x86_64");
+    expect(message).toContain("phases[2].instanceTypes[1]: phase PredictorTraining: c6g.large is an arm64 (Graviton) instance type; the workers' image is x86_64");
   });
 
   it.each([

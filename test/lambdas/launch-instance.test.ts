@@ -119,6 +119,40 @@ describe('LaunchInstance', () => {
     expect(result.failure).toBeUndefined();
   });
 
+  it('launches with the phase\'s own profile, image and root volume when its spec names them', async () => {
+    // Prepare
+    ec2.on(RunInstancesCommand).resolves({ Instances: [NEW_INSTANCE] });
+    const input = taskInput();
+    input.phase = {
+      ...input.phase,
+      instanceProfileArn: 'arn:aws:iam::123456789012:instance-profile/train-profile',
+      launch: { imageId: 'resolve:ssm:/aws/service/deeplearning/ami/x86_64/base/latest/ami-id', rootVolumeGiB: 200, rootDeviceName: '/dev/xvda' },
+    };
+
+    // Act
+    await handler(input);
+
+    // Assess
+    expect(ec2).toHaveReceivedCommandWith(RunInstancesCommand, {
+      IamInstanceProfile: { Arn: 'arn:aws:iam::123456789012:instance-profile/train-profile' },
+      ImageId: 'resolve:ssm:/aws/service/deeplearning/ami/x86_64/base/latest/ami-id',
+      BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { VolumeSize: 200, VolumeType: 'gp3', Encrypted: true, DeleteOnTermination: true } }],
+    });
+  });
+
+  it('a spec without a launch profile leaves image and volumes to the launch template', async () => {
+    // Prepare
+    ec2.on(RunInstancesCommand).resolves({ Instances: [NEW_INSTANCE] });
+
+    // Act
+    await handler(taskInput());
+
+    // Assess
+    const sent = ec2.commandCalls(RunInstancesCommand)[0]!.args[0].input;
+    expect(sent.ImageId).toBeUndefined();
+    expect(sent.BlockDeviceMappings).toBeUndefined();
+  });
+
   it('looks for an instance of this attempt before launching (describe before launch)', async () => {
     // Prepare
     ec2.on(RunInstancesCommand).resolves({ Instances: [NEW_INSTANCE] });
