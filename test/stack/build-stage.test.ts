@@ -8,7 +8,6 @@
  * and clean under the cdk-nag AwsSolutions checks.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { HeadObjectCommand, NotFound, S3Client } from '@aws-sdk/client-s3';
@@ -18,16 +17,15 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ArtifactRef } from '../../contract/artifacts';
 import type { PipelineConfig } from '../../contract/config';
-import { HANDLER_TAG } from '../../contract/tags';
 import { loadPipelineConfig } from '../../lib/config/load';
 import { addNagChecks, NAG_PACK } from '../../lib/nag';
 import { SpotPipelineStack } from '../../lib/spot-pipeline-stack';
 import { deployedFunctions, SimulatedLambda } from '../../simulator/lambda-runtime';
-import { SimulatedStepFunctions, type SimExecution } from '../../simulator/step-functions';
+import { SimulatedStepFunctions } from '../../simulator/step-functions';
 import { synthTemplate } from '../../simulator/synth';
 import { deployedStateMachines, type CfnTemplate, type DeployedStateMachine } from '../../simulator/template';
 import { pipelineTimeoutSeconds } from '../../state-machines/pipeline';
-import { phaseBucketStatements, type Statement } from './statements';
+import { actionsOf, enteredStates, functionsOf, mainPath, phaseBucketStatements, roleStatements, validateAsl, type AslState, type Statement } from './statements';
 
 const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 const EXAMPLE = path.join(PROJECT_ROOT, 'examples', 'build-once.json');
@@ -36,18 +34,11 @@ const COMMIT = '0123456789abcdef0123456789abcdef01234567';
 const SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 const START_EXECUTION_SYNC = 'arn:aws:states:::states:startExecution.sync:2';
 
-type AslState = Record<string, unknown>;
 type Asl = DeployedStateMachine['definition'];
 interface PhaseInput {
   phase: { name: string; workloadCommand: string; artifacts?: string[]; build?: unknown };
   run: { artifacts?: Record<string, ArtifactRef>; params?: Record<string, string> };
 }
-
-/** asl-validator 4 ships no type declarations: module.exports = validator(definition, opts?). */
-type AslValidator = (definition: unknown, opts?: { checkPaths?: boolean; checkArn?: boolean }) => { isValid: boolean; errorsText: (separator?: string) => string };
-const validateAsl = createRequire(__filename)('asl-validator') as AslValidator;
-
-const actionsOf = (s: Statement): string[] => [s.Action].flat();
 
 /** The logical id of the role named `Workers<phase>Role...` (a phase's instance role). */
 function phaseRoleId(template: Template, phase: string): string {
@@ -56,35 +47,9 @@ function phaseRoleId(template: Template, phase: string): string {
   return ids[0]!;
 }
 
-/** The statements of every policy attached to a role. */
-function roleStatements(template: Template, roleId: string): Statement[] {
-  return Object.values(template.findResources('AWS::IAM::Policy'))
-    .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleId))
-    .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
-}
-
 /** A role's statements on the pipeline bucket (not the code asset in the CDK assets bucket). */
 const bucketStatements = (statements: Statement[]) => statements.filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')) && !JSON.stringify(s.Resource).includes('cdk-'));
 
-/** The Lambda functions of a handler (PipelineFunction tags each with its handler file), by logical id. */
-function functionsOf(template: Template, handler: string): [string, { Properties: Record<string, unknown> }][] {
-  return Object.entries(template.findResources('AWS::Lambda::Function')).filter(([, f]) =>
-    ((f.Properties.Tags ?? []) as { Key: string; Value: string }[]).some((t) => t.Key === HANDLER_TAG && t.Value === handler),
-  ) as [string, { Properties: Record<string, unknown> }][];
-}
-
-
-/** State names from StartAt along Next, until a state without Next. */
-function mainPath(definition: { StartAt: string; States: Record<string, AslState> }): string[] {
-  const names: string[] = [];
-  for (let name: string | undefined = definition.StartAt; name !== undefined; name = definition.States[name]?.Next as string | undefined) {
-    if (names.includes(name)) throw new Error(`cycle at ${name}`);
-    names.push(name);
-  }
-  return names;
-}
-
-const enteredStates = (execution: SimExecution) => execution.events.filter((e) => e.type === 'StateEntered').map((e) => e.state!.name);
 
 let config: PipelineConfig;
 let cfn: CfnTemplate;

@@ -9,7 +9,6 @@
  * the cdk-nag AwsSolutions checks.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
@@ -21,44 +20,22 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import type { PipelineConfig } from '../../contract/config';
 import type { RunContext } from '../../contract/job';
 import { productionPrefix, runOutputPrefix } from '../../contract/storage';
-import { HANDLER_TAG } from '../../contract/tags';
 import { loadPipelineConfig, parsePipelineConfig } from '../../lib/config/load';
 import { addNagChecks, NAG_PACK } from '../../lib/nag';
 import { SpotPipelineStack } from '../../lib/spot-pipeline-stack';
 import { deployedFunctions, SimulatedLambda } from '../../simulator/lambda-runtime';
-import { SimulatedStepFunctions, type SimExecution } from '../../simulator/step-functions';
+import { SimulatedStepFunctions } from '../../simulator/step-functions';
 import { synthTemplate } from '../../simulator/synth';
 import { deployedStateMachines, type CfnTemplate, type DeployedStateMachine } from '../../simulator/template';
 import { pipelineTimeoutSeconds } from '../../state-machines/pipeline';
-import type { Statement } from './statements';
+import { actionsOf, enteredStates, functionsOf, mainPath, roleStatements, validateAsl } from './statements';
 
 const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 const EXAMPLE = path.join(PROJECT_ROOT, 'examples', 'train-and-promote.json');
 const PIPELINE = 'daily-training';
 const NAMESPACE = 'DailyTraining';
 
-type AslState = Record<string, unknown>;
 type Asl = DeployedStateMachine['definition'];
-
-/** asl-validator 4 ships no type declarations: module.exports = validator(definition, opts?). */
-type AslValidator = (definition: unknown, opts?: { checkPaths?: boolean; checkArn?: boolean }) => { isValid: boolean; errorsText: (separator?: string) => string };
-const validateAsl = createRequire(__filename)('asl-validator') as AslValidator;
-
-const actionsOf = (s: Statement): string[] => [s.Action].flat();
-
-/** The statements of every policy attached to a role. */
-function roleStatements(template: Template, roleId: string): Statement[] {
-  return Object.values(template.findResources('AWS::IAM::Policy'))
-    .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleId))
-    .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
-}
-
-/** The Lambda functions of a handler (PipelineFunction tags each with its handler file), by logical id. */
-function functionsOf(template: Template, handler: string): [string, { Properties: Record<string, unknown> }][] {
-  return Object.entries(template.findResources('AWS::Lambda::Function')).filter(([, f]) =>
-    ((f.Properties.Tags ?? []) as { Key: string; Value: string }[]).some((t) => t.Key === HANDLER_TAG && t.Value === handler),
-  ) as [string, { Properties: Record<string, unknown> }][];
-}
 
 /** The logical id of the role whose id starts with `prefix` (the state machines' roles). */
 function roleId(template: Template, prefix: string): string {
@@ -66,18 +43,6 @@ function roleId(template: Template, prefix: string): string {
   expect(ids, prefix).toHaveLength(1);
   return ids[0]!;
 }
-
-/** State names from StartAt along Next (a Choice along its Default), until a state without either. */
-function mainPath(definition: { StartAt: string; States: Record<string, AslState> }): string[] {
-  const names: string[] = [];
-  for (let name: string | undefined = definition.StartAt; name !== undefined; name = (definition.States[name]?.Next ?? definition.States[name]?.Default) as string | undefined) {
-    if (names.includes(name)) throw new Error(`cycle at ${name}`);
-    names.push(name);
-  }
-  return names;
-}
-
-const enteredStates = (execution: SimExecution) => execution.events.filter((e) => e.type === 'StateEntered').map((e) => e.state!.name);
 
 /** The example without its gate: the same pipeline, nothing to promote. */
 function exampleWithoutGate(): PipelineConfig {
