@@ -201,7 +201,7 @@ describe('the pipeline graph', () => {
     const states = pipeline.definition.States;
 
     // Act
-    const main = mainPath(pipeline.definition);
+    const main = mainPath(pipeline.definition, { throughChoices: false });
 
     // Assess: the main path (Choice's Default) is the build; the skip joins it at the group.
     expect(main).toEqual(['ValidateInput', 'CheckBuildMoolloy', 'BuildMoolloyPresent?']);

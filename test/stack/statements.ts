@@ -49,10 +49,11 @@ export function functionsOf(template: Template, handler: string): [string, { Pro
   ) as [string, { Properties: Record<string, unknown> }][];
 }
 
-/** State names from StartAt along Next (a Choice along its Default), until a state without either. */
-export function mainPath(definition: { StartAt: string; States: Record<string, AslState> }): string[] {
+/** State names from StartAt along Next (and, unless told not to, a Choice along its Default), until a state without either. */
+export function mainPath(definition: { StartAt: string; States: Record<string, AslState> }, { throughChoices = true } = {}): string[] {
   const names: string[] = [];
-  for (let name: string | undefined = definition.StartAt; name !== undefined; name = (definition.States[name]?.Next ?? definition.States[name]?.Default) as string | undefined) {
+  const next = (state: AslState | undefined) => (state?.Next ?? (throughChoices ? state?.Default : undefined)) as string | undefined;
+  for (let name: string | undefined = definition.StartAt; name !== undefined; name = next(definition.States[name])) {
     if (names.includes(name)) throw new Error(`cycle at ${name}`);
     names.push(name);
   }
