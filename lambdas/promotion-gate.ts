@@ -114,7 +114,8 @@ export async function promotionGate(client: S3Send, env: BucketEnv, input: GateI
     const keys = await keysUnder(client, bucket, candidatePrefix);
     for (const key of [...keys.filter((k) => k !== metricsKey), ...keys.filter((k) => k === metricsKey)]) {
       const target = `${production}${key.slice(candidatePrefix.length)}`;
-      await client.send(new CopyObjectCommand({ Bucket: bucket, Key: target, CopySource: `${bucket}/${encodeURI(key)}` }));
+      // CopySource is "bucket/key", the key URL-encoded (S3 API reference, "CopyObject"): each segment, so ? # + stay in the name.
+      await client.send(new CopyObjectCommand({ Bucket: bucket, Key: target, CopySource: `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}` }));
       copied.push(s3uri(target));
     }
   }

@@ -197,17 +197,20 @@ describe('PromotionGate: promote', () => {
     expect(recorded()).toMatchObject({ decision: 'promoted', promotedValue: 1 });
   });
 
-  it('a key with a space is copied with its CopySource URL-encoded', async () => {
+  it.each([
+    ['feature importance.csv', 'feature%20importance.csv'],
+    ['a+b#1?.csv', 'a%2Bb%231%3F.csv'],
+  ])('a key named %j is copied with its CopySource URL-encoded segment by segment', async (name, encoded) => {
     // Prepare
     candidateWrote();
-    objects.set(`${CANDIDATE}feature importance.csv`, 'a,1\n');
+    objects.set(`${CANDIDATE}${name}`, 'a,1\n');
 
     // Act
     const result = await handler(event());
 
     // Assess
-    expect(s3).toHaveReceivedCommandWith(CopyObjectCommand, { Key: `${PRODUCTION}feature importance.csv`, CopySource: `${BUCKET}/${CANDIDATE}feature%20importance.csv` });
-    expect(result.copied).toContain(uri(`${PRODUCTION}feature importance.csv`));
+    expect(s3).toHaveReceivedCommandWith(CopyObjectCommand, { Key: `${PRODUCTION}${name}`, CopySource: `${BUCKET}/${CANDIDATE}${encoded}` });
+    expect(result.copied).toContain(uri(`${PRODUCTION}${name}`));
   });
 });
 
