@@ -1,7 +1,10 @@
 /**
  * SendWorkload: fire the phase's command (the workload, or the preflight in a shell run) with
- * SSM. Its executionTimeout is what remains of the phase budget, so the command can never
- * outlive the phase; output goes to CloudWatch Logs.
+ * SSM, wrapped by the on-instance runner (decisions/workload-script.ts): the command carries the
+ * runner and the data plane's locations (decisions/data-plane.ts: outputs, checkpoint, code,
+ * artifacts, secrets' names, a build's source) and the run's parameters. Its executionTimeout is
+ * what remains of the phase budget, so the command can never outlive the phase; output goes to
+ * CloudWatch Logs.
  */
 import { ListCommandsCommand, SSMClient, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { EC2Client } from '@aws-sdk/client-ec2';
