@@ -3,9 +3,8 @@
  * (decisions/relaunch.ts): a confirmed spot interruption relaunches while the phase budget still
  * holds what the next attempt needs (a whole attempt, less the work the workload's checkpoint
  * reports done: it reads the checkpoint's progress file); anything else, or an interruption with
- * no budget left, fails loud. It
- * puts no metric datum: the state machine counts a relaunch on its way to the launch, so a
- * retried HandleFailure (its response lost) cannot count one twice.
+ * no budget left, fails loud. It puts no metric datum: the state machine counts a relaunch on its
+ * way to the launch, so a retried HandleFailure (its response lost) cannot count one twice.
  */
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
