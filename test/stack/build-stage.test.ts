@@ -20,12 +20,11 @@ import type { PipelineConfig } from '../../contract/config';
 import { loadPipelineConfig } from '../../lib/config/load';
 import { addNagChecks, NAG_PACK } from '../../lib/nag';
 import { SpotPipelineStack } from '../../lib/spot-pipeline-stack';
-import { deployedFunctions, SimulatedLambda } from '../../simulator/lambda-runtime';
+import { deployedFunctions } from '../../simulator/lambda-runtime';
 import { SimulatedStepFunctions } from '../../simulator/step-functions';
-import { synthTemplate } from '../../simulator/synth';
 import { deployedStateMachines, type CfnTemplate, type DeployedStateMachine } from '../../simulator/template';
 import { pipelineTimeoutSeconds } from '../../state-machines/pipeline';
-import { actionsOf, enteredStates, functionsOf, mainPath, phaseBucketStatements, roleStatements, validateAsl, type AslState, type Statement } from './statements';
+import { actionsOf, enteredStates, functionsOf, mainPath, phaseBucketStatements, roleStatements, validateAsl, type AslState, type Statement , pipelineWithStandInPhases, synthExample } from './statements';
 
 const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 const EXAMPLE = path.join(PROJECT_ROOT, 'examples', 'build-once.json');
@@ -57,12 +56,7 @@ let template: Template;
 let bucketArn: unknown;
 
 beforeAll(() => {
-  config = loadPipelineConfig(EXAMPLE);
-  cfn = synthTemplate(config); // bundling skipped
-  template = Template.fromJSON(cfn);
-  const buckets = Object.keys(template.findResources('AWS::S3::Bucket'));
-  expect(buckets).toHaveLength(1);
-  bucketArn = { 'Fn::GetAtt': [buckets[0], 'Arn'] };
+  ({ config, cfn, template, bucketArn } = synthExample(EXAMPLE));
 });
 
 describe('CheckArtifact', () => {
@@ -289,7 +283,6 @@ describe('the pipeline graph', () => {
 
 describe('the pipeline graph, run (aws-local-stepfunctions; real ValidateInput and CheckArtifact, S3 mocked, SpotPhase stood in for)', () => {
   const s3 = mockClient(S3Client);
-  const WORKER_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:stand-in-spot-phase';
   /** Objects of the simulated bucket by "bucket/key": their user metadata. */
   let objects: Map<string, Record<string, string>>;
   /** What each SpotPhase execution was handed. */
@@ -301,14 +294,7 @@ describe('the pipeline graph, run (aws-local-stepfunctions; real ValidateInput a
   let bucket: string;
 
   beforeAll(async () => {
-    const deployed = deployedStateMachines(cfn);
-    pipeline = deployed.find((m) => m.name === PIPELINE)!;
-    const realSpotPhase = deployed.find((m) => m.name === `${PIPELINE}-spot-phase`)!;
-    const standIn: DeployedStateMachine = { ...realSpotPhase, definition: { StartAt: 'Work', States: { Work: { Type: 'Task', Resource: WORKER_ARN, End: true } } } };
-    const functions = deployedFunctions(cfn);
-    bucket = functions.find((f) => f.handlerFile.endsWith('check-artifact.ts'))!.environment.PIPELINE_BUCKET!;
-    const real = new SimulatedLambda(functions);
-    await real.load();
+    bucket = deployedFunctions(cfn).find((f) => f.handlerFile.endsWith('check-artifact.ts'))!.environment.PIPELINE_BUCKET!;
     // A SpotPhase execution that ran its phase: a build uploads to the URI its check chose (PIPELINE_BUILD_ARTIFACT_URI).
     const worker = async (input: PhaseInput) => {
       phases.push(input);
@@ -316,8 +302,7 @@ describe('the pipeline graph, run (aws-local-stepfunctions; real ValidateInput a
       if (build && buildUploads) objects.set(input.run.artifacts![build.artifact]!.uri.replace('s3://', ''), { sha256: SHA256 });
       return { phase: input.phase.name, outcome: 'succeeded' };
     };
-    const lambda = { invoke: (arn: string, payload: unknown) => (arn === WORKER_ARN ? worker(payload as PhaseInput) : real.invoke(arn, payload)) } as unknown as SimulatedLambda;
-    sfn = new SimulatedStepFunctions([pipeline, standIn], lambda);
+    ({ sfn, pipeline } = await pipelineWithStandInPhases(cfn, PIPELINE, worker));
   });
 
   beforeEach(() => {

@@ -20,15 +20,15 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import type { PipelineConfig } from '../../contract/config';
 import type { RunContext } from '../../contract/job';
 import { productionPrefix, runOutputPrefix } from '../../contract/storage';
-import { loadPipelineConfig, parsePipelineConfig } from '../../lib/config/load';
+import { parsePipelineConfig } from '../../lib/config/load';
 import { addNagChecks, NAG_PACK } from '../../lib/nag';
 import { SpotPipelineStack } from '../../lib/spot-pipeline-stack';
-import { deployedFunctions, SimulatedLambda } from '../../simulator/lambda-runtime';
+import { deployedFunctions } from '../../simulator/lambda-runtime';
 import { SimulatedStepFunctions } from '../../simulator/step-functions';
 import { synthTemplate } from '../../simulator/synth';
 import { deployedStateMachines, type CfnTemplate, type DeployedStateMachine } from '../../simulator/template';
 import { pipelineTimeoutSeconds } from '../../state-machines/pipeline';
-import { actionsOf, enteredStates, functionsOf, mainPath, roleStatements, validateAsl } from './statements';
+import { actionsOf, enteredStates, functionsOf, mainPath, roleStatements, validateAsl , pipelineWithStandInPhases, synthExample } from './statements';
 
 const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 const EXAMPLE = path.join(PROJECT_ROOT, 'examples', 'train-and-promote.json');
@@ -57,12 +57,7 @@ let template: Template;
 let bucketArn: unknown;
 
 beforeAll(() => {
-  config = loadPipelineConfig(EXAMPLE);
-  cfn = synthTemplate(config); // bundling skipped
-  template = Template.fromJSON(cfn);
-  const buckets = Object.keys(template.findResources('AWS::S3::Bucket'));
-  expect(buckets).toHaveLength(1);
-  bucketArn = { 'Fn::GetAtt': [buckets[0], 'Arn'] };
+  ({ config, cfn, template, bucketArn } = synthExample(EXAMPLE));
 });
 
 describe('PromotionGate', () => {
@@ -262,7 +257,6 @@ describe('the pipeline graph', () => {
 
 describe('the pipeline graph, run (aws-local-stepfunctions; real ValidateInput and PromotionGate, S3 mocked, SpotPhase stood in for)', () => {
   const s3 = mockClient(S3Client);
-  const WORKER_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:stand-in-spot-phase';
   /** The simulated bucket: "bucket/key" -> body. */
   let objects: Map<string, string>;
   /** What the stand-in TrainModel writes to its outputs (none when undefined). */
@@ -274,27 +268,19 @@ describe('the pipeline graph, run (aws-local-stepfunctions; real ValidateInput a
   let bucket: string;
 
   beforeAll(async () => {
-    const deployed = deployedStateMachines(cfn);
-    pipeline = deployed.find((m) => m.name === PIPELINE)!;
-    const realSpotPhase = deployed.find((m) => m.name === `${PIPELINE}-spot-phase`)!;
-    const standIn: DeployedStateMachine = { ...realSpotPhase, definition: { StartAt: 'Work', States: { Work: { Type: 'Task', Resource: WORKER_ARN, End: true } } } };
-    const functions = deployedFunctions(cfn);
-    bucket = functions.find((f) => f.handlerFile.endsWith('promotion-gate.ts'))!.environment.PIPELINE_BUCKET!;
-    const real = new SimulatedLambda(functions);
-    await real.load();
+    bucket = deployedFunctions(cfn).find((f) => f.handlerFile.endsWith('promotion-gate.ts'))!.environment.PIPELINE_BUCKET!;
     // A SpotPhase execution that ran its phase: it uploads its files to its run output prefix.
     const worker = async (input: { phase: { name: string }; run: RunContext }) => {
       const prefix = runOutputPrefix(PIPELINE, input.run.runDate, input.run.pipelineExecution, input.phase.name);
       for (const [file, body] of Object.entries(candidate ?? {})) objects.set(`${bucket}/${prefix}${file}`, body);
       return { phase: input.phase.name, outcome: input.run.mode === 'preflight' ? 'preflight-ok' : 'succeeded' };
     };
-    const lambda = { invoke: (arn: string, payload: unknown) => (arn === WORKER_ARN ? worker(payload as never) : real.invoke(arn, payload)) } as unknown as SimulatedLambda;
-    sfn = new SimulatedStepFunctions([pipeline, standIn], lambda, {
+    ({ sfn, pipeline } = await pipelineWithStandInPhases(cfn, PIPELINE, worker, {
       sdkIntegration: async (service, action, parameters) => {
         sdkCalls.push({ service, action, parameters });
         return {};
       },
-    });
+    }));
   });
 
   beforeEach(() => {

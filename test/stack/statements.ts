@@ -1,8 +1,14 @@
-/** What the stack tests share: the expected bucket statements of the workers' roles, and readers of a template. */
+/** What the stack tests share: the expected bucket statements of the workers' roles, readers of a template, and a synthesized pipeline run with stand-in phases. */
 import { createRequire } from 'node:module';
-import type { Template } from 'aws-cdk-lib/assertions';
+import { Template } from 'aws-cdk-lib/assertions';
+import { expect } from 'vitest';
+import type { PipelineConfig } from '../../contract/config';
 import { HANDLER_TAG } from '../../contract/tags';
-import type { SimExecution } from '../../simulator/step-functions';
+import { loadPipelineConfig } from '../../lib/config/load';
+import { deployedFunctions, SimulatedLambda } from '../../simulator/lambda-runtime';
+import { SimulatedStepFunctions, type SimExecution, type SimulatedStepFunctionsOptions } from '../../simulator/step-functions';
+import { synthTemplate } from '../../simulator/synth';
+import { deployedStateMachines, type CfnTemplate, type DeployedStateMachine } from '../../simulator/template';
 
 export interface Statement {
   Effect: string;
@@ -62,3 +68,35 @@ export function mainPath(definition: { StartAt: string; States: Record<string, A
 
 /** The states an execution entered, in order. */
 export const enteredStates = (execution: SimExecution): string[] => execution.events.filter((e) => e.type === 'StateEntered').map((e) => e.state!.name);
+
+/** An example config synthesized (bundling skipped), with its template and the pipeline bucket's ARN expression. */
+export function synthExample(file: string): { config: PipelineConfig; cfn: CfnTemplate; template: Template; bucketArn: unknown } {
+  const config = loadPipelineConfig(file);
+  const cfn = synthTemplate(config);
+  const template = Template.fromJSON(cfn);
+  const buckets = Object.keys(template.findResources('AWS::S3::Bucket'));
+  expect(buckets).toHaveLength(1);
+  return { config, cfn, template, bucketArn: { 'Fn::GetAtt': [buckets[0], 'Arn'] } };
+}
+
+/**
+ * The synthesized pipeline state machine run in the local interpreter with its real Lambda
+ * handlers, and a stand-in for the SpotPhase state machine: one task that `worker` answers (what
+ * a phase execution would have done and returned).
+ */
+export async function pipelineWithStandInPhases(
+  cfn: CfnTemplate,
+  pipelineName: string,
+  worker: (input: never) => Promise<unknown>,
+  options: SimulatedStepFunctionsOptions = {},
+): Promise<{ sfn: SimulatedStepFunctions; pipeline: DeployedStateMachine }> {
+  const workerArn = 'arn:aws:lambda:us-east-1:123456789012:function:stand-in-spot-phase';
+  const deployed = deployedStateMachines(cfn);
+  const pipeline = deployed.find((m) => m.name === pipelineName)!;
+  const realSpotPhase = deployed.find((m) => m.name === `${pipelineName}-spot-phase`)!;
+  const standIn: DeployedStateMachine = { ...realSpotPhase, definition: { StartAt: 'Work', States: { Work: { Type: 'Task', Resource: workerArn, End: true } } } };
+  const real = new SimulatedLambda(deployedFunctions(cfn));
+  await real.load();
+  const lambda = { invoke: (arn: string, payload: unknown) => (arn === workerArn ? worker(payload as never) : real.invoke(arn, payload)) } as unknown as SimulatedLambda;
+  return { sfn: new SimulatedStepFunctions([pipeline, standIn], lambda, options), pipeline };
+}
