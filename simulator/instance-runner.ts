@@ -171,11 +171,19 @@ export function reportedExit(runner: RunnerRecord | undefined, workloadExit: num
 export function stoppedOnNoticeAt(account: SimulatedAccount, inv: SimInvocation): number | undefined {
   if (!inv.runner || inv.runner.failure) return undefined;
   const instance = account.instances.find((i) => i.id === inv.instanceId);
-  if (instance?.noticeAt === undefined) return undefined;
-  const stop = instance.noticeAt < inv.startedAt ? inv.startedAt : instance.noticeAt + NOTICE_POLL_MS;
-  if (!inv.hang && stop >= inv.startedAt + inv.durationMs) return undefined;
-  if (instance.terminatedAt !== undefined && instance.terminatedAt <= stop) return undefined;
+  const stop = instance ? watcherStopAt(instance, inv) : undefined;
+  if (stop === undefined || (instance!.terminatedAt !== undefined && instance!.terminatedAt <= stop)) return undefined;
   return stop;
+}
+
+/**
+ * When the watcher would stop the workload on the instance's notice, whether or not the instance
+ * lived that long (undefined: no notice, or the workload ended by itself first).
+ */
+export function watcherStopAt(instance: SimInstance, inv: SimInvocation): number | undefined {
+  if (instance.noticeAt === undefined) return undefined;
+  const stop = instance.noticeAt < inv.startedAt ? inv.startedAt : instance.noticeAt + NOTICE_POLL_MS;
+  return !inv.hang && stop >= inv.startedAt + inv.durationMs ? undefined : stop;
 }
 
 /** When the workload stopped making progress: its end, its timeout, its cancel, its instance gone, or the notice. */
@@ -191,8 +199,7 @@ export function workloadStopAt(account: SimulatedAccount, inv: SimInvocation): n
 }
 
 /** The workload's whole planned length (ms): what it had resumed from plus what this command had left to do. */
-export function plannedMs(account: SimulatedAccount, inv: SimInvocation): number {
-  void account;
+export function plannedMs(inv: SimInvocation): number {
   return (inv.runner?.resumedFromMs ?? 0) + inv.durationMs;
 }
 

@@ -11,7 +11,7 @@ import { EVENTS_PER_STATE, EVENTS_PER_TASK_RETRY, EXECUTION_EVENTS, type StateTy
 import { TAG } from '../contract/tags';
 import type { SimInstance } from './services/account';
 import { invocationStatus } from './services/ssm';
-import { builtArtifact, checkpointSaves, NOTICE_POLL_MS, progressAt, stoppedOnNoticeAt, uploadedOutputs, workLostMs } from './instance-runner';
+import { builtArtifact, checkpointSaves, progressAt, stoppedOnNoticeAt, uploadedOutputs, watcherStopAt, workLostMs } from './instance-runner';
 import { phaseOf, type SimExecution } from './step-functions';
 
 /** What the workload did on an instance, as the simulated cloud recorded it (never the pipeline's label). */
@@ -167,10 +167,8 @@ const workloadsOn = (sim: Simulation, instance: SimInstance) => sim.cloud.invoca
 /** What the runner saved on the notice on this instance (see LaunchReport.cloud.noticeSave). */
 function noticeSaveOf(sim: Simulation, instance: SimInstance, end: number): LaunchReport['cloud']['noticeSave'] {
   const inv = workloadsOn(sim, instance).find((i) => i.mode === 'full' && i.runner?.checkpointEveryMs !== undefined);
-  if (!inv || instance.noticeAt === undefined) return null;
-  // Where the runner would stop it: the notice seen by the watcher (at the start, if it came while booting).
-  const stop = instance.noticeAt < inv.startedAt ? inv.startedAt : instance.noticeAt + NOTICE_POLL_MS;
-  if (!inv.hang && stop >= inv.startedAt + inv.durationMs) return null; // it had finished by then
+  const stop = inv ? watcherStopAt(instance, inv) : undefined;
+  if (!inv || stop === undefined) return null;
   if (instance.terminatedBy === 'spot' && instance.terminatedAt !== undefined && instance.terminatedAt <= stop) return null; // spot was quicker than the watcher
   const saved = checkpointSaves(sim.cloud, inv, end).some((save) => save.at === stop);
   return { progressSeconds: seconds(progressAt(sim.cloud, inv, stop)), saved };

@@ -64,7 +64,7 @@ export function objectBody(account: SimulatedAccount, bucket: string, key: strin
     const uri = `s3://${bucket}/${key.slice(0, -PROGRESS_FILE.length)}`;
     const inv = account.invocations.find((i) => i.runner?.checkpointUri === uri);
     const save = latestCheckpoint(account, uri, now);
-    if (inv && save) return String(Math.min(1, save.progressMs / plannedMs(account, inv)));
+    if (inv && save) return String(Math.min(1, save.progressMs / plannedMs(inv)));
   }
   return objectAt(account, bucket, key, now)?.body;
 }
