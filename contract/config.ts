@@ -26,6 +26,13 @@ export const PHASE_NAME = /^[A-Za-z][A-Za-z0-9]{0,39}$/;
 /** The most stages a pipeline may have. */
 export const MAX_STAGES = 20;
 
+/** The most shards a phase may have (every shard's result is kept in the pipeline's state, 256 KiB at most). */
+export const MAX_SHARDS = 100;
+/** Step Functions runs at most 40 iterations of an inline Map state at a time (developer guide, "Map state": MaxConcurrency). */
+export const MAX_SHARD_CONCURRENCY = 40;
+/** A shard name: an S3 key segment, a tag value, a metric dimension and PIPELINE_SHARD. */
+export const SHARD_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
+
 /**
  * The names the pipeline graph gives its own states (state-machines/pipeline.ts and
  * stages/parallel.ts should build them from here). A phase's task is named after the phase, and
@@ -179,6 +186,32 @@ export const phaseSchema = z
       .array(z.string({ error: 'must be a string' }).regex(/^[A-Za-z0-9._+-]{1,64}$/, { error: 'must be a command name (letters, digits and . _ + -; at most 64)' }), { error: 'must be a list of command names' })
       .max(30, { error: 'must list at most 30 tools' })
       .optional(),
+    /**
+     * Run the workload as independent shards (seed 003's per-crypto fan-out, seed 000's chunks): a
+     * list of names, or a count (named "0", "1", ...). Each shard is its own spot job with its own
+     * attempts, budget and relaunches, and sees PIPELINE_SHARD (PIPELINE_SHARD_INDEX, PIPELINE_SHARD_COUNT).
+     */
+    shards: z
+      .union(
+        [
+          int(1, MAX_SHARDS),
+          z
+            .array(z.string({ error: 'must be a string' }).regex(SHARD_NAME, { error: 'must be a shard name: letters, digits, _ and -, starting with a letter or digit (at most 32)' }))
+            .min(1, { error: 'must list at least one shard' })
+            .max(MAX_SHARDS, { error: `must list at most ${MAX_SHARDS} shards` })
+            .refine((xs) => new Set(xs).size === xs.length, { error: 'must not repeat a shard name' }),
+        ],
+        { error: `must be a number of shards (1-${MAX_SHARDS}) or a list of shard names` },
+      )
+      .optional(),
+    /** With shards: how many run at once (default all, at most 40: Step Functions runs up to 40 iterations of an inline Map at a time). */
+    maxConcurrency: int(1, MAX_SHARD_CONCURRENCY).optional(),
+    /** With shards: how many may fail while the phase still succeeds, a count or a percentage of the shards ("20%"); default 0. */
+    toleratedFailures: z
+      .union([int(0, MAX_SHARDS), z.string().regex(/^[0-9]{1,3}(\.[0-9]{1,2})?%$/, { error: 'must be a percentage such as "20%"' }).refine((p) => parseFloat(p) <= 100, { error: 'must be a percentage of at most 100%' })], {
+        error: 'must be a number of shards or a percentage such as "20%"',
+      })
+      .optional(),
   })
   .strict();
 
@@ -244,7 +277,7 @@ export type BuildSource = z.output<typeof buildSourceSchema>;
  * list the artifact in `artifacts` get it downloaded and verified before their workload.
  */
 export const buildStageSchema = phaseSchema
-  .omit({ workloadCommand: true })
+  .omit({ workloadCommand: true, shards: true, maxConcurrency: true, toleratedFailures: true })
   .extend({
     kind: z.literal('build'),
     /** The artifact this stage makes. */
@@ -483,6 +516,7 @@ export const pipelineConfigSchema = z
         }
       }
     });
+    checkShards(config, seen, ctx);
     checkGates(config, seen, ctx);
     // Build stages: each artifact made once; every artifact a phase lists made by a build before it;
     // a commit parameter declared; the build's own states named apart from every phase.
@@ -521,6 +555,49 @@ export const pipelineConfigSchema = z
     });
   });
 
+/** The members of every phase and parallel stage, with the path of each in the config. */
+function phaseMembers(config: { phases: Stage[] }): { p: PhaseConfig; path: (string | number)[] }[] {
+  return config.phases.flatMap((stage, stageIndex) => {
+    if (stage.kind === 'parallel') return stage.parallel.map((p, i) => ({ p, path: [stageIndex, 'parallel', i] }));
+    if (stage.kind === 'phase') return [{ p: stage, path: [stageIndex] }];
+    return [];
+  });
+}
+
+/**
+ * The checks of sharded phases: maxConcurrency and toleratedFailures only with shards, fewer
+ * tolerated failures than shards, and the states a sharded phase adds named apart from every other state.
+ */
+function checkShards(config: { phases: Stage[] }, seen: ReadonlyMap<string, number>, ctx: z.RefinementCtx): void {
+  const taken = new Map<string, string>([...seen.keys()].map((name) => [name, `phase ${name}`]));
+  for (const b of buildStages(config)) for (const state of buildStateNames(b.name)) taken.set(state, `build ${b.name}`);
+  for (const g of gateStages(config)) for (const state of [g.name, ...gateStateNames(g.name)]) taken.set(state, `gate ${g.name}`);
+  for (const { p, path } of phaseMembers(config)) {
+    const names = shardNames(p);
+    if (!names) {
+      for (const field of ['maxConcurrency', 'toleratedFailures'] as const) {
+        if (p[field] !== undefined) ctx.addIssue({ code: 'custom', path: ['phases', ...path, field], message: `phase ${p.name}: goes with shards (the phase names none)` });
+      }
+      continue;
+    }
+    const tolerated = toleratedShardFailures(p);
+    if (tolerated >= names.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['phases', ...path, 'toleratedFailures'],
+        message: `phase ${p.name}: tolerates ${tolerated} failed shard(s) of ${names.length}; it must be fewer than the shards, or the phase could succeed with none done`,
+      });
+    }
+    for (const state of shardStateNames(p.name)) {
+      const other = taken.get(state);
+      if (other !== undefined && other !== `phase ${p.name}`) {
+        ctx.addIssue({ code: 'custom', path: ['phases', ...path, 'name'], message: `sharded phase ${p.name} names a state ${state}, which ${other} also uses; rename one` });
+      }
+      taken.set(state, `sharded phase ${p.name}`);
+    }
+  }
+}
+
 /** The checks of gate stages: a candidate phase that runs before the gate, and names apart from every other state. */
 function checkGates(config: { phases: Stage[] }, seen: ReadonlyMap<string, number>, ctx: z.RefinementCtx): void {
   const taken = new Set([...seen.keys(), ...buildStages(config).flatMap((b) => [...buildStateNames(b.name)])]);
@@ -532,6 +609,10 @@ function checkGates(config: { phases: Stage[] }, seen: ReadonlyMap<string, numbe
     }
     const at = seen.get(stage.candidate);
     const isBuild = buildStages(config).some((b) => b.name === stage.candidate);
+    const candidate = phaseMembers(config).find(({ p }) => p.name === stage.candidate)?.p;
+    if (candidate?.shards !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['phases', stageIndex, 'candidate'], message: `names sharded phase ${stage.candidate}: a gate compares the one metrics file of an unsharded phase` });
+    }
     if (at === undefined || at >= stageIndex || isBuild) {
       ctx.addIssue({ code: 'custom', path: ['phases', stageIndex, 'candidate'], message: `must name a phase that runs before gate ${stage.name} (got ${JSON.stringify(stage.candidate)})` });
     }
@@ -611,8 +692,10 @@ export function allPhases(config: Pick<PipelineConfig, 'phases'>): PhaseConfig[]
  * the waits it runs with: see phaseWaits).
  */
 export const phaseSpecSchema = phaseSchema
-  .omit({ code: true })
+  .omit({ code: true, shards: true, maxConcurrency: true, toleratedFailures: true })
   .extend({
+    /** Set in the execution of one shard of a sharded phase: its name, its place in the list and how many there are. */
+    shard: z.object({ name: z.string().regex(SHARD_NAME), index: int(0, MAX_SHARDS - 1), count: int(1, MAX_SHARDS) }).strict().optional(),
     subnetIds: phaseSchema.shape.subnetIds.unwrap(),
     cleanupMarginSeconds: int(60, 3600),
     pipelineName: z.string().min(1),
@@ -665,7 +748,7 @@ export function toPhaseSpec(
   pipeline: { subnetIds: string[]; cleanupMarginSeconds: number; pipelineName: string },
   data: Pick<PhaseSpec, 'codeAsset' | 'instanceProfileArn' | 'build'> = {},
 ): PhaseSpec {
-  const { kind: _kind, code: _code, ...config } = phase;
+  const { kind: _kind, code: _code, shards: _shards, maxConcurrency: _maxConcurrency, toleratedFailures: _tolerated, ...config } = phase;
   // A GPU phase's preflight (and every run) checks the driver is there.
   const gpu = phase.instanceTypes.some(isGpuInstanceType);
   const tools = gpu && !(phase.tools ?? []).includes('nvidia-smi') ? [...(phase.tools ?? []), 'nvidia-smi'] : phase.tools;
@@ -676,4 +759,48 @@ export function toPhaseSpec(
 export function launchProfile(image: NonNullable<PhaseConfig['image']>): NonNullable<PhaseSpec['launch']> {
   const imageId = image.ami ?? `resolve:ssm:${image.ssmParameter ?? AL2023_PARAMETER[image.architecture]}`;
   return { imageId, rootDeviceName: image.rootDeviceName, ...(image.rootVolumeGiB ? { rootVolumeGiB: image.rootVolumeGiB } : {}) };
+}
+
+/** The shard names of a phase (a count n names them "0".."n-1"), or undefined for a phase that is not sharded. */
+export function shardNames(phase: Pick<PhaseConfig, 'shards'>): string[] | undefined {
+  if (phase.shards === undefined) return undefined;
+  return typeof phase.shards === 'number' ? Array.from({ length: phase.shards }, (_, i) => String(i)) : [...phase.shards];
+}
+
+/** How many shards of a sharded phase may fail while it succeeds: a count, or a percentage of the shards rounded down. */
+export function toleratedShardFailures(phase: Pick<PhaseConfig, 'shards' | 'toleratedFailures'>): number {
+  const count = shardNames(phase)?.length ?? 0;
+  const tolerated = phase.toleratedFailures ?? 0;
+  return typeof tolerated === 'number' ? tolerated : Math.floor((count * parseFloat(tolerated)) / 100 + 1e-9);
+}
+
+/** How many shards run at once: maxConcurrency, or every shard (at most MAX_SHARD_CONCURRENCY). */
+export function shardConcurrency(phase: Pick<PhaseConfig, 'shards' | 'maxConcurrency'>): number {
+  const count = shardNames(phase)?.length ?? 1;
+  return Math.min(phase.maxConcurrency ?? count, count, MAX_SHARD_CONCURRENCY);
+}
+
+/**
+ * The states a sharded phase adds besides its Map state (named after the phase; state-machines/stages/shards.ts
+ * names them from here): the preflight choice, the two shard lists, the states of one iteration, the tally and its verdict.
+ */
+export function shardStateNames(phase: string): {
+  preflight: string; allShards: string; firstShard: string; next: string; run: string; succeeded: string; record: string; unrecorded: string; kept: string; settle: string; tally: string; settled: string; done: string;
+} & Iterable<string> {
+  const names = {
+    preflight: `${phase}Preflight?`,
+    allShards: `${phase}AllShards`,
+    firstShard: `${phase}FirstShard`,
+    next: `${phase}ShardToRun?`,
+    run: `${phase}Shard`,
+    succeeded: `${phase}ShardSucceeded`,
+    record: `${phase}ShardFailed`,
+    unrecorded: `${phase}ShardFailedUnrecorded`,
+    kept: `${phase}ShardKept`,
+    settle: `Settle${phase}Shard`,
+    tally: `Tally${phase}`,
+    settled: `${phase}ShardsSettled?`,
+    done: `${phase}ShardsDone`,
+  };
+  return { ...names, [Symbol.iterator]: () => Object.values(names)[Symbol.iterator]() };
 }

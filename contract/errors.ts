@@ -41,3 +41,6 @@ export class ArtifactMissing extends NamedError {}
 
 /** A promotion gate's metrics file is missing or malformed (the message names the file and field): nothing is promoted. */
 export class MetricsInvalid extends NamedError {}
+
+/** Shards of a sharded phase failed beyond its toleratedFailures (the message names them); their siblings ran to the end. */
+export class ShardsFailed extends NamedError {}

@@ -69,7 +69,9 @@ export const SPOT_PHASE_STATES = {
   HandleFailure: 'Task',
   'Relaunch?': 'Choice',
   RelaunchBackoff: 'Wait',
+  'ShardRelaunch?': 'Choice',
   CountRelaunch: 'Task',
+  CountShardRelaunch: 'Task',
   CountExhausted: 'Task',
   FinishPhase: 'Task',
   PhaseSucceeded: 'Succeed',
@@ -90,7 +92,7 @@ export const SPOT_PHASE_PATHS = {
   /** A loop, every pollIntervalSeconds while the workload runs. */
   poll: ['WaitForWorkload', 'PollWorkload', 'WorkloadDone?'],
   /** Once per relaunch, relaunchBackoffSeconds: from the failed attempt to the next launch's Choice (which may fail it again). */
-  relaunch: ['HandleFailure', 'Relaunch?', 'RelaunchBackoff', 'CountRelaunch', 'LaunchInstance', 'Launched?'],
+  relaunch: ['HandleFailure', 'Relaunch?', 'RelaunchBackoff', 'ShardRelaunch?', 'CountRelaunch', 'LaunchInstance', 'Launched?'],
   /** Once: the ways out, of which the worst case takes the longest. */
   ends: [
     ['HandleFailure', 'Relaunch?', 'CountExhausted', 'PhaseFailed'],

@@ -21,6 +21,13 @@ export const METRICS = {
     unit: 'Count',
     description: 'a spot interruption absorbed by relaunching the phase on fresh capacity',
   }),
+  /** The same metric for a shard of a sharded phase: its datum carries the shard too. */
+  spotInterruptionRetryByShard: metric({
+    name: 'SpotInterruptionRetry',
+    dimensions: ['Phase', 'Shard', 'Reason'],
+    unit: 'Count',
+    description: 'a spot interruption absorbed by relaunching a shard of the phase on fresh capacity',
+  }),
   /** One datum when a phase gives up after spot interruptions (its budget cannot hold another attempt). */
   spotRetryBudgetExhausted: metric({
     name: 'SpotRetryBudgetExhausted',

@@ -8,8 +8,8 @@
  * pipeline's prefixes only:
  *
  *   <pipelineName>/artifacts/<name>/<version>                              build outputs, read by phases
- *   <pipelineName>/runs/<runDate>/<execution>/<phase>/...                  a phase's outputs, kept runRetentionDays
- *   <pipelineName>/checkpoints/<runDate>/<pipelineExecution>/<phase>/...   a phase's checkpoint, kept checkpointRetentionDays
+ *   <pipelineName>/runs/<runDate>/<execution>/<phase>/[<shard>/]...                  a phase's (shard's) outputs, kept runRetentionDays
+ *   <pipelineName>/checkpoints/<runDate>/<pipelineExecution>/<phase>/[<shard>/]...   a phase's (shard's) checkpoint, kept checkpointRetentionDays
  *   <pipelineName>/sources/<key>                                           build sources you upload (a build stage's s3 source)
  *   <pipelineName>/production/<gate>/...                                   what a promotion gate promoted (the production model)
  *   <pipelineName>/promotions/<runDate>/<gate>.json                        each gate decision, with every rule's values
@@ -58,21 +58,22 @@ export const runPrefix = (pipeline: string, date: string, execution: string): st
 
 /**
  * Where one phase execution uploads its outputs (on failure too):
- * `<pipelineName>/runs/<runDate>/<execution>/<phase>/`. `execution` is the pipeline execution's
+ * `<pipelineName>/runs/<runDate>/<execution>/<phase>/`, and each shard of a sharded phase under
+ * it, in `<phase>/<shard>/`. `execution` is the pipeline execution's
  * name, so later phases of the same run find earlier phases' outputs next to theirs.
  * Expires after `storage.runRetentionDays`.
  */
-export const runOutputPrefix = (pipeline: string, date: string, execution: string, phase: string): string =>
-  `${runPrefix(pipeline, date, execution)}${segment('phase', phase)}/`;
+export const runOutputPrefix = (pipeline: string, date: string, execution: string, phase: string, shard?: string): string =>
+  `${runPrefix(pipeline, date, execution)}${segment('phase', phase)}/${shard === undefined ? '' : `${segment('shard', shard)}/`}`;
 
 /**
  * The checkpoint of one phase in one pipeline execution:
- * `<pipelineName>/checkpoints/<runDate>/<pipelineExecution>/<phase>/`. Every attempt of the phase
+ * `<pipelineName>/checkpoints/<runDate>/<pipelineExecution>/<phase>/` (a shard's in `<phase>/<shard>/`). Every attempt of the phase
  * in that execution (relaunches after a spot interruption, a redrive) gets the same location, so a
  * relaunch resumes from the last save. Expires after `storage.checkpointRetentionDays`.
  */
-export const checkpointPrefix = (pipeline: string, date: string, pipelineExecution: string, phase: string): string =>
-  `${areaPrefix(pipeline, 'checkpoints')}${runDate(date)}/${segment('pipelineExecution', pipelineExecution)}/${segment('phase', phase)}/`;
+export const checkpointPrefix = (pipeline: string, date: string, pipelineExecution: string, phase: string, shard?: string): string =>
+  `${areaPrefix(pipeline, 'checkpoints')}${runDate(date)}/${segment('pipelineExecution', pipelineExecution)}/${segment('phase', phase)}/${shard === undefined ? '' : `${segment('shard', shard)}/`}`;
 
 /**
  * One built artifact: `<pipelineName>/artifacts/<name>/<version>`. Written once per version (the

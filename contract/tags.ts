@@ -8,6 +8,8 @@ export const TAG = {
   run: 'spot-pipeline:run',
   phase: 'spot-pipeline:phase',
   attempt: 'spot-pipeline:attempt',
+  /** The shard of a sharded phase (config `shards`). */
+  shard: 'spot-pipeline:shard',
   /** How many times the pipeline execution had been redriven when the instance launched ($$.Execution.RedriveCount). */
   redrive: 'spot-pipeline:redrive',
 } as const;

@@ -40,6 +40,10 @@ export const DATA_ENV_PATTERNS = {
   PIPELINE_BUILD_GIT_URL: /^(https:\/\/|ssh:\/\/|git@)[A-Za-z0-9._~:/?#@!$&()*+,;=%-]{3,500}$/,
   PIPELINE_BUILD_SOURCE_URI: S3_URI,
   PIPELINE_TOOLS: /^[A-Za-z0-9._+-]{1,64}( [A-Za-z0-9._+-]{1,64})*$/,
+  /** The shard of a sharded phase (config `shards`): its name, its 0-based place in the list, and how many shards the phase has. */
+  PIPELINE_SHARD: /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/,
+  PIPELINE_SHARD_INDEX: /^(0|[1-9][0-9]{0,2})$/,
+  PIPELINE_SHARD_COUNT: /^[1-9][0-9]{0,2}$/,
   PIPELINE_SECRETS: /^[A-Z_][A-Z0-9_]*\|(ssm:|secretsmanager:)[A-Za-z0-9/_+=.@-]+(\n[A-Z_][A-Z0-9_]*\|(ssm:|secretsmanager:)[A-Za-z0-9/_+=.@-]+)*$/,
 } as const;
 

@@ -39,6 +39,7 @@ function buildEnv(bucket: string, phase: PhaseSpec, run: RunContext): DataEnv {
 
 export function phaseDataEnv(bucket: string, phase: PhaseSpec, run: RunContext): DataEnv {
   const s3 = (key: string) => `s3://${bucket}/${key}`;
+  const { shard } = phase;
   const artifacts = artifactLines(phase, run);
   const secrets = Object.entries(phase.secrets ?? {}).map(([env, source]) => {
     const parsed = parseSecretSource(source);
@@ -46,9 +47,10 @@ export function phaseDataEnv(bucket: string, phase: PhaseSpec, run: RunContext):
     return `${env}|${parsed.service}:${parsed.name}`;
   });
   return {
-    PIPELINE_OUTPUT_URI: s3(runOutputPrefix(phase.pipelineName, run.runDate, run.pipelineExecution, phase.name)),
+    PIPELINE_OUTPUT_URI: s3(runOutputPrefix(phase.pipelineName, run.runDate, run.pipelineExecution, phase.name, shard?.name)),
     PIPELINE_RUN_URI: s3(runPrefix(phase.pipelineName, run.runDate, run.pipelineExecution)),
-    ...(run.mode === 'full' ? { PIPELINE_CHECKPOINT_URI: s3(checkpointPrefix(phase.pipelineName, run.runDate, run.pipelineExecution, phase.name)) } : {}),
+    ...(run.mode === 'full' ? { PIPELINE_CHECKPOINT_URI: s3(checkpointPrefix(phase.pipelineName, run.runDate, run.pipelineExecution, phase.name, shard?.name)) } : {}),
+    ...(shard ? { PIPELINE_SHARD: shard.name, PIPELINE_SHARD_INDEX: String(shard.index), PIPELINE_SHARD_COUNT: String(shard.count) } : {}),
     ...(phase.codeAsset ? { PIPELINE_CODE_URI: phase.codeAsset.uri, PIPELINE_CODE_SHA256: phase.codeAsset.sha256 } : {}),
     ...(secrets.length > 0 ? { PIPELINE_SECRETS: secrets.join('\n') } : {}),
     ...(phase.tools && phase.tools.length > 0 ? { PIPELINE_TOOLS: phase.tools.join(' ') } : {}),

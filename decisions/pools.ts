@@ -26,3 +26,12 @@ export function poolsFrom(cursor: number, count: number): number[] {
 export function cursorAfter(poolIndex: number, count: number): number {
   return (poolIndex + 1) % count;
 }
+
+/**
+ * Where an attempt's launch starts. Shard k of a sharded phase starts its first attempt at pool k
+ * (wrapping), so the shards spread over the subnets (and their AZs) and the instance types
+ * instead of all asking one pool first; later attempts go on from the cursor HandleFailure left.
+ */
+export function firstPoolCursor(cursor: number, attempt: number, shardIndex: number | undefined): number {
+  return attempt === 1 && shardIndex !== undefined ? cursor + shardIndex : cursor;
+}

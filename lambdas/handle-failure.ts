@@ -31,8 +31,8 @@ const s3 = new S3Client(CLIENT_CONFIG);
  * The fraction of its work the workload reported done in its last checkpoint, or undefined
  * (none saved, none reported, or S3 would not say: the relaunch then asks for a whole attempt).
  */
-async function savedProgress(client: S3Send, bucket: string, phase: string, pipelineName: string, run: RunContext, mayRetry: boolean): Promise<number | undefined> {
-  const key = `${checkpointPrefix(pipelineName, run.runDate, run.pipelineExecution, phase)}${PROGRESS_FILE}`;
+async function savedProgress(client: S3Send, bucket: string, phase: string, shard: string | undefined, pipelineName: string, run: RunContext, mayRetry: boolean): Promise<number | undefined> {
+  const key = `${checkpointPrefix(pipelineName, run.runDate, run.pipelineExecution, phase, shard)}${PROGRESS_FILE}`;
   try {
     const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     const text = (await out.Body?.transformToString()) ?? '';
@@ -58,7 +58,7 @@ export async function handleFailure(clients: { ec2: Ec2Send; s3: S3Send }, env: 
   const { terminated } = await terminateOrLeaveToSafetyNet(clients.ec2, execution.id, { instanceId: job.instance?.id, attempt: job.attempt }, mayRetryTask(now, deadlineMs));
 
   // 2. Relaunch, or fail loud. After an interruption, the work its checkpoint saved counts.
-  const progress = job.failure.kind === 'interruption' && run.mode === 'full' ? await savedProgress(clients.s3, env.PIPELINE_BUCKET, phase.name, phase.pipelineName, run, mayRetryTask(Date.now(), deadlineMs)) : undefined;
+  const progress = job.failure.kind === 'interruption' && run.mode === 'full' ? await savedProgress(clients.s3, env.PIPELINE_BUCKET, phase.name, phase.shard?.name, phase.pipelineName, run, mayRetryTask(Date.now(), deadlineMs)) : undefined;
   const answer = decideAfterFailure({ phase, job, nowMs: now, deadlineMs, savedProgress: progress });
   logger.info('attempt ended', { phase: phase.name, ...answer.record, terminated, savedProgress: progress });
   if (answer.relaunch) {

@@ -13,7 +13,7 @@ import { TAG } from '../contract/tags';
 import { launched, launchTooLate, noCapacity, outOfTime, quotaReached } from '../decisions/attempt';
 import { isCapacityError, quotaOf } from '../decisions/classify';
 import { phaseDeadline, readCallsUntil } from '../decisions/phase-clock';
-import { poolOrder, poolsFrom, type Pool } from '../decisions/pools';
+import { firstPoolCursor, poolOrder, poolsFrom, type Pool } from '../decisions/pools';
 import { errorCode, isTransient, retryableUntil } from './aws/aws-errors';
 import { CLIENT_CONFIG, withCallsUntil, type Ec2Send, type SfnSend } from './aws/clients';
 import { findExecutionInstances, terminate } from './aws/instances';
@@ -53,13 +53,14 @@ export function clientToken(executionId: string, phase: string, attempt: number,
 function instanceTags(input: PhaseTaskInputIn<'launching'>): Tag[] {
   const { phase, run, execution, job, redriveCount } = input;
   return [
-    { Key: 'Name', Value: `${phase.pipelineName}-${phase.name}-attempt-${job.attempt}` },
+    { Key: 'Name', Value: `${phase.pipelineName}-${phase.name}${phase.shard ? `-${phase.shard.name}` : ''}-attempt-${job.attempt}` },
     { Key: TAG.pipeline, Value: phase.pipelineName },
     { Key: TAG.execution, Value: execution.id },
     { Key: TAG.run, Value: run.pipelineExecutionArn },
     { Key: TAG.phase, Value: phase.name },
     { Key: TAG.attempt, Value: String(job.attempt) },
     { Key: TAG.redrive, Value: String(redriveCount) },
+    ...(phase.shard ? [{ Key: TAG.shard, Value: phase.shard.name }] : []),
   ];
 }
 
@@ -140,7 +141,7 @@ export async function launchAttempt(clients: { ec2: Ec2Send; sfn: SfnSend }, env
   }
 
   const refusals: string[] = [];
-  for (const poolIndex of poolsFrom(job.poolCursor, pools.length)) {
+  for (const poolIndex of poolsFrom(firstPoolCursor(job.poolCursor, job.attempt, phase.shard?.index), pools.length)) {
     const pool = pools[poolIndex]!;
     try {
       const out = await runSpotInstance(client, env, input, pool, poolIndex);

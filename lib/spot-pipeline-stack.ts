@@ -110,6 +110,10 @@ export class SpotPipelineStack extends Stack {
         ? fn('PromotionGateFn', 'promotion-gate', 'Compare a candidate model with production and promote it when the rules pass', { environment: bucketEnv })
         : undefined;
     for (const gate of gateStages(config)) pipelineBucket.grantGate(promotionGate!.serviceRole, gate.name, gate.candidate);
+    // Sharded phases (seeds 000 and 003): the bookkeeping of their shards; no AWS permissions.
+    const shardVerdict = allPhases(config).some((p) => p.shards !== undefined)
+      ? fn('ShardVerdictFn', 'shard-verdict', 'Record, tally and settle the shards of a sharded phase')
+      : undefined;
 
     this.grantWorkerPermissions({ config, workers, launchInstance, awaitAgent, sendWorkload, pollWorkload, handleFailure, finishPhase, cleanupPhase, workloadLogs });
 
@@ -157,6 +161,7 @@ export class SpotPipelineStack extends Stack {
       dataFor: (phase) => phaseData.get(phase.name) ?? {},
       checkArtifact,
       promotionGate,
+      shardVerdict,
     });
     this.pipeline = new sfn.StateMachine(this, 'Pipeline', {
       stateMachineName: config.pipelineName,
@@ -173,7 +178,7 @@ export class SpotPipelineStack extends Stack {
     });
 
     this.acknowledgeStateMachineGrants(this.spotPhase, [launchInstance, awaitAgent, sendWorkload, pollWorkload, handleFailure, finishPhase, cleanupPhase]);
-    this.acknowledgeStateMachineGrants(this.pipeline, [validateInput, ...(checkArtifact ? [checkArtifact] : []), ...(promotionGate ? [promotionGate] : [])], this.spotPhase);
+    this.acknowledgeStateMachineGrants(this.pipeline, [validateInput, ...[checkArtifact, promotionGate, shardVerdict].filter((f) => f !== undefined)], this.spotPhase);
     // The gates' ModelPromoted data, put by the pipeline state machine itself.
     if (promotionGate) this.pipeline.addToRolePolicy(metricsStatement(config.metricNamespace));
 

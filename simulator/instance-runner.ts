@@ -121,7 +121,7 @@ export function startRunner(account: SimulatedAccount, instance: SimInstance, co
     }
   }
   // 3. the checkpoint, for a workload that checkpoints
-  const every = mode === 'full' ? account.phasePlan(instance.phase).checkpointEveryMinutes : undefined;
+  const every = mode === 'full' ? account.phasePlan(instance.phase, instance.shard).checkpointEveryMinutes : undefined;
   const checkpointEveryMs = every === undefined ? undefined : every * MINUTE;
   const resumedFromMs = checkpointEveryMs !== undefined && base.checkpointUri ? (latestCheckpoint(account, base.checkpointUri, now)?.progressMs ?? 0) : 0;
   // A build: what it will upload when it succeeds.
@@ -272,6 +272,6 @@ export function uploadedOutputs(account: SimulatedAccount, inv: SimInvocation, e
   const files: Record<string, string> =
     inv.mode === 'preflight'
       ? { 'preflight-probe.txt': `preflight ok ${new Date(ended.endedAt).toISOString()}\n` }
-      : Object.fromEntries(Object.entries(account.phasePlan(inv.phase).writes ?? {}).map(([name, content]) => [name, typeof content === 'string' ? content : `${JSON.stringify(content, null, 2)}\n`]));
+      : Object.fromEntries(Object.entries(account.phasePlan(inv.phase, inv.shard).writes ?? {}).map(([name, content]) => [name, typeof content === 'string' ? content : `${JSON.stringify(content, null, 2)}\n`]));
   return Object.entries(files).map(([name, body]) => ({ key: `${objectKey(prefix)}${name}`, body, at: ended.endedAt! }));
 }

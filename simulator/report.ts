@@ -4,7 +4,7 @@
  * scenario.
  */
 import { SHA256_METADATA } from '../contract/artifacts';
-import { allPhases, buildStages, buildStateNames, gateStages } from '../contract/config';
+import { allPhases, buildStages, buildStateNames, gateStages, shardNames, shardStateNames, type PhaseConfig } from '../contract/config';
 import { STORAGE_PREFIXES } from '../contract/storage';
 import type { Simulation } from './run';
 import { EVENTS_PER_STATE, EVENTS_PER_TASK_RETRY, EXECUTION_EVENTS, type StateType } from '../contract/history';
@@ -12,7 +12,7 @@ import { TAG } from '../contract/tags';
 import type { SimInstance } from './services/account';
 import { invocationStatus } from './services/ssm';
 import { builtArtifact, checkpointSaves, progressAt, stoppedOnNoticeAt, uploadedOutputs, watcherStopAt, workLostMs } from './instance-runner';
-import { phaseOf, type SimExecution } from './step-functions';
+import { phaseOf, shardOf, type SimExecution } from './step-functions';
 
 /** What the workload did on an instance, as the simulated cloud recorded it (never the pipeline's label). */
 export type WorkloadFact =
@@ -91,6 +91,25 @@ export interface PhaseReport {
   relaunches: number;
   /** Extension: each phase execution's duration in seconds (a redrive runs the phase in a new one). */
   runs: { execution: string; seconds: number; status: string; error: string | null; stoppedWhileLaunching: boolean }[];
+  /** v2: a sharded phase's shards, in the config's order (absent for a phase without shards). */
+  shards?: ShardReport[];
+}
+
+/** One shard of a sharded phase, from its own SpotPhase executions (a redrive runs a failed shard in a new one). */
+export interface ShardReport {
+  name: string;
+  /** NOT_RUN: no execution of the shard started (a preflight runs the first shard only). */
+  status: 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT' | 'RUNNING' | 'NOT_RUN';
+  attempts: number;
+  /** Instances launched for the shard. */
+  launches: number;
+  interruptions: number;
+  /** Seconds its executions ran, summed. */
+  seconds: number;
+  budgetSeconds: number;
+  error: string | null;
+  /** Extension: the shard's executions, in order (more than one after a redrive re-ran it). */
+  executions: string[];
 }
 
 export interface SimulationReport {
@@ -283,6 +302,26 @@ export function historyEvents(execution: SimExecution): number {
   return count;
 }
 
+/** Each shard of a sharded phase, from its executions and what the simulated EC2 recorded of them. */
+function shardsOf(phase: PhaseConfig, runs: readonly SimExecution[], perRun: readonly LaunchReport[][], endedAt: number): ShardReport[] {
+  return shardNames(phase)!.map((name) => {
+    const own = runs.map((run, i) => ({ run, launches: perRun[i]! })).filter(({ run }) => shardOf(run) === name);
+    const last = own.at(-1)?.run;
+    const launches = own.flatMap((o) => o.launches);
+    return {
+      name,
+      status: last ? last.status : 'NOT_RUN',
+      attempts: launches.length,
+      launches: launches.filter((l) => l.instanceId !== null).length,
+      interruptions: launches.filter((l) => l.outcome === 'interrupted' || l.outcome === 'capacity-exhausted').length,
+      seconds: own.reduce((sum, { run }) => sum + seconds((run.stoppedAt ?? endedAt) - run.startedAt), 0),
+      budgetSeconds: phase.budgetSeconds,
+      error: last && last.status !== 'SUCCEEDED' ? (last.error ?? last.status) : null,
+      executions: own.map(({ run }) => run.name),
+    };
+  });
+}
+
 export function buildReport(sim: Simulation): SimulationReport {
   const t0 = sim.pipelineRuns[0]!.startedAt;
   const end = sim.instancesGoneAt ?? sim.endedAt;
@@ -298,6 +337,7 @@ export function buildReport(sim: Simulation): SimulationReport {
     const names = build ? buildStateNames(build.name) : undefined;
     const stageFailed = names !== undefined && sim.pipeline.status !== 'SUCCEEDED' && (enteredNotExited(sim.pipeline, names.check) || enteredNotExited(sim.pipeline, names.record));
     const ownError = stageFailed ? { error: sim.pipeline.error ?? sim.pipeline.status, cause: sim.pipeline.cause ?? null } : undefined;
+    if (shardNames(phase)) return shardedPhaseReport(sim, phase, runs, perRun);
     return {
       name: phase.name,
       kind: build ? ('build' as const) : ('phase' as const),
@@ -349,6 +389,46 @@ export function buildReport(sim: Simulation): SimulationReport {
     gates: gatesOf(sim),
     artifacts,
     outputs: uploadedObjects(sim, t0, end),
+  };
+}
+
+/**
+ * A sharded phase: SUCCEEDED once a run of the pipeline got past its shards (its ShardsDone state),
+ * FAILED when the pipeline stopped inside them, NOT_RUN before; its seconds span its first shard's
+ * start to its last shard's end, and its shards are reported one by one.
+ */
+function shardedPhaseReport(sim: Simulation, phase: PhaseConfig, runs: SimExecution[], perRun: LaunchReport[][]): PhaseReport {
+  const end = sim.instancesGoneAt ?? sim.endedAt;
+  const launches = perRun.flat();
+  const names = shardStateNames(phase.name);
+  const done = sim.pipelineRuns.some((run) => run.events.some((e) => e.type === 'StateEntered' && e.state?.name === names.done));
+  const failedHere = !done && runs.length > 0 && sim.pipeline.status !== 'RUNNING' && sim.pipeline.status !== 'SUCCEEDED';
+  const shards = shardsOf(phase, runs, perRun, sim.endedAt);
+  const failedShards = shards.filter((sh) => sh.status !== 'SUCCEEDED' && sh.status !== 'NOT_RUN' && sh.status !== 'RUNNING');
+  const pipelineSaysHere = failedHere && (sim.pipeline.cause ?? '').includes(`phase ${phase.name}:`);
+  const start = Math.min(...runs.map((r) => r.startedAt));
+  const stop = Math.max(...runs.map((r) => r.stoppedAt ?? sim.endedAt));
+  return {
+    name: phase.name,
+    kind: 'phase',
+    status: runs.length === 0 ? 'NOT_RUN' : done ? 'SUCCEEDED' : failedHere ? 'FAILED' : 'NOT_RUN',
+    attempts: launches.length,
+    launches,
+    interruptions: launches.filter((l) => l.outcome === 'interrupted' || l.outcome === 'capacity-exhausted').length,
+    seconds: runs.length === 0 ? 0 : seconds(stop - start),
+    budgetSeconds: phase.budgetSeconds,
+    error: failedHere ? (pipelineSaysHere ? (sim.pipeline.error ?? null) : (failedShards[0]?.error ?? sim.pipeline.error ?? null)) : null,
+    cause: failedHere ? (pipelineSaysHere ? (sim.pipeline.cause ?? null) : failedShards.map((sh) => `${sh.name}: ${sh.error}`).join('; ') || null) : null,
+    workLostSeconds: workLost(sim, runs, end),
+    relaunches: perRun.reduce((n, run) => n + Math.max(0, run.length - 1), 0),
+    runs: runs.map((run) => ({
+      execution: run.name,
+      seconds: seconds((run.stoppedAt ?? sim.endedAt) - run.startedAt),
+      status: run.status,
+      error: run.status === 'SUCCEEDED' ? null : (run.error ?? run.status),
+      stoppedWhileLaunching: run.status !== 'SUCCEEDED' && enteredNotExited(run, 'LaunchInstance'),
+    })),
+    shards,
   };
 }
 

@@ -7,12 +7,12 @@ import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import FakeTimers from '@sinonjs/fake-timers';
 import { loadPipelineConfig } from '../lib/config/load';
-import { allPhases, buildStages, gateStages, type PipelineConfig } from '../contract/config';
+import { allPhases, buildStages, gateStages, shardNames, type PipelineConfig } from '../contract/config';
 import { productionPrefix } from '../contract/storage';
 import { SimulatedEventBus } from './event-bus';
 import { deployedFunctions, SimulatedLambda } from './lambda-runtime';
 import { installLongTimers } from './long-timers';
-import { checkScenarioArtifacts, checkScenarioGates, checkScenarioHandlers, checkScenarioPhases, type Scenario } from './scenario';
+import { checkScenarioArtifacts, checkScenarioGates, checkScenarioHandlers, checkScenarioPhases, checkScenarioShards, type Scenario } from './scenario';
 import { routeSdkToAccount } from './sdk-interceptor';
 import { handleCall, type ServiceName } from './services';
 import { SimulatedAccount } from './services/account';
@@ -95,6 +95,10 @@ export async function runSimulation(scenario: Scenario, options: SimulationOptio
   );
   checkScenarioArtifacts(scenario, artifactNames(config));
   checkScenarioGates(scenario, gateStages(config).map((g) => g.name));
+  checkScenarioShards(scenario, (name) => {
+    const phase = allPhases(config).find((p) => p.name === name);
+    return phase ? shardNames(phase) : undefined;
+  });
   const deployment = options.deployment ?? synthDeployment(config);
   const { template } = deployment;
   const [lt] = resourcesOfType(template, 'AWS::EC2::LaunchTemplate');

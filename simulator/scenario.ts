@@ -191,7 +191,7 @@ export const artifactPlanSchema = z
   .strict();
 export type ArtifactPlan = z.output<typeof artifactPlanSchema>;
 
-export const phasePlanSchema = z
+const phasePlanFields = z
   .object({
     workloadMinutes: minutes('how long the workload runs', { positive: true }).optional(),
     exitCode: exitCode.optional(),
@@ -207,6 +207,15 @@ export const phasePlanSchema = z
     writes: ownRecord(z.unknown(), {
       error: 'must map file names (e.g. "metrics.json") to their JSON content',
       key: (key) => (/^[A-Za-z0-9._-]{1,100}$/.test(key) && key !== '.' && key !== '..' ? undefined : 'must be a file name of letters, digits, . _ - (at most 100)'),
+    }).optional(),
+  })
+  .strict();
+/** v2: a phase's plan; a sharded phase's `shards` plan single shards (same fields), each over the phase's plan. */
+export const phasePlanSchema = phasePlanFields
+  .extend({
+    shards: ownRecord(phasePlanFields, {
+      error: 'must map shard names to shard plans',
+      key: (key) => (/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/.test(key) ? undefined : 'must be a shard name'),
     }).optional(),
   })
   .strict();
@@ -261,19 +270,23 @@ export const scenarioSchema = z
   .strict()
   .superRefine((scenario, ctx) => {
     if (scenario.allowUnknownCodes) return;
-    for (const [phase, plan] of Object.entries(scenario.phases ?? {})) {
+    const plans = Object.entries(scenario.phases ?? {}).flatMap(([phase, plan]) => [
+      { path: ['phases', phase], plan },
+      ...Object.entries(plan.shards ?? {}).map(([shard, shardPlan]) => ({ path: ['phases', phase, 'shards', shard], plan: shardPlan })),
+    ]);
+    for (const { path: at, plan } of plans) {
       (plan.attempts ?? []).forEach((attempt, i) => {
         if (typeof attempt.spotStatus === 'string' && !SPOT_REQUEST_STATUS_CODES.includes(attempt.spotStatus)) {
           ctx.addIssue({
             code: 'custom',
-            path: ['phases', phase, 'attempts', i, 'spotStatus'],
+            path: [...at, 'attempts', i, 'spotStatus'],
             message: `"${attempt.spotStatus}" is not a spot request status code EC2 documents (e.g. instance-terminated-no-capacity, marked-for-termination); set "allowUnknownCodes": true to use it anyway`,
           });
         }
         if (typeof attempt.stateReason === 'string' && !STATE_REASON_CODES.includes(attempt.stateReason)) {
           ctx.addIssue({
             code: 'custom',
-            path: ['phases', phase, 'attempts', i, 'stateReason'],
+            path: [...at, 'attempts', i, 'stateReason'],
             message: `"${attempt.stateReason}" is not a StateReason code EC2 documents (e.g. Server.SpotInstanceTermination); set "allowUnknownCodes": true to use it anyway`,
           });
         }
@@ -320,6 +333,17 @@ export function checkScenarioPhases(scenario: Scenario, phaseNames: readonly str
       `Invalid scenario:\n${unknown.map((n) => `${formatPath(['phases', n])}: no such phase in the pipeline config (phases: ${phaseNames.join(', ')})`).join('\n')}`,
     );
   }
+}
+
+/** Scenario shard plans must name shards of a sharded phase (`shards` of each phase, undefined for an unsharded one). */
+export function checkScenarioShards(scenario: Scenario, shardsOf: (phase: string) => readonly string[] | undefined): void {
+  const problems = Object.entries(scenario.phases ?? {}).flatMap(([phase, plan]) => {
+    const names = shardsOf(phase);
+    return Object.keys(plan.shards ?? {})
+      .filter((shard) => !names?.includes(shard))
+      .map((shard) => `${formatPath(['phases', phase, 'shards', shard])}: ${names ? `no such shard of ${phase} (shards: ${names.join(', ')})` : `${phase} is not a sharded phase (its config names no shards)`}`);
+  });
+  if (problems.length > 0) throw new ScenarioError(`Invalid scenario:\n${problems.join('\n')}`);
 }
 
 /** Scenario artifacts must be artifacts of the pipeline: `code` when a phase has a code directory. */

@@ -87,6 +87,11 @@ export function phaseOf(execution: SimExecution): string | undefined {
   return (execution.input as { phase?: { name?: string } } | null)?.phase?.name;
 }
 
+/** The shard a SpotPhase execution runs (its input's phase.shard.name); undefined for an unsharded phase. */
+export function shardOf(execution: SimExecution): string | undefined {
+  return (execution.input as { phase?: { shard?: { name?: string } } } | null)?.phase?.shard?.name;
+}
+
 const SYNC_START = /^arn:aws[a-z-]*:states:::states:startExecution\.sync(:2)?$/;
 const LAMBDA_ARN = /^arn:aws[a-z-]*:lambda:/;
 /** arn:aws:states:::aws-sdk:serviceName:apiAction (request-response; no .sync or token pattern). */
@@ -99,6 +104,8 @@ const SDK_INTEGRATION = /^arn:aws[a-z-]*:states:::aws-sdk:([a-z0-9]+):([a-zA-Z0-
  */
 const CARRY_PREFIX = '__sim_redrive_';
 const CARRY_RESOURCE = 'arn:aws:states:::sim:redrive-carry';
+const ROUTE_RESOURCE = 'arn:aws:states:::sim:redrive-route';
+const ROUTE_FIELD = `${CARRY_PREFIX}route`;
 const MAP_INDEX_FIELD = `${CARRY_PREFIX}index`;
 const MAP_ITEM_FIELD = `${CARRY_PREFIX}item`;
 
@@ -259,6 +266,7 @@ export class SimulatedStepFunctions {
       const resource = String(state.Resource);
       const sdk = SDK_INTEGRATION.exec(resource);
       if (resource === CARRY_RESOURCE) overrides[stateName] = async () => structuredClone(options.carry!.values.get(stateName));
+      else if (resource === ROUTE_RESOURCE) overrides[stateName] = async (params) => options.carry!.routeOnce(params as { map: string; index: number });
       else if (LAMBDA_ARN.test(resource)) overrides[stateName] = (payload) => this.lambda.invoke(resource, payload);
       else if (SYNC_START.test(resource)) overrides[stateName] = (params) => this.runChild(arn, params as Record<string, unknown>);
       else if (sdk) overrides[stateName] = (params) => this.callSdk(sdk[1]!, sdk[2]!, params);
@@ -442,6 +450,23 @@ class RedrivePlan {
   private seq = 0;
   constructor(readonly carried: ReadonlyMap<string, unknown>) {}
 
+  /** "Map[index]" -> the carry state its iteration goes to in the redriven run. */
+  readonly routes = new Map<string, string>();
+  private readonly routed = new Set<string>();
+
+  /**
+   * Where an iteration of a redriven Map state goes: to its carry state, the first time that
+   * iteration runs in this redrive; afresh ("") whenever the Map state is entered again later in
+   * the same run (a loop back to it), as Step Functions redrives the unsuccessful run of a state only.
+   */
+  routeOnce({ map, index }: { map: string; index: number }): string {
+    const key = `${map}[${index}]`;
+    const carry = this.routes.get(key);
+    if (carry === undefined || this.routed.has(key)) return '';
+    this.routed.add(key);
+    return carry;
+  }
+
   /** A fresh name for a simulator-only state. */
   name(what: string): string {
     this.seq += 1;
@@ -534,6 +559,9 @@ function redriveMap(name: string, state: StateDef, events: readonly SimEvent[], 
   if (routes.length === 0) return state;
   // Each iteration learns its index from the item selector ($$.Map.Item.Index) and is routed: to the
   // output it had, to the state it resumes at, or (by default) to the processor's start with its item.
+  // The route is taken once: entered again later in the run, the Map state runs afresh.
+  for (const r of routes) plan.routes.set(`${name}[${r.index}]`, r.next);
+  const pick = plan.name('pick');
   const route = plan.name('route');
   const unwrap = plan.name('unwrap');
   const selector = state.ItemSelector ?? state.Parameters;
@@ -544,11 +572,12 @@ function redriveMap(name: string, state: StateDef, events: readonly SimEvent[], 
     ItemSelector: itemSelector,
     ItemProcessor: {
       ...processor,
-      StartAt: route,
+      StartAt: pick,
       States: {
         ...processor.States,
         ...added,
-        [route]: { Type: 'Choice', Choices: routes.map((r) => ({ Variable: `$.${MAP_INDEX_FIELD}`, NumericEquals: r.index, Next: r.next })), Default: unwrap },
+        [pick]: { Type: 'Task', Resource: ROUTE_RESOURCE, Parameters: { map: name, [`index.$`]: `$.${MAP_INDEX_FIELD}` }, ResultPath: `$.${ROUTE_FIELD}`, Next: route },
+        [route]: { Type: 'Choice', Choices: routes.map((r) => ({ Variable: `$.${ROUTE_FIELD}`, StringEquals: r.next, Next: r.next })), Default: unwrap },
         [unwrap]: { Type: 'Pass', InputPath: `$.${MAP_ITEM_FIELD}`, Next: processor.StartAt },
       },
     },

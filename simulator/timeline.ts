@@ -8,7 +8,7 @@ import type { Simulation } from './run';
 import type { SimulationReport } from './report';
 import { buildStages, buildStateNames } from '../contract/config';
 import { checkpointSaves, RUNNER_FAILURE_MS, stoppedOnNoticeAt } from './instance-runner';
-import { phaseOf } from './step-functions';
+import { phaseOf, shardOf } from './step-functions';
 
 const clock = (ms: number, timezone: string) =>
   new Intl.DateTimeFormat('en-US', { timeZone: timezone, weekday: 'short', hour: '2-digit', minute: '2-digit', hour12: false }).format(new Date(ms));
@@ -23,7 +23,8 @@ interface Line {
 function phaseLines(sim: Simulation): Line[] {
   const lines: Line[] = [];
   for (const execution of sim.stepFunctions.executions.filter((e) => e.parentArn === sim.pipeline.arn)) {
-    const phase = phaseOf(execution) ?? '?';
+    const shard = shardOf(execution);
+    const phase = `${phaseOf(execution) ?? '?'}${shard === undefined ? '' : `[${shard}]`}`;
     lines.push({ at: execution.startedAt, text: `${pad(phase, 18)} phase started (execution ${execution.name})` });
     for (const event of execution.events) {
       if (event.type !== 'StateExited' || !event.state) continue;
@@ -164,6 +165,14 @@ export function renderTimeline(sim: Simulation, report: SimulationReport, invari
   for (const p of report.phases) {
     const used = `${Math.round(p.seconds / 60)} of ${Math.round(p.budgetSeconds / 60)} min`;
     const pools = p.launches.map((l) => `${l.pool ?? '(none)'} ${l.outcome}`).join(', ') || '-';
+    if (p.shards) {
+      out.push(`  ${pad(p.name, 18)} ${pad(p.status, 10)} ${pad(String(p.attempts), 9)} ${pad(String(p.interruptions), 14)} ${pad(`${Math.round(p.seconds / 60)} min end to end`, 22)} ${pad(`${Math.round(p.workLostSeconds / 60)} min`, 10)} ${p.shards.length} shards`);
+      for (const sh of p.shards) {
+        const shardPools = p.launches.filter((l) => sh.executions.includes(l.execution)).map((l) => `${l.pool ?? '(none)'} ${l.outcome}`).join(', ') || '-';
+        out.push(`    ${pad(`[${sh.name}]`, 16)} ${pad(sh.status, 10)} ${pad(String(sh.attempts), 9)} ${pad(String(sh.interruptions), 14)} ${pad(`${Math.round(sh.seconds / 60)} of ${Math.round(sh.budgetSeconds / 60)} min`, 22)} ${pad('', 10)} ${sh.error ? `${sh.error}; ` : ''}${shardPools}`);
+      }
+      continue;
+    }
     out.push(`  ${pad(p.name, 18)} ${pad(p.status, 10)} ${pad(String(p.attempts), 9)} ${pad(String(p.interruptions), 14)} ${pad(used, 22)} ${pad(`${Math.round(p.workLostSeconds / 60)} min`, 10)} ${pools}`);
   }
   if (report.gates.length > 0) {

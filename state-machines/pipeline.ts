@@ -25,6 +25,8 @@ export interface PipelineDefinitionProps {
   readonly checkArtifact?: IFunction;
   /** PromotionGate, when the config has gate stages. */
   readonly promotionGate?: IFunction;
+  /** ShardVerdict, when the config has sharded phases. */
+  readonly shardVerdict?: IFunction;
 }
 
 export { PHASE_TASK_SLACK_SECONDS } from './stages';
@@ -57,7 +59,7 @@ export class PipelineDefinition extends Construct {
       jitterStrategy: sfn.JitterType.FULL,
     });
 
-    const context: StageContext = { scope: this, config, spotPhase: props.spotPhase, validateInput: props.validateInput, subnetsFor: props.subnetsFor, dataFor: props.dataFor, checkArtifact: props.checkArtifact, promotionGate: props.promotionGate };
+    const context: StageContext = { scope: this, config, spotPhase: props.spotPhase, validateInput: props.validateInput, subnetsFor: props.subnetsFor, dataFor: props.dataFor, checkArtifact: props.checkArtifact, promotionGate: props.promotionGate, shardVerdict: props.shardVerdict };
     let chain: sfn.Chain = sfn.Chain.start(validate);
     config.phases.forEach((stage, index) => {
       chain = chain.next(buildStage(context, stage, index));

@@ -5,7 +5,8 @@
  *
  *   Begin -> LaunchInstance -> [WaitForAgent -> CheckAgent]* -> SendWorkload
  *         -> [WaitForWorkload -> PollWorkload]* -> FinishPhase -> PhaseSucceeded
- *   any failed attempt -> HandleFailure -> RelaunchBackoff -> CountRelaunch -> LaunchInstance   (spot, in budget)
+ *   any failed attempt -> HandleFailure -> RelaunchBackoff -> CountRelaunch -> LaunchInstance   (spot, in budget;
+ *                                                             CountShardRelaunch for a shard)
  *                                       -> CountExhausted -> PhaseFailed        (spot, out of budget)
  *                                       -> PhaseFailed                          (anything else)
  *
@@ -96,6 +97,15 @@ export class SpotPhaseDefinition extends Construct {
     const handleFailure = guarded('HandleFailure', fns.handleFailure, '$.job');
     const backoff = new sfn.Wait(this, 'RelaunchBackoff', { time: sfn.WaitTime.secondsPath('$.job.nextWaitSeconds') });
     const countRelaunch = putDatum(this, 'CountRelaunch', metrics.metricNamespace, METRICS.spotInterruptionRetry, { Phase: '$.phase.name', Reason: '$.job.verdict.reasonCode' }, COUNT_RELAUNCH_RETRY);
+    // A shard's datum carries its shard (dimension Shard) as well.
+    const countShardRelaunch = putDatum(
+      this,
+      'CountShardRelaunch',
+      metrics.metricNamespace,
+      METRICS.spotInterruptionRetryByShard,
+      { Phase: '$.phase.name', Shard: '$.phase.shard.name', Reason: '$.job.verdict.reasonCode' },
+      COUNT_RELAUNCH_RETRY,
+    );
     const countExhausted = putDatum(this, 'CountExhausted', metrics.metricNamespace, METRICS.spotRetryBudgetExhausted, { Pipeline: '$.phase.pipelineName' }, COUNT_EXHAUSTED_RETRY);
     this.metricsStatement = metricsStatement(metrics.metricNamespace);
     const finish = guarded('FinishPhase', fns.finishPhase, '$.summary');
@@ -129,8 +139,9 @@ export class SpotPhaseDefinition extends Construct {
         .when(sfn.Condition.and(sfn.Condition.isPresent('$.job.verdict.exhausted'), sfn.Condition.booleanEquals('$.job.verdict.exhausted', true)), countExhausted)
         .otherwise(failed),
     );
-    backoff.next(countRelaunch);
+    backoff.next(new sfn.Choice(this, 'ShardRelaunch?').when(sfn.Condition.isPresent('$.phase.shard'), countShardRelaunch).otherwise(countRelaunch));
     countRelaunch.addCatch(launch, { errors: ['States.ALL'], resultPath: sfn.JsonPath.DISCARD }).next(launch);
+    countShardRelaunch.addCatch(launch, { errors: ['States.ALL'], resultPath: sfn.JsonPath.DISCARD }).next(launch);
     countExhausted.addCatch(failed, { errors: ['States.ALL'], resultPath: sfn.JsonPath.DISCARD }).next(failed);
     finish.next(succeeded);
 

@@ -24,6 +24,8 @@ export interface SimInstance {
   readonly launchedAt: number;
   readonly agentOnlineAt: number;
   readonly phase: string;
+  /** The shard of a sharded phase it runs (its spot-pipeline:shard tag). */
+  readonly shard?: string;
   readonly attempt: number;
   readonly plan: AttemptPlan;
   /** The image RunInstances named (an AMI id, or resolve:ssm:<parameter>); undefined: the launch template's. */
@@ -45,6 +47,7 @@ export interface SimInvocation {
   readonly commandId: string;
   readonly instanceId: string;
   readonly phase: string;
+  readonly shard?: string;
   readonly attempt: number;
   readonly mode: 'full' | 'preflight';
   readonly startedAt: number;
@@ -151,9 +154,12 @@ export class SimulatedAccount {
     return `${prefix}${this.seq.toString(16).padStart(length, '0')}`;
   }
 
-  /** What the scenario plans for a phase. */
-  phasePlan(phase: string): PhasePlan {
-    return this.scenario.phases?.[phase] ?? {};
+  /** What the scenario plans for a phase, or for one shard of it: the shard's own plan over the phase's. */
+  phasePlan(phase: string, shard?: string): PhasePlan {
+    const plan = this.scenario.phases?.[phase] ?? {};
+    if (shard === undefined) return plan;
+    const { shards, ...base } = plan;
+    return { ...base, ...(shards && Object.hasOwn(shards, shard) ? shards[shard] : {}) };
   }
 
   // ----- views for the report ---------------------------------------------------------------

@@ -89,18 +89,20 @@ export function byId(account: SimulatedAccount, id: string): SimInstance {
 }
 
 /**
- * The plan of a launch attempt, from what the request is tagged with (phase, attempt, and the
- * pipeline's redrive count). attempts[k] of a phase is its (k+1)-th launch attempt over the
+ * The plan of a launch attempt, from what the request is tagged with (phase, shard, attempt, and
+ * the pipeline's redrive count). attempts[k] of a phase is its (k+1)-th launch attempt over the
  * whole run: in the first run that is attempt k+1; a redrive (which starts the phase over at
  * attempt 1) goes on counting from the attempts the earlier runs of the phase were tagged with.
  */
-function attemptPlan(account: SimulatedAccount, phase: string, redrive: number, attempt: number): AttemptPlan {
-  const byRedrive = account.attemptsSeen.get(phase) ?? new Map<number, number>();
-  account.attemptsSeen.set(phase, byRedrive);
+function attemptPlan(account: SimulatedAccount, phase: string, shard: string | undefined, redrive: number, attempt: number): AttemptPlan {
+  // A shard counts its own attempts (each shard is its own spot job).
+  const key = shard === undefined ? phase : `${phase}/${shard}`;
+  const byRedrive = account.attemptsSeen.get(key) ?? new Map<number, number>();
+  account.attemptsSeen.set(key, byRedrive);
   byRedrive.set(redrive, Math.max(byRedrive.get(redrive) ?? 0, attempt));
   let before = 0;
   for (const [r, highest] of byRedrive) if (r < redrive) before += highest;
-  return account.phasePlan(phase).attempts?.[before + attempt - 1] ?? {};
+  return account.phasePlan(phase, shard).attempts?.[before + attempt - 1] ?? {};
 }
 
 function describe(instance: SimInstance) {
@@ -142,7 +144,8 @@ export function runInstances(account: SimulatedAccount, input: Record<string, un
   const tags = Object.fromEntries((specs.find((s) => s.ResourceType === 'instance')?.Tags ?? []).map((t) => [t.Key!, t.Value!]));
   const phase = tags[TAG.phase] ?? '?';
   const attempt = Number(tags[TAG.attempt] ?? 1);
-  const plan = attemptPlan(account, phase, Number(tags[TAG.redrive] ?? 0), attempt);
+  const shard = tags[TAG.shard];
+  const plan = attemptPlan(account, phase, shard, Number(tags[TAG.redrive] ?? 0), attempt);
   const pool = `${instanceType}/${availabilityZone}`;
   if ((plan.unavailable ?? []).some((p) => poolMatches(p, pool))) {
     const code = plan.capacityError ?? 'InsufficientInstanceCapacity';
@@ -160,6 +163,7 @@ export function runInstances(account: SimulatedAccount, input: Record<string, un
     launchedAt: now,
     agentOnlineAt: now + (account.scenario.bootMinutes ?? 2) * MINUTE,
     phase,
+    ...(shard === undefined ? {} : { shard }),
     attempt,
     plan,
     instanceProfileArn: profile,

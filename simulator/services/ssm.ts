@@ -66,7 +66,7 @@ export function invocationStatus(account: SimulatedAccount, inv: SimInvocation, 
 /** Which streams the workload prints its progress to (scenario phase plan `output`). */
 export function outputStreams(account: SimulatedAccount, inv: SimInvocation): ('stdout' | 'stderr')[] {
   if (inv.mode === 'preflight') return ['stdout'];
-  const output = account.phasePlan(inv.phase).output ?? 'stdout';
+  const output = account.phasePlan(inv.phase, inv.shard).output ?? 'stdout';
   return output === 'both' ? ['stdout', 'stderr'] : [output];
 }
 
@@ -126,7 +126,7 @@ export function sendCommand(account: SimulatedAccount, input: Record<string, unk
   const params = (input.Parameters ?? {}) as { commands?: string[]; executionTimeout?: string[] };
   const commands = params.commands ?? [];
   const mode = commands.some((c) => c === "export PIPELINE_MODE='preflight'") ? 'preflight' : 'full';
-  const phasePlan = account.phasePlan(instance.phase);
+  const phasePlan = account.phasePlan(instance.phase, instance.shard);
   const plan = instance.plan;
   // The runner's checks and restore (instance-runner.ts), before the workload starts.
   const runner = startRunner(account, instance, commands, mode, now);
@@ -137,6 +137,7 @@ export function sendCommand(account: SimulatedAccount, input: Record<string, unk
     commandId: account.nextId('cmd-', 12),
     instanceId: instance.id,
     phase: instance.phase,
+    ...(instance.shard === undefined ? {} : { shard: instance.shard }),
     attempt: instance.attempt,
     mode,
     startedAt: now,

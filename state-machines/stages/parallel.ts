@@ -2,7 +2,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { parallelStateName } from '../../contract/config';
-import { phaseTask, PHASE_TASK_SLACK_SECONDS } from './phase';
+import { phaseSeconds, phaseStates } from './phase';
 import type { StageBuilder } from './types';
 
 /** States.JsonMerge of every branch's `phases`, nested as the intrinsic takes two at a time. */
@@ -23,8 +23,8 @@ export const parallelStage: StageBuilder<'parallel'> = {
       resultPath: '$.merged',
       outputPath: '$.merged',
     });
-    for (const phase of stage.parallel) group.branch(phaseTask(context, phase));
+    for (const phase of stage.parallel) group.branch(phaseStates(context, phase));
     return group;
   },
-  maxDuration: (stage) => Duration.seconds(Math.max(...stage.parallel.map((p) => p.budgetSeconds)) + 2 * PHASE_TASK_SLACK_SECONDS),
+  maxDuration: (stage) => Duration.seconds(Math.max(...stage.parallel.map(phaseSeconds))),
 };

@@ -19,6 +19,8 @@ export interface StageContext {
   readonly checkArtifact?: IFunction;
   /** PromotionGate (lambdas/promotion-gate.ts), when the pipeline has gate stages. */
   readonly promotionGate?: IFunction;
+  /** ShardVerdict (lambdas/shard-verdict.ts), when the pipeline has sharded phases. */
+  readonly shardVerdict?: IFunction;
 }
 
 export interface StageBuilder<K extends StageKind> {
