@@ -47,6 +47,8 @@ export interface LaunchReport {
   execution: string;
   /** Extension: the attempt number the launch was tagged with. */
   attempt: number;
+  /** Extension: the shard the launch ran, in a sharded phase. */
+  shard?: string;
   /** v2: the market the instance ran in. */
   market: 'spot';
   /** v2: virtual seconds when the interruption notice reached this instance; null if none. */
@@ -272,6 +274,7 @@ function launchesOf(sim: Simulation, execution: SimExecution, t0: number, end: n
       ...(label?.detail ? { detail: label.detail } : {}),
       execution: execution.name,
       attempt,
+      ...(shardOf(execution) === undefined ? {} : { shard: shardOf(execution) }),
       market: 'spot' as const,
       noticeAt: instance?.noticeAt !== undefined && instance.noticeAt <= (instance.terminatedAt ?? end) ? seconds(instance.noticeAt - t0) : null,
       resumedFromSeconds: resumedFrom(sim, instance),

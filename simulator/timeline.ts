@@ -58,6 +58,7 @@ function phaseLines(sim: Simulation): Line[] {
           });
           break;
         case 'CountRelaunch':
+        case 'CountShardRelaunch':
           lines.push({ at: event.timestamp, text: `${pad(phase, 18)} SpotInterruptionRetry put (after the backoff, on the way to attempt ${job?.attempt})` });
           break;
         case 'FinishPhase':

@@ -6,7 +6,7 @@
  *   Begin -> LaunchInstance -> [WaitForAgent -> CheckAgent]* -> SendWorkload
  *         -> [WaitForWorkload -> PollWorkload]* -> FinishPhase -> PhaseSucceeded
  *   any failed attempt -> HandleFailure -> RelaunchBackoff -> CountRelaunch -> LaunchInstance   (spot, in budget;
- *                                                             CountShardRelaunch for a shard)
+ *                         a shard: ShardRelaunchBackoff -> CountShardRelaunch, its datum with the shard)
  *                                       -> CountExhausted -> PhaseFailed        (spot, out of budget)
  *                                       -> PhaseFailed                          (anything else)
  *
@@ -96,6 +96,8 @@ export class SpotPhaseDefinition extends Construct {
     const poll = guarded('PollWorkload', fns.pollWorkload, '$.job');
     const handleFailure = guarded('HandleFailure', fns.handleFailure, '$.job');
     const backoff = new sfn.Wait(this, 'RelaunchBackoff', { time: sfn.WaitTime.secondsPath('$.job.nextWaitSeconds') });
+    // A shard's relaunch takes its own, equally long way, so its datum carries the shard.
+    const shardBackoff = new sfn.Wait(this, 'ShardRelaunchBackoff', { time: sfn.WaitTime.secondsPath('$.job.nextWaitSeconds') });
     const countRelaunch = putDatum(this, 'CountRelaunch', metrics.metricNamespace, METRICS.spotInterruptionRetry, { Phase: '$.phase.name', Reason: '$.job.verdict.reasonCode' }, COUNT_RELAUNCH_RETRY);
     // A shard's datum carries its shard (dimension Shard) as well.
     const countShardRelaunch = putDatum(
@@ -135,11 +137,13 @@ export class SpotPhaseDefinition extends Construct {
     handleFailure.next(
       // HandleFailure hands back a launching job when it decided to relaunch, a failed one with its verdict otherwise.
       new sfn.Choice(this, 'Relaunch?')
+        .when(sfn.Condition.and(is(JOB_STATUS.launching), sfn.Condition.isPresent('$.phase.shard')), shardBackoff)
         .when(is(JOB_STATUS.launching), backoff)
         .when(sfn.Condition.and(sfn.Condition.isPresent('$.job.verdict.exhausted'), sfn.Condition.booleanEquals('$.job.verdict.exhausted', true)), countExhausted)
         .otherwise(failed),
     );
-    backoff.next(new sfn.Choice(this, 'ShardRelaunch?').when(sfn.Condition.isPresent('$.phase.shard'), countShardRelaunch).otherwise(countRelaunch));
+    backoff.next(countRelaunch);
+    shardBackoff.next(countShardRelaunch);
     countRelaunch.addCatch(launch, { errors: ['States.ALL'], resultPath: sfn.JsonPath.DISCARD }).next(launch);
     countShardRelaunch.addCatch(launch, { errors: ['States.ALL'], resultPath: sfn.JsonPath.DISCARD }).next(launch);
     countExhausted.addCatch(failed, { errors: ['States.ALL'], resultPath: sfn.JsonPath.DISCARD }).next(failed);

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePipelineConfig } from '../../lib/config/load';
-import { allPhases, type PipelineConfigInput } from '../../contract/config';
+import { allPhases, shardNames, type PipelineConfigInput } from '../../contract/config';
 import { LAUNCH_QUOTA_ERROR_CODES, SPOT_INTERRUPTION_STATUS_CODES, SPOT_INTERRUPTION_STATE_REASONS } from '../../contract/aws-codes';
 import { buildReport, type SimulationReport } from '../../simulator/report';
 import { runSimulation } from '../../simulator/run';
@@ -64,13 +64,23 @@ const CONFIGS: Record<string, PipelineConfigInput> = {
       { parallel: [phase('One', 1800, 700, { instanceTypes: ['c5.large', 'm5.large'] }), phase('Two', 1500, 600, { maxAttempts: 2, relaunchBackoffSeconds: 30 }), phase('Three', 2400, 900, { relaunchBackoffSeconds: 5 })] },
     ],
   },
+  /** Shards: three named, two at a time, one tolerated; then a group of two counted shards beside a plain phase. */
+  sharded: {
+    pipelineName: 'chaos-shards',
+    metricNamespace: METRIC_NAMESPACE,
+    phases: [
+      phase('Fan', 1800, 700, { shards: ['a', 'b', 'c'], maxConcurrency: 2, toleratedFailures: 1, pollIntervalSeconds: 60 }),
+      { parallel: [phase('Wide', 1500, 600, { shards: 2, relaunchBackoffSeconds: 10 }), phase('Plain', 1500, 600, { instanceTypes: ['c5.large'] })] },
+    ],
+  },
 };
 
-/** The handlers a scenario may lose responses of: every one the chaos configs deploy (lambdas/*.ts; they have no build or gate stage). */
+/** The handlers a scenario may lose responses of: every one the chaos configs deploy (lambdas/*.ts; they have no build or gate stage; shard-verdict only with shards). */
 const HANDLERS = readdirSync(path.join(__dirname, '../../lambdas'))
   .filter((f) => f.endsWith('.ts'))
   .map((f) => f.slice(0, -3))
   .filter((h) => h !== 'check-artifact' && h !== 'promotion-gate');
+const handlersOf = (config: string) => HANDLERS.filter((h) => h !== 'shard-verdict' || config === 'sharded');
 /** Every simulated API, "Service.Operation". */
 const APIS = Object.entries(SERVICES).flatMap(([service, ops]) => Object.keys(ops).map((op) => `${service}.${op}`));
 
@@ -104,7 +114,8 @@ type Attempt = {
   exitCode?: number;
   hang?: boolean;
 };
-type PhasePlan = { workloadMinutes?: number; exitCode?: number; output?: 'stdout' | 'stderr' | 'both'; checkpointEveryMinutes?: number; attempts?: Attempt[] };
+type ShardPlan = { workloadMinutes?: number; exitCode?: number; attempts?: Attempt[] };
+type PhasePlan = { workloadMinutes?: number; exitCode?: number; output?: 'stdout' | 'stderr' | 'both'; checkpointEveryMinutes?: number; attempts?: Attempt[]; shards?: Record<string, ShardPlan> };
 type ChaosScenario = {
   name: string;
   config: string;
@@ -130,16 +141,11 @@ function chaosScenario(seed: number, configPaths: Record<string, string>): Chaos
   if (chance(0.04)) scenario.bootMinutes = pick([1, 3, 6]); // 6 > bootTimeoutSeconds 300: boot timeout
   if (chance(0.1)) scenario.abortAtMinute = chance(0.5) ? int(0, 120) : Math.round(rand() * 2400) / 20;
   if (chance(0.2)) scenario.redriveAfterMinutes = pick([0.5, 5, 90, 600]); // delays past 24.8 days: clock.test.ts
-  if (chance(0.3)) scenario.lostResponses = Object.fromEntries(some(HANDLERS, 3).map((h) => [h, int(1, 3)]));
+  if (chance(0.3)) scenario.lostResponses = Object.fromEntries(some(handlersOf(configName), 3).map((h) => [h, int(1, 3)]));
   if (chance(0.35)) scenario.throttle = Object.fromEntries(some(APIS, 3).map((api) => [api, pick([1, 2, 3, 5, 7, 12])]));
 
-  for (const { name } of allPhases(parsePipelineConfig(CONFIGS[configName]!))) {
-    if (chance(0.15)) continue; // defaults: a 30-minute clean workload
-    const workloadMinutes = chance(0.08) ? int(25, 45) : chance(0.1) ? Math.round(rand() * 140) / 10 + 0.1 : int(1, 14);
-    const plan: PhasePlan = { workloadMinutes };
-    if (chance(0.08)) plan.exitCode = chance(0.3) ? 137 : int(1, 255);
-    if (chance(0.2)) plan.output = pick(['stderr', 'both'] as const);
-    if (chance(0.3)) plan.checkpointEveryMinutes = pick([0.5, 1, 2, 5, 10, 30]);
+  /** A list of launch attempts for a workload of this length: interruptions, capacity, hangs and exits, combined. */
+  const attemptsFor = (workloadMinutes: number): Attempt[] => {
     const attempts: Attempt[] = [];
     for (let n = pick([0, 0, 1, 1, 2, 3, 4, 6]); n > 0; n--) {
       const a: Attempt = {};
@@ -172,8 +178,30 @@ function chaosScenario(seed: number, configPaths: Record<string, string>): Chaos
       }
       attempts.push(a);
     }
+    return attempts;
+  };
+
+  for (const p of allPhases(parsePipelineConfig(CONFIGS[configName]!))) {
+    if (chance(0.15)) continue; // defaults: a 30-minute clean workload
+    const workloadMinutes = chance(0.08) ? int(25, 45) : chance(0.1) ? Math.round(rand() * 140) / 10 + 0.1 : int(1, 14);
+    const plan: PhasePlan = { workloadMinutes };
+    if (chance(0.08)) plan.exitCode = chance(0.3) ? 137 : int(1, 255);
+    if (chance(0.2)) plan.output = pick(['stderr', 'both'] as const);
+    if (chance(0.3)) plan.checkpointEveryMinutes = pick([0.5, 1, 2, 5, 10, 30]);
+    const attempts = attemptsFor(workloadMinutes);
     if (attempts.length > 0) plan.attempts = attempts;
-    scenario.phases[name] = plan;
+    // A sharded phase: some shards with plans of their own (a failing one, an interrupted one).
+    const shards = shardNames(p) ?? [];
+    for (const shard of shards) {
+      if (!chance(0.4)) continue;
+      const own: ShardPlan = {};
+      if (chance(0.3)) own.workloadMinutes = int(1, 14);
+      if (chance(0.35)) own.exitCode = chance(0.3) ? 137 : int(1, 3);
+      const ownAttempts = attemptsFor(own.workloadMinutes ?? workloadMinutes);
+      if (ownAttempts.length > 0) own.attempts = ownAttempts;
+      plan.shards = { ...plan.shards, [shard]: own };
+    }
+    scenario.phases[p.name] = plan;
   }
   return scenario;
 }
@@ -208,18 +236,38 @@ function oracleProblems(scenario: ChaosScenario, report: SimulationReport, stage
   if (!aborted && stages[0]!.some((n) => status(n) === 'NOT_RUN')) problems.push('the first stage did not run');
   if (scenario.mode === 'preflight' && report.workloadsRun !== 0) problems.push(`preflight ran ${report.workloadsRun} workload(s)`);
 
+  // Each shard of a sharded phase is its own job: its launches follow its own plan (its shard plan's attempts, else the phase's).
+  const jobs = report.phases.flatMap((p) =>
+    [...new Set(p.launches.map((l) => l.shard))].map((shard) => ({
+      p,
+      name: shard === undefined ? p.name : `${p.name}[${shard}]`,
+      launches: p.launches.filter((l) => l.shard === shard),
+      plans: (shard === undefined ? undefined : scenario.phases[p.name]?.shards?.[shard]?.attempts) ?? scenario.phases[p.name]?.attempts ?? [],
+    })),
+  );
+  for (const p of report.phases) if (p.workLostSeconds < 0) problems.push(`${p.name}: negative work lost`);
+  // Shards: a failing shard never stops its siblings (only an abort, or a failed branch beside a
+  // sharded phase in a parallel group, may), and a redrive never runs a shard that had succeeded.
+  const alone = new Set(stages.filter((stage) => stage.length === 1).flat());
   for (const p of report.phases) {
-    const plans = scenario.phases[p.name]?.attempts ?? [];
+    for (const sh of p.shards ?? []) {
+      const runs = sh.executions.map((e) => p.runs.find((r) => r.execution === e)!);
+      if (!aborted && alone.has(p.name) && runs.some((r) => r.status === 'ABORTED')) problems.push(`${p.name}[${sh.name}]: stopped (ABORTED) though nothing but its siblings could have stopped it`);
+      runs.slice(0, -1).forEach((r) => {
+        if (r.status === 'SUCCEEDED') problems.push(`${p.name}[${sh.name}]: run again after its execution ${r.execution} had succeeded`);
+      });
+    }
+  }
+  for (const { p, name, launches, plans } of jobs) {
     // A workload that checkpoints never goes back: each attempt resumes from at least where the one before did.
-    const resumed = p.launches.map((l) => l.resumedFromSeconds).filter((r): r is number => r !== null);
+    const resumed = launches.map((l) => l.resumedFromSeconds).filter((r): r is number => r !== null);
     resumed.forEach((r, i) => {
-      if (i > 0 && r < resumed[i - 1]!) problems.push(`${p.name}: an attempt resumed from ${r} s, after one that had resumed from ${resumed[i - 1]} s`);
+      if (i > 0 && r < resumed[i - 1]!) problems.push(`${name}: an attempt resumed from ${r} s, after one that had resumed from ${resumed[i - 1]} s`);
     });
-    if (!scenario.phases[p.name]?.checkpointEveryMinutes && resumed.some((r) => r > 0)) problems.push(`${p.name}: resumed from a checkpoint, though its workload keeps none`);
-    if (p.workLostSeconds < 0) problems.push(`${p.name}: negative work lost`);
-    p.launches.forEach((l, i) => {
+    if (!scenario.phases[p.name]?.checkpointEveryMinutes && resumed.some((r) => r > 0)) problems.push(`${name}: resumed from a checkpoint, though its workload keeps none`);
+    launches.forEach((l, i) => {
       const plan = plans[i] ?? {};
-      const at = `${p.name} attempt ${i + 1} (plan ${JSON.stringify(plan)})`;
+      const at = `${name} attempt ${i + 1} (plan ${JSON.stringify(plan)})`;
       if (l.pool && (plan.unavailable ?? []).some((pattern) => poolMatches(pattern, l.pool!))) problems.push(`${at}: launched in unavailable pool ${l.pool}`);
       if (plan.unavailable?.includes('*') && l.pool !== null) problems.push(`${at}: every pool unavailable, yet launched in ${l.pool}`);
       if (l.outcome === 'capacity-exhausted' && !plan.unavailable) problems.push(`${at}: capacity-exhausted, though every pool had capacity`);
@@ -264,7 +312,7 @@ describe(`chaos: ${COUNT} seeded scenarios from seed ${BASE_SEED}`, () => {
   });
 
   it('generates the same scenario from the same seed, and scenarios the simulator accepts', () => {
-    const paths = { compact: '/c.json', tiny: '/t.json' };
+    const paths = { compact: '/c.json', tiny: '/t.json', sharded: '/s.json' };
     expect(chaosScenario(BASE_SEED, paths)).toEqual(chaosScenario(BASE_SEED, paths));
     expect(chaosScenario(BASE_SEED, paths)).not.toEqual(chaosScenario(BASE_SEED + 1, paths));
     for (let i = 0; i < COUNT; i++) expect(() => parseScenario(chaosScenario(BASE_SEED + i, configPaths))).not.toThrow();
@@ -299,7 +347,9 @@ describe(`chaos: ${COUNT} seeded scenarios from seed ${BASE_SEED}`, () => {
         if (p.error) coverage.add(`phase error ${p.error}`);
         for (const l of p.launches) coverage.add(`outcome ${l.outcome}${l.reason === 'killed' ? ' killed' : ''}`);
         if (p.relaunches > 1) coverage.add('several relaunches in one phase');
-        if (p.runs.length > 1) coverage.add('a phase run again by a redrive');
+        if (p.shards ? p.shards.some((sh) => sh.executions.length > 1) : p.runs.length > 1) coverage.add('a phase run again by a redrive');
+        if (p.shards?.some((sh) => sh.status === 'FAILED') && p.shards.some((sh) => sh.status === 'SUCCEEDED')) coverage.add('a shard failed beside shards that succeeded');
+        if (p.shards && p.status === 'SUCCEEDED' && p.shards.some((sh) => sh.status === 'FAILED')) coverage.add('a sharded phase succeeded with a tolerated failure');
       }
       if (scenario.lostResponses) coverage.add('lost responses');
       if (report.phases.some((p) => p.launches.some((l) => (l.resumedFromSeconds ?? 0) > 0))) coverage.add('resumed from a checkpoint');
@@ -318,6 +368,9 @@ describe(`chaos: ${COUNT} seeded scenarios from seed ${BASE_SEED}`, () => {
       'status ABORTED',
       'config compact',
       'config tiny',
+      'config sharded',
+      'a shard failed beside shards that succeeded',
+      'a sharded phase succeeded with a tolerated failure',
       'phase error WorkloadFailed',
       'phase error SpotRetryBudgetExhausted',
       'phase error WorkloadHung',

@@ -6,7 +6,7 @@
 import { COUNT_RELAUNCH_RETRY } from '../../contract/budget';
 import { METRICS } from '../../contract/metrics';
 import { checkInvariants } from '../../simulator/invariants';
-import type { SimulationReport } from '../../simulator/report';
+import type { LaunchReport, SimulationReport } from '../../simulator/report';
 
 export const EXECUTION_STATUSES = ['SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'];
 export const PHASE_STATUSES = ['SUCCEEDED', 'FAILED', 'NOT_RUN', 'SKIPPED'];
@@ -107,7 +107,8 @@ export function runProblems(report: SimulationReport, metricNamespace = 'AlphaEn
   for (const p of report.phases) {
     p.launches.forEach((l, i) => {
       if (l.end < l.start) problems.push(`${p.name} launch ${i + 1}: ends at ${l.end} s, before its start at ${l.start} s`);
-      const previous = p.launches[i - 1];
+      // Shards run side by side: one instance at a time holds per shard.
+      const previous = p.launches.slice(0, i).findLast((other) => other.shard === l.shard);
       // (A redrive may start the phase again while the ended run's instance is still being cleaned up.)
       const redriveOverlap = previous !== undefined && previous.execution !== l.execution && previous.cloud.terminatedBy === 'safety-net';
       if (previous && l.start < previous.end && !redriveOverlap) {
@@ -122,7 +123,14 @@ export function runProblems(report: SimulationReport, metricNamespace = 'AlphaEn
     if (interrupted !== p.interruptions) problems.push(`${p.name}: ${p.interruptions} interruption(s) reported, ${interrupted} launch(es) interrupted`);
     if ((p.status === 'NOT_RUN' || p.status === 'SKIPPED') && (p.attempts !== 0 || p.seconds !== 0)) problems.push(`${p.name}: ${p.status} with ${p.attempts} attempt(s), ${p.seconds} s`);
     if (p.status === 'SKIPPED' && (p.kind !== 'build' || !report.artifacts.some((a) => !a.built))) problems.push(`${p.name}: SKIPPED, but only a build whose artifact was already there may be`);
-    if (p.status === 'SUCCEEDED') {
+    if (p.status === 'SUCCEEDED' && p.shards) {
+      // A sharded phase succeeds with its shards done, but for those it tolerates failing.
+      for (const sh of p.shards.filter((x) => x.status === 'SUCCEEDED')) {
+        const last = p.launches.filter((l) => l.shard === sh.name).at(-1);
+        if (!last || !['succeeded', 'preflight-ok'].includes(last.outcome)) problems.push(`${p.name}[${sh.name}]: SUCCEEDED but its last launch ended ${last?.outcome ?? '(none)'}`);
+      }
+      if (p.error !== null) problems.push(`${p.name}: SUCCEEDED with error ${p.error}`);
+    } else if (p.status === 'SUCCEEDED') {
       const last = p.launches.at(-1);
       if (!last || !['succeeded', 'preflight-ok'].includes(last.outcome)) problems.push(`${p.name}: SUCCEEDED but its last launch ended ${last?.outcome ?? '(none)'}`);
       if (p.error !== null) problems.push(`${p.name}: SUCCEEDED with error ${p.error}`);
@@ -134,20 +142,14 @@ export function runProblems(report: SimulationReport, metricNamespace = 'AlphaEn
     relaunchedFrom.forEach((l) => {
       if (l.outcome !== 'interrupted' && l.outcome !== 'capacity-exhausted') problems.push(`${p.name}: relaunched after attempt ${l.attempt} of ${l.execution} ended ${l.outcome}`);
     });
-    const reasons = relaunchedFrom.map((l) => l.reason ?? '(no reason)');
-    const metricReasons = report.metrics.filter((m) => m.name === METRICS.spotInterruptionRetry.name && m.dimensions.Phase === p.name).map((m) => m.dimensions.Reason);
-    const inFlight = p.runs.some((r) => r.stoppedWhileLaunching);
-    // CloudWatch refusing every try of CountRelaunch drops that datum (contract/budget.ts): then the data are some of the reasons, in order.
-    const refusedEveryTry = (report.throttledCalls['CloudWatch.PutMetricData'] ?? 0) > COUNT_RELAUNCH_RETRY.maxAttempts;
-    const sameReasons =
-      JSON.stringify(metricReasons) === JSON.stringify(reasons) ||
-      (inFlight && JSON.stringify(metricReasons.slice(0, reasons.length)) === JSON.stringify(reasons)) ||
-      (refusedEveryTry && isSubsequence(metricReasons, reasons));
-    if (!sameReasons) {
-      problems.push(`${p.name}: metric reasons ${JSON.stringify(metricReasons)} do not match the relaunched attempts' reasons ${JSON.stringify(reasons)}`);
+    // Per shard (a shard's data carry it; an unsharded phase's carry none): the reasons in order.
+    for (const shard of [...new Set(p.launches.map((l) => l.shard))]) {
+      const problem = reasonProblem(report, p, shard, relaunchedFrom.filter((l) => l.shard === shard));
+      if (problem) problems.push(problem);
     }
     // One SpotRetryBudgetExhausted datum per phase execution that gave up after interruptions: the alarm reads it.
   }
+
 
   for (const m of report.metrics) {
     if (m.name === METRICS.orphansReaped.name) {
@@ -177,13 +179,32 @@ export function runProblems(report: SimulationReport, metricNamespace = 'AlphaEn
     if (failed.length === 0) problems.push('FAILED, but no phase failed');
     // A build stage may fail in its own Lambda states (its version unknown, its artifact missing): then that error.
     const buildOwn = failed.some((p) => p.kind === 'build' && p.error === report.error);
-    if (report.error !== 'States.TaskFailed' && !buildOwn) problems.push(`FAILED with error ${String(report.error)}, expected States.TaskFailed (a phase's child execution failed)`);
+    // A sharded phase fails in its own states, with ShardsFailed naming its failed shards.
+    const shardsOwn = report.error === 'ShardsFailed' && failed.some((p) => p.shards !== undefined && p.error === 'ShardsFailed');
+    if (report.error !== 'States.TaskFailed' && !buildOwn && !shardsOwn) problems.push(`FAILED with error ${String(report.error)}, expected States.TaskFailed (a phase's child execution failed)`);
     const phaseError = causeError(report.cause);
     if (phaseError !== undefined && !failed.some((p) => p.error === phaseError)) {
       problems.push(`the pipeline's cause names error ${phaseError}, which no failed phase has (${failed.map((p) => `${p.name}: ${p.error}`).join(', ')})`);
     }
   }
   return problems;
+}
+
+/** Do the SpotInterruptionRetry data of a phase (or one shard of it) name the reasons its relaunched attempts had, in order? */
+function reasonProblem(report: SimulationReport, p: SimulationReport['phases'][number], shard: string | undefined, relaunchedFrom: readonly LaunchReport[]): string | undefined {
+  const reasons = relaunchedFrom.map((l) => l.reason ?? '(no reason)');
+  const metricReasons = report.metrics
+    .filter((m) => m.name === METRICS.spotInterruptionRetry.name && m.dimensions.Phase === p.name && m.dimensions.Shard === shard)
+    .map((m) => m.dimensions.Reason);
+  const inFlight = p.runs.some((r) => r.stoppedWhileLaunching);
+  // CloudWatch refusing every try of CountRelaunch drops that datum (contract/budget.ts): then the data are some of the reasons, in order.
+  const refusedEveryTry = (report.throttledCalls['CloudWatch.PutMetricData'] ?? 0) > COUNT_RELAUNCH_RETRY.maxAttempts;
+  const sameReasons =
+    JSON.stringify(metricReasons) === JSON.stringify(reasons) ||
+    (inFlight && JSON.stringify(metricReasons.slice(0, reasons.length)) === JSON.stringify(reasons)) ||
+    (refusedEveryTry && isSubsequence(metricReasons, reasons));
+  const who = shard === undefined ? p.name : `${p.name}[${shard}]`;
+  return sameReasons ? undefined : `${who}: metric reasons ${JSON.stringify(metricReasons)} do not match the relaunched attempts' reasons ${JSON.stringify(reasons)}`;
 }
 
 /** Is `part` what is left of `whole` with some items taken out? */
