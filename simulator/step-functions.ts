@@ -397,6 +397,9 @@ export class SimulatedStepFunctions {
    * others hand over the output they had, and the state assembles its result in branch (item)
    * order, then applies its ResultSelector, ResultPath and OutputPath as always.
    *
+   * A Map state entered again later in the redriven run (a loop back to it) runs afresh: only its
+   * unsuccessful run is redriven.
+   *
    * Simplifications: state names are taken to be unique in the whole definition (CDK makes them
    * so); inside a Map iteration, a nested Parallel or Map state is re-run whole.
    */

@@ -66,13 +66,15 @@ export function shardedPhase(context: StageContext, phase: PhaseConfig): sfn.ICh
   const s = shardStateNames(phase.name);
   const at = `$.phases.${phase.name}`;
   const tolerated = toleratedShardFailures(phase);
-  const verdictPhase = { name: phase.name, count: shards.length, tolerated };
+  // The phase as ShardVerdict takes it: the shards this run runs and the tolerance come from the state (see `pending`).
+  const verdictPhase = (at: string) => ({ name: phase.name, 'count.$': `States.ArrayLength(${at}.shards)`, 'tolerated.$': `${at}.tolerated` });
   const spec = toPhaseSpec(
     phase,
     { subnetIds: context.subnetsFor(phase), cleanupMarginSeconds: config.cleanupMarginSeconds, pipelineName: config.pipelineName },
     context.dataFor(phase),
   );
-  const pending = (names: string[]) => ({ shards: names.map((shard) => ({ shard, status: SHARD_STATUS.pending })), failed: [], failedCount: 0, tolerated, settle: false });
+  // A full run tolerates `toleratedFailures`; a preflight, which checks one shard, tolerates none.
+  const pending = (names: string[], tolerating: number) => ({ shards: names.map((shard) => ({ shard, status: SHARD_STATUS.pending })), failed: [], failedCount: 0, tolerated: tolerating, settle: false });
 
   // --- one iteration: a shard record in, the shard's record out ---------------------------------
   const run = spotPhaseTask(context, s.run, {
@@ -102,7 +104,7 @@ export function shardedPhase(context: StageContext, phase: PhaseConfig): sfn.ICh
     context,
     s.record,
     'The shard failed: keep its error and cause in its record (its siblings run on)',
-    { mode: 'record', phase: verdictPhase, 'shard.$': '$.record.shard', 'caught.$': '$.caught', 'redriveCount.$': '$$.Execution.RedriveCount' },
+    { mode: 'record', phase: { name: phase.name, count: shards.length, tolerated }, 'shard.$': '$.record.shard', 'caught.$': '$.caught', 'redriveCount.$': '$$.Execution.RedriveCount' },
     { resultPath: '$.recorded', outputPath: '$.recorded' },
   );
   const unrecorded = new sfn.Pass(scope, s.unrecorded, {
@@ -117,7 +119,7 @@ export function shardedPhase(context: StageContext, phase: PhaseConfig): sfn.ICh
     context,
     s.settle,
     'A failed shard of a phase beyond its tolerance: fail with ShardsFailed, or (in a redrive) run it again',
-    { mode: 'settle', phase: verdictPhase, 'record.$': '$.record', 'failed.$': '$.failed', 'redriveCount.$': '$$.Execution.RedriveCount' },
+    { mode: 'settle', phase: { name: phase.name, 'count.$': '$.count', 'tolerated.$': '$.tolerated' }, 'record.$': '$.record', 'failed.$': '$.failed', 'redriveCount.$': '$$.Execution.RedriveCount' },
     {},
   );
   settle.next(run);
@@ -137,18 +139,20 @@ export function shardedPhase(context: StageContext, phase: PhaseConfig): sfn.ICh
       shardSpec: { shard: { 'name.$': '$$.Map.Item.Value.shard', 'index.$': '$$.Map.Item.Index', count: shards.length } },
       'run.$': '$.run',
       'failed.$': `${at}.failed`,
+      'tolerated.$': `${at}.tolerated`,
+      'count.$': `States.ArrayLength(${at}.shards)`,
     },
     resultPath: `${at}.shards`,
   });
   map.itemProcessor(next);
-  const tally = verdictTask(context, s.tally, `Which shards of ${phase.name} failed, and more than it tolerates (${tolerated})?`, { mode: 'tally', phase: verdictPhase, 'shards.$': `${at}.shards` }, { resultPath: at });
+  const tally = verdictTask(context, s.tally, `Which shards of ${phase.name} failed, and more than it tolerates (${tolerated})?`, { mode: 'tally', phase: verdictPhase(at), 'shards.$': `${at}.shards` }, { resultPath: at });
   const done = new sfn.Pass(scope, s.done, { comment: `${phase.name}: its shards ran; no more failed than tolerated` });
   map.next(tally).next(new sfn.Choice(scope, s.settled).when(sfn.Condition.booleanEquals(`${at}.settle`, true), map).otherwise(done));
 
-  const all = new sfn.Pass(scope, s.allShards, { result: sfn.Result.fromObject(pending(shards)), resultPath: at });
+  const all = new sfn.Pass(scope, s.allShards, { result: sfn.Result.fromObject(pending(shards, tolerated)), resultPath: at });
   const first = new sfn.Pass(scope, s.firstShard, {
-    comment: `A preflight checks one shard (${shards[0]}): the shards differ only in PIPELINE_SHARD`,
-    result: sfn.Result.fromObject(pending(shards.slice(0, 1))),
+    comment: `A preflight checks one shard (${shards[0]}), tolerating no failure: the shards differ only in PIPELINE_SHARD`,
+    result: sfn.Result.fromObject(pending(shards.slice(0, 1), 0)),
     resultPath: at,
   });
   all.next(map);

@@ -43,9 +43,9 @@ function refusal(raw: unknown): string {
 
 describe('handler and API names come from what is deployed and served', () => {
   it('lostResponses accepts every handler file and refuses another name, naming it', () => {
-    // Prepare: the handlers the built-in stack deploys are the handler files, but those only a build or gate stage needs.
+    // Prepare: the handlers the built-in stack deploys are the handler files, but those only a build or gate stage or shards need.
     const deployed = deployedFunctions(synthTemplate(loadPipelineConfig())).map((f) => path.basename(f.handlerFile, '.ts'));
-    expect(new Set([...deployed, 'check-artifact', 'promotion-gate'])).toEqual(new Set(handlerFileNames()));
+    expect(new Set([...deployed, 'check-artifact', 'promotion-gate', 'shard-verdict'])).toEqual(new Set(handlerFileNames()));
 
     // Act / Assess
     expect(() => parseScenario({ lostResponses: Object.fromEntries(handlerFileNames().map((h) => [h, 1])) })).not.toThrow();
