@@ -5,11 +5,14 @@
  * Missing or malformed metrics fail the gate (MetricsInvalid, naming the file and field) and
  * nothing is promoted. The state machine puts the ModelPromoted datum from what this returns.
  *
- * Retried after a lost response, a first try may already have copied the candidate to production
- * (deciding again would compare the candidate with itself): the decision record of that try, for
- * the same candidate, is read back instead.
+ * The decision is recorded before production changes. Retried after a lost response, a first try
+ * may already have copied part or all of the candidate to production (deciding again would compare
+ * the candidate with itself): the decision record of that try, for the same candidate, is read back
+ * instead, and a promotion it recorded is finished (the copies are idempotent). Production ends
+ * holding exactly the candidate's files: files the old model had and the new one has not are deleted
+ * (the bucket keeps every replaced and deleted version).
  */
-import { CopyObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { gateRuleSchema } from '../contract/config';
 import { bucketEnvSchema, type BucketEnv } from '../contract/environment';
@@ -78,6 +81,47 @@ async function keysUnder(client: S3Send, bucket: string, prefix: string): Promis
   return keys;
 }
 
+/**
+ * The decision an earlier try of this gate recorded for the same candidate, or undefined (none, or
+ * a record that is not one: it is decided afresh and overwritten).
+ */
+function earlierDecision(text: string | undefined, candidate: string, key: string): GateResult | undefined {
+  if (text === undefined) return undefined;
+  let parsed: Partial<GateResult> | undefined;
+  try {
+    parsed = JSON.parse(text) as Partial<GateResult>;
+  } catch {
+    parsed = undefined;
+  }
+  const usable = parsed && (parsed.decision === 'promoted' || parsed.decision === 'kept') && Array.isArray(parsed.copied) && Array.isArray(parsed.reasons);
+  if (!usable) {
+    logger.warn('the decision record there is no decision record; deciding afresh and replacing it', { key });
+    return undefined;
+  }
+  return parsed!.candidate === candidate ? (parsed as GateResult) : undefined;
+}
+
+/**
+ * Make production hold exactly the candidate's files: copy every other file, delete what production
+ * holds besides them (a file the old model had and the new one has not), and copy the metrics file
+ * last: production's metrics say what production holds only once the rest is in place. Idempotent:
+ * a retry (or a redrive) that finds the decision recorded does it all again, to the same end.
+ */
+async function promote(client: S3Send, bucket: string, candidatePrefix: string, production: string, metricsFile: string): Promise<void> {
+  const metricsKey = `${candidatePrefix}${metricsFile}`;
+  const keys = await keysUnder(client, bucket, candidatePrefix);
+  const copy = async (key: string) =>
+    // CopySource is "bucket/key", the key URL-encoded (S3 API reference, "CopyObject"): each segment, so ? # + stay in the name.
+    client.send(new CopyObjectCommand({ Bucket: bucket, Key: `${production}${key.slice(candidatePrefix.length)}`, CopySource: `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}` }));
+  for (const key of keys.filter((k) => k !== metricsKey)) await copy(key);
+  const wanted = new Set(keys.map((k) => `${production}${k.slice(candidatePrefix.length)}`));
+  // The bucket keeps the replaced and deleted versions (versioning), so an earlier model can be restored.
+  for (const stale of (await keysUnder(client, bucket, production)).filter((k) => !wanted.has(k))) {
+    await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: stale }));
+  }
+  if (keys.includes(metricsKey)) await copy(metricsKey);
+}
+
 export async function promotionGate(client: S3Send, env: BucketEnv, input: GateInput): Promise<GateResult> {
   const { gate, run } = input;
   const bucket = env.PIPELINE_BUCKET;
@@ -86,14 +130,12 @@ export async function promotionGate(client: S3Send, env: BucketEnv, input: GateI
   const record = promotionKey(gate.pipelineName, run.runDate, gate.name);
   const s3uri = (key: string) => `s3://${bucket}/${key}`;
 
-  // A first try that lost its response already decided (and copied): its record says what.
-  const earlier = await read(client, bucket, record);
-  if (earlier !== undefined) {
-    const parsed = JSON.parse(earlier) as GateResult;
-    if (parsed.candidate === s3uri(candidatePrefix)) {
-      logger.warn('adopting the decision an earlier try of this gate recorded', { gate: gate.name, record });
-      return parsed;
-    }
+  // A first try that lost its response (or a run redriven after the gate failed) already decided: its record says what.
+  const earlier = earlierDecision(await read(client, bucket, record), s3uri(candidatePrefix), record);
+  if (earlier) {
+    logger.warn('adopting the decision an earlier try of this gate recorded', { gate: gate.name, record });
+    if (earlier.promotedValue === 1) await promote(client, bucket, candidatePrefix, production, gate.metricsFile);
+    return earlier;
   }
 
   const candidateText = await read(client, bucket, `${candidatePrefix}${gate.metricsFile}`);
@@ -105,20 +147,11 @@ export async function promotionGate(client: S3Send, env: BucketEnv, input: GateI
   if (current && 'problem' in current) throw new MetricsInvalid(`${current.problem}; nothing was promoted`);
 
   const decision = decidePromotion(gate.rules, candidate.metrics, current?.metrics);
-  const copied: string[] = [];
-  if (decision.decision === 'promoted' && !gate.dryRun) {
-    // The metrics file last: production's metrics say what production holds only once every other
-    // file is there, so a try cut short (a throttled copy, retried) decides again against the old
-    // model's metrics and promotes again, rather than comparing the candidate with itself.
-    const metricsKey = `${candidatePrefix}${gate.metricsFile}`;
-    const keys = await keysUnder(client, bucket, candidatePrefix);
-    for (const key of [...keys.filter((k) => k !== metricsKey), ...keys.filter((k) => k === metricsKey)]) {
-      const target = `${production}${key.slice(candidatePrefix.length)}`;
-      // CopySource is "bucket/key", the key URL-encoded (S3 API reference, "CopyObject"): each segment, so ? # + stay in the name.
-      await client.send(new CopyObjectCommand({ Bucket: bucket, Key: target, CopySource: `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}` }));
-      copied.push(s3uri(target));
-    }
-  }
+  const promoting = decision.decision === 'promoted' && !gate.dryRun;
+  // What a promotion copies, in the order it copies (the metrics file last).
+  const metricsKey = `${candidatePrefix}${gate.metricsFile}`;
+  const keys = promoting ? await keysUnder(client, bucket, candidatePrefix) : [];
+  const copied = [...keys.filter((k) => k !== metricsKey), ...keys.filter((k) => k === metricsKey)].map((key) => s3uri(`${production}${key.slice(candidatePrefix.length)}`));
   const result: GateResult = {
     gate: gate.name,
     pipeline: gate.pipelineName,
@@ -127,10 +160,13 @@ export async function promotionGate(client: S3Send, env: BucketEnv, input: GateI
     production: s3uri(production),
     ...decision,
     copied,
-    promotedValue: decision.decision === 'promoted' && !gate.dryRun ? 1 : 0,
+    promotedValue: promoting ? 1 : 0,
     record: s3uri(record),
   };
+  // The decision first, then the copies: a try cut short anywhere after the record is finished by
+  // the next, which adopts the recorded decision instead of comparing a half-copied production.
   await client.send(new PutObjectCommand({ Bucket: bucket, Key: record, Body: `${JSON.stringify(result, null, 2)}\n`, ContentType: 'application/json' }));
+  if (promoting) await promote(client, bucket, candidatePrefix, production, gate.metricsFile);
   logger.info(`gate ${gate.name}: ${decision.decision}${gate.dryRun ? ' (dry run: nothing copied)' : ''}`, { reasons: decision.reasons });
   return result;
 }

@@ -132,6 +132,8 @@ export class PipelineBucket extends Construct {
     const records = `${area('promotions')}*`;
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.bucket.arnForObjects(candidateOutputs)] }));
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [this.bucket.arnForObjects(production), this.bucket.arnForObjects(records)] }));
+    // A promotion removes the files of the old model the new one has not (the bucket keeps their versions).
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: [this.bucket.arnForObjects(production)] }));
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn], conditions: { StringLike: { 's3:prefix': [candidateOutputs, production, records] } } }),
     );

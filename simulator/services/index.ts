@@ -44,6 +44,7 @@ export const SERVICES = {
     HeadObject: s3.headObject,
     PutObject: s3.putObject,
     CopyObject: s3.copyObject,
+    DeleteObject: s3.deleteObject,
     ListObjectsV2: s3.listObjectsV2,
   },
 } as const satisfies Record<string, Record<string, OperationHandler>>;

@@ -94,6 +94,15 @@ export function copyObject(account: SimulatedAccount, input: Record<string, unkn
   return { CopyObjectResult: { ETag: `"${object.sha256.slice(0, 32)}"` } };
 }
 
+/**
+ * DeleteObject: the key is gone (a versioned bucket keeps the version behind a delete marker); a
+ * key that is not there is no error (S3 API reference, "DeleteObject": 204 either way).
+ */
+export function deleteObject(account: SimulatedAccount, input: Record<string, unknown>): unknown {
+  account.objects.delete(`${String(input.Bucket)}/${String(input.Key)}`);
+  return {};
+}
+
 /** ListObjectsV2 by Prefix: every key at this moment, in UTF-8 binary order, in one page (at most 1,000: the simulated runs hold fewer). */
 export function listObjectsV2(account: SimulatedAccount, input: Record<string, unknown>): unknown {
   const bucket = String(input.Bucket);

@@ -7,7 +7,7 @@
  * field, with nothing copied nor recorded; a retry adopts an earlier try's record, and a retry
  * after a copy cut short promotes again; S3 throttling is TransientApiError; bad input is refused.
  */
-import { CopyObjectCommand, GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
@@ -101,6 +101,10 @@ beforeEach(() => {
     };
   });
   s3.on(CopyObjectCommand).callsFake(copyObject);
+  s3.on(DeleteObjectCommand).callsFake((input: { Bucket: string; Key: string }) => {
+    objects.delete(input.Key);
+    return { $metadata: { httpStatusCode: 204 } };
+  });
   s3.on(PutObjectCommand).callsFake((input: { Bucket: string; Key: string; Body: string }) => {
     objects.set(input.Key, input.Body);
     return { $metadata: { httpStatusCode: 200 }, ETag: '"9b2cf535f27731c974343645a3985328"' };
@@ -317,7 +321,7 @@ describe('PromotionGate: missing or malformed metrics', () => {
 });
 
 describe('PromotionGate: retries', () => {
-  it('a retry after a lost response adopts the record of the earlier try for the same candidate: no second copy, no second record', async () => {
+  it('a retry after a lost response adopts the record of the earlier try for the same candidate and finishes its promotion: no second decision, no second record', async () => {
     // Prepare: the first try promoted and recorded; its response was lost.
     candidateWrote();
     productionHolds();
@@ -330,10 +334,25 @@ describe('PromotionGate: retries', () => {
     // Assess: deciding again would compare the candidate with itself (now in production) and keep it.
     expect(second).toEqual(first);
     expect(second).toMatchObject({ decision: 'promoted', promotedValue: 1 });
-    expect(s3).not.toHaveReceivedCommand(CopyObjectCommand);
     expect(s3).not.toHaveReceivedCommand(PutObjectCommand);
     expect(s3).toHaveReceivedCommandTimes(GetObjectCommand, 1);
     expect(s3).toHaveReceivedCommandWith(GetObjectCommand, { Bucket: BUCKET, Key: RECORD });
+    // The copies again (idempotent: a try cut short between record and copies is finished here).
+    for (const file of ['metrics.json', 'model.json', 'report/summary.txt']) expect(objects.get(`${PRODUCTION}${file}`), file).toBe(objects.get(`${CANDIDATE}${file}`));
+  });
+
+  it('a record that is no decision record (a corrupt object) is not adopted: the gate decides afresh and replaces it', async () => {
+    // Prepare
+    candidateWrote();
+    productionHolds();
+    objects.set(RECORD, '{"decision": "promo');
+
+    // Act
+    const result = await handler(event());
+
+    // Assess
+    expect(result).toMatchObject({ decision: 'promoted', promotedValue: 1, candidate: uri(CANDIDATE) });
+    expect(recorded()).toEqual(result);
   });
 
   it("a record of the same day for another execution's candidate is not adopted: this run decides for itself", async () => {
@@ -351,7 +370,7 @@ describe('PromotionGate: retries', () => {
     expect(recorded()).toEqual(result);
   });
 
-  it('a copy throttled part-way: TransientApiError, nothing recorded; the retry decides against the old production again and promotes', async () => {
+  it('a copy throttled part-way: TransientApiError after the decision was recorded; the retry adopts it and finishes the copies', async () => {
     // Prepare: the second copy is throttled once.
     candidateWrote();
     productionHolds();
@@ -363,7 +382,9 @@ describe('PromotionGate: retries', () => {
     });
     const first = handler(event());
     await expect(first).rejects.toBeInstanceOf(TransientApiError);
-    expect(objects.has(RECORD)).toBe(false);
+    expect(recorded()).toMatchObject({ decision: 'promoted', promotedValue: 1 });
+    // Production's metrics are still the old model's: the metrics file is copied last.
+    expect(JSON.parse(objects.get(`${PRODUCTION}metrics.json`)!)).toEqual(PRODUCTION_METRICS);
 
     // Act
     const retried = await handler(event());
@@ -371,7 +392,40 @@ describe('PromotionGate: retries', () => {
     // Assess
     expect(retried).toMatchObject({ decision: 'promoted', promotedValue: 1 });
     for (const file of ['metrics.json', 'model.json', 'report/summary.txt']) expect(objects.get(`${PRODUCTION}${file}`), file).toBe(objects.get(`${CANDIDATE}${file}`));
-    expect(recorded()).toMatchObject({ decision: 'promoted', promotedValue: 1 });
+    expect(recorded()).toEqual(retried);
+  });
+
+  it("a promotion leaves production holding exactly the candidate's files: the old model's other files are deleted", async () => {
+    // Prepare: production also holds a file the new candidate has not.
+    candidateWrote();
+    productionHolds();
+    objects.set(`${PRODUCTION}old-features.parquet`, 'old\n');
+
+    // Act
+    await handler(event());
+
+    // Assess
+    expect(s3).toHaveReceivedCommandWith(DeleteObjectCommand, { Bucket: BUCKET, Key: `${PRODUCTION}old-features.parquet` });
+    expect(s3).toHaveReceivedCommandTimes(DeleteObjectCommand, 1);
+    expect([...objects.keys()].filter((k) => k.startsWith(PRODUCTION)).sort()).toEqual(['metrics.json', 'model.json', 'report/summary.txt'].map((f) => `${PRODUCTION}${f}`));
+  });
+
+  it('keeping production (or a dry run) deletes nothing', async () => {
+    // Prepare
+    candidateWrote(WORSE);
+    productionHolds();
+    objects.set(`${PRODUCTION}old-features.parquet`, 'old\n');
+
+    // Act: kept; then, another day, a better candidate in a dry run.
+    await handler(event());
+    objects.delete(RECORD);
+    candidateWrote(BETTER);
+    const dry = await handler(event({ gate: { dryRun: true } }));
+
+    // Assess
+    expect(dry).toMatchObject({ decision: 'promoted', promotedValue: 0, copied: [] });
+    expect(s3).not.toHaveReceivedCommand(DeleteObjectCommand);
+    expect(objects.has(`${PRODUCTION}old-features.parquet`)).toBe(true);
   });
 });
 

@@ -61,6 +61,19 @@ describe('the promotion gate', () => {
     expect(runProblems(report, 'DailyTraining')).toEqual([]);
   });
 
+  it("leaves production holding exactly the promoted candidate's files: the old model's other files are deleted", async () => {
+    // Act
+    const { sim, report } = await rehearse({
+      phases: candidate({ accuracy: 0.61, maxDrawdown: 0.125, sharpe: 1.1 }),
+      production: { PromoteModel: { 'metrics.json': PRODUCTION, 'old-features.json': { columns: 12 } } },
+    });
+
+    // Assess
+    expect(report.gates[0]).toMatchObject({ decision: 'promoted' });
+    expect(Object.keys(production(sim)).sort()).toEqual(['metrics.json', 'model.json']);
+    expect(report.apiCalls['S3.DeleteObject']).toBe(1);
+  });
+
   it('keeps production when a blocking rule fails (an advisory one never blocks): nothing copied, datum 0, the reasons recorded', async () => {
     // Act
     const { sim, report } = await rehearse({ phases: candidate({ accuracy: 0.58, maxDrawdown: 0.1, sharpe: 1.5 }), production: { PromoteModel: { 'metrics.json': PRODUCTION } } });

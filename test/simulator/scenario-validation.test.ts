@@ -63,7 +63,7 @@ describe('handler and API names come from what is deployed and served', () => {
   it('throttle accepts every simulated operation and refuses another, naming it', () => {
     const every = Object.entries(SERVICES).flatMap(([service, operations]) => Object.keys(operations).map((op) => [`${service}.${op}`, 1]));
     expect(() => parseScenario({ throttle: Object.fromEntries(every) })).not.toThrow();
-    for (const key of ['EC2.RunInstance', 'S3.DeleteObject', 'EC2', 'EC2.RunInstances.x', 'constructor.name']) {
+    for (const key of ['EC2.RunInstance', 'S3.DeleteBucket', 'EC2', 'EC2.RunInstances.x', 'constructor.name']) {
       expect(refusal({ throttle: { [key]: 1 } })).toContain(`throttle.${key}: no such simulated operation`);
     }
   });

@@ -86,7 +86,7 @@ describe('PromotionGate', () => {
     expect(pipelineStatements.flatMap(actionsOf)).not.toContain('cloudwatch:PutMetricData');
   });
 
-  it("may read TrainModel's outputs, read and write its production prefix and the decision records, and list those: exactly that on S3", () => {
+  it("may read TrainModel's outputs, read and write its production prefix and the decision records, delete in its production prefix only, and list those: exactly that on S3", () => {
     // Prepare
     const [, fn] = functionsOf(template, 'promotion-gate')[0]!;
     const role = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
@@ -99,6 +99,7 @@ describe('PromotionGate', () => {
     expect(statements.filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')))).toEqual([
       { Action: 's3:GetObject', Effect: 'Allow', Resource: objects('runs/*/*/TrainModel/*') },
       { Action: ['s3:GetObject', 's3:PutObject'], Effect: 'Allow', Resource: [objects('production/PromoteModel/*'), objects('promotions/*')] },
+      { Action: 's3:DeleteObject', Effect: 'Allow', Resource: objects('production/PromoteModel/*') },
       {
         Action: 's3:ListBucket',
         Effect: 'Allow',
@@ -106,7 +107,7 @@ describe('PromotionGate', () => {
         Condition: { StringLike: { 's3:prefix': [`${PIPELINE}/runs/*/*/TrainModel/*`, `${PIPELINE}/production/PromoteModel/*`, `${PIPELINE}/promotions/*`] } },
       },
     ]);
-    for (const action of statements.flatMap(actionsOf)) expect(action).toMatch(/^(s3:(GetObject|PutObject|ListBucket)|logs:(CreateLogStream|PutLogEvents)|xray:.+)$/);
+    for (const action of statements.flatMap(actionsOf)) expect(action).toMatch(/^(s3:(GetObject|PutObject|DeleteObject|ListBucket)|logs:(CreateLogStream|PutLogEvents)|xray:.+)$/);
   });
 
   it("is invoked by the pipeline's role, not the SpotPhase's", () => {
