@@ -33,6 +33,28 @@ export const MAX_SHARD_CONCURRENCY = 40;
 /** A shard name: an S3 key segment, a tag value, a metric dimension and PIPELINE_SHARD. */
 export const SHARD_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
 
+/** Why a phase's `shards` is not a count of 1-MAX_SHARDS or a list of distinct shard names (and where in it), or undefined. */
+function shardsProblem(shards: number | string[]): { message: string; path?: number[] } | undefined {
+  if (typeof shards === 'number') {
+    if (!Number.isInteger(shards)) return { message: 'must be a whole number' };
+    if (shards < 1) return { message: 'must be >= 1' };
+    return shards > MAX_SHARDS ? { message: `must be <= ${MAX_SHARDS}` } : undefined;
+  }
+  if (shards.length === 0) return { message: 'must list at least one shard' };
+  if (shards.length > MAX_SHARDS) return { message: `must list at most ${MAX_SHARDS} shards (got ${shards.length})` };
+  const bad = shards.findIndex((name) => !SHARD_NAME.test(name));
+  if (bad >= 0) return { path: [bad], message: 'must be a shard name: letters, digits, _ and -, starting with a letter or digit (at most 32)' };
+  const repeated = shards.findIndex((name, i) => shards.indexOf(name) !== i);
+  return repeated < 0 ? undefined : { message: `must not repeat a shard name (${shards[repeated]} is listed twice)` };
+}
+
+/** Why a phase's `toleratedFailures` is not a count or a percentage such as "20%", or undefined. */
+function toleranceProblem(tolerated: number | string): string | undefined {
+  if (typeof tolerated === 'number') return !Number.isInteger(tolerated) ? 'must be a whole number' : tolerated < 0 ? 'must be >= 0' : undefined;
+  if (!/^[0-9]{1,3}(\.[0-9]{1,2})?%$/.test(tolerated)) return 'must be a percentage such as "20%"';
+  return parseFloat(tolerated) <= 100 ? undefined : 'must be a percentage of at most 100%';
+}
+
 /**
  * The names the pipeline graph gives its own states (state-machines/pipeline.ts and
  * stages/parallel.ts should build them from here). A phase's task is named after the phase, and
@@ -192,24 +214,22 @@ export const phaseSchema = z
      * attempts, budget and relaunches, and sees PIPELINE_SHARD (PIPELINE_SHARD_INDEX, PIPELINE_SHARD_COUNT).
      */
     shards: z
-      .union(
-        [
-          int(1, MAX_SHARDS),
-          z
-            .array(z.string({ error: 'must be a string' }).regex(SHARD_NAME, { error: 'must be a shard name: letters, digits, _ and -, starting with a letter or digit (at most 32)' }))
-            .min(1, { error: 'must list at least one shard' })
-            .max(MAX_SHARDS, { error: `must list at most ${MAX_SHARDS} shards` })
-            .refine((xs) => new Set(xs).size === xs.length, { error: 'must not repeat a shard name' }),
-        ],
-        { error: `must be a number of shards (1-${MAX_SHARDS}) or a list of shard names` },
-      )
+      .custom<number | string[]>((v) => typeof v === 'number' || (Array.isArray(v) && v.every((x) => typeof x === 'string')), {
+        error: `must be a number of shards (1-${MAX_SHARDS}) or a list of shard names`,
+      })
+      .superRefine((shards, ctx) => {
+        const problem = shardsProblem(shards);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem.message, path: problem.path });
+      })
       .optional(),
     /** With shards: how many run at once (default all, at most 40: Step Functions runs up to 40 iterations of an inline Map at a time). */
     maxConcurrency: int(1, MAX_SHARD_CONCURRENCY).optional(),
     /** With shards: how many may fail while the phase still succeeds, a count or a percentage of the shards ("20%"); default 0. */
     toleratedFailures: z
-      .union([int(0, MAX_SHARDS), z.string().regex(/^[0-9]{1,3}(\.[0-9]{1,2})?%$/, { error: 'must be a percentage such as "20%"' }).refine((p) => parseFloat(p) <= 100, { error: 'must be a percentage of at most 100%' })], {
-        error: 'must be a number of shards or a percentage such as "20%"',
+      .custom<number | string>((v) => typeof v === 'number' || typeof v === 'string', { error: 'must be a number of shards or a percentage such as "20%"' })
+      .superRefine((tolerated, ctx) => {
+        const problem = toleranceProblem(tolerated);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
       })
       .optional(),
   })
@@ -573,7 +593,9 @@ function checkShards(config: { phases: Stage[] }, seen: ReadonlyMap<string, numb
   for (const b of buildStages(config)) for (const state of buildStateNames(b.name)) taken.set(state, `build ${b.name}`);
   for (const g of gateStages(config)) for (const state of [g.name, ...gateStateNames(g.name)]) taken.set(state, `gate ${g.name}`);
   for (const { p, path } of phaseMembers(config)) {
-    const names = shardNames(p);
+    // (A `shards` the schema refused is reported there alone.)
+    const names = p.shards === undefined || shardsProblem(p.shards) === undefined ? shardNames(p) : [];
+    if (names?.length === 0) continue;
     if (!names) {
       for (const field of ['maxConcurrency', 'toleratedFailures'] as const) {
         if (p[field] !== undefined) ctx.addIssue({ code: 'custom', path: ['phases', ...path, field], message: `phase ${p.name}: goes with shards (the phase names none)` });

@@ -28,10 +28,15 @@ export function cursorAfter(poolIndex: number, count: number): number {
 }
 
 /**
- * Where an attempt's launch starts. Shard k of a sharded phase starts its first attempt at pool k
- * (wrapping), so the shards spread over the subnets (and their AZs) and the instance types
- * instead of all asking one pool first; later attempts go on from the cursor HandleFailure left.
+ * Where an attempt's launch starts. The first attempt of shard k of a sharded phase starts in
+ * subnet k (wrapping), with instance type k / subnets (wrapping): the first shards spread over the
+ * subnets (and their AZs) first, then over the instance types, instead of all asking one pool first.
+ * Later attempts go on from the cursor HandleFailure left.
  */
-export function firstPoolCursor(cursor: number, attempt: number, shardIndex: number | undefined): number {
-  return attempt === 1 && shardIndex !== undefined ? cursor + shardIndex : cursor;
+export function firstPoolCursor(cursor: number, attempt: number, shard: { index: number; instanceTypes: readonly string[]; subnetIds: readonly string[] } | undefined): number {
+  if (attempt !== 1 || shard === undefined) return cursor;
+  const { index, instanceTypes, subnetIds } = shard;
+  const subnetId = subnetIds[index % subnetIds.length];
+  const instanceType = instanceTypes[Math.floor(index / subnetIds.length) % instanceTypes.length];
+  return Math.max(0, poolOrder(instanceTypes, subnetIds).findIndex((p) => p.subnetId === subnetId && p.instanceType === instanceType));
 }

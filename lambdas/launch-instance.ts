@@ -141,7 +141,8 @@ export async function launchAttempt(clients: { ec2: Ec2Send; sfn: SfnSend }, env
   }
 
   const refusals: string[] = [];
-  for (const poolIndex of poolsFrom(firstPoolCursor(job.poolCursor, job.attempt, phase.shard?.index), pools.length)) {
+  const shard = phase.shard ? { index: phase.shard.index, instanceTypes: phase.instanceTypes, subnetIds: phase.subnetIds } : undefined;
+  for (const poolIndex of poolsFrom(firstPoolCursor(job.poolCursor, job.attempt, shard), pools.length)) {
     const pool = pools[poolIndex]!;
     try {
       const out = await runSpotInstance(client, env, input, pool, poolIndex);
