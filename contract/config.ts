@@ -807,7 +807,7 @@ export function shardConcurrency(phase: Pick<PhaseConfig, 'shards' | 'maxConcurr
  * names them from here): the preflight choice, the two shard lists, the states of one iteration, the tally and its verdict.
  */
 export function shardStateNames(phase: string): {
-  preflight: string; allShards: string; firstShard: string; next: string; run: string; succeeded: string; record: string; unrecorded: string; kept: string; settle: string; tally: string; settled: string; done: string;
+  preflight: string; allShards: string; firstShard: string; next: string; run: string; succeeded: string; record: string; unrecorded: string; kept: string; settle: string; rerun: string; tally: string; settled: string; done: string;
 } & Iterable<string> {
   const names = {
     preflight: `${phase}Preflight?`,
@@ -820,6 +820,7 @@ export function shardStateNames(phase: string): {
     unrecorded: `${phase}ShardFailedUnrecorded`,
     kept: `${phase}ShardKept`,
     settle: `Settle${phase}Shard`,
+    rerun: `${phase}ShardRerun?`,
     tally: `Tally${phase}`,
     settled: `${phase}ShardsSettled?`,
     done: `${phase}ShardsDone`,

@@ -51,6 +51,12 @@ export const shardTallySchema = z
     tolerated: z.number().int().min(0),
     /** More failed than tolerated: the failed shards fail the phase now (and a redrive re-runs them). */
     settle: z.boolean(),
+    /**
+     * With settle, in a redriven run that still holds shards which failed before it: the settling
+     * pass first re-runs those (the others keep their records), and only a later pass fails the
+     * phase, so that no shard's failure stops a sibling's re-run.
+     */
+    rerunPass: z.boolean(),
   })
   .strict();
 export type ShardTally = z.output<typeof shardTallySchema>;

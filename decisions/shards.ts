@@ -5,7 +5,8 @@
  * - `failedShardRecord`: a shard's task failed; keep what its SpotPhase execution said, briefly.
  * - `tallyShards`: after every shard ran, how many failed, and is that more than the phase tolerates.
  * - `settleShard`: a failed shard in a phase that failed beyond its tolerance: on the run that saw it
- *   fail, fail the phase with ShardsFailed naming every failed shard; on a later redrive, run it again.
+ *   fail, fail the phase with ShardsFailed naming every failed shard; on a later redrive, run it
+ *   again (and while such re-runs go on, keep the others' failures from stopping them).
  */
 import { ShardsFailed } from '../contract/errors';
 import { SHARD_CAUSE_CHARS, SHARD_STATUS, type ShardRecord, type ShardTally } from '../contract/shards';
@@ -41,26 +42,33 @@ export function failedShardRecord(shard: string, caught: { Error?: string; Cause
   };
 }
 
-export function tallyShards(records: readonly ShardRecord[], tolerated: number): ShardTally {
+/** A failed shard this run did not run: it failed under an earlier redrive count (a redrive re-runs it). */
+const failedBefore = (record: ShardRecord, redriveCount: number) => record.status === SHARD_STATUS.failed && record.failedAtRedrive < redriveCount;
+
+export function tallyShards(records: readonly ShardRecord[], tolerated: number, redriveCount = 0): ShardTally {
   const failed = records.filter((r) => r.status === SHARD_STATUS.failed).map((r) => r.shard);
   const pending = records.filter((r) => r.status === SHARD_STATUS.pending).map((r) => r.shard);
   // Every shard ran before the tally: a pending one means the graph went wrong; count it as failed, never as done.
   const notDone = [...failed, ...pending];
-  return { shards: [...records], failed: notDone, failedCount: notDone.length, tolerated, settle: notDone.length > tolerated };
+  const settle = notDone.length > tolerated;
+  return { shards: [...records], failed: notDone, failedCount: notDone.length, tolerated, settle, rerunPass: settle && records.some((r) => failedBefore(r, redriveCount)) };
 }
 
 /**
- * A failed shard of a phase that failed beyond its tolerance. On the run that recorded the failure
- * it fails (ShardsFailed, naming every failed shard); a redrive of the pipeline (a higher redrive
- * count) runs it again instead.
+ * A failed shard of a phase that failed beyond its tolerance. A shard that failed before this run
+ * (a lower redrive count) runs again. Otherwise, in a pass that re-runs such shards (`rerunPass`)
+ * it keeps its record, so its failure stops no sibling's re-run; in the pass after, it fails the
+ * phase (ShardsFailed, naming every failed shard).
  */
 export function settleShard(
   phase: { name: string; count: number; tolerated: number },
   record: ShardRecord & { status: 'FAILED' },
   failed: readonly string[],
   redriveCount: number,
-): { rerun: true } {
-  if (redriveCount > record.failedAtRedrive) return { rerun: true };
+  rerunPass = false,
+): { rerun: boolean } {
+  if (failedBefore(record, redriveCount)) return { rerun: true };
+  if (rerunPass) return { rerun: false };
   const why = `${record.error}${record.cause ? `: ${record.cause}` : ''}`;
   throw new ShardsFailed(
     clip(

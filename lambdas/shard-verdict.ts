@@ -3,7 +3,7 @@
  * - "record": a shard's task failed; its record keeps the shard's error and cause, briefly.
  * - "tally": every shard ran; which failed, and is that more than the phase tolerates?
  * - "settle": a failed shard of a phase beyond its tolerance: throw ShardsFailed (the run that saw
- *   it fail), or let a redrive run it again.
+ *   it fail), or let a redrive run it again (keeping the others' records while it does).
  */
 import { z } from 'zod';
 import { MAX_SHARDS, SHARD_NAME } from '../contract/config';
@@ -26,12 +26,12 @@ export const shardVerdictInputSchema = z.discriminatedUnion('mode', [
       redriveCount,
     })
     .strict(),
-  z.object({ mode: z.literal('tally'), phase: phaseRef, shards: z.array(shardRecordSchema).min(1).max(MAX_SHARDS) }).strict(),
-  z.object({ mode: z.literal('settle'), phase: phaseRef, record: shardRecordSchema, failed: z.array(z.string()), redriveCount }).strict(),
+  z.object({ mode: z.literal('tally'), phase: phaseRef, shards: z.array(shardRecordSchema).min(1).max(MAX_SHARDS), redriveCount: redriveCount.default(0) }).strict(),
+  z.object({ mode: z.literal('settle'), phase: phaseRef, record: shardRecordSchema, failed: z.array(z.string()), redriveCount, rerunPass: z.boolean().default(false) }).strict(),
 ]);
 export type ShardVerdictInput = z.output<typeof shardVerdictInputSchema>;
 
-export function shardVerdict(input: ShardVerdictInput): ShardRecord | ShardTally | { rerun: true } {
+export function shardVerdict(input: ShardVerdictInput): ShardRecord | ShardTally | { rerun: boolean } {
   switch (input.mode) {
     case 'record': {
       const record = failedShardRecord(input.shard, input.caught, input.redriveCount);
@@ -39,7 +39,7 @@ export function shardVerdict(input: ShardVerdictInput): ShardRecord | ShardTally
       return record;
     }
     case 'tally': {
-      const tally = tallyShards(input.shards, input.phase.tolerated);
+      const tally = tallyShards(input.shards, input.phase.tolerated, input.redriveCount);
       logger.info('shards tallied', { phase: input.phase.name, failed: tally.failed, tolerated: tally.tolerated, settle: tally.settle });
       return tally;
     }
@@ -47,11 +47,11 @@ export function shardVerdict(input: ShardVerdictInput): ShardRecord | ShardTally
       const { record } = input;
       // Only a failed shard is settled (the graph routes the others past it): never re-run a shard that succeeded.
       if (record.status !== SHARD_STATUS.failed) throw new InvalidTaskInput(`ShardVerdict settles failed shards only; shard ${record.shard} is ${record.status}`);
-      return settleShard(input.phase, record, input.failed, input.redriveCount);
+      return settleShard(input.phase, record, input.failed, input.redriveCount, input.rerunPass);
     }
   }
 }
 
-export async function handler(event: unknown): Promise<ShardRecord | ShardTally | { rerun: true }> {
+export async function handler(event: unknown): Promise<ShardRecord | ShardTally | { rerun: boolean }> {
   return shardVerdict(parseTaskInput(shardVerdictInputSchema, event, 'ShardVerdict'));
 }

@@ -104,5 +104,13 @@ export function checkInvariants(report: SimulationReport): InvariantResult[] {
     ),
   );
   results.push({ name: 'a relaunch after a spot notice resumed from what the notice saved', holds: cutOff.length === 0, detail: cutOff.join('; ') || undefined });
+
+  // A sharded phase that succeeded ran every shard (a preflight: its first), each in executions of its own.
+  const unrun = report.phases.flatMap((p) =>
+    p.status !== 'SUCCEEDED' || !p.shards
+      ? []
+      : (report.mode === 'preflight' ? p.shards.slice(0, 1) : p.shards).filter((sh) => sh.executions.length === 0).map((sh) => `${p.name}[${sh.name}] never ran, yet the phase succeeded`),
+  );
+  results.push({ name: 'a sharded phase that succeeded ran every shard', holds: unrun.length === 0, detail: unrun.join('; ') || undefined });
   return results;
 }

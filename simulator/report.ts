@@ -116,6 +116,8 @@ export interface ShardReport {
 
 export interface SimulationReport {
   scenario: string;
+  /** Extension: the run's mode (a preflight runs each phase's preflight command, and a sharded phase's first shard only). */
+  mode: 'full' | 'preflight';
   status: string;
   error: string | null;
   cause: string | null;
@@ -373,6 +375,7 @@ export function buildReport(sim: Simulation): SimulationReport {
   });
   return {
     scenario: sim.scenario.name ?? 'unnamed scenario',
+    mode: sim.scenario.mode === 'preflight' || (sim.scenario.input as { mode?: string } | undefined)?.mode === 'preflight' ? 'preflight' : 'full',
     status: sim.pipeline.status,
     error: sim.pipeline.status === 'SUCCEEDED' ? null : (sim.pipeline.error ?? sim.pipeline.status),
     cause: sim.pipeline.status === 'SUCCEEDED' ? null : (sim.pipeline.cause ?? null),

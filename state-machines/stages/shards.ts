@@ -6,7 +6,8 @@
  *   <P>Preflight? -> <P>AllShards | <P>FirstShard (a preflight checks one shard)
  *   -> <P> (Map, one iteration per shard record):
  *        <P>ShardToRun? -> SUCCEEDED: <P>ShardKept
- *                       -> FAILED:    Settle<P>Shard -> <P>Shard        (ShardsFailed, or a redrive's re-run)
+ *                       -> FAILED:    Settle<P>Shard -> <P>ShardRerun? -> <P>Shard | <P>ShardKept
+ *                                     (ShardsFailed; or a redrive's re-run, the others kept meanwhile)
  *                       -> PENDING:   <P>Shard -> <P>ShardSucceeded
  *                                               catch: <P>ShardFailed (record) | <P>ShardFailedUnrecorded
  *   -> Tally<P> -> <P>ShardsSettled? -> more failed than tolerated: <P> again | <P>ShardsDone
@@ -22,7 +23,10 @@
  * failed" (API reference, "RedriveExecution"): Settle<P>Shard sees a higher $$.Execution.RedriveCount
  * than the shard failed under and runs the shard again (whether the redriven iteration resumes at
  * its failed state or starts over, it reaches Settle<P>Shard with the same record); the shards
- * that succeeded keep their records and are not run again.
+ * that succeeded keep their records and are not run again. A redriven run may also hold shards
+ * that failed in it (an abort or a failed sibling branch had stopped them, and the redrive ran them
+ * first): then the settling pass re-runs the earlier failures while these keep their records, and
+ * only the pass after fails the phase, so no failure stops a sibling's re-run.
  *
  * The records are small (contract/shards.ts): the shards' outputs and launches stay in their own
  * executions. `$.phases.<P>` ends as the tally: every shard's record, the failed ones and the tolerance.
@@ -74,7 +78,7 @@ export function shardedPhase(context: StageContext, phase: PhaseConfig): sfn.ICh
     context.dataFor(phase),
   );
   // A full run tolerates `toleratedFailures`; a preflight, which checks one shard, tolerates none.
-  const pending = (names: string[], tolerating: number) => ({ shards: names.map((shard) => ({ shard, status: SHARD_STATUS.pending })), failed: [], failedCount: 0, tolerated: tolerating, settle: false });
+  const pending = (names: string[], tolerating: number) => ({ shards: names.map((shard) => ({ shard, status: SHARD_STATUS.pending })), failed: [], failedCount: 0, tolerated: tolerating, settle: false, rerunPass: false });
 
   // --- one iteration: a shard record in, the shard's record out ---------------------------------
   const run = spotPhaseTask(context, s.run, {
@@ -119,10 +123,10 @@ export function shardedPhase(context: StageContext, phase: PhaseConfig): sfn.ICh
     context,
     s.settle,
     'A failed shard of a phase beyond its tolerance: fail with ShardsFailed, or (in a redrive) run it again',
-    { mode: 'settle', phase: { name: phase.name, 'count.$': '$.count', 'tolerated.$': '$.tolerated' }, 'record.$': '$.record', 'failed.$': '$.failed', 'redriveCount.$': '$$.Execution.RedriveCount' },
-    {},
+    { mode: 'settle', phase: { name: phase.name, 'count.$': '$.count', 'tolerated.$': '$.tolerated' }, 'record.$': '$.record', 'failed.$': '$.failed', 'redriveCount.$': '$$.Execution.RedriveCount', 'rerunPass.$': '$.rerunPass' },
+    { resultPath: '$.settled' },
   );
-  settle.next(run);
+  settle.next(new sfn.Choice(scope, s.rerun).when(sfn.Condition.booleanEquals('$.settled.rerun', true), run).otherwise(kept));
   const next = new sfn.Choice(scope, s.next)
     .when(sfn.Condition.stringEquals('$.record.status', SHARD_STATUS.succeeded), kept)
     .when(sfn.Condition.stringEquals('$.record.status', SHARD_STATUS.failed), settle)
@@ -141,11 +145,12 @@ export function shardedPhase(context: StageContext, phase: PhaseConfig): sfn.ICh
       'failed.$': `${at}.failed`,
       'tolerated.$': `${at}.tolerated`,
       'count.$': `States.ArrayLength(${at}.shards)`,
+      'rerunPass.$': `${at}.rerunPass`,
     },
     resultPath: `${at}.shards`,
   });
   map.itemProcessor(next);
-  const tally = verdictTask(context, s.tally, `Which shards of ${phase.name} failed, and more than it tolerates (${tolerated})?`, { mode: 'tally', phase: verdictPhase(at), 'shards.$': `${at}.shards` }, { resultPath: at });
+  const tally = verdictTask(context, s.tally, `Which shards of ${phase.name} failed, and more than it tolerates (${tolerated})?`, { mode: 'tally', phase: verdictPhase(at), 'shards.$': `${at}.shards`, 'redriveCount.$': '$$.Execution.RedriveCount' }, { resultPath: at });
   const done = new sfn.Pass(scope, s.done, { comment: `${phase.name}: its shards ran; no more failed than tolerated` });
   map.next(tally).next(new sfn.Choice(scope, s.settled).when(sfn.Condition.booleanEquals(`${at}.settle`, true), map).otherwise(done));
 

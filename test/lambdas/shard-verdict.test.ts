@@ -79,7 +79,7 @@ describe('ShardVerdict: tally', () => {
     const tally = await handler({ mode: 'tally', phase: PHASE, shards });
 
     // Assess
-    expect(tally).toEqual({ shards, failed: ['eth'], failedCount: 1, tolerated: 1, settle: false });
+    expect(tally).toEqual({ shards, failed: ['eth'], failedCount: 1, tolerated: 1, settle: false, rerunPass: false });
     expect(shardTallySchema.safeParse(tally).success).toBe(true);
   });
 

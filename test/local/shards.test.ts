@@ -34,6 +34,7 @@ const CONFIGS = {
   allAtOnce: { pipelineName: 'fanout', phases: [research({ maxConcurrency: 5 }), report] },
   twoAtATime: { pipelineName: 'fanout', phases: [research({ maxConcurrency: 2 }), report] },
   tolerant: { pipelineName: 'fanout', phases: [research({ maxConcurrency: 5, toleratedFailures: 1 }), report] },
+  pairs: { pipelineName: 'fanout', phases: [research({ shards: ['a', 'b', 'c', 'd'], maxConcurrency: 2, budgetSeconds: 3600, attemptSeconds: 1500 })] },
 };
 type ConfigName = keyof typeof CONFIGS;
 
@@ -219,6 +220,24 @@ describe('a failed shard', () => {
     expect(r.status).toBe('SUCCEEDED');
     expect(workloadsPerShard(sim, 'Research')).toEqual({ btc: 1, eth: 2, sol: 2, xrp: 2, ada: 2 });
     expect(r.instances.runningAtEnd).toBe(0);
+    expect(runProblems(r)).toEqual([]);
+  });
+
+  it("a redrive's re-run of an earlier failure is not stopped by a shard that fails in the redrive: both end, then the phase fails", async () => {
+    // Act: b fails before the abort; c and d are stopped by it; in the redrive c fails, while b's re-run succeeds.
+    const { sim, report: r } = await rehearse('pairs', {
+      abortAtMinute: 16,
+      redriveAfterMinutes: 5,
+      phases: { Research: { workloadMinutes: 10, shards: { b: { attempts: [{ exitCode: 1 }] }, c: { attempts: [{}, { exitCode: 1 }] } } } },
+    });
+
+    // Assess: b ran again to the end and succeeded; only c is named.
+    const runsOf = (shard: string) => sim.stepFunctions.executions.filter((e) => shardOf(e) === shard).map((e) => e.status);
+    expect(runsOf('b')).toEqual(['FAILED', 'SUCCEEDED']);
+    expect(runsOf('c')).toEqual(['ABORTED', 'FAILED']);
+    expect(r.error).toBe('ShardsFailed');
+    expect(r.cause).toContain('1 of 4 shards failed (c)');
+    expect(sim.stepFunctions.executions.filter((e) => e.status === 'ABORTED' && e.startedAt > sim.pipelineRuns[0]!.stoppedAt!)).toEqual([]);
     expect(runProblems(r)).toEqual([]);
   });
 

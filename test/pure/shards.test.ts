@@ -148,7 +148,7 @@ describe('tallyShards', () => {
     const tally = tallyShards(records, 2);
 
     // Assess
-    expect(tally).toEqual({ shards: records, failed: ['eth', 'bnb'], failedCount: 2, tolerated: 2, settle: false });
+    expect(tally).toEqual({ shards: records, failed: ['eth', 'bnb'], failedCount: 2, tolerated: 2, settle: false, rerunPass: false });
     expect(shardTallySchema.parse(tally)).toEqual(tally);
   });
 
@@ -195,8 +195,34 @@ describe('tallyShards', () => {
   });
 });
 
+describe('tallyShards: the pass that settles', () => {
+  it('asks for a re-run pass when, beyond the tolerance, a shard failed under an earlier redrive count than this run', () => {
+    // Prepare: redrive 1: bnb failed before the redrive, eth in it.
+    const records = [failed('eth', 1), failed('bnb', 0), { shard: 'sol', status: 'SUCCEEDED' as const }];
+
+    // Act
+    const [now, after] = [tallyShards(records, 0, 1), tallyShards([failed('eth', 1), failed('bnb', 1)], 0, 1)];
+
+    // Assess
+    expect(now).toMatchObject({ settle: true, rerunPass: true });
+    expect(after).toMatchObject({ settle: true, rerunPass: false });
+    expect(tallyShards(records, 2, 1)).toMatchObject({ settle: false, rerunPass: false });
+  });
+});
+
 describe('settleShard', () => {
   const phase = { name: 'FactorRun', count: 5, tolerated: 1 };
+
+  it('in a pass that re-runs earlier failures, a shard that failed in this run keeps its record instead of failing the phase (which would stop the re-runs)', () => {
+    // Prepare: redrive 1; eth failed under it, bnb before it.
+    const [eth, bnb] = [failed('eth', 1), failed('bnb', 0)];
+
+    // Act
+    const answers = [settleShard(phase, eth, ['eth', 'bnb'], 1, true), settleShard(phase, bnb, ['eth', 'bnb'], 1, true)];
+
+    // Assess
+    expect(answers).toEqual([{ rerun: false }, { rerun: true }]);
+  });
 
   it('on the run that saw them fail: ShardsFailed naming every failed shard, the count and the tolerance, and this shard\'s error', () => {
     // Prepare

@@ -94,7 +94,7 @@ describe('scenario suite (built-in Saturday pipeline)', () => {
 
     it('keeps every invariant, leaves no instance running, and every launch ends after it starts', () => {
       const invariants = checkInvariants(report);
-      expect(invariants).toHaveLength(6);
+      expect(invariants).toHaveLength(7);
       expect(invariants.filter((i) => !i.holds)).toEqual([]);
       expect(report.instances.runningAtEnd).toBe(0);
       for (const p of report.phases) for (const l of p.launches) expect(l.end, `${p.name} ${JSON.stringify(l)}`).toBeGreaterThanOrEqual(l.start);

@@ -136,8 +136,10 @@ describe('the states of a sharded phase', () => {
       ],
       Default: names.run,
     });
-    expect(states[names.settle]).toMatchObject({ Next: names.run });
+    // Settled: re-run (a redrive's), or kept while other shards re-run; ShardsFailed is never caught.
+    expect(states[names.settle]).toMatchObject({ ResultPath: '$.settled', Next: names.rerun });
     expect(states[names.settle]!.Catch).toBeUndefined();
+    expect(states[names.rerun]).toMatchObject({ Choices: [{ Variable: '$.settled.rerun', BooleanEquals: true, Next: names.run }], Default: names.kept });
   });
 
   it('tally the shards, and go round the Map once more to settle the failed ones when more failed than tolerated', () => {
