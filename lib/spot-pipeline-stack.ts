@@ -343,6 +343,10 @@ export class SpotPipelineStack extends Stack {
     const parameters = [
       ...new Set(allPhases(p.config).flatMap((ph) => (ph.image ? [launchProfile(ph.image).imageId] : [])).filter((id) => id.startsWith('resolve:ssm:')).map((id) => id.slice('resolve:ssm:'.length))),
     ];
+    // A parameter of your own names an AMI of yours, known only at launch: images this account owns.
+    if (parameters.some((name) => !name.startsWith('/aws/service/'))) {
+      p.launchInstance.addToRolePolicy(new iam.PolicyStatement({ actions: ['ec2:RunInstances'], resources: [images], conditions: { StringEquals: { 'ec2:Owner': this.account } } }));
+    }
     if (parameters.length > 0) {
       p.launchInstance.addToRolePolicy(
         new iam.PolicyStatement({

@@ -101,7 +101,7 @@ function buildLines(sim: Simulation): Line[] {
 function instanceLines(sim: Simulation): Line[] {
   const minute = (ms: number) => Math.floor(ms / 60_000);
   return sim.cloud.invocations.flatMap((inv) => {
-    const who = `${pad(inv.phase, 18)} attempt ${inv.attempt}`;
+    const who = `${pad(`${inv.phase}${inv.shard === undefined ? '' : `[${inv.shard}]`}`, 18)} attempt ${inv.attempt}`;
     const runner = inv.runner;
     if (!runner) return [];
     if (runner.failure) return [{ at: inv.startedAt + RUNNER_FAILURE_MS, text: `${who}  runner refused, nothing ran: ${runner.failure.line}` }];

@@ -1,7 +1,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { SATURDAY_PIPELINE, SATURDAY_PIPELINE_DIR } from './defaults';
-import { formatIssues, formatPath, phaseLabel, pipelineConfigSchema, type PipelineConfig } from '../../contract/config';
+import { allPhases, formatIssues, formatPath, phaseLabel, pipelineConfigSchema, type PipelineConfig } from '../../contract/config';
+import { pipelineTimeoutSeconds } from '../../state-machines/pipeline';
 
 /** A pipeline config that cannot be used; the message names every offending field. */
 export class PipelineConfigError extends Error {
@@ -36,9 +37,21 @@ export function parsePipelineConfig(raw: unknown, source = 'pipeline config', ba
     if (stage.kind === 'parallel') stage.parallel.forEach((p, j) => (p.code = resolve(p.code, ['phases', i, 'parallel', j, 'code'])));
     else if (stage.kind !== 'gate') stage.code = resolve(stage.code, ['phases', i, 'code']);
   });
+  // Step Functions developer guide, "Step Functions service quotas": a Standard execution runs at most one year.
+  const timeout = pipelineTimeoutSeconds(config);
+  if (timeout > MAX_STANDARD_EXECUTION_SECONDS) {
+    const sharded = allPhases(config).filter((p) => p.shards !== undefined).map((p) => p.name);
+    problems.push(
+      `phases: the pipeline may run ${Math.ceil(timeout / 86_400)} days (every stage's longest run added up; a sharded phase runs its shards in waves of maxConcurrency), ` +
+        `more than the 365 days a Standard Step Functions execution may last; lower the budgets${sharded.length > 0 ? ` or raise maxConcurrency of ${sharded.join(', ')}` : ''}`,
+    );
+  }
   if (problems.length > 0) throw new PipelineConfigError(`Invalid ${source}:\n${problems.join('\n')}`);
   return config;
 }
+
+/** The longest a Standard workflow execution may run: one year. */
+const MAX_STANDARD_EXECUTION_SECONDS = 365 * 86_400;
 
 /** Load the config from a JSON file, or the built-in Saturday pipeline when no path is given. */
 export function loadPipelineConfig(file?: string): PipelineConfig {

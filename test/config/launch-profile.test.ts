@@ -124,6 +124,26 @@ describe('the launch role', () => {
     expect(statements.filter((s) => [s.Action].flat().includes('ssm:GetParameters'))).toHaveLength(1);
     expect(text).toContain(`::parameter${AL2023_PARAMETER.arm64}`);
     expect(text).toContain('::image/ami-0123456789abcdef0');
+    // No parameter of the account's own: no image of the account's own beyond the AMIs named.
+    expect(statements.filter((s) => JSON.stringify(s).includes('"ec2:Owner":{"Ref":"AWS::AccountId"}'))).toEqual([]);
+  });
+
+  it("may launch the account's own images when a phase names an image parameter of its own (its AMI is known only at launch)", () => {
+    // Prepare
+    const config = parsePipelineConfig(pipeline(phase({ name: 'Golden', image: { ssmParameter: '/golden/ami-id' } })));
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
+    const template = Template.fromStack(new SpotPipelineStack(app, 'S', { config }));
+
+    // Act
+    const statements = Object.entries(template.findResources('AWS::IAM::Policy'))
+      .filter(([id]) => id.startsWith('LaunchInstanceFn'))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown; Condition?: unknown }[]);
+
+    // Assess
+    const own = statements.filter((s) => JSON.stringify(s.Condition ?? {}).includes('"ec2:Owner":{"Ref":"AWS::AccountId"}'));
+    expect(own).toHaveLength(1);
+    expect(own[0]).toMatchObject({ Action: 'ec2:RunInstances', Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ec2:', { Ref: 'AWS::Region' }, '::image/*']] } });
+    expect(JSON.stringify(statements)).toContain(':parameter/golden/ami-id');
   });
 });
 

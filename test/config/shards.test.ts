@@ -410,3 +410,16 @@ describe('the spec of a shard', () => {
     expect(result.success).toBe(false);
   });
 });
+
+describe('a pipeline whose shards could outlast a Standard execution', () => {
+  it('is refused at phases, naming the sharded phases to give more concurrency', () => {
+    // Prepare: 7 phases of 100 one-at-a-time shards of 2 days each: about 3.8 years.
+    const raw = pipeline(...Array.from({ length: 7 }, (_, i) => phase(`Long${i}`, { shards: 100, maxConcurrency: 1, budgetSeconds: 172800, attemptSeconds: 86400 })));
+
+    // Act
+    const refused = refusal(raw);
+
+    // Assess
+    expect(refused).toMatch(/^phases: the pipeline may run \d+ days .* more than the 365 days a Standard Step Functions execution may last; lower the budgets or raise maxConcurrency of Long0, Long1/m);
+  });
+});
