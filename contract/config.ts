@@ -222,6 +222,28 @@ export const phaseSchema = z
         if (problem) ctx.addIssue({ code: 'custom', message: problem.message, path: problem.path });
       })
       .optional(),
+    /**
+     * Opt-in: launch on-demand rather than fail when spot will not do (`true`, or the triggers):
+     * `lastAttempt` (default true) when the budget affords only one more attempt, `whenCapacityExhausted`
+     * (default true) when every spot pool refused capacity, `afterInterruptions` after that many
+     * interruptions. Once on-demand, the phase stays on-demand. Only phases that opt in may launch
+     * on-demand (IAM).
+     */
+    onDemandFallback: z
+      .union(
+        [
+          z.boolean({ error: 'must be true, false or an object of triggers' }),
+          z
+            .object({
+              lastAttempt: z.boolean({ error: 'must be true or false' }).default(true),
+              whenCapacityExhausted: z.boolean({ error: 'must be true or false' }).default(true),
+              afterInterruptions: int(1, 50).optional(),
+            })
+            .strict(),
+        ],
+        { error: 'must be true, false or { "lastAttempt"?, "whenCapacityExhausted"?, "afterInterruptions"? }' },
+      )
+      .optional(),
     /** With shards: how many run at once (default all, at most 40: Step Functions runs up to 40 iterations of an inline Map at a time). */
     maxConcurrency: int(1, MAX_SHARD_CONCURRENCY).optional(),
     /** With shards: how many may fail while the phase still succeeds, a count or a percentage of the shards ("20%"); default 0. */
@@ -826,4 +848,16 @@ export function shardStateNames(phase: string): {
     done: `${phase}ShardsDone`,
   };
   return { ...names, [Symbol.iterator]: () => Object.values(names)[Symbol.iterator]() };
+}
+
+/** A phase's on-demand fallback, its triggers spelled out; undefined when the phase stays on spot. */
+export interface OnDemandFallback {
+  readonly lastAttempt: boolean;
+  readonly whenCapacityExhausted: boolean;
+  readonly afterInterruptions?: number;
+}
+export function onDemandFallbackOf(phase: Pick<PhaseConfig, 'onDemandFallback'>): OnDemandFallback | undefined {
+  const fallback = phase.onDemandFallback;
+  if (fallback === undefined || fallback === false) return undefined;
+  return fallback === true ? { lastAttempt: true, whenCapacityExhausted: true } : fallback;
 }

@@ -69,9 +69,7 @@ export const SPOT_PHASE_STATES = {
   HandleFailure: 'Task',
   'Relaunch?': 'Choice',
   RelaunchBackoff: 'Wait',
-  ShardRelaunchBackoff: 'Wait',
   CountRelaunch: 'Task',
-  CountShardRelaunch: 'Task',
   CountExhausted: 'Task',
   FinishPhase: 'Task',
   PhaseSucceeded: 'Succeed',
@@ -91,7 +89,7 @@ export const SPOT_PHASE_PATHS = {
   send: ['SendWorkload', 'Sent?'],
   /** A loop, every pollIntervalSeconds while the workload runs. */
   poll: ['WaitForWorkload', 'PollWorkload', 'WorkloadDone?'],
-  /** Once per relaunch, relaunchBackoffSeconds: from the failed attempt to the next launch's Choice (which may fail it again). A shard's relaunch goes by ShardRelaunchBackoff and CountShardRelaunch instead: the same states' kinds. */
+  /** Once per relaunch, relaunchBackoffSeconds: from the failed attempt to the next launch's Choice (which may fail it again).*/
   relaunch: ['HandleFailure', 'Relaunch?', 'RelaunchBackoff', 'CountRelaunch', 'LaunchInstance', 'Launched?'],
   /** Once: the ways out, of which the worst case takes the longest. */
   ends: [

@@ -51,6 +51,8 @@ export const instanceRefSchema = z.object({
   spotRequestId: z.string().optional(),
   poolIndex: z.number().int().min(0),
   launchedAt: z.string(),
+  /** The market it was launched in (absent: spot, as every instance was before on-demand fallback). */
+  market: z.enum(['spot', 'on-demand']).optional(),
 });
 export type InstanceRef = z.output<typeof instanceRefSchema>;
 
@@ -123,6 +125,8 @@ const common = {
   nextWaitSeconds: z.number().int().min(0),
   /** Consecutive polls that could not read status (transient API errors). */
   pollErrors: z.number().int().min(0),
+  /** The market the attempt launches in (absent: spot); on-demand once the phase fell back (contract/config.ts onDemandFallback). */
+  market: z.enum(['spot', 'on-demand']).optional(),
 };
 const withInstance = { ...common, attemptStartedAt: z.string(), instance: instanceRefSchema };
 
@@ -130,7 +134,19 @@ export const launchingJobSchema = z.object({
   status: z.literal(JOB_STATUS.launching),
   ...common,
   /** Set when HandleFailure decided this relaunch; reasonCode is the interruption the CountRelaunch datum counts. */
-  verdict: z.object({ action: z.literal('relaunch'), reasonCode: z.enum(REASON_CODES).optional() }).optional(),
+  verdict: z
+    .object({
+      action: z.literal('relaunch'),
+      reasonCode: z.enum(REASON_CODES).optional(),
+      /**
+       * The data CountRelaunch puts (PutMetricData's MetricData, built from the metrics catalogue):
+       * SpotInterruptionRetry (with the shard, for a shard), and OnDemandFallback when this relaunch falls back.
+       */
+      metricData: z.array(z.object({ MetricName: z.string(), Unit: z.literal('Count'), Value: z.number(), Dimensions: z.array(z.object({ Name: z.string(), Value: z.string() })) })).optional(),
+      /** What made this relaunch go on-demand (contract/config.ts onDemandFallback). */
+      fallback: z.enum(['last-attempt', 'capacity-exhausted', 'interruptions']).optional(),
+    })
+    .optional(),
 });
 export const bootingJobSchema = z.object({ status: z.literal(JOB_STATUS.booting), ...withInstance });
 export const readyJobSchema = z.object({ status: z.literal(JOB_STATUS.ready), ...withInstance });

@@ -28,6 +28,13 @@ export const METRICS = {
     unit: 'Count',
     description: 'a spot interruption absorbed by relaunching a shard of the phase on fresh capacity',
   }),
+  /** One datum when a phase's attempts fall back from spot to on-demand (config onDemandFallback), by what made it. */
+  onDemandFallback: metric({
+    name: 'OnDemandFallback',
+    dimensions: ['Phase', 'Trigger'],
+    unit: 'Count',
+    description: 'a phase fell back to on-demand: the last attempt its budget affords, spot capacity exhausted, or too many interruptions',
+  }),
   /** One datum when a phase gives up after spot interruptions (its budget cannot hold another attempt). */
   spotRetryBudgetExhausted: metric({
     name: 'SpotRetryBudgetExhausted',

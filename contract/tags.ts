@@ -8,6 +8,8 @@ export const TAG = {
   run: 'spot-pipeline:run',
   phase: 'spot-pipeline:phase',
   attempt: 'spot-pipeline:attempt',
+  /** The market the instance runs in: spot, or on-demand after a phase's fallback (IAM allows on-demand only for phases that opt in). */
+  market: 'spot-pipeline:market',
   /** The shard of a sharded phase (config `shards`). */
   shard: 'spot-pipeline:shard',
   /** How many times the pipeline execution had been redriven when the instance launched ($$.Execution.RedriveCount). */

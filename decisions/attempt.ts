@@ -33,6 +33,7 @@ export function attemptFailed(job: AttemptJob, failure: Failure, attemptStartedA
     instance: 'instance' in job ? job.instance : undefined,
     command: 'command' in job ? job.command : undefined,
     failure,
+    ...(job.market ? { market: job.market } : {}),
   };
 }
 

@@ -5,6 +5,10 @@
 import { relaunchGapSeconds, type PhaseBudget } from '../contract/budget';
 import { JOB_STATUS, poolLabel, type AttemptRecord, type JobIn } from '../contract/job';
 import { outcomeOf, PHASE_ERRORS, type ReasonCode } from '../contract/outcomes';
+import { onDemandFallbackOf, type PhaseConfig } from '../contract/config';
+import { METRICS, type MetricDefinition } from '../contract/metrics';
+import { CAPACITY_EXHAUSTED } from '../contract/outcomes';
+import { nextMarket, type FallbackTrigger } from './market';
 import { cursorAfter } from './pools';
 
 /** What the relaunch decision needs to know about the phase right now. */
@@ -34,7 +38,8 @@ export function secondsNeeded(phase: RelaunchQuestion['phase'], savedProgress = 
 export const MIN_RESUME_WORK_SECONDS = 180;
 
 export type RelaunchAnswer =
-  | { readonly relaunch: true; readonly backoffSeconds: number }
+  /** `lastAffordable`: no attempt after this one would fit (the budget, or maxAttempts). */
+  | { readonly relaunch: true; readonly backoffSeconds: number; readonly lastAffordable: boolean }
   | { readonly relaunch: false; readonly why: string };
 
 /**
@@ -57,7 +62,10 @@ export function mayRelaunch(q: RelaunchQuestion): RelaunchAnswer {
       why: `${Math.max(0, remainingSeconds)} s of budget left after the backoff and counting the relaunch, an attempt needs ${needed} s${saved}`,
     };
   }
-  return { relaunch: true, backoffSeconds: phase.relaunchBackoffSeconds };
+  // After this attempt, another would need the gap and a whole attempt again.
+  const afterNext = remainingSeconds - needed - relaunchGapSeconds(phase);
+  const lastAffordable = afterNext < phase.attemptSeconds || (phase.maxAttempts !== undefined && q.attempt + 1 >= phase.maxAttempts);
+  return { relaunch: true, backoffSeconds: phase.relaunchBackoffSeconds, lastAffordable };
 }
 
 export function describeFailure(phase: string, attempt: number, failure: JobIn<'failed'>['failure']): string {
@@ -68,7 +76,13 @@ export function describeFailure(phase: string, attempt: number, failure: JobIn<'
 }
 
 export interface FailureQuestion {
-  readonly phase: RelaunchQuestion['phase'] & { readonly name: string; readonly instanceTypes: readonly string[]; readonly subnetIds: readonly string[] };
+  readonly phase: RelaunchQuestion['phase'] & {
+    readonly name: string;
+    readonly instanceTypes: readonly string[];
+    readonly subnetIds: readonly string[];
+    readonly shard?: { readonly name: string };
+    readonly onDemandFallback?: PhaseConfig['onDemandFallback'];
+  };
   readonly job: JobIn<'failed'>;
   readonly nowMs: number;
   readonly deadlineMs: number;
@@ -105,6 +119,14 @@ export function decideAfterFailure(q: FailureQuestion): FailureAnswer {
   const answer = mayRelaunch({ phase, nowMs: q.nowMs, deadlineMs: q.deadlineMs, attempt: job.attempt, savedProgress: q.savedProgress });
   if (answer.relaunch) {
     const pools = phase.instanceTypes.length * phase.subnetIds.length;
+    const interruptions = history.filter((h) => h.outcome === 'interrupted' || h.outcome === 'capacity-exhausted').length;
+    const { market, trigger } = nextMarket({
+      fallback: onDemandFallbackOf(phase),
+      current: job.market ?? job.instance?.market ?? 'spot',
+      interruptions,
+      capacityExhausted: failure.reasonCode === CAPACITY_EXHAUSTED,
+      lastAffordable: answer.lastAffordable,
+    });
     return {
       relaunch: true,
       reasonCode: failure.reasonCode,
@@ -117,7 +139,8 @@ export function decideAfterFailure(q: FailureQuestion): FailureAnswer {
         history,
         nextWaitSeconds: answer.backoffSeconds,
         pollErrors: 0,
-        verdict: { action: 'relaunch', reasonCode: failure.reasonCode },
+        verdict: { action: 'relaunch', reasonCode: failure.reasonCode, metricData: relaunchData(phase, failure.reasonCode, trigger), ...(trigger ? { fallback: trigger } : {}) },
+        ...(market === 'on-demand' ? { market } : {}),
       },
     };
   }
@@ -138,4 +161,20 @@ export function decideAfterFailure(q: FailureQuestion): FailureAnswer {
       },
     },
   };
+}
+
+/** One datum of a catalogued metric as PutMetricData takes it, its dimensions in the catalogue's order. */
+function datum<D extends string>(metric: MetricDefinition<D>, dimensions: Record<D, string>) {
+  return { MetricName: metric.name, Unit: metric.unit, Value: 1, Dimensions: metric.dimensions.map((d) => ({ Name: d, Value: dimensions[d] })) };
+}
+
+/**
+ * What CountRelaunch puts for a relaunch: one SpotInterruptionRetry datum (a shard's carries the
+ * shard), and OnDemandFallback when this relaunch falls back to on-demand.
+ */
+export function relaunchData(phase: { readonly name: string; readonly shard?: { readonly name: string } }, reason: ReasonCode, fallback: FallbackTrigger | undefined) {
+  const retry = phase.shard
+    ? datum(METRICS.spotInterruptionRetryByShard, { Phase: phase.name, Shard: phase.shard.name, Reason: reason })
+    : datum(METRICS.spotInterruptionRetry, { Phase: phase.name, Reason: reason });
+  return fallback ? [retry, datum(METRICS.onDemandFallback, { Phase: phase.name, Trigger: fallback })] : [retry];
 }

@@ -60,6 +60,7 @@ function instanceTags(input: PhaseTaskInputIn<'launching'>): Tag[] {
     { Key: TAG.phase, Value: phase.name },
     { Key: TAG.attempt, Value: String(job.attempt) },
     { Key: TAG.redrive, Value: String(redriveCount) },
+    { Key: TAG.market, Value: job.market ?? 'spot' },
     ...(phase.shard ? [{ Key: TAG.shard, Value: phase.shard.name }] : []),
   ];
 }
@@ -70,8 +71,11 @@ interface Launched {
   readonly spotRequestId?: string;
 }
 
-async function runSpotInstance(client: Ec2Send, env: LaunchEnv, input: PhaseTaskInputIn<'launching'>, pool: Pool, poolIndex: number): Promise<Launched> {
+async function runInstance(client: Ec2Send, env: LaunchEnv, input: PhaseTaskInputIn<'launching'>, pool: Pool, poolIndex: number): Promise<Launched> {
   const tags = instanceTags(input);
+  // Spot, unless the phase fell back to on-demand (decisions/market.ts): then no market options,
+  // and no spot request to tag.
+  const onDemand = input.job.market === 'on-demand';
   const out = await client.send(
     new RunInstancesCommand({
       LaunchTemplate: { LaunchTemplateId: env.LAUNCH_TEMPLATE_ID, Version: env.LAUNCH_TEMPLATE_VERSION },
@@ -93,14 +97,18 @@ async function runSpotInstance(client: Ec2Send, env: LaunchEnv, input: PhaseTask
       MinCount: 1,
       MaxCount: 1,
       ClientToken: clientToken(input.execution.id, input.phase.name, input.job.attempt, poolIndex),
-      InstanceMarketOptions: {
-        MarketType: 'spot',
-        SpotOptions: { SpotInstanceType: 'one-time', InstanceInterruptionBehavior: 'terminate' },
-      },
+      ...(onDemand
+        ? {}
+        : {
+            InstanceMarketOptions: {
+              MarketType: 'spot',
+              SpotOptions: { SpotInstanceType: 'one-time', InstanceInterruptionBehavior: 'terminate' },
+            },
+          }),
       TagSpecifications: [
         { ResourceType: 'instance', Tags: tags },
         { ResourceType: 'volume', Tags: tags },
-        { ResourceType: 'spot-instances-request', Tags: tags },
+        ...(onDemand ? [] : [{ ResourceType: 'spot-instances-request' as const, Tags: tags }]),
       ],
     }),
   );
@@ -134,6 +142,7 @@ export async function launchAttempt(clients: { ec2: Ec2Send; sfn: SfnSend }, env
       availabilityZone: existing.availabilityZone ?? 'unknown',
       spotRequestId: existing.spotRequestId,
       poolIndex,
+      ...(job.market === 'on-demand' ? { market: 'on-demand' as const } : {}),
       // Its boot started when it launched, not now.
       launchedAt: existing.launchedAt ?? new Date(t.nowMs).toISOString(),
     };
@@ -145,7 +154,7 @@ export async function launchAttempt(clients: { ec2: Ec2Send; sfn: SfnSend }, env
   for (const poolIndex of poolsFrom(firstPoolCursor(job.poolCursor, job.attempt, shard), pools.length)) {
     const pool = pools[poolIndex]!;
     try {
-      const out = await runSpotInstance(client, env, input, pool, poolIndex);
+      const out = await runInstance(client, env, input, pool, poolIndex);
       logger.info('spot instance launched', { phase: phase.name, attempt: job.attempt, ...pool, ...out });
       await terminateIfExecutionStopped(clients, execution.id, out.instanceId);
       const instance: InstanceRef = {
@@ -156,6 +165,7 @@ export async function launchAttempt(clients: { ec2: Ec2Send; sfn: SfnSend }, env
         spotRequestId: out.spotRequestId,
         poolIndex,
         launchedAt: new Date(t.nowMs).toISOString(),
+        ...(job.market === 'on-demand' ? { market: 'on-demand' as const } : {}),
       };
       return launched(phase, job, instance, t);
     } catch (err) {

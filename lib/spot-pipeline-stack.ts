@@ -12,7 +12,7 @@ import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { affordableAttempts } from '../contract/budget';
-import { allPhases, buildStages, gateStages, launchProfile, phaseWaits, type PhaseConfig, type PhaseSpec, type PipelineConfig } from '../contract/config';
+import { allPhases, buildStages, gateStages, launchProfile, onDemandFallbackOf, phaseWaits, type PhaseConfig, type PhaseSpec, type PipelineConfig } from '../contract/config';
 import { parseSecretSource } from '../contract/secrets';
 import { CodeAsset } from './constructs/code-asset';
 import { PipelineBucket } from './constructs/pipeline-bucket';
@@ -356,13 +356,26 @@ export class SpotPipelineStack extends Stack {
       );
     }
     const created = [instances, ec2Arn('volume/*'), ec2Arn('spot-instances-request/*')];
+    const tagged = { [`aws:RequestTag/${TAG.pipeline}`]: p.config.pipelineName };
     p.launchInstance.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['ec2:RunInstances'],
-        resources: created,
-        conditions: { StringEquals: { [`aws:RequestTag/${TAG.pipeline}`]: p.config.pipelineName } },
-      }),
+      new iam.PolicyStatement({ actions: ['ec2:RunInstances'], resources: created.filter((r) => r !== instances), conditions: { StringEquals: tagged } }),
     );
+    // Instances on spot; on-demand only for the phases that opt in to the fallback (their instances
+    // carry the phase tag). EC2 sets ec2:InstanceMarketType on every launch (Service Authorization
+    // Reference, "Amazon EC2": condition keys of the instance resource: spot | on-demand | capacity-block).
+    p.launchInstance.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['ec2:RunInstances'], resources: [instances], conditions: { StringEquals: { ...tagged, 'ec2:InstanceMarketType': 'spot' } } }),
+    );
+    const fallbackPhases = allPhases(p.config).filter((ph) => onDemandFallbackOf(ph) !== undefined).map((ph) => ph.name);
+    if (fallbackPhases.length > 0) {
+      p.launchInstance.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['ec2:RunInstances'],
+          resources: [instances],
+          conditions: { StringEquals: { ...tagged, 'ec2:InstanceMarketType': 'on-demand', [`aws:RequestTag/${TAG.phase}`]: fallbackPhases } },
+        }),
+      );
+    }
     p.launchInstance.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['ec2:CreateTags'],

@@ -49,8 +49,8 @@ export interface LaunchReport {
   attempt: number;
   /** Extension: the shard the launch ran, in a sharded phase. */
   shard?: string;
-  /** v2: the market the instance ran in. */
-  market: 'spot';
+  /** v2: the market the instance ran in (what RunInstances asked for; spot for a launch no pool accepted). */
+  market: 'spot' | 'on-demand';
   /** v2: virtual seconds when the interruption notice reached this instance; null if none. */
   noticeAt: number | null;
   /** v2: workload seconds the attempt's checkpoint restored (0: it started fresh); null when no workload ran. */
@@ -277,7 +277,7 @@ function launchesOf(sim: Simulation, execution: SimExecution, t0: number, end: n
       execution: execution.name,
       attempt,
       ...(shardOf(execution) === undefined ? {} : { shard: shardOf(execution) }),
-      market: 'spot' as const,
+      market: instance?.market ?? ('spot' as const),
       noticeAt: instance?.noticeAt !== undefined && instance.noticeAt <= (instance.terminatedAt ?? end) ? seconds(instance.noticeAt - t0) : null,
       resumedFromSeconds: resumedFrom(sim, instance),
       cloud: {

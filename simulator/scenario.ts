@@ -262,6 +262,10 @@ export const scenarioSchema = z
       }),
       { error: 'must map gate names to what production holds' },
     ).optional(),
+    /** v2: pools with no on-demand capacity either (an on-demand launch there is refused InsufficientInstanceCapacity). */
+    onDemandUnavailable: z
+      .array(z.string().regex(POOL_PATTERN, { error: 'must be "*" or "instanceType/availabilityZone" (either side may be *)' }), { error: 'must be a list of pools like "g5.xlarge/*"' })
+      .optional(),
     /** Extension: commands the instances lack (the runner checks a phase's declared `tools`). */
     toolsMissing: z.array(z.string({ error: 'must be a command name' }).regex(/^[A-Za-z0-9._+-]{1,64}$/, { error: 'must be a command name' }), { error: 'must be a list of command names' }).optional(),
     /** Extension: secret sources (as the config names them, e.g. "ssm:/alpha/db-password") the instance cannot read. */

@@ -29,14 +29,14 @@ function phaseLines(sim: Simulation): Line[] {
     for (const event of execution.events) {
       if (event.type !== 'StateExited' || !event.state) continue;
       const job = (event.state.output as { job?: Record<string, unknown> }).job as
-        | { attempt?: number; status?: string; instance?: { id: string; instanceType: string; availabilityZone: string }; failure?: { reasonCode: string; detail: string; kind: string }; verdict?: { action: string; error?: string }; nextWaitSeconds?: number }
+        | { attempt?: number; status?: string; instance?: { id: string; instanceType: string; availabilityZone: string; market?: string }; failure?: { reasonCode: string; detail: string; kind: string }; verdict?: { action: string; error?: string; fallback?: string }; nextWaitSeconds?: number }
         | undefined;
       const who = `${pad(phase, 18)} attempt ${job?.attempt ?? '?'}`;
       // An interruption is named by spot's own code; anything else by what was seen.
       const why = job?.failure ? (job.failure.kind === 'interruption' ? job.failure.reasonCode : job.failure.detail) : undefined;
       switch (event.state.name) {
         case 'LaunchInstance':
-          if (job?.instance) lines.push({ at: event.timestamp, text: `${who}  launched ${job.instance.instanceType}/${job.instance.availabilityZone} (${job.instance.id})` });
+          if (job?.instance) lines.push({ at: event.timestamp, text: `${who}  launched ${job.instance.instanceType}/${job.instance.availabilityZone} (${job.instance.id})${job.instance.market === 'on-demand' ? ' ON-DEMAND' : ''}` });
           else lines.push({ at: event.timestamp, text: `${who}  no spot capacity in any pool (${why ?? 'launch failed'})` });
           break;
         case 'SendWorkload':
@@ -53,12 +53,11 @@ function phaseLines(sim: Simulation): Line[] {
             at: event.timestamp,
             text:
               job?.verdict?.action === 'relaunch'
-                ? `${pad(phase, 18)} instance terminated; relaunching in ${job.nextWaitSeconds} s as attempt ${job.attempt}`
+                ? `${pad(phase, 18)} instance terminated; relaunching in ${job.nextWaitSeconds} s as attempt ${job.attempt}${job.verdict.fallback ? `, ON-DEMAND (fallback: ${job.verdict.fallback})` : ''}`
                 : `${pad(phase, 18)} instance terminated; no relaunch: ${job?.verdict?.error}`,
           });
           break;
         case 'CountRelaunch':
-        case 'CountShardRelaunch':
           lines.push({ at: event.timestamp, text: `${pad(phase, 18)} SpotInterruptionRetry put (after the backoff, on the way to attempt ${job?.attempt})` });
           break;
         case 'FinishPhase':
@@ -165,7 +164,7 @@ export function renderTimeline(sim: Simulation, report: SimulationReport, invari
   out.push(`  ${pad('phase', 18)} ${pad('status', 10)} ${pad('attempts', 9)} ${pad('interruptions', 14)} ${pad('budget used', 22)} ${pad('work lost', 10)} pools`);
   for (const p of report.phases) {
     const used = `${Math.round(p.seconds / 60)} of ${Math.round(p.budgetSeconds / 60)} min`;
-    const pools = p.launches.map((l) => `${l.pool ?? '(none)'} ${l.outcome}`).join(', ') || '-';
+    const pools = p.launches.map((l) => `${l.pool ?? '(none)'}${l.market === 'on-demand' ? ' on-demand' : ''} ${l.outcome}`).join(', ') || '-';
     if (p.shards) {
       out.push(`  ${pad(p.name, 18)} ${pad(p.status, 10)} ${pad(String(p.attempts), 9)} ${pad(String(p.interruptions), 14)} ${pad(`${Math.round(p.seconds / 60)} min end to end`, 22)} ${pad(`${Math.round(p.workLostSeconds / 60)} min`, 10)} ${p.shards.length} shards`);
       for (const sh of p.shards) {

@@ -62,3 +62,29 @@ export function putDatum<D extends string>(
 export function metricsStatement(namespace: string): iam.PolicyStatement {
   return new iam.PolicyStatement({ actions: ['cloudwatch:PutMetricData'], resources: ['*'], conditions: { StringEquals: { 'cloudwatch:namespace': namespace } } });
 }
+
+/**
+ * The data a task decided, put by Step Functions itself: PutMetricData with MetricData taken from
+ * `dataPath` (a list built from the catalogue, e.g. HandleFailure's relaunch data: decisions/relaunch.ts).
+ */
+export function putData(scope: Construct, name: string, namespace: string, dataPath: string, comment: string, retry: RetryPolicy): sfn.CustomState {
+  const state = new sfn.CustomState(scope, name, {
+    stateJson: {
+      Type: 'Task',
+      Comment: comment,
+      Resource: `arn:${Stack.of(scope).partition}:states:::aws-sdk:cloudwatch:putMetricData`,
+      Parameters: { Namespace: namespace, 'MetricData.$': dataPath },
+      ResultPath: null,
+      TimeoutSeconds: 60,
+    },
+  });
+  state.addRetry({
+    errors: ['States.ALL'],
+    interval: Duration.seconds(retry.intervalSeconds),
+    backoffRate: retry.backoffRate,
+    maxAttempts: retry.maxAttempts,
+    maxDelay: Duration.seconds(retry.maxDelaySeconds),
+    jitterStrategy: sfn.JitterType.FULL,
+  });
+  return state;
+}

@@ -5,8 +5,7 @@
  *
  *   Begin -> LaunchInstance -> [WaitForAgent -> CheckAgent]* -> SendWorkload
  *         -> [WaitForWorkload -> PollWorkload]* -> FinishPhase -> PhaseSucceeded
- *   any failed attempt -> HandleFailure -> RelaunchBackoff -> CountRelaunch -> LaunchInstance   (spot, in budget;
- *                         a shard: ShardRelaunchBackoff -> CountShardRelaunch, its datum with the shard)
+ *   any failed attempt -> HandleFailure -> RelaunchBackoff -> CountRelaunch -> LaunchInstance   (spot, in budget)
  *                                       -> CountExhausted -> PhaseFailed        (spot, out of budget)
  *                                       -> PhaseFailed                          (anything else)
  *
@@ -28,7 +27,7 @@ import { initialJob, JOB_STATUS } from '../contract/job';
 import { METRICS } from '../contract/metrics';
 import { COUNT_EXHAUSTED_RETRY, COUNT_RELAUNCH_RETRY } from '../contract/budget';
 import { TASK_RETRY_MAX_DELAY_SECONDS } from '../decisions/phase-clock';
-import { metricsStatement, putDatum } from './metric-datum';
+import { metricsStatement, putData, putDatum } from './metric-datum';
 
 /** The Lambda functions the SpotPhase state machine calls, one per task. */
 export interface SpotPhaseFunctions {
@@ -96,16 +95,14 @@ export class SpotPhaseDefinition extends Construct {
     const poll = guarded('PollWorkload', fns.pollWorkload, '$.job');
     const handleFailure = guarded('HandleFailure', fns.handleFailure, '$.job');
     const backoff = new sfn.Wait(this, 'RelaunchBackoff', { time: sfn.WaitTime.secondsPath('$.job.nextWaitSeconds') });
-    // A shard's relaunch takes its own, equally long way, so its datum carries the shard.
-    const shardBackoff = new sfn.Wait(this, 'ShardRelaunchBackoff', { time: sfn.WaitTime.secondsPath('$.job.nextWaitSeconds') });
-    const countRelaunch = putDatum(this, 'CountRelaunch', metrics.metricNamespace, METRICS.spotInterruptionRetry, { Phase: '$.phase.name', Reason: '$.job.verdict.reasonCode' }, COUNT_RELAUNCH_RETRY);
-    // A shard's datum carries its shard (dimension Shard) as well.
-    const countShardRelaunch = putDatum(
+    // The relaunch's data as HandleFailure built them from the catalogue: SpotInterruptionRetry (a
+    // shard's with its shard), and OnDemandFallback when the relaunch falls back (decisions/relaunch.ts).
+    const countRelaunch = putData(
       this,
-      'CountShardRelaunch',
+      'CountRelaunch',
       metrics.metricNamespace,
-      METRICS.spotInterruptionRetryByShard,
-      { Phase: '$.phase.name', Shard: '$.phase.shard.name', Reason: '$.job.verdict.reasonCode' },
+      '$.job.verdict.metricData',
+      `The relaunch's ${METRICS.spotInterruptionRetry.name} datum (and ${METRICS.onDemandFallback.name} when it falls back to on-demand)`,
       COUNT_RELAUNCH_RETRY,
     );
     const countExhausted = putDatum(this, 'CountExhausted', metrics.metricNamespace, METRICS.spotRetryBudgetExhausted, { Pipeline: '$.phase.pipelineName' }, COUNT_EXHAUSTED_RETRY);
@@ -137,15 +134,12 @@ export class SpotPhaseDefinition extends Construct {
     handleFailure.next(
       // HandleFailure hands back a launching job when it decided to relaunch, a failed one with its verdict otherwise.
       new sfn.Choice(this, 'Relaunch?')
-        .when(sfn.Condition.and(is(JOB_STATUS.launching), sfn.Condition.isPresent('$.phase.shard')), shardBackoff)
         .when(is(JOB_STATUS.launching), backoff)
         .when(sfn.Condition.and(sfn.Condition.isPresent('$.job.verdict.exhausted'), sfn.Condition.booleanEquals('$.job.verdict.exhausted', true)), countExhausted)
         .otherwise(failed),
     );
     backoff.next(countRelaunch);
-    shardBackoff.next(countShardRelaunch);
     countRelaunch.addCatch(launch, { errors: ['States.ALL'], resultPath: sfn.JsonPath.DISCARD }).next(launch);
-    countShardRelaunch.addCatch(launch, { errors: ['States.ALL'], resultPath: sfn.JsonPath.DISCARD }).next(launch);
     countExhausted.addCatch(failed, { errors: ['States.ALL'], resultPath: sfn.JsonPath.DISCARD }).next(failed);
     finish.next(succeeded);
 

@@ -16,7 +16,8 @@ import { stateOf } from './ec2';
 
 export interface SimInstance {
   readonly id: string;
-  readonly spotRequestId: string;
+  /** The spot request of a spot instance (none for an on-demand one). */
+  readonly spotRequestId?: string;
   readonly instanceType: string;
   readonly subnetId: string;
   readonly availabilityZone: string;
@@ -28,6 +29,8 @@ export interface SimInstance {
   readonly shard?: string;
   readonly attempt: number;
   readonly plan: AttemptPlan;
+  /** spot, or on-demand (RunInstances without spot market options): spot never reclaims an on-demand instance. */
+  readonly market: 'spot' | 'on-demand';
   /** The image RunInstances named (an AMI id, or resolve:ssm:<parameter>); undefined: the launch template's. */
   readonly imageId?: string;
   /** The instance profile it was launched with (RunInstances IamInstanceProfile.Arn); undefined: the launch template's. */

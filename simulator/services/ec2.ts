@@ -113,7 +113,8 @@ function describe(instance: SimInstance) {
     SubnetId: instance.subnetId,
     Placement: { AvailabilityZone: instance.availabilityZone },
     SpotInstanceRequestId: instance.spotRequestId,
-    InstanceLifecycle: 'spot',
+    // DescribeInstances gives InstanceLifecycle "spot" for a spot instance and none for an on-demand one.
+    ...(instance.market === 'spot' ? { InstanceLifecycle: 'spot' } : {}),
     State: { Name: state, Code: state === 'terminated' ? 48 : state === 'running' ? 16 : 0 },
     StateReason: state === 'terminated' && instance.stateReason ? { Code: instance.stateReason, Message: instance.stateReason } : undefined,
     Tags: Object.entries(instance.tags).map(([Key, Value]) => ({ Key, Value })),
@@ -145,8 +146,18 @@ export function runInstances(account: SimulatedAccount, input: Record<string, un
   const phase = tags[TAG.phase] ?? '?';
   const attempt = Number(tags[TAG.attempt] ?? 1);
   const shard = tags[TAG.shard];
-  const plan = attemptPlan(account, phase, shard, Number(tags[TAG.redrive] ?? 0), attempt);
+  // RunInstances without InstanceMarketOptions launches on-demand (EC2 API reference, "RunInstances":
+  // InstanceMarketOptions, "The market (purchasing) option for the instances"; default on-demand).
+  const market = (input.InstanceMarketOptions as { MarketType?: string } | undefined)?.MarketType === 'spot' ? 'spot' : 'on-demand';
+  const planned = attemptPlan(account, phase, shard, Number(tags[TAG.redrive] ?? 0), attempt);
+  // Spot's faults (capacity refusals, reclaims, spot request codes) are spot's: an on-demand launch
+  // keeps only what its workload does, and meets the scenario's onDemandUnavailable pools.
+  const plan: AttemptPlan = market === 'spot' ? planned : { ...(planned.exitCode === undefined ? {} : { exitCode: planned.exitCode }), ...(planned.hang === undefined ? {} : { hang: planned.hang }) };
   const pool = `${instanceType}/${availabilityZone}`;
+  if (market === 'on-demand' && (account.scenario.onDemandUnavailable ?? []).some((p) => poolMatches(p, pool))) {
+    account.refusals.push({ execution: tags[TAG.execution] ?? '?', phase, attempt, pool, code: 'InsufficientInstanceCapacity', at: Date.now() });
+    throw new SimulatedAwsError('InsufficientInstanceCapacity', `We currently do not have sufficient ${instanceType} capacity in the Availability Zone you requested (${availabilityZone}).`);
+  }
   if ((plan.unavailable ?? []).some((p) => poolMatches(p, pool))) {
     const code = plan.capacityError ?? 'InsufficientInstanceCapacity';
     account.refusals.push({ execution: tags[TAG.execution] ?? '?', phase, attempt, pool, code, at: Date.now() });
@@ -155,7 +166,8 @@ export function runInstances(account: SimulatedAccount, input: Record<string, un
   const now = Date.now();
   const instance: SimInstance = {
     id: account.nextId('i-0', 16),
-    spotRequestId: account.nextId('sir-', 8),
+    ...(market === 'spot' ? { spotRequestId: account.nextId('sir-', 8) } : {}),
+    market,
     instanceType,
     subnetId,
     availabilityZone,
