@@ -277,7 +277,7 @@ function launchesOf(sim: Simulation, execution: SimExecution, t0: number, end: n
       execution: execution.name,
       attempt,
       ...(shardOf(execution) === undefined ? {} : { shard: shardOf(execution) }),
-      market: instance?.market ?? ('spot' as const),
+      market: instance?.market ?? refused[0]?.market ?? ('spot' as const),
       noticeAt: instance?.noticeAt !== undefined && instance.noticeAt <= (instance.terminatedAt ?? end) ? seconds(instance.noticeAt - t0) : null,
       resumedFromSeconds: resumedFrom(sim, instance),
       cloud: {

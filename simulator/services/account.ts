@@ -82,6 +82,8 @@ export interface LaunchRefusal {
   readonly pool: string;
   readonly code: string;
   readonly at: number;
+  /** The market the launch asked for. */
+  readonly market: 'spot' | 'on-demand';
 }
 
 export interface AccountOptions {

@@ -155,12 +155,12 @@ export function runInstances(account: SimulatedAccount, input: Record<string, un
   const plan: AttemptPlan = market === 'spot' ? planned : { ...(planned.exitCode === undefined ? {} : { exitCode: planned.exitCode }), ...(planned.hang === undefined ? {} : { hang: planned.hang }) };
   const pool = `${instanceType}/${availabilityZone}`;
   if (market === 'on-demand' && (account.scenario.onDemandUnavailable ?? []).some((p) => poolMatches(p, pool))) {
-    account.refusals.push({ execution: tags[TAG.execution] ?? '?', phase, attempt, pool, code: 'InsufficientInstanceCapacity', at: Date.now() });
+    account.refusals.push({ execution: tags[TAG.execution] ?? '?', phase, attempt, pool, code: 'InsufficientInstanceCapacity', at: Date.now(), market });
     throw new SimulatedAwsError('InsufficientInstanceCapacity', `We currently do not have sufficient ${instanceType} capacity in the Availability Zone you requested (${availabilityZone}).`);
   }
   if ((plan.unavailable ?? []).some((p) => poolMatches(p, pool))) {
     const code = plan.capacityError ?? 'InsufficientInstanceCapacity';
-    account.refusals.push({ execution: tags[TAG.execution] ?? '?', phase, attempt, pool, code, at: Date.now() });
+    account.refusals.push({ execution: tags[TAG.execution] ?? '?', phase, attempt, pool, code, at: Date.now(), market });
     throw new SimulatedAwsError(code, `There is no Spot capacity available that matches your request (${pool}).`);
   }
   const now = Date.now();

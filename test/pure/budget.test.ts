@@ -152,8 +152,16 @@ describe('mayRelaunch (DataPhase1: work deadline at start + 5100 s)', () => {
     // Act
     const answer = ask(elapsed);
 
-    // Assess
-    expect(answer).toEqual({ relaunch: true, backoffSeconds: 60 });
+    // Assess: DataPhase1's budget affords two attempts: the one after the first failure is its last.
+    expect(answer).toEqual({ relaunch: true, backoffSeconds: 60, lastAffordable: true });
+  });
+
+  it('a budget that holds more attempts: the next one is not the last (an on-demand fallback on the last attempt waits)', () => {
+    // Prepare: twice DataPhase1's budget.
+    const long = mayRelaunch({ phase: { bootTimeoutSeconds: 600, ...dataPhase1, budgetSeconds: 10800 }, nowMs: T0 + 600_000, deadlineMs: workDeadline(T0, 10800, MARGIN), attempt: 1 });
+
+    // Act / Assess
+    expect(long).toEqual({ relaunch: true, backoffSeconds: 60, lastAffordable: false });
   });
 
   it.each([
@@ -180,7 +188,7 @@ describe('mayRelaunch (DataPhase1: work deadline at start + 5100 s)', () => {
 
     // Assess
     expect(second).toEqual({ relaunch: false, why: 'maxAttempts 2 reached' });
-    expect(first).toEqual({ relaunch: true, backoffSeconds: 60 });
+    expect(first).toEqual({ relaunch: true, backoffSeconds: 60, lastAffordable: true });
   });
 });
 

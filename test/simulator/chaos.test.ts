@@ -46,11 +46,11 @@ const phase = (name: string, budgetSeconds: number, attemptSeconds: number, extr
 
 /** Small budgets keep each case's virtual time (and so its real time) short. */
 const CONFIGS: Record<string, PipelineConfigInput> = {
-  /** A phase, then two side by side; three types in the stack's subnets; unhurried polls. */
+  /** A phase, then two side by side (Gamma falls back to on-demand); three types in the stack's subnets; unhurried polls. */
   compact: {
     pipelineName: 'chaos-pipeline',
     metricNamespace: METRIC_NAMESPACE,
-    phases: [phase('Alpha', 3600, 1200, { pollIntervalSeconds: 120 }), { parallel: [phase('Beta', 2400, 900, { pollIntervalSeconds: 90 }), phase('Gamma', 3600, 1200, { pollIntervalSeconds: 120 })] }],
+    phases: [phase('Alpha', 3600, 1200, { pollIntervalSeconds: 120 }), { parallel: [phase('Beta', 2400, 900, { pollIntervalSeconds: 90 }), phase('Gamma', 3600, 1200, { pollIntervalSeconds: 120, onDemandFallback: true })] }],
   },
   /** One pool (one type, one subnet), the smallest cleanup margin, quick polls and no backoff; then three side by side. */
   tiny: {
@@ -268,6 +268,11 @@ function oracleProblems(scenario: ChaosScenario, report: SimulationReport, stage
     launches.forEach((l, i) => {
       const plan = plans[i] ?? {};
       const at = `${name} attempt ${i + 1} (plan ${JSON.stringify(plan)})`;
+      // An on-demand attempt (a phase's fallback) meets none of spot's faults the plan holds.
+      if (l.market === 'on-demand') {
+        if (l.outcome === 'interrupted' || l.outcome === 'capacity-exhausted') problems.push(`${at}: on-demand, yet ${l.outcome}`);
+        return;
+      }
       if (l.pool && (plan.unavailable ?? []).some((pattern) => poolMatches(pattern, l.pool!))) problems.push(`${at}: launched in unavailable pool ${l.pool}`);
       if (plan.unavailable?.includes('*') && l.pool !== null) problems.push(`${at}: every pool unavailable, yet launched in ${l.pool}`);
       if (l.outcome === 'capacity-exhausted' && !plan.unavailable) problems.push(`${at}: capacity-exhausted, though every pool had capacity`);
@@ -350,6 +355,7 @@ describe(`chaos: ${COUNT} seeded scenarios from seed ${BASE_SEED}`, () => {
         if (p.shards ? p.shards.some((sh) => sh.executions.length > 1) : p.runs.length > 1) coverage.add('a phase run again by a redrive');
         if (p.shards?.some((sh) => sh.status === 'FAILED') && p.shards.some((sh) => sh.status === 'SUCCEEDED')) coverage.add('a shard failed beside shards that succeeded');
         if (p.shards && p.status === 'SUCCEEDED' && p.shards.some((sh) => sh.status === 'FAILED')) coverage.add('a sharded phase succeeded with a tolerated failure');
+        if (p.launches.some((l) => l.market === 'on-demand' && l.outcome === 'succeeded')) coverage.add('an on-demand fallback finished a phase');
       }
       if (scenario.lostResponses) coverage.add('lost responses');
       if (report.phases.some((p) => p.launches.some((l) => (l.resumedFromSeconds ?? 0) > 0))) coverage.add('resumed from a checkpoint');
@@ -371,6 +377,7 @@ describe(`chaos: ${COUNT} seeded scenarios from seed ${BASE_SEED}`, () => {
       'config sharded',
       'a shard failed beside shards that succeeded',
       'a sharded phase succeeded with a tolerated failure',
+      'an on-demand fallback finished a phase',
       'phase error WorkloadFailed',
       'phase error SpotRetryBudgetExhausted',
       'phase error WorkloadHung',

@@ -157,6 +157,8 @@ export function runProblems(report: SimulationReport, metricNamespace = 'AlphaEn
       if (m.namespace !== metricNamespace || (m.value !== 0 && !allow.reaperMayAct)) problems.push(`the orphan reaper found work: ${JSON.stringify(m)}`);
     } else if (m.name === METRICS.spotRetryBudgetExhausted.name) {
       if (m.namespace !== metricNamespace || m.value !== 1 || !m.dimensions.Pipeline) problems.push(`unexpected metric datum ${JSON.stringify(m)}`);
+    } else if (m.name === METRICS.onDemandFallback.name) {
+      if (m.namespace !== metricNamespace || m.value !== 1 || !m.dimensions.Phase || !['last-attempt', 'capacity-exhausted', 'interruptions'].includes(m.dimensions.Trigger ?? '')) problems.push(`unexpected metric datum ${JSON.stringify(m)}`);
     } else if (m.name === METRICS.modelPromoted.name) {
       // One per gate decision, 1 promoted or 0 kept: as the gate's own record in S3 says.
       const gate = report.gates.find((g) => g.name === m.dimensions.Gate);
@@ -164,6 +166,21 @@ export function runProblems(report: SimulationReport, metricNamespace = 'AlphaEn
       if (m.namespace !== metricNamespace || !gate || m.value !== expected || !m.dimensions.Pipeline) problems.push(`unexpected metric datum ${JSON.stringify(m)} (gate record: ${JSON.stringify(gate ?? null)})`);
     } else if (m.name !== METRICS.spotInterruptionRetry.name || m.namespace !== metricNamespace || m.value !== 1 || !m.dimensions.Phase || !m.dimensions.Reason) {
       problems.push(`unexpected metric datum ${JSON.stringify(m)}`);
+    }
+  }
+  // One OnDemandFallback datum per phase execution that went from spot to on-demand, and on-demand only then.
+  for (const p of report.phases) {
+    const runs = [...new Set(p.launches.map((l) => l.execution))].map((e) => p.launches.filter((l) => l.execution === e));
+    const fellBack = runs.filter((run) => run.some((l) => l.market === 'on-demand')).length;
+    const data = report.metrics.filter((m) => m.name === METRICS.onDemandFallback.name && m.dimensions.Phase === p.name).length;
+    const refusedEveryTry = (report.throttledCalls['CloudWatch.PutMetricData'] ?? 0) > COUNT_RELAUNCH_RETRY.maxAttempts;
+    const inFlight = p.runs.filter((r) => r.stoppedWhileLaunching).length;
+    if (data !== fellBack && !(refusedEveryTry && data < fellBack) && !(data > fellBack && data - fellBack <= inFlight)) {
+      problems.push(`${p.name}: ${fellBack} phase execution(s) fell back to on-demand, ${data} OnDemandFallback datum(s)`);
+    }
+    for (const run of runs) {
+      const first = run.findIndex((l) => l.market === 'on-demand');
+      if (first >= 0 && run.slice(first).some((l) => l.market === 'spot' && l.pool !== null)) problems.push(`${p.name}: back on spot after falling back to on-demand (${run[0]!.execution})`);
     }
   }
   const gaveUp = report.phases.reduce((n, p) => n + p.runs.filter((r) => r.error === 'SpotRetryBudgetExhausted').length, 0);

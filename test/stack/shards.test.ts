@@ -163,19 +163,10 @@ describe('the states of a sharded phase', () => {
 });
 
 describe('the rest of the stack with shards', () => {
-  it("relaunches a shard by ShardRelaunchBackoff and CountShardRelaunch, whose datum carries the shard; an unsharded phase's datum does not", () => {
+  it("puts each relaunch's data as HandleFailure built them (a shard's datum carries the shard: decisions/relaunch.ts)", () => {
     // Assess
-    expect((spotPhase.States['Relaunch?'] as { Choices: unknown[] }).Choices[0]).toEqual({
-      And: [
-        { Variable: '$.job.status', StringEquals: 'launching' },
-        { Variable: '$.phase.shard', IsPresent: true },
-      ],
-      Next: 'ShardRelaunchBackoff',
-    });
-    expect(spotPhase.States.ShardRelaunchBackoff).toMatchObject({ Type: 'Wait', SecondsPath: '$.job.nextWaitSeconds', Next: 'CountShardRelaunch' });
-    const dims = (state: string) => ((spotPhase.States[state]!.Parameters as { MetricData: { Dimensions: { Name: string }[] }[] }).MetricData[0]!.Dimensions).map((d) => d.Name);
-    expect(dims('CountShardRelaunch')).toEqual(['Phase', 'Shard', 'Reason']);
-    expect(dims('CountRelaunch')).toEqual(['Phase', 'Reason']);
+    expect(spotPhase.States.CountRelaunch).toMatchObject({ Type: 'Task', Parameters: { Namespace: 'AlphaEngine', 'MetricData.$': '$.job.verdict.metricData' }, Next: 'LaunchInstance' });
+    expect(spotPhase.States.ShardRelaunchBackoff).toBeUndefined();
   });
 
   it("gives the pipeline time for every wave of shards: 5 shards 2 at a time take three budgets", () => {
