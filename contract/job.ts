@@ -93,6 +93,10 @@ export const attemptRecordSchema = z.object({
   detail: z.string().optional(),
   startedAt: z.string(),
   endedAt: z.string(),
+  /** What its instance cost (contract/prices.ts); absent when it had none, or no price was known. */
+  costUsd: z.number().min(0).optional(),
+  /** The market its instance ran in (absent: spot). */
+  market: z.enum(['spot', 'on-demand']).optional(),
 });
 export type AttemptRecord = z.output<typeof attemptRecordSchema>;
 

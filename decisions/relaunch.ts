@@ -88,6 +88,8 @@ export interface FailureQuestion {
   readonly deadlineMs: number;
   /** See RelaunchQuestion. */
   readonly savedProgress?: number;
+  /** What the attempt's instance cost (lambdas/aws/cost.ts); undefined: none, or unpriced. */
+  readonly costUsd?: number;
 }
 
 export type FailureAnswer =
@@ -109,6 +111,8 @@ export function decideAfterFailure(q: FailureQuestion): FailureAnswer {
     detail: failure.detail,
     startedAt: job.attemptStartedAt,
     endedAt: new Date(q.nowMs).toISOString(),
+    ...(q.costUsd === undefined ? {} : { costUsd: q.costUsd }),
+    ...(job.instance?.market === 'on-demand' ? { market: 'on-demand' as const } : {}),
   };
   const history = [...job.history, record];
 

@@ -8,6 +8,8 @@ import { cleanupCallsUntil, mayRetryTask, phaseDeadline } from '../decisions/pha
 import { retryableOnTransient } from './aws/aws-errors';
 import { CLIENT_CONFIG, withCallsUntil, type Ec2Send } from './aws/clients';
 import { terminateOrLeaveToSafetyNet } from './aws/instances';
+import { phaseCost } from '../decisions/cost';
+import { instanceCost } from './aws/cost';
 import { logger } from './runtime/logger';
 import { parsePhaseTask } from './runtime/task-input';
 
@@ -20,28 +22,42 @@ export interface PhaseSummary {
   readonly attempts: number;
   readonly launches: AttemptRecord[];
   readonly lastOutput: string;
+  /** What the phase's instances cost (decisions/cost.ts), and the part spent on attempts that did not succeed. */
+  readonly costUsd: number;
+  readonly wastedUsd: number;
+  /** Attempts that had an instance but no known price (their cost is not in costUsd). */
+  readonly unpricedAttempts: number;
 }
 
 export async function finishPhase(client: Ec2Send, input: PhaseTaskInputIn<'succeeded'>): Promise<PhaseSummary> {
   const { phase, run, execution, job } = input;
   const { terminated } = await terminateOrLeaveToSafetyNet(client, execution.id, { instanceId: job.instance.id }, mayRetryTask(Date.now(), phaseDeadline(execution, phase)));
   const outcome = run.mode === 'preflight' ? 'preflight-ok' : 'succeeded';
+  const endedMs = Date.now();
+  const costUsd = mayRetryTask(endedMs, phaseDeadline(execution, phase)) ? await instanceCost(client, job.instance, endedMs) : undefined;
   const record: AttemptRecord = {
     attempt: job.attempt,
     instanceId: job.instance.id,
     pool: poolLabel(job.instance),
     outcome,
     startedAt: job.attemptStartedAt,
-    endedAt: new Date().toISOString(),
+    endedAt: new Date(endedMs).toISOString(),
+    ...(costUsd === undefined ? {} : { costUsd }),
+    ...(job.instance.market === 'on-demand' ? { market: 'on-demand' as const } : {}),
   };
-  logger.info('phase finished', { phase: phase.name, outcome, attempts: job.attempt, terminated });
+  const launches = [...job.history, record];
+  const cost = phaseCost(launches);
+  logger.info('phase finished', { phase: phase.name, outcome, attempts: job.attempt, terminated, ...cost });
   return {
     phase: phase.name,
     mode: run.mode,
     outcome,
     attempts: job.attempt,
-    launches: [...job.history, record],
+    launches,
     lastOutput: job.command.lastOutput,
+    costUsd: cost.costUsd,
+    wastedUsd: cost.wastedUsd,
+    unpricedAttempts: cost.unpriced,
   };
 }
 

@@ -23,6 +23,7 @@ import { terminateOrLeaveToSafetyNet } from './aws/instances';
 import { readEnv } from './runtime/environment';
 import { logger } from './runtime/logger';
 import { parsePhaseTask } from './runtime/task-input';
+import { instanceCost } from './aws/cost';
 
 const ec2 = new EC2Client(CLIENT_CONFIG);
 const s3 = new S3Client(CLIENT_CONFIG);
@@ -59,7 +60,9 @@ export async function handleFailure(clients: { ec2: Ec2Send; s3: S3Send }, env: 
 
   // 2. Relaunch, or fail loud. After an interruption, the work its checkpoint saved counts.
   const progress = job.failure.kind === 'interruption' && run.mode === 'full' ? await savedProgress(clients.s3, env.PIPELINE_BUCKET, phase.name, phase.shard?.name, phase.pipelineName, run, mayRetryTask(Date.now(), deadlineMs)) : undefined;
-  const answer = decideAfterFailure({ phase, job, nowMs: now, deadlineMs, savedProgress: progress });
+  // 3. What the attempt cost (its instance, launch to now); never a reason to fail or wait.
+  const costUsd = job.instance && mayRetryTask(Date.now(), deadlineMs) ? await instanceCost(clients.ec2, job.instance, now) : undefined;
+  const answer = decideAfterFailure({ phase, job, nowMs: now, deadlineMs, savedProgress: progress, costUsd });
   logger.info('attempt ended', { phase: phase.name, ...answer.record, terminated, savedProgress: progress });
   if (answer.relaunch) {
     logger.warn('spot interruption: relaunching', { phase: phase.name, attempt: job.attempt, reasonCode: answer.reasonCode, backoffSeconds: answer.next.nextWaitSeconds });

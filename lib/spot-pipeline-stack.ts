@@ -319,6 +319,10 @@ export class SpotPipelineStack extends Stack {
     for (const f of [p.launchInstance, p.awaitAgent, p.sendWorkload, p.pollWorkload, p.handleFailure, p.finishPhase, p.cleanupPhase]) {
       f.allowOnAnyResource(['ec2:DescribeInstances', 'ec2:DescribeSpotInstanceRequests'], 'EC2 Describe* calls support no resource-level permissions');
     }
+    // The cost of each attempt: the spot price history of its pool, read when the attempt ends.
+    for (const f of [p.handleFailure, p.finishPhase]) {
+      f.allowOnAnyResource(['ec2:DescribeSpotPriceHistory'], 'EC2 Describe* calls support no resource-level permissions');
+    }
 
     // Launch: only from the pipeline's template, into the pipeline's subnets and security group, tagged as the pipeline's.
     p.launchInstance.addToRolePolicy(

@@ -13,6 +13,8 @@ import type { SimInstance } from './services/account';
 import { invocationStatus } from './services/ssm';
 import { builtArtifact, checkpointSaves, progressAt, stoppedOnNoticeAt, uploadedOutputs, watcherStopAt, workLostMs } from './instance-runner';
 import { phaseOf, shardOf, type SimExecution } from './step-functions';
+import { costBetween } from '../decisions/cost';
+import { priceOf } from './prices';
 
 /** What the workload did on an instance, as the simulated cloud recorded it (never the pipeline's label). */
 export type WorkloadFact =
@@ -51,6 +53,8 @@ export interface LaunchReport {
   shard?: string;
   /** v2: the market the instance ran in (what RunInstances asked for; spot for a launch no pool accepted). */
   market: 'spot' | 'on-demand';
+  /** v2: what the instance cost, its lifetime at its pool's price (simulator/prices.ts); 0 without an instance, null when unpriced. */
+  costUsd: number | null;
   /** v2: virtual seconds when the interruption notice reached this instance; null if none. */
   noticeAt: number | null;
   /** v2: workload seconds the attempt's checkpoint restored (0: it started fresh); null when no workload ran. */
@@ -75,6 +79,8 @@ export interface LaunchReport {
 
 export interface PhaseReport {
   name: string;
+  /** v2: what its launches cost (priced ones), USD. */
+  costUsd: number;
   /** v2: the stage kind (a build stage reports the phase it ran). */
   kind: 'phase' | 'build';
   /** SKIPPED: a build stage whose artifact version was already in the bucket (nothing launched). */
@@ -116,6 +122,10 @@ export interface ShardReport {
 
 export interface SimulationReport {
   scenario: string;
+  /** v2: every instance-second of the run priced by its pool and market, USD (unpriced launches left out). */
+  costUsd: number;
+  /** v2: the part of it spent on attempts that did not succeed. */
+  wastedUsd: number;
   /** Extension: the run's mode (a preflight runs each phase's preflight command, and a sharded phase's first shard only). */
   mode: 'full' | 'preflight';
   status: string;
@@ -252,6 +262,14 @@ function uploadedObjects(sim: Simulation, t0: number, end: number): SimulationRe
     .sort((a, b) => a.at - b.at || a.key.localeCompare(b.key));
 }
 
+/** What an instance cost from its launch to its end (or the run's), at its pool's price; null when unpriced. */
+function instanceCostUsd(sim: Simulation, instance: SimInstance, end: number): number | null {
+  const price = priceOf(sim.cloud.scenario, sim.cloud.poolOf(instance), instance.market);
+  return price === undefined ? null : (costBetween([{ fromMs: instance.launchedAt, usdPerHour: price }], instance.launchedAt, instance.terminatedAt ?? end) ?? null);
+}
+
+const sumUsd = (values: readonly (number | null)[]) => Math.round(values.reduce<number>((sum, v) => sum + (v ?? 0), 0) * 1e6) / 1e6;
+
 /** The launches of one phase execution, attempt by attempt, from what the simulated EC2 recorded. */
 function launchesOf(sim: Simulation, execution: SimExecution, t0: number, end: number): LaunchReport[] {
   const instances = sim.cloud.instances.filter((i) => i.tags[TAG.execution] === execution.arn);
@@ -278,6 +296,7 @@ function launchesOf(sim: Simulation, execution: SimExecution, t0: number, end: n
       attempt,
       ...(shardOf(execution) === undefined ? {} : { shard: shardOf(execution) }),
       market: instance?.market ?? refused[0]?.market ?? ('spot' as const),
+      costUsd: instance ? instanceCostUsd(sim, instance, end) : 0,
       noticeAt: instance?.noticeAt !== undefined && instance.noticeAt <= (instance.terminatedAt ?? end) ? seconds(instance.noticeAt - t0) : null,
       resumedFromSeconds: resumedFrom(sim, instance),
       cloud: {
@@ -345,6 +364,7 @@ export function buildReport(sim: Simulation): SimulationReport {
     if (shardNames(phase)) return shardedPhaseReport(sim, phase, runs, perRun);
     return {
       name: phase.name,
+      costUsd: sumUsd(launches.map((l) => l.costUsd)),
       kind: build ? ('build' as const) : ('phase' as const),
       status: ownError
         ? 'FAILED'
@@ -373,7 +393,10 @@ export function buildReport(sim: Simulation): SimulationReport {
       })),
     };
   });
+  const launches = phases.flatMap((p) => p.launches);
   return {
+    costUsd: sumUsd(launches.map((l) => l.costUsd)),
+    wastedUsd: sumUsd(launches.filter((l) => l.outcome !== 'succeeded' && l.outcome !== 'preflight-ok').map((l) => l.costUsd)),
     scenario: sim.scenario.name ?? 'unnamed scenario',
     mode: sim.scenario.mode === 'preflight' || (sim.scenario.input as { mode?: string } | undefined)?.mode === 'preflight' ? 'preflight' : 'full',
     status: sim.pipeline.status,
@@ -416,6 +439,7 @@ function shardedPhaseReport(sim: Simulation, phase: PhaseConfig, runs: SimExecut
   const stop = Math.max(...runs.map((r) => r.stoppedAt ?? sim.endedAt));
   return {
     name: phase.name,
+    costUsd: sumUsd(launches.map((l) => l.costUsd)),
     kind: 'phase',
     status: runs.length === 0 ? 'NOT_RUN' : done ? 'SUCCEEDED' : failedHere ? 'FAILED' : 'NOT_RUN',
     attempts: launches.length,

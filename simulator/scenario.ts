@@ -262,6 +262,24 @@ export const scenarioSchema = z
       }),
       { error: 'must map gate names to what production holds' },
     ).optional(),
+    /**
+     * v2: USD per instance-hour. `spot` by pool ("c5.large/us-east-1a", "c5.large/*"; the first
+     * pattern that matches), `onDemand` by instance type. Pools not listed: the built-in table
+     * (simulator/prices.ts).
+     */
+    prices: z
+      .object({
+        spot: ownRecord(z.number({ error: 'must be a price in USD per hour' }).positive({ error: 'must be a price > 0 in USD per hour' }).max(1000, { error: 'must be at most 1000 USD per hour' }), {
+          error: 'must map pools ("c5.large/*") to USD per hour',
+          key: (key) => (POOL_PATTERN.test(key) ? undefined : 'must be "*" or "instanceType/availabilityZone" (either side may be *)'),
+        }).optional(),
+        onDemand: ownRecord(z.number({ error: 'must be a price in USD per hour' }).positive({ error: 'must be a price > 0 in USD per hour' }).max(1000, { error: 'must be at most 1000 USD per hour' }), {
+          error: 'must map instance types ("c5.large") to USD per hour',
+          key: (key) => (/^[a-z][a-z0-9-]*\.[a-z0-9-]+$/.test(key) ? undefined : 'must be an instance type, e.g. c5.large'),
+        }).optional(),
+      })
+      .strict()
+      .optional(),
     /** v2: pools with no on-demand capacity either (an on-demand launch there is refused InsufficientInstanceCapacity). */
     onDemandUnavailable: z
       .array(z.string().regex(POOL_PATTERN, { error: 'must be "*" or "instanceType/availabilityZone" (either side may be *)' }), { error: 'must be a list of pools like "g5.xlarge/*"' })

@@ -199,6 +199,11 @@ export function renderTimeline(sim: Simulation, report: SimulationReport, invari
   if (report.metrics.length === 0) out.push('  (none)');
   out.push('');
   out.push(`Instances: ${report.instances.launched} launched, ${report.instances.runningAtEnd} running at the end; workloads run: ${report.workloadsRun}; state transitions: ${report.transitions}`);
+  const unpriced = report.phases.flatMap((p) => p.launches).filter((l) => l.costUsd === null).length;
+  out.push(
+    `Cost: $${report.costUsd.toFixed(4)} (${report.phases.filter((p) => p.costUsd > 0).map((p) => `${p.name} $${p.costUsd.toFixed(4)}`).join(', ') || 'no instance'}); ` +
+      `wasted on attempts that did not succeed: $${report.wastedUsd.toFixed(4)}${unpriced > 0 ? `; ${unpriced} launch(es) unpriced` : ''}`,
+  );
   out.push('Invariants:');
   for (const inv of invariants) out.push(`  ${inv.holds ? 'ok  ' : 'FAIL'}  ${inv.name}${inv.detail ? ` (${inv.detail})` : ''}`);
   out.push('');

@@ -20,6 +20,7 @@
  *   "DescribeInstances" and "Error codes").
  */
 import { TAG } from '../../contract/tags';
+import { priceOf } from '../prices';
 import { poolMatches, type AttemptPlan } from '../scenario';
 import type { SimInstance, SimulatedAccount } from './account';
 import { currentCaller } from '../caller';
@@ -230,4 +231,25 @@ export function terminateInstances(account: SimulatedAccount, input: Record<stri
       return { InstanceId: instance.id, PreviousState: { Name: previous }, CurrentState: { Name: 'terminated' } };
     }),
   };
+}
+
+/**
+ * DescribeSpotPriceHistory: the price of each pool asked for (InstanceTypes, AvailabilityZone,
+ * ProductDescriptions) as the scenario sets it; the simulated prices never change, so one record,
+ * dated before StartTime, is "the last price change before the start time, which is the effective
+ * price as of the start time" (EC2 API reference, "DescribeSpotPriceHistory"). Prices are strings.
+ */
+export function describeSpotPriceHistory(account: SimulatedAccount, input: Record<string, unknown>): unknown {
+  const types = (input.InstanceTypes as string[] | undefined) ?? [];
+  const zone = input.AvailabilityZone as string | undefined;
+  const zones = zone ? [zone] : [...new Set(account.subnetZones.values())];
+  const start = input.StartTime ? new Date(input.StartTime as string | Date).getTime() : Date.now();
+  const timestamp = new Date(Math.min(start, Date.now()) - 3_600_000);
+  const history = types.flatMap((type) =>
+    zones.flatMap((z) => {
+      const price = priceOf(account.scenario, `${type}/${z}`, 'spot');
+      return price === undefined ? [] : [{ AvailabilityZone: z, InstanceType: type, ProductDescription: 'Linux/UNIX', SpotPrice: price.toFixed(6), Timestamp: timestamp }];
+    }),
+  );
+  return { SpotPriceHistory: history, NextToken: '' };
 }

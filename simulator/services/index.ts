@@ -21,6 +21,7 @@ export const SERVICES = {
     RunInstances: ec2.runInstances,
     DescribeInstances: ec2.describeInstances,
     DescribeSpotInstanceRequests: ec2.describeSpotInstanceRequests,
+    DescribeSpotPriceHistory: ec2.describeSpotPriceHistory,
     TerminateInstances: ec2.terminateInstances,
   },
   SSM: {

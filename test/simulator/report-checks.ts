@@ -168,6 +168,14 @@ export function runProblems(report: SimulationReport, metricNamespace = 'AlphaEn
       problems.push(`unexpected metric datum ${JSON.stringify(m)}`);
     }
   }
+  // The cost figures add up: each phase's its launches', the run's its phases', the waste a part of it.
+  const differ = (a: number, b: number) => Math.abs(a - b) > 1e-5;
+  for (const p of report.phases) {
+    if (differ(p.costUsd, p.launches.reduce((sum, l) => sum + (l.costUsd ?? 0), 0))) problems.push(`${p.name}: costUsd ${p.costUsd} is not the sum of its launches'`);
+    for (const l of p.launches) if (l.pool === null && l.costUsd !== 0) problems.push(`${p.name} attempt ${l.attempt}: no instance, yet costUsd ${l.costUsd}`);
+  }
+  if (differ(report.costUsd, report.phases.reduce((sum, p) => sum + p.costUsd, 0))) problems.push(`costUsd ${report.costUsd} is not the sum of the phases'`);
+  if (report.wastedUsd > report.costUsd + 1e-9 || report.wastedUsd < 0) problems.push(`wastedUsd ${report.wastedUsd} is not a part of costUsd ${report.costUsd}`);
   // One OnDemandFallback datum per phase execution that went from spot to on-demand, and on-demand only then.
   for (const p of report.phases) {
     const runs = [...new Set(p.launches.map((l) => l.execution))].map((e) => p.launches.filter((l) => l.execution === e));

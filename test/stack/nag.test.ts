@@ -177,6 +177,7 @@ describe('least privilege behind the acknowledgements', () => {
   const ANY_RESOURCE_ACTIONS: Record<string, string | null> = {
     'ec2:DescribeInstances': null,
     'ec2:DescribeSpotInstanceRequests': null,
+    'ec2:DescribeSpotPriceHistory': null,
     'ssm:DescribeInstanceInformation': null,
     'ssm:GetCommandInvocation': null,
     'ssm:CancelCommand': null,
