@@ -4,10 +4,12 @@
  */
 import { z } from 'zod';
 
-/** LaunchInstance: the workers' launch template. */
+/** LaunchInstance: the workers' launch template, and the pipeline bucket (its pool memory). */
 export const launchEnvSchema = z.object({
   LAUNCH_TEMPLATE_ID: z.string().min(1),
   LAUNCH_TEMPLATE_VERSION: z.string().min(1),
+  /** Optional: a LaunchInstance deployed before the pool memory remembers nothing. */
+  PIPELINE_BUCKET: z.string().min(3).max(63).optional(),
 });
 
 /** SendWorkload and PollWorkload: where SSM writes the workload's output. */

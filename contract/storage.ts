@@ -13,6 +13,7 @@
  *   <pipelineName>/sources/<key>                                           build sources you upload (a build stage's s3 source)
  *   <pipelineName>/production/<gate>/...                                   what a promotion gate promoted (the production model)
  *   <pipelineName>/promotions/<runDate>/<gate>.json                        each gate decision, with every rule's values
+ *   <pipelineName>/pools/<instanceType>/<subnetId>/<time>_<kind>_<source>  a pool's trouble (spot reclaimed an instance, or refused capacity), kept 30 days
  */
 
 /** The top-level prefixes under `<pipelineName>/`, each with a trailing slash. */
@@ -23,6 +24,7 @@ export const STORAGE_PREFIXES = {
   sources: 'sources/',
   production: 'production/',
   promotions: 'promotions/',
+  pools: 'pools/',
 } as const;
 export type StorageArea = keyof typeof STORAGE_PREFIXES;
 
@@ -107,4 +109,34 @@ export function bucketNameProblem(name: string): string | undefined {
   for (const prefix of ['xn--', 'sthree-', 'amzn-s3-demo-']) if (name.startsWith(prefix)) return `must not start with the reserved prefix ${prefix}`;
   for (const suffix of ['-s3alias', '--ol-s3', '.mrap', '--x-s3']) if (name.endsWith(suffix)) return `must not end with the reserved suffix ${suffix}`;
   return undefined;
+}
+
+/** What went wrong in one capacity pool, as the pool memory records it (decisions/pools.ts, rememberedOrder). */
+export interface PoolEvent {
+  readonly instanceType: string;
+  readonly subnetId: string;
+  readonly atMs: number;
+  readonly kind: 'interrupted' | 'refused';
+}
+
+/** YYYYMMDDTHHMMSSZ: sorts as time does, and holds no character S3 keys would need encoded. */
+const compactTime = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+
+/**
+ * One event of the pool memory: `<pipelineName>/pools/<instanceType>/<subnetId>/<time>_<kind>_<source>`,
+ * an empty object whose key says everything (a listing reads the memory; no object is written twice
+ * or read back). `source` tells apart events of one moment (execution and attempt, hashed by the caller).
+ */
+export const poolEventKey = (pipeline: string, event: PoolEvent, source: string): string =>
+  `${areaPrefix(pipeline, 'pools')}${segment('instance type', event.instanceType)}/${segment('subnet', event.subnetId)}/${compactTime(event.atMs)}_${event.kind}_${segment('source', source)}`;
+
+/** The event a pool memory key records, or undefined for a key that is none. */
+export function parsePoolEventKey(pipeline: string, key: string): PoolEvent | undefined {
+  const prefix = areaPrefix(pipeline, 'pools');
+  if (!key.startsWith(prefix)) return undefined;
+  const match = /^([^/]+)\/([^/]+)\/(\d{8}T\d{6}Z)_(interrupted|refused)_[^/]+$/.exec(key.slice(prefix.length));
+  if (!match) return undefined;
+  const t = match[3]!;
+  const atMs = Date.parse(`${t.slice(0, 4)}-${t.slice(4, 6)}-${t.slice(6, 8)}T${t.slice(9, 11)}:${t.slice(11, 13)}:${t.slice(13, 15)}Z`);
+  return Number.isNaN(atMs) ? undefined : { instanceType: match[1]!, subnetId: match[2]!, atMs, kind: match[4] as PoolEvent['kind'] };
 }

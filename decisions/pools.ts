@@ -40,3 +40,18 @@ export function firstPoolCursor(cursor: number, attempt: number, shard: { index:
   const instanceType = instanceTypes[Math.floor(index / subnetIds.length) % instanceTypes.length];
   return Math.max(0, poolOrder(instanceTypes, subnetIds).findIndex((p) => p.subnetId === subnetId && p.instanceType === instanceType));
 }
+
+/** How long the pool memory counts a pool's trouble (a week: last Saturday's reclaims weigh on this one's). */
+export const POOL_MEMORY_MS = 7 * 24 * 3_600_000;
+
+/**
+ * The pools in the order a launch tries them, remembering trouble: the pools with none in the last
+ * POOL_MEMORY_MS keep the rotation's order and come first; the others follow, the longest ago first,
+ * so a pool spot reclaimed an hour ago is tried last. Every pool is still tried.
+ */
+export function rememberedOrder(order: readonly number[], pools: readonly Pool[], events: readonly { instanceType: string; subnetId: string; atMs: number }[], nowMs: number): number[] {
+  const lastTrouble = (p: Pool) => Math.max(-Infinity, ...events.filter((e) => e.instanceType === p.instanceType && e.subnetId === p.subnetId && e.atMs > nowMs - POOL_MEMORY_MS && e.atMs <= nowMs).map((e) => e.atMs));
+  const clear = order.filter((i) => lastTrouble(pools[i]!) === -Infinity);
+  const troubled = order.filter((i) => lastTrouble(pools[i]!) !== -Infinity).sort((a, b) => lastTrouble(pools[a]!) - lastTrouble(pools[b]!));
+  return [...clear, ...troubled];
+}

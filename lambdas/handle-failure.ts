@@ -24,6 +24,8 @@ import { readEnv } from './runtime/environment';
 import { logger } from './runtime/logger';
 import { parsePhaseTask } from './runtime/task-input';
 import { instanceCost } from './aws/cost';
+import { recordPoolEvent } from './aws/pool-memory';
+import { CAPACITY_EXHAUSTED } from '../contract/outcomes';
 
 const ec2 = new EC2Client(CLIENT_CONFIG);
 const s3 = new S3Client(CLIENT_CONFIG);
@@ -60,7 +62,12 @@ export async function handleFailure(clients: { ec2: Ec2Send; s3: S3Send }, env: 
 
   // 2. Relaunch, or fail loud. After an interruption, the work its checkpoint saved counts.
   const progress = job.failure.kind === 'interruption' && run.mode === 'full' ? await savedProgress(clients.s3, env.PIPELINE_BUCKET, phase.name, phase.shard?.name, phase.pipelineName, run, mayRetryTask(Date.now(), deadlineMs)) : undefined;
-  // 3. What the attempt cost (its instance, launch to now); never a reason to fail or wait.
+  // 3. Spot reclaimed the instance: the pool memory keeps it, and the next launches try that pool last.
+  if (job.failure.kind === 'interruption' && job.instance && job.failure.reasonCode !== CAPACITY_EXHAUSTED && job.instance.market !== 'on-demand') {
+    await recordPoolEvent(clients.s3, env.PIPELINE_BUCKET, phase.pipelineName, { instanceType: job.instance.instanceType, subnetId: job.instance.subnetId, atMs: now, kind: 'interrupted' }, `${execution.id}|${job.attempt}`);
+  }
+
+  // 4. What the attempt cost (its instance, launch to now); never a reason to fail or wait.
   const costUsd = job.instance && mayRetryTask(Date.now(), deadlineMs) ? await instanceCost(clients.ec2, job.instance, now) : undefined;
   const answer = decideAfterFailure({ phase, job, nowMs: now, deadlineMs, savedProgress: progress, costUsd });
   logger.info('attempt ended', { phase: phase.name, ...answer.record, terminated, savedProgress: progress });

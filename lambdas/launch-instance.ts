@@ -13,9 +13,11 @@ import { TAG } from '../contract/tags';
 import { launched, launchTooLate, noCapacity, outOfTime, quotaReached } from '../decisions/attempt';
 import { isCapacityError, quotaOf } from '../decisions/classify';
 import { phaseDeadline, readCallsUntil } from '../decisions/phase-clock';
-import { firstPoolCursor, poolOrder, poolsFrom, type Pool } from '../decisions/pools';
+import { firstPoolCursor, poolOrder, poolsFrom, rememberedOrder, type Pool } from '../decisions/pools';
+import { S3Client } from '@aws-sdk/client-s3';
+import { recentPoolEvents, recordPoolEvent } from './aws/pool-memory';
 import { errorCode, isTransient, retryableUntil } from './aws/aws-errors';
-import { CLIENT_CONFIG, withCallsUntil, type Ec2Send, type SfnSend } from './aws/clients';
+import { CLIENT_CONFIG, withCallsUntil, type Ec2Send, type S3Send, type SfnSend } from './aws/clients';
 import { findExecutionInstances, terminate } from './aws/instances';
 import { readEnv } from './runtime/environment';
 import { logger } from './runtime/logger';
@@ -23,6 +25,7 @@ import { parsePhaseTask } from './runtime/task-input';
 
 const ec2 = new EC2Client(CLIENT_CONFIG);
 const sfn = new SFNClient(CLIENT_CONFIG);
+const s3 = new S3Client(CLIENT_CONFIG);
 
 
 /**
@@ -121,7 +124,7 @@ async function runInstance(client: Ec2Send, env: LaunchEnv, input: PhaseTaskInpu
   };
 }
 
-export async function launchAttempt(clients: { ec2: Ec2Send; sfn: SfnSend }, env: LaunchEnv, input: PhaseTaskInputIn<'launching'>): Promise<Job> {
+export async function launchAttempt(clients: { ec2: Ec2Send; sfn: SfnSend; s3?: S3Send }, env: LaunchEnv, input: PhaseTaskInputIn<'launching'>): Promise<Job> {
   const client = clients.ec2;
   const { phase, execution, job } = input;
   const t = { nowMs: Date.now(), deadlineMs: phaseDeadline(execution, phase) };
@@ -151,7 +154,11 @@ export async function launchAttempt(clients: { ec2: Ec2Send; sfn: SfnSend }, env
 
   const refusals: string[] = [];
   const shard = phase.shard ? { index: phase.shard.index, instanceTypes: phase.instanceTypes, subnetIds: phase.subnetIds } : undefined;
-  for (const poolIndex of poolsFrom(firstPoolCursor(job.poolCursor, job.attempt, shard), pools.length)) {
+  // The rotation's order, with the pools that reclaimed or refused lately (this run's and the last
+  // week's, from the pool memory) moved last, the most recent last of all.
+  const memory = clients.s3 ? await recentPoolEvents(clients.s3, env.PIPELINE_BUCKET, phase.pipelineName, t.nowMs) : [];
+  const order = rememberedOrder(poolsFrom(firstPoolCursor(job.poolCursor, job.attempt, shard), pools.length), pools, memory, t.nowMs);
+  for (const poolIndex of order) {
     const pool = pools[poolIndex]!;
     try {
       const out = await runInstance(client, env, input, pool, poolIndex);
@@ -178,6 +185,7 @@ export async function launchAttempt(clients: { ec2: Ec2Send; sfn: SfnSend }, env
       if (isCapacityError(code)) {
         logger.info('no spot capacity in pool, rotating', { phase: phase.name, attempt: job.attempt, ...pool, code });
         refusals.push(`${pool.instanceType}/${pool.subnetId}: ${code}`);
+        if (clients.s3) await recordPoolEvent(clients.s3, env.PIPELINE_BUCKET, phase.pipelineName, { ...pool, atMs: Date.now(), kind: 'refused' }, `${execution.id}|${job.attempt}|${poolIndex}`);
         continue;
       }
       if (isTransient(err)) throw new TransientApiError(`RunInstances: ${code}: ${(err as Error).message}`, { cause: err });
@@ -192,7 +200,7 @@ export async function handler(event: unknown): Promise<Job> {
   const input = parsePhaseTask(event, 'LaunchInstance', ['launching']);
   const env = readEnv(launchEnvSchema);
   const deadlineMs = phaseDeadline(input.execution, input.phase);
-  return withCallsUntil({ ec2, sfn }, readCallsUntil(input.execution, input.phase), (c) =>
+  return withCallsUntil({ ec2, sfn, s3 }, readCallsUntil(input.execution, input.phase), (c) =>
     retryableUntil(deadlineMs, () => launchAttempt(c, env, input), () => outOfTime(input.job, 'the launch', { nowMs: Date.now(), deadlineMs })),
   );
 }

@@ -77,6 +77,7 @@ export class SpotPipelineStack extends Stack {
     const launchEnv: LaunchEnv = {
       LAUNCH_TEMPLATE_ID: workers.launchTemplate.launchTemplateId!,
       LAUNCH_TEMPLATE_VERSION: workers.launchTemplate.latestVersionNumber,
+      PIPELINE_BUCKET: this.bucket.bucketName,
     };
     const logEnv: WorkloadLogEnv = { WORKLOAD_LOG_GROUP: workloadLogs.logGroupName };
     const sendEnv: SendEnv = { ...logEnv, PIPELINE_BUCKET: this.bucket.bucketName };
@@ -95,6 +96,9 @@ export class SpotPipelineStack extends Stack {
     const handleFailure = fn('HandleFailureFn', 'handle-failure', 'Terminate a failed attempt; relaunch on spot interruption within budget', { environment: bucketEnv });
     // HandleFailure reads a workload's reported progress from its checkpoint (contract/runner.ts, PROGRESS_FILE).
     pipelineBucket.grantReadCheckpoints(handleFailure.serviceRole);
+    // The pool memory: LaunchInstance reads it and records refusals, HandleFailure records reclaims.
+    pipelineBucket.grantPoolMemory(handleFailure.serviceRole);
+    pipelineBucket.grantPoolMemory(launchInstance.serviceRole);
     const finishPhase = fn('FinishPhaseFn', 'finish-phase', 'Terminate the instance of a finished phase and report it');
     const cleanupPhase = fn('CleanupPhaseFn', 'cleanup-phase', 'Terminate every instance of a phase that failed with an error');
 

@@ -33,6 +33,8 @@ import { acknowledgeNag, acknowledgeWildcardResource, NAG_PACK } from '../nag';
 
 /** Days a replaced (noncurrent) version of a run output or checkpoint is kept. */
 export const NONCURRENT_RUN_DAYS = 1;
+/** Days a pool memory event is kept: the launches weigh a week of them (decisions/pools.ts, POOL_MEMORY_MS). */
+export const POOL_MEMORY_DAYS = 30;
 /** Days a replaced (noncurrent) version of an artifact is kept. */
 export const NONCURRENT_ARTIFACT_DAYS = 30;
 /** Days before an incomplete multipart upload is aborted. */
@@ -80,6 +82,12 @@ export class PipelineBucket extends Construct {
           expiration: Duration.days(storage.checkpointRetentionDays),
           noncurrentVersionExpiration: Duration.days(NONCURRENT_RUN_DAYS),
           abortIncompleteMultipartUploadAfter: Duration.days(ABORT_MULTIPART_DAYS),
+        },
+        {
+          id: 'pools',
+          prefix: prefix('pools'),
+          expiration: Duration.days(POOL_MEMORY_DAYS),
+          noncurrentVersionExpiration: Duration.days(NONCURRENT_RUN_DAYS),
         },
         {
           id: 'artifacts',
@@ -140,6 +148,17 @@ export class PipelineBucket extends Construct {
     acknowledgeWildcardResource(role, this.bucket.arnForObjects(candidateOutputs), `Gate ${gate} reads the outputs of phase ${candidate} of the run it decides for; run dates and executions exist only at run time, the phase segment is fixed.`);
     acknowledgeWildcardResource(role, this.bucket.arnForObjects(production), `Gate ${gate} replaces the files of its own production prefix with a promoted candidate's, whose names it learns at run time.`);
     acknowledgeWildcardResource(role, this.bucket.arnForObjects(records), "A gate writes its decision record under this pipeline's promotions/<runDate>/, a date known only at run time.");
+  }
+
+  /**
+   * The pool memory (contract/storage.ts, pools/): list it and add events to it, nothing else
+   * (LaunchInstance reads it and records refusals; HandleFailure records reclaims).
+   */
+  grantPoolMemory(role: iam.IRole): void {
+    const pools = `${areaPrefix(this.pipelineName, 'pools')}*`;
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [this.bucket.arnForObjects(pools)] }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn], conditions: { StringLike: { 's3:prefix': [pools] } } }));
+    acknowledgeWildcardResource(role, this.bucket.arnForObjects(pools), "The pool memory's events are keyed by pool and time, known only at run time; the wildcard stays under this pipeline's pools/ prefix, write only.");
   }
 
   /** Read the checkpoints (HandleFailure reads a workload's reported progress there), nothing else. */

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { SATURDAY_PIPELINE } from '../../lib/config/defaults';
 import { parsePipelineConfig } from '../../lib/config/load';
 import { refusal } from './refusal';
-import { artifactKey, bucketNameProblem, checkpointPrefix, runOutputPrefix, STORAGE_PREFIXES } from '../../contract/storage';
+import { artifactKey, bucketNameProblem, checkpointPrefix, parsePoolEventKey, poolEventKey, runOutputPrefix, STORAGE_PREFIXES } from '../../contract/storage';
 
 const withStorage = (storage: unknown) => ({ ...structuredClone(SATURDAY_PIPELINE), storage });
 
@@ -109,10 +109,24 @@ describe('storage keys', () => {
     const artifact = artifactKey('saturday-pipeline', 'predictor.jar', 'abc123');
 
     // Assess
-    expect(STORAGE_PREFIXES).toEqual({ artifacts: 'artifacts/', runs: 'runs/', checkpoints: 'checkpoints/', sources: 'sources/', production: 'production/', promotions: 'promotions/' });
+    expect(STORAGE_PREFIXES).toEqual({ artifacts: 'artifacts/', runs: 'runs/', checkpoints: 'checkpoints/', sources: 'sources/', production: 'production/', promotions: 'promotions/', pools: 'pools/' });
     expect(run).toBe('saturday-pipeline/runs/2025-06-07/exec-1/Research/');
     expect(checkpoint).toBe('saturday-pipeline/checkpoints/2025-06-07/exec-1/Research/');
     expect(artifact).toBe('saturday-pipeline/artifacts/predictor.jar/abc123');
+  });
+
+  it('a pool memory key says its pool, time and kind, and reads back as the same event; other keys read as none', () => {
+    // Prepare
+    const event = { instanceType: 'c5.large', subnetId: 'subnet-0a1b2c3d', atMs: Date.parse('2026-05-30T03:04:05Z'), kind: 'interrupted' as const };
+
+    // Act
+    const key = poolEventKey('saturday-pipeline', event, '0123456789abcdef');
+
+    // Assess
+    expect(key).toBe('saturday-pipeline/pools/c5.large/subnet-0a1b2c3d/20260530T030405Z_interrupted_0123456789abcdef');
+    expect(parsePoolEventKey('saturday-pipeline', key)).toEqual(event);
+    expect(parsePoolEventKey('other-pipeline', key)).toBeUndefined();
+    expect(parsePoolEventKey('saturday-pipeline', 'saturday-pipeline/pools/c5.large/subnet-0a1b2c3d/yesterday_interrupted_x')).toBeUndefined();
   });
 
   it.each([

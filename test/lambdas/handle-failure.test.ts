@@ -1,6 +1,6 @@
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
-import { GetObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
@@ -303,5 +303,27 @@ describe('HandleFailure: anything else fails the phase loud', () => {
     expect(result.verdict).toMatchObject({ action: 'fail', error: 'AccountQuotaExceeded' });
     expect(result.verdict?.exhausted).toBeUndefined();
     expect(result.verdict?.cause).toContain('MaxSpotInstanceCountExceeded');
+  });
+});
+
+describe('HandleFailure: the pool memory', () => {
+  it("records spot's reclaim of the instance's pool, for the next launches to try it last", async () => {
+    // Act
+    await handler(failedInput({ kind: 'interruption', reasonCode: 'marked-for-termination', detail: 'spot request status marked-for-termination' }));
+
+    // Assess: pool 0 is c5.large in the first subnet.
+    const keys = s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key);
+    expect(keys).toEqual([expect.stringMatching(/^saturday-pipeline\/pools\/c5\.large\/subnet-0a1b2c3d\/\d{8}T\d{6}Z_interrupted_[0-9a-f]{16}$/)]);
+  });
+
+  it.each([
+    { what: 'a workload error', failure: { kind: 'workload-error', reasonCode: 'exit-code', detail: 'exit code 1', exitCode: 1 } as Failure, extra: {} },
+    { what: 'an on-demand instance', failure: { kind: 'interruption', reasonCode: 'instance-terminated-no-capacity', detail: 'x' } as Failure, extra: { instance: instanceRef({ market: 'on-demand' }) } },
+  ])('records nothing for $what', async ({ failure, extra }) => {
+    // Act
+    await handler(failedInput(failure, extra));
+
+    // Assess
+    expect(s3).not.toHaveReceivedCommand(PutObjectCommand);
   });
 });

@@ -1,5 +1,6 @@
 import { DescribeInstancesCommand, EC2Client, RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -23,6 +24,7 @@ import {
 
 const ec2 = mockClient(EC2Client);
 const sfn = mockClient(SFNClient);
+const s3 = mockClient(S3Client);
 const POOLS = poolOrder(INSTANCE_TYPES, SUBNETS);
 const NEW_INSTANCE = { InstanceId: 'i-0new0000000000001', Placement: { AvailabilityZone: 'us-east-1b' }, SpotInstanceRequestId: 'sir-new00001' };
 
@@ -34,6 +36,10 @@ function launchedPools(): { instanceType?: string; subnetId?: string }[] {
 beforeEach(() => {
   ec2.reset();
   sfn.reset();
+  s3.reset();
+  // The pool memory: nothing remembered, and events accepted.
+  s3.on(ListObjectsV2Command).resolves({ Contents: [], KeyCount: 0, IsTruncated: false });
+  s3.on(PutObjectCommand).resolves({ ETag: '"d41d8cd98f00b204e9800998ecf8427e"' });
   sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' } as never);
   stubHandlerEnv();
   clockAt(at(5));
@@ -341,5 +347,54 @@ describe('LaunchInstance', () => {
     await expect(launching).rejects.toThrow(InvalidEnvironment);
     await expect(launching).rejects.toThrow(/LAUNCH_TEMPLATE_ID/);
     expect(ec2).not.toHaveReceivedAnyCommand();
+  });
+});
+
+describe('LaunchInstance: the pool memory', () => {
+  /** A pool memory key, as contract/storage.ts writes it. */
+  const event = (pool: { instanceType: string; subnetId: string }, atMs: number, kind = 'interrupted') =>
+    `saturday-pipeline/pools/${pool.instanceType}/${pool.subnetId}/${new Date(atMs).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z')}_${kind}_0123456789abcdef`;
+
+  it('tries last the pools that reclaimed or refused lately, the most recent last; the others in rotation order', async () => {
+    // Prepare: pool 0 reclaimed an instance an hour ago, pool 1 refused capacity two days ago, pool 5 ten days ago (forgotten).
+    s3.on(ListObjectsV2Command).resolves({
+      Contents: [{ Key: event(POOLS[0]!, at(5) - 3_600_000) }, { Key: event(POOLS[1]!, at(5) - 2 * 86_400_000, 'refused') }, { Key: event(POOLS[5]!, at(5) - 10 * 86_400_000) }, { Key: 'saturday-pipeline/pools/README' }],
+      IsTruncated: false,
+    });
+    ec2.on(RunInstancesCommand).rejects(ec2Error('InsufficientInstanceCapacity'));
+
+    // Act
+    await handler(taskInput());
+
+    // Assess
+    expect(s3).toHaveReceivedCommandWith(ListObjectsV2Command, { Bucket: 'saturday-pipeline-bucket', Prefix: 'saturday-pipeline/pools/' });
+    const order = launchedPools().map((p) => POOLS.findIndex((q) => q.instanceType === p.instanceType && q.subnetId === p.subnetId));
+    expect(order).toEqual([2, 3, 4, 5, 6, 7, 8, 1, 0]);
+  });
+
+  it('records each refusal in the pool memory (an empty object whose key names the pool, the time and the kind)', async () => {
+    // Prepare: the first two pools refuse.
+    ec2.on(RunInstancesCommand).rejectsOnce(ec2Error('InsufficientInstanceCapacity')).rejectsOnce(ec2Error('InsufficientInstanceCapacity')).resolves({ Instances: [NEW_INSTANCE] });
+
+    // Act
+    await handler(taskInput());
+
+    // Assess
+    const keys = s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key);
+    expect(keys).toHaveLength(2);
+    expect(keys[0]).toMatch(new RegExp(`^saturday-pipeline/pools/${POOLS[0]!.instanceType}/${POOLS[0]!.subnetId}/\\d{8}T\\d{6}Z_refused_[0-9a-f]{16}$`));
+    expect(keys[1]).toContain(`/pools/${POOLS[1]!.instanceType}/${POOLS[1]!.subnetId}/`);
+  });
+
+  it('a pool memory S3 will not give (throttled) leaves the rotation order; the launch goes on', async () => {
+    // Prepare
+    s3.on(ListObjectsV2Command).rejects(new S3ServiceException({ name: 'SlowDown', $fault: 'server', $metadata: { httpStatusCode: 503 }, message: 'Please reduce your request rate.' }));
+    ec2.on(RunInstancesCommand).resolves({ Instances: [NEW_INSTANCE] });
+
+    // Act
+    const result = await handler(taskInput());
+
+    // Assess
+    expect(result).toMatchObject({ status: 'booting', instance: { poolIndex: 0 } });
   });
 });

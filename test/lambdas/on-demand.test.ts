@@ -5,6 +5,7 @@
  */
 import { DescribeInstancesCommand, EC2Client, RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -18,12 +19,15 @@ import { at, clockAt, job, stubHandlerEnv, taskInput, type LooseJob } from './fi
 
 const ec2 = mockClient(EC2Client);
 const sfn = mockClient(SFNClient);
+const s3 = mockClient(S3Client);
 /** RunInstances' answer for an on-demand instance: no spot request. */
 const ON_DEMAND_INSTANCE = { InstanceId: 'i-0ondemand0000001', Placement: { AvailabilityZone: 'us-east-1a' } };
 
 beforeEach(() => {
   ec2.reset();
   sfn.reset();
+  s3.reset();
+  s3.on(ListObjectsV2Command).resolves({ Contents: [], IsTruncated: false });
   stubHandlerEnv();
   clockAt(at(900));
   sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING' } as never);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cursorAfter, poolOrder, poolsFrom } from '../../decisions/pools';
+import { cursorAfter, poolOrder, poolsFrom, rememberedOrder } from '../../decisions/pools';
 
 const TYPES = ['c5.large', 'c5a.large', 'm5.large'];
 const SUBNETS = ['subnet-0a1b2c3d', 'subnet-1a2b3c4d', 'subnet-2a3b4c5d'];
@@ -90,5 +90,23 @@ describe('cursorAfter', () => {
 
     // Assess
     expect(next).toBe(0);
+  });
+});
+
+describe('rememberedOrder: the pool memory', () => {
+  const pools = poolOrder(['c5.large', 'm5.large'], ['subnet-0a1b2c3d', 'subnet-1a2b3c4d']);
+  const NOW = Date.parse('2026-05-30T02:00:00Z');
+  const at = (i: number, hoursAgo: number) => ({ ...pools[i]!, atMs: NOW - hoursAgo * 3_600_000 });
+
+  it('keeps the rotation order when nothing went wrong lately', () => {
+    expect(rememberedOrder([2, 3, 0, 1], pools, [], NOW)).toEqual([2, 3, 0, 1]);
+  });
+
+  it('moves the troubled pools last, the most recent trouble last of all; a week-old event is forgotten', () => {
+    expect(rememberedOrder([0, 1, 2, 3], pools, [at(0, 1), at(2, 30), at(3, 24 * 8)], NOW)).toEqual([1, 3, 2, 0]);
+  });
+
+  it('every pool troubled: every pool is still tried, the longest ago first; a pool counts its latest trouble', () => {
+    expect(rememberedOrder([0, 1, 2, 3], pools, [at(0, 5), at(1, 4), at(2, 3), at(3, 2), at(0, 1)], NOW)).toEqual([1, 2, 3, 0]);
   });
 });

@@ -92,7 +92,7 @@ describe('the created pipeline bucket (defaults)', () => {
     });
   });
 
-  it('expires runs after 90 days and checkpoints after 14, under the pipeline prefix, with noncurrent versions', () => {
+  it('expires runs after 90 days, checkpoints after 14 and pool memory events after 30, under the pipeline prefix, with noncurrent versions', () => {
     // Act
     const rules = template.findResources('AWS::S3::Bucket')[bucketId]!.Properties.LifecycleConfiguration.Rules as Record<string, unknown>[];
 
@@ -113,6 +113,13 @@ describe('the created pipeline bucket (defaults)', () => {
         ExpirationInDays: 14,
         NoncurrentVersionExpiration: { NoncurrentDays: 1 },
         AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+      },
+      {
+        Id: 'pools',
+        Prefix: 'saturday-pipeline/pools/',
+        Status: 'Enabled',
+        ExpirationInDays: 30,
+        NoncurrentVersionExpiration: { NoncurrentDays: 1 },
       },
       {
         Id: 'artifacts',
@@ -159,18 +166,25 @@ describe('the created pipeline bucket (defaults)', () => {
     expect(resource).toMatch(/"\/[0-9a-f]{64}\.gz"\]\]\}$/);
   });
 
-  it("gives the launch template's role no S3 access, HandleFailure read access to the checkpoints only, and no other role any", () => {
+  it("gives the launch template's role no S3 access, HandleFailure read access to the checkpoints and LaunchInstance and HandleFailure the pool memory only, and no other role any", () => {
     // Act
     const all = s3Statements(template).filter(({ s }) => !JSON.stringify(s.Resource).includes('cdk-'));
     const handleFailure = all.filter(({ id }) => id.startsWith('HandleFailureFn')).map(({ s }) => s);
+    const launchInstance = all.filter(({ id }) => id.startsWith('LaunchInstanceFn')).map(({ s }) => s);
 
     // Assess
     expect(bucketStatements(instanceRoleStatements(template))).toEqual([]);
-    for (const { id } of all) expect(id).toMatch(/^(Workers(DataPhase1|Research|PredictorTraining|Backtester)Role|HandleFailureFnServiceRole)/);
+    for (const { id } of all) expect(id).toMatch(/^(Workers(DataPhase1|Research|PredictorTraining|Backtester)Role|HandleFailureFnServiceRole|LaunchInstanceFnServiceRole)/);
+    const poolMemory = [
+      { Action: 's3:PutObject', Effect: 'Allow', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/saturday-pipeline/pools/*']] } },
+      { Action: 's3:ListBucket', Effect: 'Allow', Resource: { 'Fn::GetAtt': [bucketId, 'Arn'] }, Condition: { StringLike: { 's3:prefix': ['saturday-pipeline/pools/*'] } } },
+    ];
     expect(handleFailure).toEqual([
       { Action: 's3:GetObject', Effect: 'Allow', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/saturday-pipeline/checkpoints/*']] } },
       { Action: 's3:ListBucket', Effect: 'Allow', Resource: { 'Fn::GetAtt': [bucketId, 'Arn'] }, Condition: { StringLike: { 's3:prefix': ['saturday-pipeline/checkpoints/*'] } } },
+      ...poolMemory,
     ]);
+    expect(launchInstance).toEqual(poolMemory);
     const resources = JSON.stringify(all.map(({ s }) => s.Resource));
     expect(resources).not.toMatch(/"\/\*"|"\*"/);
     for (const action of all.flatMap(({ s }) => [s.Action].flat())) expect(['s3:GetObject', 's3:PutObject', 's3:ListBucket']).toContain(action);
@@ -212,6 +226,7 @@ describe('configured retention and removal', () => {
     expect(rules.map((r) => [r.Id, r.ExpirationInDays])).toEqual([
       ['runs', 365],
       ['checkpoints', 3],
+      ['pools', 30],
       ['artifacts', undefined],
     ]);
   });
