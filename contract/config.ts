@@ -123,6 +123,15 @@ const secretsSchema = z
 
 const ARTIFACT_NAME_FOR_PHASE = /^[a-z][a-z0-9_]{0,39}$/;
 
+/** The triggers of a phase's on-demand fallback (see phaseSchema `onDemandFallback`). */
+const fallbackTriggersSchema = z
+  .object({
+    lastAttempt: z.boolean({ error: 'must be true or false' }).default(true),
+    whenCapacityExhausted: z.boolean({ error: 'must be true or false' }).default(true),
+    afterInterruptions: int(1, 50).optional(),
+  })
+  .strict();
+
 /** A phase's launch profile (see phaseSchema `image`). */
 const imageSchema = z
   .object({
@@ -230,19 +239,17 @@ export const phaseSchema = z
      * on-demand (IAM).
      */
     onDemandFallback: z
-      .union(
-        [
-          z.boolean({ error: 'must be true, false or an object of triggers' }),
-          z
-            .object({
-              lastAttempt: z.boolean({ error: 'must be true or false' }).default(true),
-              whenCapacityExhausted: z.boolean({ error: 'must be true or false' }).default(true),
-              afterInterruptions: int(1, 50).optional(),
-            })
-            .strict(),
-        ],
-        { error: 'must be true, false or { "lastAttempt"?, "whenCapacityExhausted"?, "afterInterruptions"? }' },
-      )
+      .custom<boolean | Record<string, unknown>>((v) => typeof v === 'boolean' || (typeof v === 'object' && v !== null && !Array.isArray(v)), {
+        error: 'must be true, false or { "lastAttempt"?, "whenCapacityExhausted"?, "afterInterruptions"? }',
+      })
+      .transform((v, ctx) => {
+        if (typeof v === 'boolean') return v;
+        // An object of triggers: its own problems, each naming its field.
+        const parsed = fallbackTriggersSchema.safeParse(v);
+        if (parsed.success) return parsed.data;
+        for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path as (string | number)[] });
+        return z.NEVER;
+      })
       .optional(),
     /** With shards: how many run at once (default all, at most 40: Step Functions runs up to 40 iterations of an inline Map at a time). */
     maxConcurrency: int(1, MAX_SHARD_CONCURRENCY).optional(),

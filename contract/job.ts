@@ -163,6 +163,8 @@ export const failedJobSchema = z.object({
   instance: instanceRefSchema.optional(),
   command: commandRefSchema.optional(),
   failure: failureSchema,
+  /** When a poll saw the attempt end (absent where none did): an interrupted attempt's cost ends there. */
+  failedAt: z.string().optional(),
   /** Set when HandleFailure decided the phase fails: the SpotPhase execution's error and cause. */
   verdict: z.object({ action: z.literal('fail'), error: z.string(), cause: z.string(), exhausted: z.boolean().optional() }).optional(),
 });

@@ -20,7 +20,7 @@ export interface PhaseTimes {
 type AttemptJob = JobIn<'launching' | 'booting' | 'ready' | 'running'>;
 
 /** The attempt failed: the job keeps what it knew of the attempt, for HandleFailure to clean up and judge. */
-export function attemptFailed(job: AttemptJob, failure: Failure, attemptStartedAt: string): JobIn<'failed'> {
+export function attemptFailed(job: AttemptJob, failure: Failure, attemptStartedAt: string, seenAtMs?: number): JobIn<'failed'> {
   return {
     v: job.v,
     status: JOB_STATUS.failed,
@@ -34,6 +34,7 @@ export function attemptFailed(job: AttemptJob, failure: Failure, attemptStartedA
     command: 'command' in job ? job.command : undefined,
     failure,
     ...(job.market ? { market: job.market } : {}),
+    ...(seenAtMs === undefined ? {} : { failedAt: new Date(seenAtMs).toISOString() }),
   };
 }
 
@@ -189,7 +190,7 @@ export function afterPoll(phase: Pick<PhaseSpec, 'pollIntervalSeconds' | 'silenc
   if ('unreadable' in look) {
     // A notice already seen names the attempt's end, whether or not this poll could read anything.
     if (t.nowMs >= t.deadlineMs && command.notice) {
-      return { job: attemptFailed(job, { kind: 'interruption', reasonCode: command.notice.reasonCode, detail: command.notice.detail, lastOutput: command.lastOutput }, job.attemptStartedAt), cancel: true };
+      return { job: attemptFailed(job, { kind: 'interruption', reasonCode: command.notice.reasonCode, detail: command.notice.detail, lastOutput: command.lastOutput }, job.attemptStartedAt, t.nowMs), cancel: true };
     }
     if (t.nowMs >= t.deadlineMs) {
       return { job: attemptFailed(job, { kind: 'budget', reasonCode: 'deadline', detail: 'phase budget spent (status unreadable at the deadline)' }, job.attemptStartedAt), cancel: false };
@@ -202,7 +203,7 @@ export function afterPoll(phase: Pick<PhaseSpec, 'pollIntervalSeconds' | 'silenc
   const printedAt = look.tail ? Math.max(look.tail.printedAtMs, Date.parse(command.sentAt)) : Date.parse(command.lastOutputAt);
   const seen: CommandRef = { ...command, lastOutput: output, lastOutputAt: grew ? new Date(printedAt).toISOString() : command.lastOutputAt };
   const withSeen = { ...job, command: seen, pollErrors: 0 };
-  const fail = (failure: Failure) => attemptFailed(withSeen, failure, job.attemptStartedAt);
+  const fail = (failure: Failure) => attemptFailed(withSeen, failure, job.attemptStartedAt, t.nowMs);
 
   const verdict = look.signals;
   const tripped = watchdog({ ...t, lastOutputAtMs: Date.parse(seen.lastOutputAt), silenceTimeoutSeconds: phase.silenceTimeoutSeconds, budgetSeconds: phase.budgetSeconds });

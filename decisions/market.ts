@@ -5,7 +5,8 @@
  * affords only the attempt about to launch (`lastAttempt`: its failure to spot would leave no time
  * for another), when every spot pool refused capacity (`whenCapacityExhausted`), or after
  * `afterInterruptions` interruptions. Once on-demand, it stays on-demand (spot does not reclaim it;
- * going back would risk the deadline again). A phase that does not opt in never leaves spot.
+ * going back would risk the deadline again), unless on-demand has no capacity either: then it
+ * tries spot again, as it would without the fallback. A phase that does not opt in never leaves spot.
  */
 import type { OnDemandFallback } from '../contract/config';
 
@@ -25,7 +26,8 @@ export interface MarketQuestion {
 }
 
 export function nextMarket(q: MarketQuestion): { market: Market; trigger?: FallbackTrigger } {
-  if (q.current === 'on-demand') return { market: 'on-demand' };
+  // On-demand had no capacity either: spot may have it again (without the fallback the phase would be on spot).
+  if (q.current === 'on-demand') return q.capacityExhausted ? { market: 'spot' } : { market: 'on-demand' };
   const f = q.fallback;
   if (!f) return { market: 'spot' };
   if (f.whenCapacityExhausted && q.capacityExhausted) return { market: 'on-demand', trigger: 'capacity-exhausted' };

@@ -68,7 +68,9 @@ export async function handleFailure(clients: { ec2: Ec2Send; s3: S3Send }, env: 
   }
 
   // 4. What the attempt cost (its instance, launch to now); never a reason to fail or wait.
-  const costUsd = job.instance && mayRetryTask(Date.now(), deadlineMs) ? await instanceCost(clients.ec2, job.instance, now) : undefined;
+  // Spot took an interrupted instance before a poll saw it end: priced until then, however long this task took (retries).
+  const endedMs = job.failure.kind === 'interruption' && job.failedAt ? Math.min(now, Date.parse(job.failedAt)) : now;
+  const costUsd = job.instance && mayRetryTask(Date.now(), deadlineMs) ? await instanceCost(clients.ec2, job.instance, endedMs) : undefined;
   const answer = decideAfterFailure({ phase, job, nowMs: now, deadlineMs, savedProgress: progress, costUsd });
   logger.info('attempt ended', { phase: phase.name, ...answer.record, terminated, savedProgress: progress });
   if (answer.relaunch) {

@@ -73,18 +73,31 @@ describe('spot gone from every pool for the whole budget', () => {
     expect(runProblems(report, NAMESPACE)).toEqual([]);
   });
 
-  it('and no on-demand capacity either: on-demand it stays, and the phase gives up when the budget is spent, leaving nothing running', async () => {
+  it('and no on-demand capacity either: it tries spot and on-demand by turns, and gives up as without the fallback when the budget is spent', async () => {
     // Act
     const { sim, report } = await rehearse('optedIn', { phases: spotGone, onDemandUnavailable: ['*'] });
 
     // Assess
     expect(report.phases[1]!.error).toBe('SpotRetryBudgetExhausted');
-    const markets = sim.cloud.refusals.filter((r) => r.phase === 'TrainModel').map((r) => r.market);
-    expect(markets[0]).toBe('spot');
-    expect(new Set(markets.slice(markets.indexOf('on-demand')))).toEqual(new Set(['on-demand']));
-    expect(fallbackData(report)).toHaveLength(1);
-    expect(report.instances.runningAtEnd).toBe(0);
+    const attempts = report.phases[1]!.launches.map((l) => l.market);
+    expect(attempts.slice(0, 4)).toEqual(['spot', 'on-demand', 'spot', 'on-demand']);
+    expect(fallbackData(report)).toHaveLength(attempts.filter((m) => m === 'on-demand').length);
+    expect(sim.cloud.instances.filter((i) => i.phase === 'TrainModel')).toEqual([]);
     expect(runProblems(report, NAMESPACE)).toEqual([]);
+  });
+
+  it('on-demand refused once, while spot has capacity again: the next attempt runs on spot and finishes', async () => {
+    // Act
+    const { sim, report } = await rehearse('optedIn', { phases: { Features: { workloadMinutes: 30 }, TrainModel: { workloadMinutes: 60, attempts: [{ unavailable: ['*'] }] } }, onDemandUnavailable: ['*'] });
+
+    // Assess
+    expect(report.status).toBe('SUCCEEDED');
+    expect(report.phases[1]!.launches.map((l) => [l.market, l.outcome])).toEqual([
+      ['spot', 'capacity-exhausted'],
+      ['on-demand', 'capacity-exhausted'],
+      ['spot', 'succeeded'],
+    ]);
+    expect(markets(sim, 'TrainModel')).toEqual(['spot']);
   });
 });
 

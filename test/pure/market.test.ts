@@ -48,6 +48,9 @@ describe('onDemandFallback in the config', () => {
     { raw: 'yes', message: 'phases[0].onDemandFallback (phase Train): must be true, false or' },
     { raw: { afterInterruptions: 0 }, message: 'phases[0].onDemandFallback.afterInterruptions (phase Train): must be >= 1' },
     { raw: { always: true }, message: 'phases[0].onDemandFallback' },
+    { raw: { afterInterruptions: 1.5 }, message: 'phases[0].onDemandFallback.afterInterruptions (phase Train): must be a whole number' },
+    { raw: { lastAttempt: 'true' }, message: 'phases[0].onDemandFallback.lastAttempt (phase Train): must be true or false' },
+    { raw: [true], message: 'phases[0].onDemandFallback (phase Train): must be true, false or' },
   ])('refuses $raw, naming the field', ({ raw, message }) => {
     expect(refusal(config(raw))).toContain(message);
   });
@@ -62,7 +65,8 @@ describe('nextMarket', () => {
     { what: 'neither: spot again', q: { fallback, current: 'spot', interruptions: 1, capacityExhausted: false, lastAffordable: false }, want: { market: 'spot' } },
     { what: 'after two interruptions', q: { fallback: { ...fallback, afterInterruptions: 2 }, current: 'spot', interruptions: 2, capacityExhausted: false, lastAffordable: false }, want: { market: 'on-demand', trigger: 'interruptions' } },
     { what: 'exhausted, but that trigger is off', q: { fallback: { lastAttempt: false, whenCapacityExhausted: false }, current: 'spot', interruptions: 1, capacityExhausted: true, lastAffordable: true }, want: { market: 'spot' } },
-    { what: 'on-demand stays on-demand, no second trigger', q: { fallback, current: 'on-demand', interruptions: 3, capacityExhausted: true, lastAffordable: true }, want: { market: 'on-demand' } },
+    { what: 'on-demand stays on-demand, no second trigger', q: { fallback, current: 'on-demand', interruptions: 3, capacityExhausted: false, lastAffordable: true }, want: { market: 'on-demand' } },
+    { what: 'on-demand had no capacity either: spot again, as without the fallback', q: { fallback, current: 'on-demand', interruptions: 3, capacityExhausted: true, lastAffordable: true }, want: { market: 'spot' } },
   ] as const)('$what', ({ q, want }) => {
     expect(nextMarket(q)).toEqual(want);
   });
@@ -93,14 +97,27 @@ describe('decideAfterFailure with onDemandFallback', () => {
     ]);
   });
 
-  it('an on-demand attempt that found no capacity relaunches on-demand, with no second fallback datum', () => {
+  it('an on-demand attempt that found no capacity relaunches on spot (on-demand has none either), with no fallback datum', () => {
     // Act
     const answer = decideAfterFailure({ phase: phaseSpec({ onDemandFallback: true, budgetSeconds: 10800 }), job: failedJob(exhausted, 2, 'on-demand', 1), nowMs: at(900), deadlineMs: START_MS + 10500 * 1000 });
 
     // Assess
-    expect(answer.next).toMatchObject({ market: 'on-demand' });
+    expect(answer.next).not.toHaveProperty('market');
     expect((answer.next as JobIn<'launching'>).verdict!.fallback).toBeUndefined();
     expect((answer.next as JobIn<'launching'>).verdict!.metricData!.map((d) => d.MetricName)).toEqual(['SpotInterruptionRetry']);
+  });
+
+  it('an on-demand attempt that was not refused (it failed otherwise) keeps the phase on-demand', () => {
+    // Act
+    const answer = decideAfterFailure({
+      phase: phaseSpec({ onDemandFallback: true, budgetSeconds: 10800 }),
+      job: failedJob({ kind: 'interruption', reasonCode: 'instance-terminated-no-capacity', detail: 'x' }, 2, 'on-demand', 1),
+      nowMs: at(900),
+      deadlineMs: START_MS + 10500 * 1000,
+    });
+
+    // Assess
+    expect(answer.next).toMatchObject({ market: 'on-demand' });
   });
 
   it('no budget for another attempt: the fallback cannot help, the phase gives up as before', () => {

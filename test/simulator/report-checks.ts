@@ -176,10 +176,10 @@ export function runProblems(report: SimulationReport, metricNamespace = 'AlphaEn
   }
   if (differ(report.costUsd, report.phases.reduce((sum, p) => sum + p.costUsd, 0))) problems.push(`costUsd ${report.costUsd} is not the sum of the phases'`);
   if (report.wastedUsd > report.costUsd + 1e-9 || report.wastedUsd < 0) problems.push(`wastedUsd ${report.wastedUsd} is not a part of costUsd ${report.costUsd}`);
-  // One OnDemandFallback datum per phase execution that went from spot to on-demand, and on-demand only then.
+  // One OnDemandFallback datum per switch from spot to on-demand; back on spot only after on-demand had no capacity.
   for (const p of report.phases) {
     const runs = [...new Set(p.launches.map((l) => l.execution))].map((e) => p.launches.filter((l) => l.execution === e));
-    const fellBack = runs.filter((run) => run.some((l) => l.market === 'on-demand')).length;
+    const fellBack = runs.reduce((n, run) => n + run.filter((l, i) => l.market === 'on-demand' && (i === 0 || run[i - 1]!.market === 'spot')).length, 0);
     const data = report.metrics.filter((m) => m.name === METRICS.onDemandFallback.name && m.dimensions.Phase === p.name).length;
     const refusedEveryTry = (report.throttledCalls['CloudWatch.PutMetricData'] ?? 0) > COUNT_RELAUNCH_RETRY.maxAttempts;
     const inFlight = p.runs.filter((r) => r.stoppedWhileLaunching).length;
@@ -187,8 +187,10 @@ export function runProblems(report: SimulationReport, metricNamespace = 'AlphaEn
       problems.push(`${p.name}: ${fellBack} phase execution(s) fell back to on-demand, ${data} OnDemandFallback datum(s)`);
     }
     for (const run of runs) {
-      const first = run.findIndex((l) => l.market === 'on-demand');
-      if (first >= 0 && run.slice(first).some((l) => l.market === 'spot' && l.pool !== null)) problems.push(`${p.name}: back on spot after falling back to on-demand (${run[0]!.execution})`);
+      run.forEach((l, i) => {
+        const before = run[i - 1];
+        if (l.market === 'spot' && before?.market === 'on-demand' && before.outcome !== 'capacity-exhausted') problems.push(`${p.name} attempt ${l.attempt}: back on spot after an on-demand attempt that had capacity (${l.execution})`);
+      });
     }
   }
   const gaveUp = report.phases.reduce((n, p) => n + p.runs.filter((r) => r.error === 'SpotRetryBudgetExhausted').length, 0);
