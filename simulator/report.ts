@@ -384,13 +384,7 @@ export function buildReport(sim: Simulation): SimulationReport {
       cause: ownError ? ownError.cause : last && last.status !== 'SUCCEEDED' ? (last.cause ?? null) : null,
       workLostSeconds: workLost(sim, runs, end),
       relaunches: perRun.reduce((n, run) => n + Math.max(0, run.length - 1), 0),
-      runs: runs.map((run) => ({
-        execution: run.name,
-        seconds: seconds((run.stoppedAt ?? sim.endedAt) - run.startedAt),
-        status: run.status,
-        error: run.status === 'SUCCEEDED' ? null : (run.error ?? run.status),
-        stoppedWhileLaunching: run.status !== 'SUCCEEDED' && enteredNotExited(run, 'LaunchInstance'),
-      })),
+      runs: runs.map((run) => runReport(sim, run)),
     };
   });
   const launches = phases.flatMap((p) => p.launches);
@@ -451,14 +445,19 @@ function shardedPhaseReport(sim: Simulation, phase: PhaseConfig, runs: SimExecut
     cause: failedHere ? (pipelineSaysHere ? (sim.pipeline.cause ?? null) : failedShards.map((sh) => `${sh.name}: ${sh.error}`).join('; ') || null) : null,
     workLostSeconds: workLost(sim, runs, end),
     relaunches: perRun.reduce((n, run) => n + Math.max(0, run.length - 1), 0),
-    runs: runs.map((run) => ({
-      execution: run.name,
-      seconds: seconds((run.stoppedAt ?? sim.endedAt) - run.startedAt),
-      status: run.status,
-      error: run.status === 'SUCCEEDED' ? null : (run.error ?? run.status),
-      stoppedWhileLaunching: run.status !== 'SUCCEEDED' && enteredNotExited(run, 'LaunchInstance'),
-    })),
+    runs: runs.map((run) => runReport(sim, run)),
     shards,
+  };
+}
+
+/** One phase execution as the report gives it. */
+function runReport(sim: Simulation, run: SimExecution): PhaseReport['runs'][number] {
+  return {
+    execution: run.name,
+    seconds: seconds((run.stoppedAt ?? sim.endedAt) - run.startedAt),
+    status: run.status,
+    error: run.status === 'SUCCEEDED' ? null : (run.error ?? run.status),
+    stoppedWhileLaunching: run.status !== 'SUCCEEDED' && enteredNotExited(run, 'LaunchInstance'),
   };
 }
 

@@ -47,6 +47,11 @@ export function putDatum<D extends string>(
       TimeoutSeconds: 60,
     },
   });
+  return retried(state, retry);
+}
+
+/** The datum's retries (every error: a datum that still cannot be put is the caller's Catch to drop). */
+function retried(state: sfn.CustomState, retry: RetryPolicy): sfn.CustomState {
   state.addRetry({
     errors: ['States.ALL'],
     interval: Duration.seconds(retry.intervalSeconds),
@@ -78,13 +83,5 @@ export function putData(scope: Construct, name: string, namespace: string, dataP
       TimeoutSeconds: 60,
     },
   });
-  state.addRetry({
-    errors: ['States.ALL'],
-    interval: Duration.seconds(retry.intervalSeconds),
-    backoffRate: retry.backoffRate,
-    maxAttempts: retry.maxAttempts,
-    maxDelay: Duration.seconds(retry.maxDelaySeconds),
-    jitterStrategy: sfn.JitterType.FULL,
-  });
-  return state;
+  return retried(state, retry);
 }

@@ -7,8 +7,6 @@
  * with the real ValidateInput and CheckArtifact handlers (S3 mocked) and a stand-in SpotPhase,
  * and clean under the cdk-nag AwsSolutions checks.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { HeadObjectCommand, NotFound, S3Client } from '@aws-sdk/client-s3';
 import { App } from 'aws-cdk-lib';
@@ -18,7 +16,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import type { ArtifactRef } from '../../contract/artifacts';
 import type { PipelineConfig } from '../../contract/config';
 import { loadPipelineConfig } from '../../lib/config/load';
-import { addNagChecks, NAG_PACK } from '../../lib/nag';
+import { lines, removeNagRuns, synthWithNag } from './nag-run';
 import { SpotPipelineStack } from '../../lib/spot-pipeline-stack';
 import { deployedFunctions } from '../../simulator/lambda-runtime';
 import { SimulatedStepFunctions } from '../../simulator/step-functions';
@@ -381,33 +379,16 @@ describe('the pipeline graph, run (aws-local-stepfunctions; real ValidateInput a
 });
 
 describe('cdk-nag AwsSolutions checks on the build-once example', () => {
-  const outdir = mkdtempSync(path.join(tmpdir(), 'nag-build-'));
-  afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+  afterAll(removeNagRuns);
 
   it('leave no unacknowledged finding (the new roles and function acknowledged where they need wildcards)', () => {
-    // Prepare: as `cdk synth -c nag=true` (cdk.json context, bundling skipped), like test/stack/nag.test.ts.
-    const context = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
-    const app = new App({ outdir, context: { ...context, 'aws:cdk:bundling-stacks': [] } });
-    addNagChecks(app);
-    new SpotPipelineStack(app, 'BuildOncePipeline', { config });
-
-    // Act
-    let error: Error | undefined;
-    try {
-      app.synth();
-    } catch (err) {
-      error = err as Error;
-    }
+    // Act: as `cdk synth -c nag=true`.
+    const run = synthWithNag(config, undefined, 'BuildOncePipeline');
 
     // Assess
-    type Finding = { ruleName: string; violatingConstructs: { constructPath: string }[] };
-    const report = (JSON.parse(readFileSync(path.join(outdir, 'validation-report.json'), 'utf8')) as { pluginReports: { pluginName: string; violations: Finding[]; suppressedViolations?: Finding[] }[] }).pluginReports.find(
-      (r) => r.pluginName === NAG_PACK,
-    );
-    const lines = (findings: Finding[] | undefined) => (findings ?? []).flatMap((f) => f.violatingConstructs.map((c) => `${f.ruleName} @ ${c.constructPath}`));
-    expect(lines(report?.violations)).toEqual([]);
-    expect(error).toBeUndefined();
-    const suppressed = lines(report?.suppressedViolations);
+    expect(lines(run.report?.violations)).toEqual([]);
+    expect(run.error).toBeUndefined();
+    const suppressed = lines(run.report?.suppressedViolations);
     expect(suppressed.some((l) => l.includes('/CheckArtifactFnServiceRole/')), 'the checks ran over CheckArtifact').toBe(true);
     expect(suppressed.some((l) => l.includes('/WorkersBuildMoolloyRole') || l.includes('/Workers/BuildMoolloyRole')), 'and over the build role').toBe(true);
   });

@@ -8,12 +8,10 @@
  * ValidateInput and PromotionGate handlers (S3 mocked) and a stand-in SpotPhase; and clean under
  * the cdk-nag AwsSolutions checks.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { CopyObjectCommand, GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { App, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -21,8 +19,7 @@ import type { PipelineConfig } from '../../contract/config';
 import type { RunContext } from '../../contract/job';
 import { productionPrefix, runOutputPrefix } from '../../contract/storage';
 import { parsePipelineConfig } from '../../lib/config/load';
-import { addNagChecks, NAG_PACK } from '../../lib/nag';
-import { SpotPipelineStack } from '../../lib/spot-pipeline-stack';
+import { lines, removeNagRuns, synthWithNag, unusedAcknowledgements } from './nag-run';
 import { deployedFunctions } from '../../simulator/lambda-runtime';
 import { SimulatedStepFunctions } from '../../simulator/step-functions';
 import { synthTemplate } from '../../simulator/synth';
@@ -394,39 +391,17 @@ describe('the pipeline graph, run (aws-local-stepfunctions; real ValidateInput a
 });
 
 describe('cdk-nag AwsSolutions checks on the train-and-promote example', () => {
-  const outdir = mkdtempSync(path.join(tmpdir(), 'nag-gate-'));
-  afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+  afterAll(removeNagRuns);
 
   it('leave no unacknowledged finding, and every acknowledgement is used (PromotionGate and the pipeline role included)', () => {
-    // Prepare: as `cdk synth -c nag=true` (cdk.json context, bundling skipped), like test/stack/nag.test.ts.
-    const context = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
-    const app = new App({ outdir, context: { ...context, 'aws:cdk:bundling-stacks': [] } });
-    addNagChecks(app);
-    new SpotPipelineStack(app, 'TrainAndPromotePipeline', { config });
-
-    // Act
-    let error: Error | undefined;
-    try {
-      app.synth();
-    } catch (err) {
-      error = err as Error;
-    }
+    // Act: as `cdk synth -c nag=true`.
+    const run = synthWithNag(config, undefined, 'TrainAndPromotePipeline');
 
     // Assess
-    type Finding = { ruleName: string; violatingConstructs: { constructPath: string }[]; acknowledgedId?: string; acknowledgedAt?: string };
-    const report = (JSON.parse(readFileSync(path.join(outdir, 'validation-report.json'), 'utf8')) as { pluginReports: { pluginName: string; violations: Finding[]; suppressedViolations?: Finding[] }[] }).pluginReports.find(
-      (r) => r.pluginName === NAG_PACK,
-    );
-    const lines = (findings: Finding[] | undefined) => (findings ?? []).flatMap((f) => f.violatingConstructs.map((c) => `${f.ruleName} @ ${c.constructPath}`));
-    expect(lines(report?.violations)).toEqual([]);
-    expect(error).toBeUndefined();
-    const suppressed = lines(report?.suppressedViolations);
-    expect(suppressed.some((l) => l.includes('/PromotionGateFnServiceRole/')), 'the checks ran over PromotionGate').toBe(true);
-    const used = new Set((report?.suppressedViolations ?? []).map((f) => `${f.acknowledgedId} @ ${f.acknowledgedAt}`));
-    const acknowledged = app.node.findAll().flatMap((c) =>
-      c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY).flatMap((m) => Object.keys(m.data as Record<string, string>).map((id) => `${id} @ ${c.node.path}`)),
-    );
-    expect(acknowledged.filter((a) => a.includes('PromotionGateFn')).length).toBeGreaterThan(0);
-    expect(acknowledged.filter((a) => !used.has(a)), 'stale acknowledgements').toEqual([]);
+    expect(lines(run.report?.violations)).toEqual([]);
+    expect(run.error).toBeUndefined();
+    expect(lines(run.report?.suppressedViolations).some((l) => l.includes('/PromotionGateFnServiceRole/')), 'the checks ran over PromotionGate').toBe(true);
+    expect(run.acknowledgements.filter((a) => a.path.includes('PromotionGateFn')).length).toBeGreaterThan(0);
+    expect(unusedAcknowledgements(run), 'stale acknowledgements').toEqual([]);
   });
 });

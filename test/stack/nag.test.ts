@@ -6,80 +6,20 @@
  * one run of bin/app.ts with `-c nag=true` as the CLI would run it.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { App, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SATURDAY_PIPELINE } from '../../lib/config/defaults';
 import { parsePipelineConfig } from '../../lib/config/load';
 import type { PhaseConfigInput, PipelineConfig, PipelineConfigInput } from '../../contract/config';
-import { addNagChecks, MIN_REASON_LENGTH, NAG_PACK, nagRequested } from '../../lib/nag';
-import { SpotPipelineStack } from '../../lib/spot-pipeline-stack';
+import { MIN_REASON_LENGTH, NAG_PACK, nagRequested } from '../../lib/nag';
+import { CDK_JSON_CONTEXT, lines, nagOutdir, removeNagRuns, synthWithNag, type NagRun, type PluginReport } from './nag-run';
 
 const PROJECT_ROOT = resolve(__dirname, '..', '..');
-const CDK_JSON_CONTEXT = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
 
-/** One finding in CDK's validation-report.json; acknowledged ones carry the acknowledgement. */
-interface Finding {
-  ruleName: string;
-  violatingConstructs: { constructPath: string }[];
-  acknowledgedId?: string;
-  acknowledgedAt?: string;
-  reason?: string;
-}
-interface PluginReport {
-  pluginName: string;
-  violations: Finding[];
-  suppressedViolations?: Finding[];
-}
-
-interface NagRun {
-  /** What synth threw: CDK throws when a plugin reports an unacknowledged finding. */
-  error?: Error;
-  /** The AwsSolutions report: undefined when the plugin did not run or found nothing at all. */
-  report?: PluginReport;
-  /** Every acknowledgement in the construct tree: id, construct path, reason. */
-  acknowledgements: { id: string; path: string; reason: string }[];
-  /** The synthesized template (written before the checks run). */
-  template: { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
-}
-
-const outdirs: string[] = [];
-afterAll(() => {
-  for (const dir of outdirs) rmSync(dir, { recursive: true, force: true });
-});
-
-/** Synthesize the stack with the AwsSolutions checks, as `cdk synth -c nag=true` does; `tweak` changes the stack first. */
-function synthWithNag(config: PipelineConfig, tweak?: (stack: SpotPipelineStack) => void): NagRun {
-  const outdir = mkdtempSync(join(tmpdir(), 'nag-'));
-  outdirs.push(outdir);
-  const app = new App({ outdir, context: { ...CDK_JSON_CONTEXT, 'aws:cdk:bundling-stacks': [] } });
-  addNagChecks(app);
-  const stack = new SpotPipelineStack(app, 'SaturdaySpotPipeline', { config });
-  tweak?.(stack);
-  let error: Error | undefined;
-  try {
-    app.synth();
-  } catch (err) {
-    error = err as Error;
-  }
-  const report = (JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as { pluginReports: PluginReport[] }).pluginReports.find(
-    (r) => r.pluginName === NAG_PACK,
-  );
-  const acknowledgements = app.node.findAll().flatMap((c) =>
-    c.node.metadata
-      .filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
-      .flatMap((m) => Object.entries(m.data as Record<string, string>).map(([id, reason]) => ({ id, path: c.node.path, reason }))),
-  );
-  const template = JSON.parse(readFileSync(join(outdir, `${stack.artifactId}.template.json`), 'utf8')) as NagRun['template'];
-  return { error, report, acknowledgements, template };
-}
-
-/** Findings as `rule @ construct path` lines: what a failure message should show. */
-const lines = (findings: Finding[] | undefined) => (findings ?? []).flatMap((f) => f.violatingConstructs.map((c) => `${f.ruleName} @ ${c.constructPath}`));
+afterAll(removeNagRuns);
 
 function configWith(edit: (raw: PipelineConfigInput) => void): PipelineConfig {
   const raw = structuredClone(SATURDAY_PIPELINE);
@@ -259,8 +199,7 @@ describe('bin/app.ts', () => {
 
   it('runs the checks with -c nag=true and synthesizes', () => {
     // Prepare
-    const outdir = mkdtempSync(join(tmpdir(), 'nag-cli-'));
-    outdirs.push(outdir);
+    const outdir = nagOutdir('nag-cli-');
 
     // Act
     const result = spawnSync('npx', ['tsx', 'bin/app.ts'], {

@@ -5,22 +5,19 @@
  * relaunch path whose datum carries the shard; the pipeline's timeout counting the waves of
  * shards; and clean under the cdk-nag AwsSolutions checks.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { App, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shardStateNames, type PipelineConfig } from '../../contract/config';
 import { loadPipelineConfig } from '../../lib/config/load';
-import { addNagChecks, NAG_PACK } from '../../lib/nag';
-import { SpotPipelineStack } from '../../lib/spot-pipeline-stack';
 import { synthTemplate } from '../../simulator/synth';
 import { deployedStateMachines, type DeployedStateMachine } from '../../simulator/template';
 import { pipelineTimeoutSeconds } from '../../state-machines/pipeline';
+import { lines, removeNagRuns, synthWithNag, unusedAcknowledgements } from './nag-run';
 import { functionsOf, roleStatements, validateAsl, type AslState } from './statements';
 
-const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 const RAW = {
   pipelineName: 'fanout',
   schedules: { enabled: false },
@@ -181,37 +178,16 @@ describe('the rest of the stack with shards', () => {
 });
 
 describe('cdk-nag AwsSolutions checks on a sharded pipeline', () => {
-  const outdir = mkdtempSync(path.join(tmpdir(), 'nag-shards-'));
-  afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+  afterAll(removeNagRuns);
 
   it('leave no unacknowledged finding, and every acknowledgement is used (ShardVerdict included)', () => {
-    // Prepare: as `cdk synth -c nag=true` (cdk.json context, bundling skipped).
-    const context = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context;
-    const app = new App({ outdir, context: { ...context, 'aws:cdk:bundling-stacks': [] } });
-    addNagChecks(app);
-    new SpotPipelineStack(app, 'FanoutPipeline', { config });
-
-    // Act
-    let error: Error | undefined;
-    try {
-      app.synth();
-    } catch (err) {
-      error = err as Error;
-    }
+    // Act: as `cdk synth -c nag=true`.
+    const run = synthWithNag(config, undefined, 'FanoutPipeline');
 
     // Assess
-    type Finding = { ruleName: string; violatingConstructs: { constructPath: string }[]; acknowledgedId?: string; acknowledgedAt?: string };
-    const report = (JSON.parse(readFileSync(path.join(outdir, 'validation-report.json'), 'utf8')) as { pluginReports: { pluginName: string; violations: Finding[]; suppressedViolations?: Finding[] }[] }).pluginReports.find(
-      (r) => r.pluginName === NAG_PACK,
-    );
-    const lines = (findings: Finding[] | undefined) => (findings ?? []).flatMap((f) => f.violatingConstructs.map((c) => `${f.ruleName} @ ${c.constructPath}`));
-    expect(lines(report?.violations)).toEqual([]);
-    expect(error).toBeUndefined();
-    expect(lines(report?.suppressedViolations).some((l) => l.includes('/ShardVerdictFnServiceRole/')), 'the checks ran over ShardVerdict').toBe(true);
-    const used = new Set((report?.suppressedViolations ?? []).map((f) => `${f.acknowledgedId} @ ${f.acknowledgedAt}`));
-    const acknowledged = app.node.findAll().flatMap((c) =>
-      c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY).flatMap((m) => Object.keys(m.data as Record<string, string>).map((id) => `${id} @ ${c.node.path}`)),
-    );
-    expect(acknowledged.filter((a) => !used.has(a)), 'stale acknowledgements').toEqual([]);
+    expect(lines(run.report?.violations)).toEqual([]);
+    expect(run.error).toBeUndefined();
+    expect(lines(run.report?.suppressedViolations).some((l) => l.includes('/ShardVerdictFnServiceRole/')), 'the checks ran over ShardVerdict').toBe(true);
+    expect(unusedAcknowledgements(run), 'stale acknowledgements').toEqual([]);
   });
 });
