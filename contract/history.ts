@@ -58,6 +58,7 @@ export const SPOT_PHASE_STATES = {
   Begin: 'Pass',
   LaunchInstance: 'Task',
   'Launched?': 'Choice',
+  CountLaunchFallback: 'Task',
   WaitForAgent: 'Wait',
   CheckAgent: 'Task',
   'AgentOnline?': 'Choice',
@@ -81,8 +82,8 @@ export type SpotPhaseState = keyof typeof SPOT_PHASE_STATES;
 
 /** The runs of states the worst case is made of, each in graph order (every step an edge of the graph). */
 export const SPOT_PHASE_PATHS = {
-  /** Once: the start, to the first launch's Choice. */
-  start: ['Begin', 'LaunchInstance', 'Launched?'],
+  /** Once: the start, to the first launch's Choice, and a launch's fallback to on-demand (the phase stays on-demand after it). */
+  start: ['Begin', 'LaunchInstance', 'Launched?', 'CountLaunchFallback'],
   /** A loop, every agentCheckSeconds while an instance boots. */
   agentCheck: ['WaitForAgent', 'CheckAgent', 'AgentOnline?'],
   /** Once per attempt whose agent came online. */

@@ -152,7 +152,17 @@ export const launchingJobSchema = z.object({
     })
     .optional(),
 });
-export const bootingJobSchema = z.object({ status: z.literal(JOB_STATUS.booting), ...withInstance });
+export const bootingJobSchema = z.object({
+  status: z.literal(JOB_STATUS.booting),
+  ...withInstance,
+  /** Set when this launch itself fell back to on-demand (spot refused in every pool, or the only affordable attempt): the datum CountLaunchFallback puts. */
+  fallback: z
+    .object({
+      trigger: z.enum(['last-attempt', 'capacity-exhausted', 'interruptions']),
+      metricData: z.array(z.object({ MetricName: z.string(), Unit: z.literal('Count'), Value: z.number(), Dimensions: z.array(z.object({ Name: z.string(), Value: z.string() })) })),
+    })
+    .optional(),
+});
 export const readyJobSchema = z.object({ status: z.literal(JOB_STATUS.ready), ...withInstance });
 export const runningJobSchema = z.object({ status: z.literal(JOB_STATUS.running), ...withInstance, command: commandRefSchema });
 export const succeededJobSchema = z.object({ status: z.literal(JOB_STATUS.succeeded), ...withInstance, command: commandRefSchema });

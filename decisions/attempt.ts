@@ -63,7 +63,7 @@ export function launchTooLate(job: JobIn<'launching'>, t: PhaseTimes): JobIn<'fa
 }
 
 /** The attempt has its instance: wait for the SSM agent next. */
-export function launched(phase: Pick<PhaseSpec, 'agentCheckSeconds'>, job: JobIn<'launching'>, instance: InstanceRef, t: PhaseTimes): JobIn<'booting'> {
+export function launched(phase: Pick<PhaseSpec, 'agentCheckSeconds'>, job: JobIn<'launching'>, instance: InstanceRef, t: PhaseTimes, fallback?: JobIn<'booting'>['fallback']): JobIn<'booting'> {
   return {
     v: job.v,
     status: JOB_STATUS.booting,
@@ -74,6 +74,7 @@ export function launched(phase: Pick<PhaseSpec, 'agentCheckSeconds'>, job: JobIn
     pollErrors: 0,
     attemptStartedAt: new Date(t.nowMs).toISOString(),
     instance,
+    ...(fallback ? { fallback } : {}),
   };
 }
 

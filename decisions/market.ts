@@ -35,3 +35,12 @@ export function nextMarket(q: MarketQuestion): { market: Market; trigger?: Fallb
   if (f.lastAttempt && q.lastAffordable) return { market: 'on-demand', trigger: 'last-attempt' };
   return { market: 'spot' };
 }
+
+/**
+ * The market of an attempt's launch when no failure decided it (the first attempt): on-demand when
+ * the phase's `lastAttempt` trigger is on and this attempt is the only one its budget (or
+ * maxAttempts) affords; spot otherwise.
+ */
+export function firstMarket(fallback: OnDemandFallback | undefined, onlyAttempt: boolean): { market: Market; trigger?: FallbackTrigger } {
+  return fallback?.lastAttempt && onlyAttempt ? { market: 'on-demand', trigger: 'last-attempt' } : { market: 'spot' };
+}

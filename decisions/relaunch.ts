@@ -182,3 +182,8 @@ export function relaunchData(phase: { readonly name: string; readonly shard?: { 
     : datum(METRICS.spotInterruptionRetry, { Phase: phase.name, Reason: reason });
   return fallback ? [retry, datum(METRICS.onDemandFallback, { Phase: phase.name, Trigger: fallback })] : [retry];
 }
+
+/** What CountLaunchFallback puts when a launch itself fell back to on-demand: one OnDemandFallback datum. */
+export function launchFallbackData(phase: { readonly name: string }, trigger: FallbackTrigger) {
+  return [datum(METRICS.onDemandFallback, { Phase: phase.name, Trigger: trigger })];
+}

@@ -16,6 +16,10 @@ import { phaseDeadline, readCallsUntil } from '../decisions/phase-clock';
 import { firstPoolCursor, poolOrder, poolsFrom, rememberedOrder, type Pool } from '../decisions/pools';
 import { S3Client } from '@aws-sdk/client-s3';
 import { recentPoolEvents, recordPoolEvent } from './aws/pool-memory';
+import { onDemandFallbackOf } from '../contract/config';
+import { affordableAttempts } from '../contract/budget';
+import { firstMarket, type FallbackTrigger, type Market } from '../decisions/market';
+import { launchFallbackData } from '../decisions/relaunch';
 import { errorCode, isTransient, retryableUntil } from './aws/aws-errors';
 import { CLIENT_CONFIG, withCallsUntil, type Ec2Send, type S3Send, type SfnSend } from './aws/clients';
 import { findExecutionInstances, terminate } from './aws/instances';
@@ -49,11 +53,11 @@ async function terminateIfExecutionStopped(clients: { ec2: Ec2Send; sfn: SfnSend
 }
 
 /** Same execution, phase, attempt and pool: same token, so a retried call cannot start a second instance. */
-export function clientToken(executionId: string, phase: string, attempt: number, poolIndex: number): string {
-  return createHash('sha256').update(`${executionId}|${phase}|${attempt}|${poolIndex}`).digest('hex').slice(0, 64);
+export function clientToken(executionId: string, phase: string, attempt: number, poolIndex: number, market: Market = 'spot'): string {
+  return createHash('sha256').update(`${executionId}|${phase}|${attempt}|${poolIndex}${market === 'on-demand' ? '|on-demand' : ''}`).digest('hex').slice(0, 64);
 }
 
-function instanceTags(input: PhaseTaskInputIn<'launching'>): Tag[] {
+function instanceTags(input: PhaseTaskInputIn<'launching'>, market: Market): Tag[] {
   const { phase, run, execution, job, redriveCount } = input;
   return [
     { Key: 'Name', Value: `${phase.pipelineName}-${phase.name}${phase.shard ? `-${phase.shard.name}` : ''}-attempt-${job.attempt}` },
@@ -63,7 +67,7 @@ function instanceTags(input: PhaseTaskInputIn<'launching'>): Tag[] {
     { Key: TAG.phase, Value: phase.name },
     { Key: TAG.attempt, Value: String(job.attempt) },
     { Key: TAG.redrive, Value: String(redriveCount) },
-    { Key: TAG.market, Value: job.market ?? 'spot' },
+    { Key: TAG.market, Value: market },
     ...(phase.shard ? [{ Key: TAG.shard, Value: phase.shard.name }] : []),
   ];
 }
@@ -74,11 +78,11 @@ interface Launched {
   readonly spotRequestId?: string;
 }
 
-async function runInstance(client: Ec2Send, env: LaunchEnv, input: PhaseTaskInputIn<'launching'>, pool: Pool, poolIndex: number): Promise<Launched> {
-  const tags = instanceTags(input);
-  // Spot, unless the phase fell back to on-demand (decisions/market.ts): then no market options,
+async function runInstance(client: Ec2Send, env: LaunchEnv, input: PhaseTaskInputIn<'launching'>, pool: Pool, poolIndex: number, market: Market): Promise<Launched> {
+  const tags = instanceTags(input, market);
+  // Spot, unless the attempt falls back to on-demand (decisions/market.ts): then no market options,
   // and no spot request to tag.
-  const onDemand = input.job.market === 'on-demand';
+  const onDemand = market === 'on-demand';
   const out = await client.send(
     new RunInstancesCommand({
       LaunchTemplate: { LaunchTemplateId: env.LAUNCH_TEMPLATE_ID, Version: env.LAUNCH_TEMPLATE_VERSION },
@@ -99,7 +103,8 @@ async function runInstance(client: Ec2Send, env: LaunchEnv, input: PhaseTaskInpu
         : {}),
       MinCount: 1,
       MaxCount: 1,
-      ClientToken: clientToken(input.execution.id, input.phase.name, input.job.attempt, poolIndex),
+      // (An on-demand try of the same pool in the same attempt is another request: its own token.)
+      ClientToken: clientToken(input.execution.id, input.phase.name, input.job.attempt, poolIndex, market),
       ...(onDemand
         ? {}
         : {
@@ -158,42 +163,64 @@ export async function launchAttempt(clients: { ec2: Ec2Send; sfn: SfnSend; s3?: 
   // week's, from the pool memory) moved last, the most recent last of all.
   const memory = clients.s3 ? await recentPoolEvents(clients.s3, env.PIPELINE_BUCKET, phase.pipelineName, t.nowMs) : [];
   const order = rememberedOrder(poolsFrom(firstPoolCursor(job.poolCursor, job.attempt, shard), pools.length), pools, memory, t.nowMs);
-  for (const poolIndex of order) {
-    const pool = pools[poolIndex]!;
-    try {
-      const out = await runInstance(client, env, input, pool, poolIndex);
-      logger.info('spot instance launched', { phase: phase.name, attempt: job.attempt, ...pool, ...out });
-      await terminateIfExecutionStopped(clients, execution.id, out.instanceId);
-      const instance: InstanceRef = {
-        id: out.instanceId,
-        instanceType: pool.instanceType,
-        subnetId: pool.subnetId,
-        availabilityZone: out.availabilityZone,
-        spotRequestId: out.spotRequestId,
-        poolIndex,
-        launchedAt: new Date(t.nowMs).toISOString(),
-        ...(job.market === 'on-demand' ? { market: 'on-demand' as const } : {}),
-      };
-      return launched(phase, job, instance, t);
-    } catch (err) {
-      const code = errorCode(err);
-      const quota = quotaOf(code);
-      if (quota) {
-        logger.error('an account quota refused the launch', { phase: phase.name, attempt: job.attempt, ...pool, code, quota });
-        return quotaReached(job, `${pool.instanceType}/${pool.subnetId}`, code!, quota, t);
+
+  // The market: the one a failure decided; else on-demand for a first attempt that is the phase's
+  // only affordable one (its fallback's lastAttempt trigger); else spot.
+  const fallback = onDemandFallbackOf(phase);
+  const onlyAttempt = job.attempt === 1 && (phase.maxAttempts === 1 || affordableAttempts(phase, phase.cleanupMarginSeconds) <= 1);
+  const first = job.market ? { market: job.market } : firstMarket(fallback, onlyAttempt);
+
+  /** Ask each pool in turn in one market: the booting job of the first that launches, or undefined when all refuse capacity. */
+  const tryPools = async (market: Market, trigger: FallbackTrigger | undefined): Promise<Job | undefined> => {
+    for (const poolIndex of order) {
+      const pool = pools[poolIndex]!;
+      try {
+        const out = await runInstance(client, env, input, pool, poolIndex, market);
+        logger.info(`${market} instance launched`, { phase: phase.name, attempt: job.attempt, ...pool, ...out });
+        await terminateIfExecutionStopped(clients, execution.id, out.instanceId);
+        const instance: InstanceRef = {
+          id: out.instanceId,
+          instanceType: pool.instanceType,
+          subnetId: pool.subnetId,
+          availabilityZone: out.availabilityZone,
+          spotRequestId: out.spotRequestId,
+          poolIndex,
+          launchedAt: new Date(t.nowMs).toISOString(),
+          ...(market === 'on-demand' ? { market } : {}),
+        };
+        return launched(phase, { ...job, ...(market === 'on-demand' ? { market } : {}) }, instance, t, trigger ? { trigger, metricData: launchFallbackData(phase, trigger) } : undefined);
+      } catch (err) {
+        const code = errorCode(err);
+        const quota = quotaOf(code);
+        if (quota) {
+          logger.error('an account quota refused the launch', { phase: phase.name, attempt: job.attempt, ...pool, code, quota });
+          return quotaReached(job, `${pool.instanceType}/${pool.subnetId}`, code!, quota, t);
+        }
+        if (isCapacityError(code)) {
+          logger.info(`no ${market} capacity in pool, rotating`, { phase: phase.name, attempt: job.attempt, ...pool, code });
+          refusals.push(`${pool.instanceType}/${pool.subnetId}${market === 'on-demand' ? ' (on-demand)' : ''}: ${code}`);
+          if (clients.s3 && market === 'spot') await recordPoolEvent(clients.s3, env.PIPELINE_BUCKET, phase.pipelineName, { ...pool, atMs: Date.now(), kind: 'refused' }, `${execution.id}|${job.attempt}|${poolIndex}`);
+          continue;
+        }
+        if (isTransient(err)) throw new TransientApiError(`RunInstances: ${code}: ${(err as Error).message}`, { cause: err });
+        throw new LaunchFailed(`RunInstances in ${pool.instanceType}/${pool.subnetId} failed: ${code ?? 'error'}: ${(err as Error).message}`, { cause: err });
       }
-      if (isCapacityError(code)) {
-        logger.info('no spot capacity in pool, rotating', { phase: phase.name, attempt: job.attempt, ...pool, code });
-        refusals.push(`${pool.instanceType}/${pool.subnetId}: ${code}`);
-        if (clients.s3) await recordPoolEvent(clients.s3, env.PIPELINE_BUCKET, phase.pipelineName, { ...pool, atMs: Date.now(), kind: 'refused' }, `${execution.id}|${job.attempt}|${poolIndex}`);
-        continue;
-      }
-      if (isTransient(err)) throw new TransientApiError(`RunInstances: ${code}: ${(err as Error).message}`, { cause: err });
-      throw new LaunchFailed(`RunInstances in ${pool.instanceType}/${pool.subnetId} failed: ${code ?? 'error'}: ${(err as Error).message}`, { cause: err });
     }
+    return undefined;
+  };
+
+  const done = await tryPools(first.market, first.trigger);
+  if (done) return done;
+  // Spot refused in every pool: a phase that falls back when capacity is exhausted asks on-demand now, in this attempt.
+  if (first.market === 'spot' && fallback?.whenCapacityExhausted) {
+    logger.warn('no spot capacity in any pool: falling back to on-demand in this attempt', { phase: phase.name, attempt: job.attempt });
+    const onDemand = await tryPools('on-demand', 'capacity-exhausted');
+    if (onDemand) return onDemand;
+    logger.warn('no on-demand capacity either', { phase: phase.name, attempt: job.attempt, refusals });
+    return noCapacity({ ...job, market: 'on-demand' }, refusals, t);
   }
   logger.warn('every capacity pool refused the launch', { phase: phase.name, attempt: job.attempt, refusals });
-  return noCapacity(job, refusals, t);
+  return noCapacity({ ...job, ...(first.market === 'on-demand' ? { market: 'on-demand' as const } : {}) }, refusals, t);
 }
 
 export async function handler(event: unknown): Promise<Job> {

@@ -29,14 +29,14 @@ function phaseLines(sim: Simulation): Line[] {
     for (const event of execution.events) {
       if (event.type !== 'StateExited' || !event.state) continue;
       const job = (event.state.output as { job?: Record<string, unknown> }).job as
-        | { attempt?: number; status?: string; instance?: { id: string; instanceType: string; availabilityZone: string; market?: string }; failure?: { reasonCode: string; detail: string; kind: string }; verdict?: { action: string; error?: string; fallback?: string }; nextWaitSeconds?: number }
+        | { attempt?: number; status?: string; fallback?: { trigger: string }; instance?: { id: string; instanceType: string; availabilityZone: string; market?: string }; failure?: { reasonCode: string; detail: string; kind: string }; verdict?: { action: string; error?: string; fallback?: string }; nextWaitSeconds?: number }
         | undefined;
       const who = `${pad(phase, 18)} attempt ${job?.attempt ?? '?'}`;
       // An interruption is named by spot's own code; anything else by what was seen.
       const why = job?.failure ? (job.failure.kind === 'interruption' ? job.failure.reasonCode : job.failure.detail) : undefined;
       switch (event.state.name) {
         case 'LaunchInstance':
-          if (job?.instance) lines.push({ at: event.timestamp, text: `${who}  launched ${job.instance.instanceType}/${job.instance.availabilityZone} (${job.instance.id})${job.instance.market === 'on-demand' ? ' ON-DEMAND' : ''}` });
+          if (job?.instance) lines.push({ at: event.timestamp, text: `${who}  launched ${job.instance.instanceType}/${job.instance.availabilityZone} (${job.instance.id})${job.instance.market === 'on-demand' ? ' ON-DEMAND' : ''}${job.fallback ? ` (fallback: ${job.fallback.trigger})` : ''}` });
           else lines.push({ at: event.timestamp, text: `${who}  no spot capacity in any pool (${why ?? 'launch failed'})` });
           break;
         case 'SendWorkload':

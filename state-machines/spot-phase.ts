@@ -3,7 +3,7 @@
  * every pipeline runs as an execution of it, so a redrive of the pipeline re-runs exactly the
  * phase that failed, on a fresh attempt.
  *
- *   Begin -> LaunchInstance -> [WaitForAgent -> CheckAgent]* -> SendWorkload
+ *   Begin -> LaunchInstance -> (CountLaunchFallback) -> [WaitForAgent -> CheckAgent]* -> SendWorkload
  *         -> [WaitForWorkload -> PollWorkload]* -> FinishPhase -> PhaseSucceeded
  *   any failed attempt -> HandleFailure -> RelaunchBackoff -> CountRelaunch -> LaunchInstance   (spot, in budget)
  *                                       -> CountExhausted -> PhaseFailed        (spot, out of budget)
@@ -115,7 +115,23 @@ export class SpotPhaseDefinition extends Construct {
     const failedAttempt = is(JOB_STATUS.failed);
 
     begin.next(launch);
-    launch.next(new sfn.Choice(this, 'Launched?').when(failedAttempt, handleFailure).otherwise(waitForAgent));
+    // A launch that fell back to on-demand itself (spot refused in every pool, or the phase's only
+    // affordable attempt) is counted on its way to the agent checks, by the state machine as every datum.
+    const countLaunchFallback = putData(
+      this,
+      'CountLaunchFallback',
+      metrics.metricNamespace,
+      '$.job.fallback.metricData',
+      `The launch's ${METRICS.onDemandFallback.name} datum: it fell back to on-demand`,
+      COUNT_RELAUNCH_RETRY,
+    );
+    countLaunchFallback.addCatch(waitForAgent, { errors: ['States.ALL'], resultPath: sfn.JsonPath.DISCARD }).next(waitForAgent);
+    launch.next(
+      new sfn.Choice(this, 'Launched?')
+        .when(failedAttempt, handleFailure)
+        .when(sfn.Condition.isPresent('$.job.fallback'), countLaunchFallback)
+        .otherwise(waitForAgent),
+    );
     waitForAgent.next(checkAgent);
     checkAgent.next(
       new sfn.Choice(this, 'AgentOnline?')

@@ -73,6 +73,56 @@ describe('LaunchInstance: an attempt the phase fell back to on-demand', () => {
   });
 });
 
+describe('LaunchInstance: falling back within the attempt', () => {
+  const refused = () => Object.assign(new Error('There is no Spot capacity available that matches your request.'), { name: 'InsufficientInstanceCapacity', $metadata: { httpStatusCode: 500 } });
+
+  it('every spot pool refused: the same attempt asks on-demand, with its own token, and its job carries the fallback datum', async () => {
+    // Prepare: spot refused in all 9 pools, on-demand takes the first.
+    ec2.on(RunInstancesCommand).callsFake((input: { InstanceMarketOptions?: unknown }) => {
+      if (input.InstanceMarketOptions) throw refused();
+      return { Instances: [ON_DEMAND_INSTANCE] };
+    });
+
+    // Act
+    const result = (await launchInstance(taskInput({ phase: { onDemandFallback: true } }))) as LooseJob & { fallback?: { trigger: string; metricData: unknown[] } };
+
+    // Assess
+    const calls = ec2.commandCalls(RunInstancesCommand).map((c) => c.args[0].input);
+    expect(calls).toHaveLength(10);
+    expect(calls.slice(0, 9).every((c) => c.InstanceMarketOptions)).toBe(true);
+    expect(calls[9]!.InstanceMarketOptions).toBeUndefined();
+    expect(calls[9]!.ClientToken).not.toBe(calls.find((c) => c.SubnetId === calls[9]!.SubnetId && c.InstanceType === calls[9]!.InstanceType)!.ClientToken);
+    expect(result).toMatchObject({ status: 'booting', instance: { market: 'on-demand' }, fallback: { trigger: 'capacity-exhausted' } });
+    expect(result.fallback!.metricData).toEqual([{ MetricName: 'OnDemandFallback', Unit: 'Count', Value: 1, Dimensions: [{ Name: 'Phase', Value: 'DataPhase1' }, { Name: 'Trigger', Value: 'capacity-exhausted' }] }]);
+  });
+
+  it('without whenCapacityExhausted: no on-demand try; the attempt ends capacity-exhausted', async () => {
+    // Prepare
+    ec2.on(RunInstancesCommand).callsFake(() => {
+      throw refused();
+    });
+
+    // Act
+    const result: LooseJob = await launchInstance(taskInput({ phase: { onDemandFallback: { lastAttempt: true, whenCapacityExhausted: false } } }));
+
+    // Assess
+    expect(ec2.commandCalls(RunInstancesCommand).every((c) => c.args[0].input.InstanceMarketOptions)).toBe(true);
+    expect(result).toMatchObject({ status: 'failed', failure: { reasonCode: 'capacity-exhausted' } });
+  });
+
+  it("a first attempt that is the phase's only affordable one launches on-demand at once (lastAttempt)", async () => {
+    // Prepare: DataPhase1's 5400 s hold one attempt of 4800 s.
+    ec2.on(RunInstancesCommand).resolves({ Instances: [ON_DEMAND_INSTANCE] });
+
+    // Act
+    const result = (await launchInstance(taskInput({ phase: { onDemandFallback: true, attemptSeconds: 4800 } }))) as LooseJob & { fallback?: { trigger: string } };
+
+    // Assess
+    expect(ec2.commandCalls(RunInstancesCommand)[0]!.args[0].input.InstanceMarketOptions).toBeUndefined();
+    expect(result.fallback?.trigger).toBe('last-attempt');
+  });
+});
+
 describe('the launch role and the on-demand market', () => {
   type Statement = { Action: string | string[]; Resource: unknown; Condition?: { StringEquals?: Record<string, unknown> } };
   function launchStatements(phases: object[]): Statement[] {

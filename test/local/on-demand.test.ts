@@ -45,18 +45,20 @@ const markets = (sim: Simulation, phase: string) => sim.cloud.instances.filter((
 const fallbackData = (r: SimulationReport) => r.metrics.filter((m) => m.name === 'OnDemandFallback').map((m) => m.dimensions);
 
 describe('spot gone from every pool for the whole budget', () => {
-  it('with onDemandFallback: the phase launches on-demand and the run succeeds; one OnDemandFallback datum', async () => {
+  it('with onDemandFallback: the same attempt launches on-demand once every spot pool refused, and the run succeeds; one OnDemandFallback datum', async () => {
     // Act
     const { sim, report } = await rehearse('optedIn', { phases: spotGone });
 
-    // Assess
+    // Assess: one attempt, no relaunch: every spot pool refused, then on-demand took it.
     expect(report.status).toBe('SUCCEEDED');
     expect(markets(sim, 'TrainModel')).toEqual(['on-demand']);
-    expect(report.phases[1]!.launches.map((l) => [l.market, l.outcome])).toEqual([
-      ['spot', 'capacity-exhausted'],
-      ['on-demand', 'succeeded'],
-    ]);
+    const [launch] = report.phases[1]!.launches;
+    expect(report.phases[1]!.launches).toHaveLength(1);
+    expect(launch).toMatchObject({ market: 'on-demand', outcome: 'succeeded' });
+    expect(launch!.cloud.refusals).toHaveLength(6); // 3 types x 2 AZs
+    expect(sim.cloud.refusals.filter((r) => r.phase === 'TrainModel').every((r) => r.market === 'spot')).toBe(true);
     expect(fallbackData(report)).toEqual([{ Phase: 'TrainModel', Trigger: 'capacity-exhausted' }]);
+    expect(report.metrics.filter((m) => m.name === 'SpotInterruptionRetry')).toEqual([]);
     expect(runProblems(report, NAMESPACE)).toEqual([]);
   });
 
@@ -73,20 +75,21 @@ describe('spot gone from every pool for the whole budget', () => {
     expect(runProblems(report, NAMESPACE)).toEqual([]);
   });
 
-  it('and no on-demand capacity either: it tries spot and on-demand by turns, and gives up as without the fallback when the budget is spent', async () => {
+  it('and no on-demand capacity either: each attempt asks spot, then on-demand, and the phase gives up as without the fallback when the budget is spent', async () => {
     // Act
     const { sim, report } = await rehearse('optedIn', { phases: spotGone, onDemandUnavailable: ['*'] });
 
-    // Assess
+    // Assess: each attempt asked spot, then on-demand; nothing launched, nothing counted as a fallback.
     expect(report.phases[1]!.error).toBe('SpotRetryBudgetExhausted');
-    const attempts = report.phases[1]!.launches.map((l) => l.market);
-    expect(attempts.slice(0, 4)).toEqual(['spot', 'on-demand', 'spot', 'on-demand']);
-    expect(fallbackData(report)).toHaveLength(attempts.filter((m) => m === 'on-demand').length);
+    const refusals = sim.cloud.refusals.filter((r) => r.phase === 'TrainModel' && r.attempt === 1).map((r) => r.market);
+    expect(refusals).toEqual([...Array(6).fill('spot'), ...Array(6).fill('on-demand')]);
+    expect(report.phases[1]!.launches.every((l) => l.outcome === 'capacity-exhausted')).toBe(true);
+    expect(fallbackData(report)).toEqual([]);
     expect(sim.cloud.instances.filter((i) => i.phase === 'TrainModel')).toEqual([]);
     expect(runProblems(report, NAMESPACE)).toEqual([]);
   });
 
-  it('on-demand refused once, while spot has capacity again: the next attempt runs on spot and finishes', async () => {
+  it('on-demand refused too in the first attempt, while spot has capacity again: the next attempt runs on spot and finishes', async () => {
     // Act
     const { sim, report } = await rehearse('optedIn', { phases: { Features: { workloadMinutes: 30 }, TrainModel: { workloadMinutes: 60, attempts: [{ unavailable: ['*'] }] } }, onDemandUnavailable: ['*'] });
 
@@ -94,7 +97,6 @@ describe('spot gone from every pool for the whole budget', () => {
     expect(report.status).toBe('SUCCEEDED');
     expect(report.phases[1]!.launches.map((l) => [l.market, l.outcome])).toEqual([
       ['spot', 'capacity-exhausted'],
-      ['on-demand', 'capacity-exhausted'],
       ['spot', 'succeeded'],
     ]);
     expect(markets(sim, 'TrainModel')).toEqual(['spot']);
@@ -132,5 +134,25 @@ describe('the other triggers', () => {
     expect(report.phases[0]!.error).toBe('SpotRetryBudgetExhausted');
     expect(markets(sim, 'Features')).toEqual([]);
     expect(sim.cloud.refusals.filter((r) => r.phase === 'Features').every((r) => r.market === 'spot')).toBe(true);
+  });
+});
+
+describe('a first attempt that is the only one the budget affords', () => {
+  it('launches on-demand at once (lastAttempt), counted once; a spot-only phase with the same budget launches on spot', async () => {
+    // Prepare: TrainModel's budget holds one attempt of 4800 s.
+    const raw = JSON.parse(readFileSync(EXAMPLE, 'utf8')) as { phases: Record<string, unknown>[] };
+    raw.phases[1]!.budgetSeconds = 5400;
+    const file = path.join(dir, 'one-attempt.json');
+    writeFileSync(file, JSON.stringify(raw));
+
+    // Act
+    const sim = await runSimulation(parseScenario({ config: file, phases: { Features: { workloadMinutes: 30 }, TrainModel: { workloadMinutes: 60, attempts: [{ interruptAtMinute: 30 }] } } }));
+    const report = buildReport(sim);
+
+    // Assess: spot would have reclaimed it at minute 30; on-demand, it finished.
+    expect(report.status).toBe('SUCCEEDED');
+    expect(markets(sim, 'TrainModel')).toEqual(['on-demand']);
+    expect(fallbackData(report)).toEqual([{ Phase: 'TrainModel', Trigger: 'last-attempt' }]);
+    expect(runProblems(report, NAMESPACE)).toEqual([]);
   });
 });

@@ -60,7 +60,7 @@ describe('worstCaseHistoryEvents', () => {
     // Assess
     expect(busiest).toBeCloseTo(38.5 / 80);
     expect(events).toBe(Math.ceil(ONCE_EVENTS + 3600 * busiest));
-    expect(events).toBe(1784);
+    expect(events).toBe(1789);
   });
 
   it('exceeds the quota for a valid 48-hour phase polling every 10 s, unless its waits adapt', () => {
