@@ -137,9 +137,18 @@ export async function launchAttempt(clients: { ec2: Ec2Send; sfn: SfnSend; s3?: 
   if (tooLate) return tooLate;
   const pools = poolOrder(phase.instanceTypes, phase.subnetIds);
 
-  // Describe before launching: a retried task adopts the instance its first try started.
+  // The market: the one a failure decided; else on-demand for a first attempt that is the phase's
+  // only affordable one (its fallback's lastAttempt trigger); else spot.
+  const fallback = onDemandFallbackOf(phase);
+  const onlyAttempt = job.attempt === 1 && (phase.maxAttempts === 1 || affordableAttempts(phase, phase.cleanupMarginSeconds) <= 1);
+  const first = job.market ? { market: job.market } : firstMarket(fallback, onlyAttempt);
+
+  // Describe before launching: a retried task adopts the instance its first try started (in the
+  // market its tag says: the first try may have fallen back to on-demand, and its datum is still due).
   const [existing] = await findExecutionInstances(client, execution.id, job.attempt);
   if (existing) {
+    const market: Market = existing.tags?.[TAG.market] === 'on-demand' ? 'on-demand' : 'spot';
+    const trigger = market === 'on-demand' && job.market !== 'on-demand' ? (first.trigger ?? 'capacity-exhausted') : undefined;
     const poolIndex = Math.max(0, pools.findIndex((p) => p.instanceType === existing.instanceType && p.subnetId === existing.subnetId));
     logger.warn('adopting the instance this attempt already launched', { instanceId: existing.id, attempt: job.attempt });
     await terminateIfExecutionStopped(clients, execution.id, existing.id);
@@ -150,11 +159,11 @@ export async function launchAttempt(clients: { ec2: Ec2Send; sfn: SfnSend; s3?: 
       availabilityZone: existing.availabilityZone ?? 'unknown',
       spotRequestId: existing.spotRequestId,
       poolIndex,
-      ...(job.market === 'on-demand' ? { market: 'on-demand' as const } : {}),
+      ...(market === 'on-demand' ? { market } : {}),
       // Its boot started when it launched, not now.
       launchedAt: existing.launchedAt ?? new Date(t.nowMs).toISOString(),
     };
-    return launched(phase, job, instance, t);
+    return launched(phase, job, instance, t, trigger ? { trigger, metricData: launchFallbackData(phase, trigger) } : undefined);
   }
 
   const refusals: string[] = [];
@@ -164,11 +173,6 @@ export async function launchAttempt(clients: { ec2: Ec2Send; sfn: SfnSend; s3?: 
   const memory = clients.s3 ? await recentPoolEvents(clients.s3, env.PIPELINE_BUCKET, phase.pipelineName, t.nowMs) : [];
   const order = rememberedOrder(poolsFrom(firstPoolCursor(job.poolCursor, job.attempt, shard), pools.length), pools, memory, t.nowMs);
 
-  // The market: the one a failure decided; else on-demand for a first attempt that is the phase's
-  // only affordable one (its fallback's lastAttempt trigger); else spot.
-  const fallback = onDemandFallbackOf(phase);
-  const onlyAttempt = job.attempt === 1 && (phase.maxAttempts === 1 || affordableAttempts(phase, phase.cleanupMarginSeconds) <= 1);
-  const first = job.market ? { market: job.market } : firstMarket(fallback, onlyAttempt);
 
   /** Ask each pool in turn in one market: the booting job of the first that launches, or undefined when all refuse capacity. */
   const tryPools = async (market: Market, trigger: FallbackTrigger | undefined): Promise<Job | undefined> => {

@@ -156,3 +156,21 @@ describe('a first attempt that is the only one the budget affords', () => {
     expect(runProblems(report, NAMESPACE)).toEqual([]);
   });
 });
+
+describe('a fallback whose launch response was lost', () => {
+  it('the retried LaunchInstance adopts the on-demand instance (its market tag), launches no second one, and the datum is still put once', async () => {
+    // Prepare: one phase, so the first LaunchInstance response lost is its own.
+    const file = path.join(dir, 'one-phase.json');
+    writeFileSync(file, JSON.stringify({ pipelineName: 'od-one', metricNamespace: NAMESPACE, schedules: { enabled: false }, phases: [{ name: 'TrainModel', workloadCommand: 'train', instanceTypes: ['c5.2xlarge', 'c5a.2xlarge'], budgetSeconds: 10800, attemptSeconds: 4800, onDemandFallback: true }] }));
+
+    // Act
+    const sim = await runSimulation(parseScenario({ config: file, lostResponses: { 'launch-instance': 1 }, phases: { TrainModel: { workloadMinutes: 20, attempts: [{ unavailable: ['*'] }] } } }));
+    const report = buildReport(sim);
+
+    // Assess
+    expect(report.status).toBe('SUCCEEDED');
+    expect(markets(sim, 'TrainModel')).toEqual(['on-demand']);
+    expect(fallbackData(report)).toEqual([{ Phase: 'TrainModel', Trigger: 'capacity-exhausted' }]);
+    expect(runProblems(report, NAMESPACE)).toEqual([]);
+  });
+});
