@@ -1,28 +1,31 @@
 /**
- * LaunchInstance: start this attempt's one-time spot instance from the stack's launch template,
- * rotating instance type x subnet on capacity errors. Exhausting every pool is a result (an
- * interruption the phase may relaunch from), not a crash.
+ * LaunchInstance: start this attempt's one instance from the stack's launch template, rotating
+ * instance type x subnet on capacity errors, the pools with recent trouble last (the pool memory).
+ * Spot, unless the phase's on-demand fallback says otherwise (decisions/market.ts): a failure may
+ * have decided the attempt runs on-demand, a first attempt that is the only affordable one starts
+ * on-demand, and when every spot pool refuses the same attempt asks on-demand. Exhausting every
+ * pool is a result (an interruption the phase may relaunch from), not a crash.
  */
 import { createHash } from 'node:crypto';
 import { EC2Client, RunInstancesCommand, type Tag } from '@aws-sdk/client-ec2';
+import { S3Client } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { affordableAttempts } from '../contract/budget';
+import { onDemandFallbackOf } from '../contract/config';
 import { launchEnvSchema, type LaunchEnv } from '../contract/environment';
 import { LaunchFailed, TransientApiError } from '../contract/errors';
 import type { InstanceRef, Job, PhaseTaskInputIn } from '../contract/job';
 import { TAG } from '../contract/tags';
 import { launched, launchTooLate, noCapacity, outOfTime, quotaReached } from '../decisions/attempt';
 import { isCapacityError, quotaOf } from '../decisions/classify';
+import { firstMarket, type FallbackTrigger, type Market } from '../decisions/market';
 import { phaseDeadline, readCallsUntil } from '../decisions/phase-clock';
 import { firstPoolCursor, poolOrder, poolsFrom, rememberedOrder, type Pool } from '../decisions/pools';
-import { S3Client } from '@aws-sdk/client-s3';
-import { recentPoolEvents, recordPoolEvent } from './aws/pool-memory';
-import { onDemandFallbackOf } from '../contract/config';
-import { affordableAttempts } from '../contract/budget';
-import { firstMarket, type FallbackTrigger, type Market } from '../decisions/market';
 import { launchFallbackData } from '../decisions/relaunch';
 import { errorCode, isTransient, retryableUntil } from './aws/aws-errors';
 import { CLIENT_CONFIG, withCallsUntil, type Ec2Send, type S3Send, type SfnSend } from './aws/clients';
 import { findExecutionInstances, terminate } from './aws/instances';
+import { recentPoolEvents, recordPoolEvent } from './aws/pool-memory';
 import { readEnv } from './runtime/environment';
 import { logger } from './runtime/logger';
 import { parsePhaseTask } from './runtime/task-input';
