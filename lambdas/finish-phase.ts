@@ -1,15 +1,15 @@
 /**
  * FinishPhase: the command succeeded. Terminate the instance (and anything else this phase
- * execution still has running) and report the phase.
+ * execution still has running) and report the phase, with what its attempts cost.
  */
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { poolLabel, type AttemptRecord, type PhaseTaskInputIn } from '../contract/job';
+import { phaseCost } from '../decisions/cost';
 import { cleanupCallsUntil, mayRetryTask, phaseDeadline } from '../decisions/phase-clock';
 import { retryableOnTransient } from './aws/aws-errors';
 import { CLIENT_CONFIG, withCallsUntil, type Ec2Send } from './aws/clients';
-import { terminateOrLeaveToSafetyNet } from './aws/instances';
-import { phaseCost } from '../decisions/cost';
 import { instanceCost } from './aws/cost';
+import { terminateOrLeaveToSafetyNet } from './aws/instances';
 import { logger } from './runtime/logger';
 import { parsePhaseTask } from './runtime/task-input';
 

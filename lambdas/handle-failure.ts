@@ -2,30 +2,30 @@
  * HandleFailure: an attempt ended badly. Terminate its instance, then apply the decision
  * (decisions/relaunch.ts): a confirmed spot interruption relaunches while the phase budget still
  * holds what the next attempt needs (a whole attempt, less the work the workload's checkpoint
- * reports done: it reads the checkpoint's progress file); anything else, or an interruption with
- * no budget left, fails loud. It puts no metric datum: the state machine counts a relaunch on its
- * way to the launch, so a retried HandleFailure (its response lost) cannot count one twice.
+ * reports done: it reads the checkpoint's progress file), on-demand when the phase's fallback says
+ * so (decisions/market.ts); anything else, or an interruption with no budget left, fails loud. On
+ * the way it records a reclaim in the pool memory and prices the attempt (its record's costUsd).
+ * It puts no metric datum: the state machine counts a relaunch on its way to the launch, so a
+ * retried HandleFailure (its response lost) cannot count one twice.
  */
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { bucketEnvSchema, type BucketEnv } from '../contract/environment';
+import { TransientApiError } from '../contract/errors';
 import type { Job, PhaseTaskInputIn, RunContext } from '../contract/job';
+import { CAPACITY_EXHAUSTED, PHASE_ERRORS } from '../contract/outcomes';
 import { parseProgress, PROGRESS_FILE } from '../contract/runner';
 import { checkpointPrefix } from '../contract/storage';
-import { PHASE_ERRORS } from '../contract/outcomes';
 import { cleanupCallsUntil, mayRetryTask, phaseDeadline } from '../decisions/phase-clock';
 import { decideAfterFailure } from '../decisions/relaunch';
-import { retryableOnTransient } from './aws/aws-errors';
-import { TransientApiError } from '../contract/errors';
-import { errorCode, isTransient } from './aws/aws-errors';
+import { errorCode, isTransient, retryableOnTransient } from './aws/aws-errors';
 import { CLIENT_CONFIG, withCallsUntil, type Ec2Send, type S3Send } from './aws/clients';
+import { instanceCost } from './aws/cost';
 import { terminateOrLeaveToSafetyNet } from './aws/instances';
+import { recordPoolEvent } from './aws/pool-memory';
 import { readEnv } from './runtime/environment';
 import { logger } from './runtime/logger';
 import { parsePhaseTask } from './runtime/task-input';
-import { instanceCost } from './aws/cost';
-import { recordPoolEvent } from './aws/pool-memory';
-import { CAPACITY_EXHAUSTED } from '../contract/outcomes';
 
 const ec2 = new EC2Client(CLIENT_CONFIG);
 const s3 = new S3Client(CLIENT_CONFIG);
