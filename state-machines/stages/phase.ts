@@ -6,21 +6,12 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { shardNames, toPhaseSpec, type PhaseConfig, type PhaseSpec } from '../../contract/config';
+import { shardNames, type PhaseConfig, type PhaseSpec } from '../../contract/config';
 import { shardedPhase, shardedPhaseSeconds } from './shards';
-import { PHASE_TASK_SLACK_SECONDS, spotPhaseTask } from './spot-phase-task';
+import { PHASE_TASK_SLACK_SECONDS, phaseSpec, spotPhaseTask } from './spot-phase-task';
 import type { StageBuilder, StageContext } from './types';
 
 export { PHASE_TASK_SLACK_SECONDS } from './spot-phase-task';
-
-/** The spec a phase's executions get: the config plus what the stack decided for it. */
-export function phaseSpec(context: StageContext, phase: PhaseConfig, build?: PhaseSpec['build']): PhaseSpec {
-  return toPhaseSpec(
-    phase,
-    { subnetIds: context.subnetsFor(phase), cleanupMarginSeconds: context.config.cleanupMarginSeconds, pipelineName: context.config.pipelineName },
-    { ...context.dataFor(phase), ...(build ? { build } : {}) },
-  );
-}
 
 /** The task that runs one (unsharded) phase. */
 export function phaseTask(context: StageContext, phase: PhaseConfig, build?: PhaseSpec['build']): sfn.TaskStateBase {

@@ -34,9 +34,9 @@
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Duration } from 'aws-cdk-lib';
-import { shardConcurrency, shardNames, shardStateNames, toleratedShardFailures, toPhaseSpec, type PhaseConfig } from '../../contract/config';
+import { shardConcurrency, shardNames, shardStateNames, toleratedShardFailures, type PhaseConfig } from '../../contract/config';
 import { SHARD_STATUS } from '../../contract/shards';
-import { PHASE_TASK_SLACK_SECONDS, spotPhaseTask } from './spot-phase-task';
+import { PHASE_TASK_SLACK_SECONDS, phaseSpec, spotPhaseTask } from './spot-phase-task';
 import type { StageContext } from './types';
 
 /** Lambda's own faults: the ShardVerdict bookkeeping is retried (it is pure: a repeat answers the same). */
@@ -65,18 +65,14 @@ function verdictTask(context: StageContext, id: string, comment: string, payload
 }
 
 export function shardedPhase(context: StageContext, phase: PhaseConfig): sfn.IChainable & sfn.INextable {
-  const { scope, config } = context;
+  const { scope } = context;
   const shards = shardNames(phase)!;
   const s = shardStateNames(phase.name);
   const at = `$.phases.${phase.name}`;
   const tolerated = toleratedShardFailures(phase);
   // The phase as ShardVerdict takes it: the shards this run runs and the tolerance come from the state (see `pending`).
   const verdictPhase = (at: string) => ({ name: phase.name, 'count.$': `States.ArrayLength(${at}.shards)`, 'tolerated.$': `${at}.tolerated` });
-  const spec = toPhaseSpec(
-    phase,
-    { subnetIds: context.subnetsFor(phase), cleanupMarginSeconds: config.cleanupMarginSeconds, pipelineName: config.pipelineName },
-    context.dataFor(phase),
-  );
+  const spec = phaseSpec(context, phase);
   // A full run tolerates `toleratedFailures`; a preflight, which checks one shard, tolerates none.
   const pending = (names: string[], tolerating: number) => ({ shards: names.map((shard) => ({ shard, status: SHARD_STATUS.pending })), failed: [], failedCount: 0, tolerated: tolerating, settle: false, rerunPass: false });
 

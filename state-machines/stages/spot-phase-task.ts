@@ -5,10 +5,20 @@
 import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { toPhaseSpec, type PhaseConfig, type PhaseSpec } from '../../contract/config';
 import type { StageContext } from './types';
 
 /** Slack per phase in the pipeline's own timeout, beyond the phases' budgets (starting and watching each phase). */
 export const PHASE_TASK_SLACK_SECONDS = 60;
+
+/** The spec a phase's executions get: the config plus what the stack decided for it. */
+export function phaseSpec(context: StageContext, phase: PhaseConfig, build?: PhaseSpec['build']): PhaseSpec {
+  return toPhaseSpec(
+    phase,
+    { subnetIds: context.subnetsFor(phase), cleanupMarginSeconds: context.config.cleanupMarginSeconds, pipelineName: context.config.pipelineName },
+    { ...context.dataFor(phase), ...(build ? { build } : {}) },
+  );
+}
 
 export interface SpotPhaseTaskProps {
   readonly comment: string;
