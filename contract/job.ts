@@ -134,6 +134,9 @@ const common = {
 };
 const withInstance = { ...common, attemptStartedAt: z.string(), instance: instanceRefSchema };
 
+/** Metric data a task built from the catalogue (contract/metrics.ts), as PutMetricData's MetricData takes them: the state machine puts them. */
+const metricDataSchema = z.array(z.object({ MetricName: z.string(), Unit: z.literal('Count'), Value: z.number(), Dimensions: z.array(z.object({ Name: z.string(), Value: z.string() })) }));
+
 export const launchingJobSchema = z.object({
   status: z.literal(JOB_STATUS.launching),
   ...common,
@@ -146,7 +149,7 @@ export const launchingJobSchema = z.object({
        * The data CountRelaunch puts (PutMetricData's MetricData, built from the metrics catalogue):
        * SpotInterruptionRetry (with the shard, for a shard), and OnDemandFallback when this relaunch falls back.
        */
-      metricData: z.array(z.object({ MetricName: z.string(), Unit: z.literal('Count'), Value: z.number(), Dimensions: z.array(z.object({ Name: z.string(), Value: z.string() })) })).optional(),
+      metricData: metricDataSchema.optional(),
       /** What made this relaunch go on-demand (contract/config.ts onDemandFallback). */
       fallback: z.enum(['last-attempt', 'capacity-exhausted', 'interruptions']).optional(),
     })
@@ -159,7 +162,7 @@ export const bootingJobSchema = z.object({
   fallback: z
     .object({
       trigger: z.enum(['last-attempt', 'capacity-exhausted', 'interruptions']),
-      metricData: z.array(z.object({ MetricName: z.string(), Unit: z.literal('Count'), Value: z.number(), Dimensions: z.array(z.object({ Name: z.string(), Value: z.string() })) })),
+      metricData: metricDataSchema,
     })
     .optional(),
 });
