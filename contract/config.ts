@@ -147,6 +147,11 @@ const imageSchema = z
   .strict()
   .refine((i) => !(i.ami && i.ssmParameter), { error: 'must give at most one of ami and ssmParameter' });
 
+/** How a launch finds capacity (see phaseSchema `allocation`). */
+export const ALLOCATIONS = ['price-capacity-optimized', 'rotation'] as const;
+const allocationSchema = z.enum(ALLOCATIONS, { error: `must be one of ${ALLOCATIONS.map((a) => `"${a}"`).join(', ')}` });
+export type Allocation = (typeof ALLOCATIONS)[number];
+
 /** One phase: a workload that runs on one spot instance at a time, within a time budget. */
 export const phaseSchema = z
   .object({
@@ -251,6 +256,13 @@ export const phaseSchema = z
         return z.NEVER;
       })
       .optional(),
+    /**
+     * How a launch finds spot capacity (default: the pipeline's `allocation`). "price-capacity-optimized":
+     * one CreateFleet call (type instant) over every allowed pool, EC2 choosing the pool least likely
+     * to be interrupted at a low price. "rotation": RunInstances pool by pool (instance type x subnet),
+     * for accounts whose policies do not allow EC2 Fleet.
+     */
+    allocation: allocationSchema.optional(),
     /** With shards: how many run at once (default all, at most 40: Step Functions runs up to 40 iterations of an inline Map at a time). */
     maxConcurrency: int(1, MAX_SHARD_CONCURRENCY).optional(),
     /** With shards: how many may fail while the phase still succeeds, a count or a percentage of the shards ("20%"); default 0. */
@@ -432,6 +444,8 @@ export const pipelineConfigSchema = z
       .default('AlphaEngine'),
     /** Kept free at the end of every phase budget for cancelling, terminating and reporting. */
     cleanupMarginSeconds: int(60, 3600).default(300),
+    /** How every phase's launches find spot capacity unless the phase says otherwise (phaseSchema `allocation`). */
+    allocation: allocationSchema.default('price-capacity-optimized'),
     /** The VPC of the configured subnets; required with them. Without both, the stack creates a minimal VPC. */
     vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, { error: 'must look like vpc-0123abcd' }).optional(),
     /** Subnets for phases that name none; default: a minimal VPC created by the stack. */
@@ -768,6 +782,12 @@ export const phaseSpecSchema = phaseSchema
       .object({ imageId: z.string().regex(/^(ami-[0-9a-f]{8,17}|resolve:ssm:.+)$/), rootVolumeGiB: int(8, 16384).optional(), rootDeviceName: z.string().min(1) })
       .strict()
       .optional(),
+    /**
+     * The phase's own launch template (lib/constructs/spot-workers.ts: its instance profile, image and
+     * root volume), which a fleet launch names: CreateFleet's overrides cannot set those. Absent in
+     * specs from before per-phase templates: such a phase launches by rotation from the stack's template.
+     */
+    launchTemplate: z.object({ id: z.string().min(1), version: z.string().min(1) }).strict().optional(),
     /** Set for the phase a build stage runs: what it builds, from where, and the file it uploads. */
     build: z.object({ artifact: z.string().regex(ARTIFACT_NAME), source: buildSourceSchema, output: z.string().min(1) }).strict().optional(),
   })
@@ -796,14 +816,16 @@ export function phaseLabel(raw: unknown): (path: readonly PropertyKey[]) => stri
 /** The spec a phase's SpotPhase execution receives: its config (without the stage kind) plus what the pipeline decides for it. */
 export function toPhaseSpec(
   phase: PhaseConfig & { kind?: StageKind },
-  pipeline: { subnetIds: string[]; cleanupMarginSeconds: number; pipelineName: string },
-  data: Pick<PhaseSpec, 'codeAsset' | 'instanceProfileArn' | 'build'> = {},
+  pipeline: { subnetIds: string[]; cleanupMarginSeconds: number; pipelineName: string; allocation?: Allocation },
+  data: Pick<PhaseSpec, 'codeAsset' | 'instanceProfileArn' | 'launchTemplate' | 'build'> = {},
 ): PhaseSpec {
   const { kind: _kind, code: _code, shards: _shards, maxConcurrency: _maxConcurrency, toleratedFailures: _tolerated, ...config } = phase;
   // A GPU phase's preflight (and every run) checks the driver is there.
   const gpu = phase.instanceTypes.some(isGpuInstanceType);
   const tools = gpu && !(phase.tools ?? []).includes('nvidia-smi') ? [...(phase.tools ?? []), 'nvidia-smi'] : phase.tools;
-  return { ...config, ...(tools ? { tools } : {}), ...pipeline, ...phaseWaits(phase), ...(phase.image ? { launch: launchProfile(phase.image) } : {}), ...data };
+  const { allocation: pipelineAllocation, ...shared } = pipeline;
+  const allocation = phase.allocation ?? pipelineAllocation;
+  return { ...config, ...(tools ? { tools } : {}), ...shared, ...(allocation ? { allocation } : {}), ...phaseWaits(phase), ...(phase.image ? { launch: launchProfile(phase.image) } : {}), ...data };
 }
 
 /** The image a phase's launches name: its AMI, its SSM parameter, or Amazon Linux 2023 of its architecture. */

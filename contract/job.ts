@@ -152,6 +152,8 @@ export const launchingJobSchema = z.object({
       metricData: metricDataSchema.optional(),
       /** What made this relaunch go on-demand (contract/config.ts onDemandFallback). */
       fallback: z.enum(['last-attempt', 'capacity-exhausted', 'interruptions']).optional(),
+      /** The pool (its index) spot just reclaimed: a fleet relaunch leaves it out, unless it is the only one. */
+      leavePool: z.number().int().min(0).optional(),
     })
     .optional(),
 });

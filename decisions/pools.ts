@@ -49,9 +49,26 @@ export const POOL_MEMORY_MS = 7 * 24 * 3_600_000;
  * POOL_MEMORY_MS keep the rotation's order and come first; the others follow, the longest ago first,
  * so a pool spot reclaimed an hour ago is tried last. Every pool is still tried.
  */
-export function rememberedOrder(order: readonly number[], pools: readonly Pool[], events: readonly { instanceType: string; subnetId: string; atMs: number }[], nowMs: number): number[] {
-  const lastTrouble = (p: Pool) => Math.max(-Infinity, ...events.filter((e) => e.instanceType === p.instanceType && e.subnetId === p.subnetId && e.atMs > nowMs - POOL_MEMORY_MS && e.atMs <= nowMs).map((e) => e.atMs));
+export function rememberedOrder(order: readonly number[], pools: readonly Pool[], events: readonly PoolTrouble[], nowMs: number): number[] {
+  const lastTrouble = (p: Pool) => lastTroubleAt(p, events, nowMs);
   const clear = order.filter((i) => lastTrouble(pools[i]!) === -Infinity);
   const troubled = order.filter((i) => lastTrouble(pools[i]!) !== -Infinity).sort((a, b) => lastTrouble(pools[a]!) - lastTrouble(pools[b]!));
   return [...clear, ...troubled];
+}
+
+/** A pool's trouble as the pool memory recorded it (a reclaim or a refusal), and when. */
+export interface PoolTrouble {
+  readonly instanceType: string;
+  readonly subnetId: string;
+  readonly atMs: number;
+}
+
+/** When the pool last had trouble within POOL_MEMORY_MS (-Infinity: none). */
+export function lastTroubleAt(pool: Pool, events: readonly PoolTrouble[], nowMs: number): number {
+  return Math.max(-Infinity, ...events.filter((e) => e.instanceType === pool.instanceType && e.subnetId === pool.subnetId && e.atMs > nowMs - POOL_MEMORY_MS && e.atMs <= nowMs).map((e) => e.atMs));
+}
+
+/** The pools (indexes) with trouble within POOL_MEMORY_MS. */
+export function troubledPools(pools: readonly Pool[], events: readonly PoolTrouble[], nowMs: number): Set<number> {
+  return new Set(pools.flatMap((p, i) => (lastTroubleAt(p, events, nowMs) === -Infinity ? [] : [i])));
 }

@@ -143,7 +143,14 @@ export function decideAfterFailure(q: FailureQuestion): FailureAnswer {
         history,
         nextWaitSeconds: answer.backoffSeconds,
         pollErrors: 0,
-        verdict: { action: 'relaunch', reasonCode: failure.reasonCode, metricData: relaunchData(phase, failure.reasonCode, trigger), ...(trigger ? { fallback: trigger } : {}) },
+        verdict: {
+          action: 'relaunch',
+          reasonCode: failure.reasonCode,
+          metricData: relaunchData(phase, failure.reasonCode, trigger),
+          ...(trigger ? { fallback: trigger } : {}),
+          // Spot reclaimed this pool's instance: the relaunch goes elsewhere (a launch that found no capacity left no pool behind).
+          ...(job.instance && failure.reasonCode !== CAPACITY_EXHAUSTED && job.instance.market !== 'on-demand' ? { leavePool: job.instance.poolIndex } : {}),
+        },
         ...(market === 'on-demand' ? { market } : {}),
       },
     };

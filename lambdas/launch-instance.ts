@@ -1,13 +1,16 @@
 /**
- * LaunchInstance: start this attempt's one instance from the stack's launch template, rotating
- * instance type x subnet on capacity errors, the pools with recent trouble last (the pool memory).
+ * LaunchInstance: start this attempt's one instance. By default with one CreateFleet call (type
+ * instant, price-capacity-optimized over every allowed pool, from the phase's own launch template:
+ * decisions/fleet.ts reads its answer), a second one over the pools with recent trouble only if the
+ * first found no capacity; the pool spot just reclaimed is left out. With `allocation: rotation`, by
+ * RunInstances pool by pool (instance type x subnet), the pools with recent trouble last (the pool memory).
  * Spot, unless the phase's on-demand fallback says otherwise (decisions/market.ts): a failure may
  * have decided the attempt runs on-demand, a first attempt that is the only affordable one starts
  * on-demand, and when every spot pool refuses the same attempt asks on-demand. Exhausting every
  * pool is a result (an interruption the phase may relaunch from), not a crash.
  */
 import { createHash } from 'node:crypto';
-import { EC2Client, RunInstancesCommand, type Tag } from '@aws-sdk/client-ec2';
+import { CreateFleetCommand, EC2Client, RunInstancesCommand, type Tag } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { affordableAttempts } from '../contract/budget';
@@ -20,11 +23,12 @@ import { launched, launchTooLate, noCapacity, outOfTime, quotaReached } from '..
 import { isCapacityError, quotaOf } from '../decisions/classify';
 import { firstMarket, type FallbackTrigger, type Market } from '../decisions/market';
 import { phaseDeadline, readCallsUntil } from '../decisions/phase-clock';
-import { firstPoolCursor, poolOrder, poolsFrom, rememberedOrder, type Pool } from '../decisions/pools';
+import { fleetCalls, readFleetAnswer, type FleetRefusal } from '../decisions/fleet';
+import { firstPoolCursor, poolOrder, poolsFrom, rememberedOrder, troubledPools, type Pool } from '../decisions/pools';
 import { launchFallbackData } from '../decisions/relaunch';
 import { errorCode, isTransient, retryableUntil } from './aws/aws-errors';
 import { CLIENT_CONFIG, withCallsUntil, type Ec2Send, type S3Send, type SfnSend } from './aws/clients';
-import { findExecutionInstances, terminate } from './aws/instances';
+import { describeLaunched, findExecutionInstances, terminate } from './aws/instances';
 import { recentPoolEvents, recordPoolEvent } from './aws/pool-memory';
 import { readEnv } from './runtime/environment';
 import { logger } from './runtime/logger';
@@ -58,6 +62,11 @@ async function terminateIfExecutionStopped(clients: { ec2: Ec2Send; sfn: SfnSend
 /** Same execution, phase, attempt and pool: same token, so a retried call cannot start a second instance. */
 export function clientToken(executionId: string, phase: string, attempt: number, poolIndex: number, market: Market = 'spot'): string {
   return createHash('sha256').update(`${executionId}|${phase}|${attempt}|${poolIndex}${market === 'on-demand' ? '|on-demand' : ''}`).digest('hex').slice(0, 64);
+}
+
+/** One fleet call of an attempt (its k-th, in one market): its own token, so a retried call cannot start a second instance. */
+export function fleetClientToken(executionId: string, phase: string, attempt: number, call: number, market: Market): string {
+  return createHash('sha256').update(`${executionId}|${phase}|${attempt}|fleet-${call}|${market}`).digest('hex').slice(0, 64);
 }
 
 function instanceTags(input: PhaseTaskInputIn<'launching'>, market: Market): Tag[] {
@@ -132,6 +141,42 @@ async function runInstance(client: Ec2Send, env: LaunchEnv, input: PhaseTaskInpu
   };
 }
 
+/**
+ * One instant fleet of one instance over these pools, in one market: spot with price-capacity-
+ * optimized allocation ("launches from the lowest-priced pools that have the highest capacity
+ * availability": EC2 user guide, "Allocation strategies for Spot Instances"), or on-demand at the
+ * lowest price. The phase's launch template carries its profile, image and root volume; the
+ * overrides, the pools. Tags on the fleet and the instance (an instant fleet tags those two; the
+ * template tags volumes and spot requests).
+ */
+function fleetRequest(input: PhaseTaskInputIn<'launching'>, template: { id: string; version: string }, pools: readonly Pool[], market: Market, token: string) {
+  const tags = instanceTags(input, market);
+  const spot = market === 'spot';
+  return new CreateFleetCommand({
+    Type: 'instant',
+    ClientToken: token,
+    TargetCapacitySpecification: {
+      TotalTargetCapacity: 1,
+      SpotTargetCapacity: spot ? 1 : 0,
+      OnDemandTargetCapacity: spot ? 0 : 1,
+      DefaultTargetCapacityType: spot ? 'spot' : 'on-demand',
+    },
+    ...(spot
+      ? { SpotOptions: { AllocationStrategy: 'price-capacity-optimized', InstanceInterruptionBehavior: 'terminate' } }
+      : { OnDemandOptions: { AllocationStrategy: 'lowest-price' } }),
+    LaunchTemplateConfigs: [
+      {
+        LaunchTemplateSpecification: { LaunchTemplateId: template.id, Version: template.version },
+        Overrides: pools.map((p) => ({ InstanceType: p.instanceType as never, SubnetId: p.subnetId })),
+      },
+    ],
+    TagSpecifications: [
+      { ResourceType: 'fleet', Tags: tags },
+      { ResourceType: 'instance', Tags: tags },
+    ],
+  });
+}
+
 export async function launchAttempt(clients: { ec2: Ec2Send; sfn: SfnSend; s3?: S3Send }, env: LaunchEnv, input: PhaseTaskInputIn<'launching'>): Promise<Job> {
   const client = clients.ec2;
   const { phase, execution, job } = input;
@@ -183,19 +228,7 @@ export async function launchAttempt(clients: { ec2: Ec2Send; sfn: SfnSend; s3?: 
       const pool = pools[poolIndex]!;
       try {
         const out = await runInstance(client, env, input, pool, poolIndex, market);
-        logger.info(`${market} instance launched`, { phase: phase.name, attempt: job.attempt, ...pool, ...out });
-        await terminateIfExecutionStopped(clients, execution.id, out.instanceId);
-        const instance: InstanceRef = {
-          id: out.instanceId,
-          instanceType: pool.instanceType,
-          subnetId: pool.subnetId,
-          availabilityZone: out.availabilityZone,
-          spotRequestId: out.spotRequestId,
-          poolIndex,
-          launchedAt: new Date(t.nowMs).toISOString(),
-          ...(market === 'on-demand' ? { market } : {}),
-        };
-        return launched(phase, { ...job, ...(market === 'on-demand' ? { market } : {}) }, instance, t, trigger ? { trigger, metricData: launchFallbackData(phase, trigger) } : undefined);
+        return await launchedIn(market, trigger, poolIndex, out);
       } catch (err) {
         const code = errorCode(err);
         const quota = quotaOf(code);
@@ -205,8 +238,7 @@ export async function launchAttempt(clients: { ec2: Ec2Send; sfn: SfnSend; s3?: 
         }
         if (isCapacityError(code)) {
           logger.info(`no ${market} capacity in pool, rotating`, { phase: phase.name, attempt: job.attempt, ...pool, code });
-          refusals.push(`${pool.instanceType}/${pool.subnetId}${market === 'on-demand' ? ' (on-demand)' : ''}: ${code}`);
-          if (clients.s3 && market === 'spot') await recordPoolEvent(clients.s3, env.PIPELINE_BUCKET, phase.pipelineName, { ...pool, atMs: Date.now(), kind: 'refused' }, `${execution.id}|${job.attempt}|${poolIndex}`);
+          await refused(market, { pool, code: code!, message: (err as Error).message }, `${execution.id}|${job.attempt}|${poolIndex}`);
           continue;
         }
         if (isTransient(err)) throw new TransientApiError(`RunInstances: ${code}: ${(err as Error).message}`, { cause: err });
@@ -216,12 +248,75 @@ export async function launchAttempt(clients: { ec2: Ec2Send; sfn: SfnSend; s3?: 
     return undefined;
   };
 
-  const done = await tryPools(first.market, first.trigger);
+  const launchedIn = async (market: Market, trigger: FallbackTrigger | undefined, poolIndex: number, out: Launched): Promise<Job> => {
+    const pool = pools[poolIndex]!;
+    logger.info(`${market} instance launched`, { phase: phase.name, attempt: job.attempt, ...pool, ...out });
+    await terminateIfExecutionStopped(clients, execution.id, out.instanceId);
+    const instance: InstanceRef = {
+      id: out.instanceId,
+      instanceType: pool.instanceType,
+      subnetId: pool.subnetId,
+      availabilityZone: out.availabilityZone,
+      spotRequestId: out.spotRequestId,
+      poolIndex,
+      launchedAt: new Date(t.nowMs).toISOString(),
+      ...(market === 'on-demand' ? { market } : {}),
+    };
+    return launched(phase, { ...job, ...(market === 'on-demand' ? { market } : {}) }, instance, t, trigger ? { trigger, metricData: launchFallbackData(phase, trigger) } : undefined);
+  };
+
+  const refused = async (market: Market, refusal: FleetRefusal & { pool: Pool }, key: string) => {
+    refusals.push(`${refusal.pool.instanceType}/${refusal.pool.subnetId}${market === 'on-demand' ? ' (on-demand)' : ''}: ${refusal.code}`);
+    if (clients.s3 && market === 'spot') await recordPoolEvent(clients.s3, env.PIPELINE_BUCKET, phase.pipelineName, { ...refusal.pool, atMs: Date.now(), kind: 'refused' }, key);
+  };
+
+  /** Ask EC2 Fleet in one market: one call over the pools without recent trouble, a second over the others if the first found no capacity. */
+  const tryFleet = async (template: { id: string; version: string }, market: Market, trigger: FallbackTrigger | undefined): Promise<Job | undefined> => {
+    const troubled = troubledPools(pools, memory, t.nowMs);
+    for (const [k, call] of fleetCalls(order, troubled, job.verdict?.leavePool).entries()) {
+      const asked = call.map((i) => pools[i]!);
+      let answer;
+      try {
+        answer = readFleetAnswer(await client.send(fleetRequest(input, template, asked, market, fleetClientToken(execution.id, phase.name, job.attempt, k, market))), asked);
+      } catch (err) {
+        const code = errorCode(err);
+        const message = (err as Error).message;
+        if (isTransient(err)) throw new TransientApiError(`CreateFleet: ${code}: ${message}`, { cause: err });
+        // A call refused whole (not in its Errors): the same reading as an entry of Errors naming no pool.
+        answer = readFleetAnswer({ Errors: [{ ErrorCode: code ?? 'error', ErrorMessage: message }] }, asked);
+        if (answer.kind === 'no-capacity') answer = { kind: 'no-capacity' as const, refusals: asked.map((pool) => ({ pool, code: code ?? 'error', message })) };
+      }
+      for (const r of answer.kind === 'launched' || answer.kind === 'no-capacity' ? answer.refusals : []) {
+        if (r.pool) await refused(market, { ...r, pool: r.pool }, `${execution.id}|${job.attempt}|${pools.indexOf(r.pool)}`);
+        else refusals.push(`the fleet (${market}): ${r.code}`);
+      }
+      if (answer.kind === 'launched') {
+        const poolIndex = pools.indexOf(answer.pool);
+        const seen = await describeLaunched(client, answer.instanceId);
+        return launchedIn(market, trigger, poolIndex, { instanceId: answer.instanceId, availabilityZone: seen?.availabilityZone ?? 'unknown', spotRequestId: seen?.spotRequestId });
+      }
+      if (answer.kind === 'quota') {
+        logger.error('an account quota refused the launch', { phase: phase.name, attempt: job.attempt, code: answer.code, quota: answer.quota });
+        return quotaReached(job, answer.where, answer.code, answer.quota, t);
+      }
+      if (answer.kind === 'setup') {
+        logger.error('the fleet launch failed: a setup problem, not capacity', { phase: phase.name, attempt: job.attempt, code: answer.code });
+        throw new LaunchFailed(`CreateFleet: ${answer.message}`);
+      }
+      logger.info(`no ${market} capacity in the fleet's pools`, { phase: phase.name, attempt: job.attempt, call: k, pools: asked.length });
+    }
+    return undefined;
+  };
+
+  const template = phase.allocation === 'price-capacity-optimized' ? phase.launchTemplate : undefined;
+  const tryMarket = (market: Market, trigger: FallbackTrigger | undefined) => (template ? tryFleet(template, market, trigger) : tryPools(market, trigger));
+
+  const done = await tryMarket(first.market, first.trigger);
   if (done) return done;
   // Spot refused in every pool: a phase that falls back when capacity is exhausted asks on-demand now, in this attempt.
   if (first.market === 'spot' && fallback?.whenCapacityExhausted) {
     logger.warn('no spot capacity in any pool: falling back to on-demand in this attempt', { phase: phase.name, attempt: job.attempt });
-    const onDemand = await tryPools('on-demand', 'capacity-exhausted');
+    const onDemand = await tryMarket('on-demand', 'capacity-exhausted');
     if (onDemand) return onDemand;
     logger.warn('no on-demand capacity either', { phase: phase.name, attempt: job.attempt, refusals });
     return noCapacity({ ...job, market: 'on-demand' }, refusals, t);

@@ -27,7 +27,7 @@ import { TAG } from '../contract/tags';
 import { acknowledgeNag, acknowledgeWildcardResource, NAG_PACK } from './nag';
 
 /** What the stack decides for a phase's spec beyond its config: its code asset and instance profile. */
-type PhaseData = Pick<PhaseSpec, 'codeAsset' | 'instanceProfileArn'>;
+type PhaseData = Pick<PhaseSpec, 'codeAsset' | 'instanceProfileArn' | 'launchTemplate'>;
 
 /** An instance older than the longest phase budget plus this (and the cleanup margin) is an orphan. */
 export const ORPHAN_AGE_SLACK_SECONDS = 1800;
@@ -267,7 +267,16 @@ export class SpotPipelineStack extends Stack {
       // by principals of the account. A customer managed key needs kms:Decrypt granted by its owner.
       if (parameters.length > 0) role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: parameters }));
       if (secrets.length > 0) role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secrets }));
-      data.set(phase.name, { codeAsset: asset ? { uri: asset.uri, sha256: asset.sha256 } : undefined, instanceProfileArn: profile.instanceProfileArn });
+      const template = workers.addPhaseTemplate(phase.name, {
+        profile,
+        launch: phase.image ? launchProfile(phase.image) : undefined,
+        tags: { [TAG.pipeline]: config.pipelineName, [TAG.phase]: phase.name },
+      });
+      data.set(phase.name, {
+        codeAsset: asset ? { uri: asset.uri, sha256: asset.sha256 } : undefined,
+        instanceProfileArn: profile.instanceProfileArn,
+        launchTemplate: { id: template.ref, version: template.attrLatestVersionNumber },
+      });
     }
     return data;
   }
@@ -328,12 +337,20 @@ export class SpotPipelineStack extends Stack {
       f.allowOnAnyResource(['ec2:DescribeSpotPriceHistory'], 'EC2 Describe* calls support no resource-level permissions');
     }
 
-    // Launch: only from the pipeline's template, into the pipeline's subnets and security group, tagged as the pipeline's.
+    // Launch: only from the pipeline's templates, into the pipeline's subnets and security group, tagged as the pipeline's.
+    // A fleet launch (CreateFleet, type instant) is authorized as CreateFleet on the same resources
+    // and launches with the caller's own RunInstances permissions: an instant fleet needs no
+    // service-linked role (EC2 user guide, "EC2 Fleet prerequisites"), so the RunInstances
+    // statements below, the market condition among them, govern its instances too. (Karpenter's
+    // controller policy grants its instant fleets the same pairs of actions.)
+    const fleet = allPhases(p.config).some((ph) => (ph.allocation ?? p.config.allocation) === 'price-capacity-optimized');
+    const launchActions = fleet ? ['ec2:RunInstances', 'ec2:CreateFleet'] : ['ec2:RunInstances'];
     p.launchInstance.addToRolePolicy(
       new iam.PolicyStatement({
-        actions: ['ec2:RunInstances'],
+        actions: launchActions,
         resources: [
           ec2Arn(`launch-template/${p.workers.launchTemplate.launchTemplateId}`),
+          ...p.workers.phaseTemplates.map((t) => ec2Arn(`launch-template/${t.ref}`)),
           ...new Set(allPhases(p.config).flatMap((ph) => (ph.subnetIds ?? p.workers.defaultSubnetIds).map((s) => ec2Arn(`subnet/${s}`)))),
           ec2Arn(`security-group/${p.workers.securityGroup.securityGroupId}`),
           ec2Arn('network-interface/*'),
@@ -342,18 +359,18 @@ export class SpotPipelineStack extends Stack {
     );
     const images = `arn:${this.partition}:ec2:${this.region}::image/*`;
     p.launchInstance.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['ec2:RunInstances'], resources: [images], conditions: { StringEquals: { 'ec2:Owner': 'amazon' } } }),
+      new iam.PolicyStatement({ actions: launchActions, resources: [images], conditions: { StringEquals: { 'ec2:Owner': 'amazon' } } }),
     );
     // Launch profiles: the AMIs phases name (yours may be private), and the SSM parameters that name
     // theirs (RunInstances resolve:ssm: reads them with the caller's ssm:GetParameters).
     const amis = [...new Set(allPhases(p.config).flatMap((ph) => (ph.image?.ami ? [ph.image.ami] : [])))];
-    if (amis.length > 0) p.launchInstance.addToRolePolicy(new iam.PolicyStatement({ actions: ['ec2:RunInstances'], resources: amis.map((ami) => `arn:${this.partition}:ec2:${this.region}::image/${ami}`) }));
+    if (amis.length > 0) p.launchInstance.addToRolePolicy(new iam.PolicyStatement({ actions: launchActions, resources: amis.map((ami) => `arn:${this.partition}:ec2:${this.region}::image/${ami}`) }));
     const parameters = [
       ...new Set(allPhases(p.config).flatMap((ph) => (ph.image ? [launchProfile(ph.image).imageId] : [])).filter((id) => id.startsWith('resolve:ssm:')).map((id) => id.slice('resolve:ssm:'.length))),
     ];
     // A parameter of your own names an AMI of yours, known only at launch: images this account owns.
     if (parameters.some((name) => !name.startsWith('/aws/service/'))) {
-      p.launchInstance.addToRolePolicy(new iam.PolicyStatement({ actions: ['ec2:RunInstances'], resources: [images], conditions: { StringEquals: { 'ec2:Owner': this.account } } }));
+      p.launchInstance.addToRolePolicy(new iam.PolicyStatement({ actions: launchActions, resources: [images], conditions: { StringEquals: { 'ec2:Owner': this.account } } }));
     }
     if (parameters.length > 0) {
       p.launchInstance.addToRolePolicy(
@@ -366,8 +383,12 @@ export class SpotPipelineStack extends Stack {
     const created = [instances, ec2Arn('volume/*'), ec2Arn('spot-instances-request/*')];
     const tagged = { [`aws:RequestTag/${TAG.pipeline}`]: p.config.pipelineName };
     p.launchInstance.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['ec2:RunInstances'], resources: created.filter((r) => r !== instances), conditions: { StringEquals: tagged } }),
+      new iam.PolicyStatement({ actions: launchActions, resources: created.filter((r) => r !== instances), conditions: { StringEquals: tagged } }),
     );
+    if (fleet) {
+      // The fleet itself (an instant fleet is a record of the request), tagged as the pipeline's; and its instances.
+      p.launchInstance.addToRolePolicy(new iam.PolicyStatement({ actions: ['ec2:CreateFleet'], resources: [ec2Arn('fleet/*'), instances], conditions: { StringEquals: tagged } }));
+    }
     // Instances on spot; on-demand only for the phases that opt in to the fallback (their instances
     // carry the phase tag). EC2 sets ec2:InstanceMarketType on every launch (Service Authorization
     // Reference, "Amazon EC2": condition keys of the instance resource: spot | on-demand | capacity-block).
@@ -387,8 +408,8 @@ export class SpotPipelineStack extends Stack {
     p.launchInstance.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['ec2:CreateTags'],
-        resources: created,
-        conditions: { StringEquals: { 'ec2:CreateAction': 'RunInstances' } },
+        resources: fleet ? [...created, ec2Arn('fleet/*')] : created,
+        conditions: { StringEquals: { 'ec2:CreateAction': fleet ? ['RunInstances', 'CreateFleet'] : 'RunInstances' } },
       }),
     );
     p.launchInstance.addToRolePolicy(
@@ -420,11 +441,12 @@ export class SpotPipelineStack extends Stack {
       [instances, 'instance'],
       [ec2Arn('volume/*'), 'root volume'],
       [ec2Arn('spot-instances-request/*'), 'spot request'],
+      ...(fleet ? ([[ec2Arn('fleet/*'), 'instant fleet']] as const) : []),
     ] as const) {
       acknowledgeWildcardResource(
         launchRole,
         resource,
-        `RunInstances creates the ${what}, so its id does not exist before the call: launching requires the aws:RequestTag/${TAG.pipeline} tag of this pipeline, and CreateTags is allowed only as part of RunInstances (ec2:CreateAction).`,
+        `RunInstances (or CreateFleet) creates the ${what}, so its id does not exist before the call: launching requires the aws:RequestTag/${TAG.pipeline} tag of this pipeline, and CreateTags is allowed only as part of the launch (ec2:CreateAction).`,
       );
     }
 

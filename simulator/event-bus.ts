@@ -1,7 +1,17 @@
 /**
  * The simulated EventBridge: the rules the template deploys, fed with "Step Functions Execution
- * Status Change" events as executions end, and scheduled rules firing on virtual time. Targets
- * are the deployed Lambda functions, invoked as EventBridge does (asynchronously, with retries).
+ * Status Change" events as executions end and with the events the simulated account publishes
+ * (EC2 and SSM, services/events.ts), and scheduled rules firing on virtual time. Targets are the
+ * deployed Lambda functions, invoked as EventBridge does (asynchronously, with retries).
+ *
+ * Event patterns (EventBridge user guide, "Creating event patterns"): every field of the pattern
+ * must match; a leaf is an array of which any entry may match, and an event field holding an array
+ * matches when any of its elements does. An entry is a value (matched exactly, null included) or a
+ * content filter ("Content filtering in Amazon EventBridge event patterns"): {"prefix": "..."},
+ * {"suffix": "..."}, {"equals-ignore-case": "..."}, {"anything-but": value | [values] | {"prefix":
+ * "..."} | {"suffix": "..."}}, {"exists": true | false}, {"numeric": [">", 0, "<=", 5]}. "anything-but",
+ * prefix, suffix and numeric never match a field the event lacks. Other filters (wildcard, cidr,
+ * $or) are refused when the rule is deployed, naming the rule, rather than silently never matching.
  */
 import type { SimulatedLambda } from './lambda-runtime';
 import type { SimExecution } from './step-functions';
@@ -23,14 +33,89 @@ export interface Delivery {
   error?: string;
 }
 
-/** Does an event match an EventBridge pattern (arrays of allowed values, nested objects)? */
+/** A content filter the simulator does not implement (see the header). */
+function unsupportedFilter(filter: unknown): Error {
+  return new Error(`EventBridge content filter ${JSON.stringify(filter)} is not simulated (simulator/event-bus.ts)`);
+}
+
+const NUMERIC_OPERATORS: Readonly<Record<string, (a: number, b: number) => boolean>> = {
+  '<': (a, b) => a < b,
+  '<=': (a, b) => a <= b,
+  '=': (a, b) => a === b,
+  '>=': (a, b) => a >= b,
+  '>': (a, b) => a > b,
+};
+
+/** Does one value (not an array) match a string filter ({"prefix"}, {"suffix"}, {"equals-ignore-case"}) or an exact value? */
+function matchesValue(filter: unknown, value: unknown): boolean {
+  if (filter === null || typeof filter !== 'object') return filter === value;
+  const [[kind, operand], ...rest] = Object.entries(filter) as [string, unknown][];
+  if (rest.length > 0 || typeof operand !== 'string') throw unsupportedFilter(filter);
+  if (typeof value !== 'string') return false;
+  if (kind === 'prefix') return value.startsWith(operand);
+  if (kind === 'suffix') return value.endsWith(operand);
+  if (kind === 'equals-ignore-case') return value.toLowerCase() === operand.toLowerCase();
+  throw unsupportedFilter(filter);
+}
+
+function matchesNumeric(conditions: unknown, value: unknown): boolean {
+  if (!Array.isArray(conditions) || conditions.length === 0 || conditions.length % 2 !== 0) throw unsupportedFilter({ numeric: conditions });
+  const pairs = Array.from({ length: conditions.length / 2 }, (_, i) => [conditions[2 * i], conditions[2 * i + 1]] as const);
+  for (const [op, operand] of pairs) if (typeof op !== 'string' || !Object.hasOwn(NUMERIC_OPERATORS, op) || typeof operand !== 'number') throw unsupportedFilter({ numeric: conditions });
+  return typeof value === 'number' && pairs.every(([op, operand]) => NUMERIC_OPERATORS[op as string]!(value, operand as number));
+}
+
+/** Does one entry of a pattern's array match the event field (present or not; its values, one per array element)? */
+function matchesEntry(entry: unknown, present: boolean, values: readonly unknown[]): boolean {
+  if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) return present && values.some((v) => v === entry);
+  const keys = Object.keys(entry);
+  const operand = (entry as Record<string, unknown>)[keys[0]!];
+  if (keys.length !== 1) throw unsupportedFilter(entry);
+  switch (keys[0]) {
+    case 'exists':
+      if (typeof operand !== 'boolean') throw unsupportedFilter(entry);
+      return operand ? present && values.length > 0 : !present;
+    case 'numeric':
+      return present && values.some((v) => matchesNumeric(operand, v));
+    case 'anything-but': {
+      const excluded = Array.isArray(operand) ? operand : [operand];
+      return present && values.some((v) => !excluded.some((x) => matchesValue(x, v)));
+    }
+    case 'prefix':
+    case 'suffix':
+    case 'equals-ignore-case':
+      return present && values.some((v) => matchesValue(entry, v));
+    default:
+      throw unsupportedFilter(entry);
+  }
+}
+
+/** Does an event match an EventBridge pattern (see the header)? */
 export function matchesPattern(pattern: Record<string, unknown>, event: Record<string, unknown>): boolean {
   return Object.entries(pattern).every(([key, expected]) => {
-    const actual = event[key];
-    if (Array.isArray(expected)) return Array.isArray(actual) ? actual.some((a) => expected.includes(a)) : expected.includes(actual);
-    if (expected && typeof expected === 'object') return actual !== null && typeof actual === 'object' && matchesPattern(expected as Record<string, unknown>, actual as Record<string, unknown>);
+    if (key === '$or') throw unsupportedFilter({ $or: expected });
+    const present = Object.hasOwn(event, key);
+    const actual = present ? event[key] : undefined;
+    if (Array.isArray(expected)) return expected.some((entry) => matchesEntry(entry, present, Array.isArray(actual) ? actual : [actual]));
+    if (expected && typeof expected === 'object') return actual !== null && typeof actual === 'object' && !Array.isArray(actual) && matchesPattern(expected as Record<string, unknown>, actual as Record<string, unknown>);
     return expected === actual;
   });
+}
+
+/** Refuse, at deploy time, a pattern using a filter matchesPattern does not implement (it throws on one). */
+function checkPattern(rule: string, pattern: Record<string, unknown>): void {
+  const check = (p: Record<string, unknown>): void => {
+    for (const [key, expected] of Object.entries(p)) {
+      if (key === '$or') throw unsupportedFilter({ $or: expected });
+      if (Array.isArray(expected)) for (const entry of expected) matchesEntry(entry, true, ['', 0]);
+      else if (expected && typeof expected === 'object') check(expected as Record<string, unknown>);
+    }
+  };
+  try {
+    check(pattern);
+  } catch (err) {
+    throw new Error(`rule ${rule}: ${(err as Error).message}`);
+  }
 }
 
 function rateMs(expression: string): number | undefined {
@@ -64,6 +149,7 @@ export class SimulatedEventBus {
     }
     this.rules = resourcesOfType(template, 'AWS::Events::Rule').map(([name, rule]) => {
       const props = (resolve(template, rule.Properties ?? {}) ?? {}) as { EventPattern?: Record<string, unknown>; ScheduleExpression?: string; Targets?: { Arn: string }[]; State?: string };
+      if (props.EventPattern) checkPattern(name, props.EventPattern);
       return {
         name,
         pattern: props.EventPattern,
@@ -104,6 +190,14 @@ export class SimulatedEventBus {
         stopDate: execution.stoppedAt,
       },
     };
+    this.publish(event);
+  }
+
+  /**
+   * An event reaches EventBridge (PutEvents, or an AWS service sending it): every rule whose pattern
+   * matches delivers it to its targets.
+   */
+  publish(event: Record<string, unknown>): void {
     for (const rule of this.rules) if (rule.pattern && matchesPattern(rule.pattern, event)) this.deliver(rule, event);
   }
 

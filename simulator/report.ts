@@ -51,7 +51,7 @@ export interface LaunchReport {
   attempt: number;
   /** Extension: the shard the launch ran, in a sharded phase. */
   shard?: string;
-  /** v2: the market the instance ran in (what RunInstances asked for; spot for a launch no pool accepted). */
+  /** v2: the market the instance ran in (what RunInstances or CreateFleet asked for; spot for a launch no pool accepted). */
   market: 'spot' | 'on-demand';
   /** v2: what the instance cost, its lifetime at its pool's price (simulator/prices.ts); 0 without an instance, null when unpriced. */
   costUsd: number | null;

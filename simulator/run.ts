@@ -18,7 +18,7 @@ import { handleCall, type ServiceName } from './services';
 import { SimulatedAccount } from './services/account';
 import { sdkErrorPrefix, SimulatedStepFunctions, type SimExecution } from './step-functions';
 import { synthDeployment, type SimDeployment } from './synth';
-import { deployedStateMachines, physicalId, resolve, resourcesOfType, SIM_REGION, type CfnTemplate } from './template';
+import { deployedLaunchTemplates, deployedStateMachines, physicalId, resolve, resourcesOfType, SIM_REGION, type CfnTemplate } from './template';
 
 /** Saturday 2026-05-30, 02:00 in Los Angeles: when the seed's pipeline started. */
 export const DEFAULT_START = Date.parse('2026-05-30T09:00:00Z');
@@ -38,6 +38,27 @@ const SDK_INTEGRATION_SERVICES: Readonly<Record<string, ServiceName>> = {
   sfn: 'SFN',
   ssm: 'SSM',
 };
+
+/**
+ * Services whose API members are camelCase (Step Functions: taskToken, executionArn). "Parameters in
+ * Step Functions are expressed in PascalCase, even if the native service API is in camelCase" (developer
+ * guide, "Learning to use AWS service SDK integrations": startSyncExecution takes StateMachineArn);
+ * Step Functions passes them to the API under the API's own names.
+ */
+const CAMEL_CASE_MEMBERS: ReadonlySet<string> = new Set<ServiceName>(['SFN']);
+
+/** The input with every member name's first letter in lower case (values untouched). */
+function camelCaseKeys(value: Record<string, unknown>): Record<string, unknown> {
+  const convert = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(convert) : v !== null && typeof v === 'object' ? camelCaseKeys(v as Record<string, unknown>) : v;
+  return Object.fromEntries(Object.entries(value).map(([key, v]) => [key.charAt(0).toLowerCase() + key.slice(1), convert(v)]));
+}
+
+/** The input an AWS SDK integration's Parameters make for the simulated service (SERVICES key). */
+export function sdkIntegrationInput(service: string, parameters: unknown): Record<string, unknown> {
+  const input = structuredClone((parameters ?? {}) as Record<string, unknown>);
+  return CAMEL_CASE_MEMBERS.has(service) ? camelCaseKeys(input) : input;
+}
 
 export interface SimulationOptions {
   /** Directory a relative scenario `config` path is resolved from. */
@@ -101,8 +122,8 @@ export async function runSimulation(scenario: Scenario, options: SimulationOptio
   });
   const deployment = options.deployment ?? synthDeployment(config);
   const { template } = deployment;
-  const [lt] = resourcesOfType(template, 'AWS::EC2::LaunchTemplate');
-  if (!lt) throw new Error('the synthesized template has no launch template');
+  const launchTemplates = deployedLaunchTemplates(template);
+  if (launchTemplates.size === 0) throw new Error('the synthesized template has no launch template');
   const functions = deployedFunctions(template);
   checkScenarioHandlers(
     scenario,
@@ -113,20 +134,19 @@ export async function runSimulation(scenario: Scenario, options: SimulationOptio
   const stepFunctions = new SimulatedStepFunctions(deployedStateMachines(template), lambda);
   const instanceProfiles = resourcesOfType(template, 'AWS::IAM::InstanceProfile').map(([id]) => String(resolve(template, { 'Fn::GetAtt': [id, 'Arn'] })));
   const startedAt = options.startAt ?? DEFAULT_START;
-  const cloud = new SimulatedAccount({ scenario, subnetZones: subnetZones(template, config), launchTemplateId: physicalId(lt[0], lt[1]), stepFunctions, instanceProfiles, startedAt });
+  const cloud = new SimulatedAccount({ scenario, subnetZones: subnetZones(template, config), launchTemplates, stepFunctions, instanceProfiles, startedAt });
   // AWS SDK integration tasks call the simulated account, as the handlers' SDK clients do. The
   // parameters arrive as the state evaluated them, PascalCase as the SDK's input; the action is the
   // API operation in camelCase (developer guide, "Learning to use AWS service SDK integrations").
-  stepFunctions.sdkIntegration = (service, action, parameters) =>
-    handleCall(
-      cloud,
-      Object.hasOwn(SDK_INTEGRATION_SERVICES, service) ? SDK_INTEGRATION_SERVICES[service]! : sdkErrorPrefix(service),
-      action.charAt(0).toUpperCase() + action.slice(1),
-      structuredClone((parameters ?? {}) as Record<string, unknown>),
-    );
+  stepFunctions.sdkIntegration = (service, action, parameters) => {
+    const target = Object.hasOwn(SDK_INTEGRATION_SERVICES, service) ? SDK_INTEGRATION_SERVICES[service]! : sdkErrorPrefix(service);
+    return handleCall(cloud, target, action.charAt(0).toUpperCase() + action.slice(1), sdkIntegrationInput(target, parameters));
+  };
   const pipelineMachine = stepFunctions.byName(config.pipelineName);
   const eventBus = new SimulatedEventBus(template, lambda);
   stepFunctions.onEnded.push((execution) => eventBus.executionEnded(execution));
+  // What EC2 and SSM send to EventBridge (services/events.ts) reaches the deployed rules too.
+  cloud.events = (event) => eventBus.publish(event);
   const realStart = performance.now();
   publishAssets(cloud, deployment, scenario, startedAt);
   seedProduction(cloud, template, config, scenario, startedAt);

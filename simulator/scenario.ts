@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { formatIssues, formatPath } from '../contract/config';
 import { SPOT_INTERRUPTION_STATE_REASONS, SPOT_INTERRUPTION_STATUS_CODES } from '../contract/aws-codes';
 import { SERVICES } from './services';
+import { EMITTED_DETAIL_TYPES } from './services/event-types';
 
 /**
  * The longest span a minutes field may hold: 366 days. A Standard workflow runs at most a year
@@ -286,6 +287,13 @@ export const scenarioSchema = z
       .optional(),
     /** Extension: commands the instances lack (the runner checks a phase's declared `tools`). */
     toolsMissing: z.array(z.string({ error: 'must be a command name' }).regex(/^[A-Za-z0-9._+-]{1,64}$/, { error: 'must be a command name' }), { error: 'must be a list of command names' }).optional(),
+    /**
+     * Extension: detail-types of the events the account sends to EventBridge (services/events.ts) that
+     * never arrive, as AWS delivers them on a best-effort basis.
+     */
+    lostEvents: z
+      .array(z.enum(EMITTED_DETAIL_TYPES, { error: `must be one of: ${EMITTED_DETAIL_TYPES.map((t) => `"${t}"`).join(', ')}` }), { error: 'must be a list of event detail-types' })
+      .optional(),
     /** Extension: secret sources (as the config names them, e.g. "ssm:/alpha/db-password") the instance cannot read. */
     secretsUnavailable: z.array(z.string({ error: 'must be a string like "ssm:/name"' }).regex(/^(ssm|secretsmanager):.+$/, { error: 'must look like "ssm:/name" or "secretsmanager:name"' }), { error: 'must be a list of secret sources' }).optional(),
   })

@@ -26,9 +26,16 @@
  *   service's own error name has none, e.g. `S3.BucketAlreadyExistsException`, `AcmPca.
  *   ResourceNotFoundException` (developer guide, "Learning to use AWS service SDK integrations in
  *   Step Functions"). A Task's Retry and Catch see these names (and States.TaskFailed matches them).
+ * - Callback tasks ("Wait for a Callback with the Task Token"): `arn:aws:states:::lambda:invoke.
+ *   waitForTaskToken` (Parameters FunctionName, Payload) invokes the function with the payload and
+ *   `arn:aws:states:::aws-sdk:<service>:<action>.waitForTaskToken` makes the API call; either way the
+ *   answer is not the task's result: the task waits for SendTaskSuccess or SendTaskFailure with its
+ *   token (task-tokens.ts says how, and what is not simulated). A call that fails fails the task with
+ *   its error, named as above. A stopped execution's tokens are closed.
  */
 import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
 import type { SimulatedLambda } from './lambda-runtime';
+import { callbackTiming, nestedStates, TaskTokens, withCallbackTasks, withTaskToken } from './task-tokens';
 import { SIM_ACCOUNT, SIM_REGION, type DeployedStateMachine } from './template';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
@@ -94,8 +101,10 @@ export function shardOf(execution: SimExecution): string | undefined {
 
 const SYNC_START = /^arn:aws[a-z-]*:states:::states:startExecution\.sync(:2)?$/;
 const LAMBDA_ARN = /^arn:aws[a-z-]*:lambda:/;
-/** arn:aws:states:::aws-sdk:serviceName:apiAction (request-response; no .sync or token pattern). */
-const SDK_INTEGRATION = /^arn:aws[a-z-]*:states:::aws-sdk:([a-z0-9]+):([a-zA-Z0-9]+)$/;
+/** arn:aws:states:::lambda:invoke.waitForTaskToken (the optimized Lambda integration, callback pattern). */
+const LAMBDA_INVOKE_CALLBACK = /^arn:aws[a-z-]*:states:::lambda:invoke\.waitForTaskToken$/;
+/** arn:aws:states:::aws-sdk:serviceName:apiAction, request-response or (.waitForTaskToken) callback; no .sync. */
+const SDK_INTEGRATION = /^arn:aws[a-z-]*:states:::aws-sdk:([a-z0-9]+):([a-zA-Z0-9]+)(\.waitForTaskToken)?$/;
 
 /**
  * States the simulator adds to a redriven definition (to hand a branch, an iteration or a resumed
@@ -190,6 +199,8 @@ export class SimulatedStepFunctions {
   readonly onEnded: ((execution: SimExecution) => void)[] = [];
   /** Answers the AWS SDK integration tasks; without it they fail with States.Runtime. */
   sdkIntegration?: SdkIntegration;
+  /** The task tokens of callback tasks (SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat use them). */
+  readonly taskTokens = new TaskTokens();
   private seq = 0;
 
   constructor(
@@ -202,16 +213,17 @@ export class SimulatedStepFunctions {
     for (const sm of stateMachines) this.machine(sm);
   }
 
-  private readonly machines = new Map<string, StateMachine>();
+  private readonly machines = new Map<string, { definition: Definition; machine: StateMachine }>();
 
-  /** One interpreter per state machine. */
-  private machine(sm: DeployedStateMachine): StateMachine {
-    let machine = this.machines.get(sm.arn);
-    if (!machine) {
-      machine = buildInterpreter(sm.definition);
-      this.machines.set(sm.arn, machine);
+  /** One interpreter per state machine, for its definition with the callback states prepared (task-tokens.ts). */
+  private machine(sm: DeployedStateMachine): { definition: Definition; machine: StateMachine } {
+    let built = this.machines.get(sm.arn);
+    if (!built) {
+      const definition = withCallbackTasks(sm.definition);
+      built = { definition, machine: buildInterpreter(definition) };
+      this.machines.set(sm.arn, built);
     }
-    return machine;
+    return built;
   }
 
   byName(name: string): DeployedStateMachine {
@@ -252,8 +264,9 @@ export class SimulatedStepFunctions {
     const arn = executionArn(sm, options.name);
     // A redrive runs a definition derived from the deployed (validated) one: states before the one
     // it resumes at are unreachable from there, which a fresh validation would refuse.
-    const definition = options.definition ?? sm.definition;
-    const machine = options.definition ? new StateMachine(definition as never, { validationOptions: { noValidate: true } }) : this.machine(sm);
+    const { definition, machine } = options.definition ? redriveInterpreter(options.definition) : this.machine(sm);
+    // The tokens of this run (a redrive runs under the same ARN, with tokens of its own).
+    const run = `${arn}#${options.redriveCount}`;
     const overrides: Record<string, (input: unknown) => Promise<unknown>> = {};
     // Once an execution is stopped, Step Functions schedules nothing more for it ("StopExecution":
     // the execution stops; no further state runs). aws-local-stepfunctions ends a task's pending
@@ -268,11 +281,13 @@ export class SimulatedStepFunctions {
       if (resource === CARRY_RESOURCE) overrides[stateName] = async () => structuredClone(options.carry!.values.get(stateName));
       else if (resource === ROUTE_RESOURCE) overrides[stateName] = async (params) => options.carry!.routeOnce(params as { map: string; index: number });
       else if (LAMBDA_ARN.test(resource)) overrides[stateName] = (payload) => this.lambda.invoke(resource, payload);
+      else if (LAMBDA_INVOKE_CALLBACK.test(resource)) overrides[stateName] = this.callbackTask(run, arn, stateName, state, (params) => this.invokeForCallback(params));
       else if (SYNC_START.test(resource)) overrides[stateName] = (params) => this.runChild(arn, params as Record<string, unknown>);
+      else if (sdk?.[3]) overrides[stateName] = this.callbackTask(run, arn, stateName, state, (params) => this.callSdk(sdk[1]!, sdk[2]!, params));
       else if (sdk) overrides[stateName] = (params) => this.callSdk(sdk[1]!, sdk[2]!, params);
       else overrides[stateName] = () => Promise.reject(taskError('States.Runtime', `resource ${resource} is not simulated`));
     });
-    const run = machine.run(input as never, {
+    const running = machine.run(input as never, {
       overrides: { taskResourceLocalHandlers: Object.fromEntries(Object.entries(overrides).map(([name, handler]) => [name, guarded(handler)])) as never },
       // The context object as Step Functions fills it; RedriveCount is 0 until the execution is redriven
       // (Step Functions developer guide, "Context object": Execution.RedriveCount).
@@ -297,19 +312,26 @@ export class SimulatedStepFunctions {
       abort: () => {
         if (execution.status !== 'RUNNING') return;
         stopped = true;
+        this.taskTokens.closeRun(run);
         for (const child of this.executions.filter((e) => e.parentArn === arn)) child.abort();
-        run.abort();
+        running.abort();
       },
       done: undefined as never,
     };
-    this.stoppers.set(execution, () => (stopped = true));
+    this.stoppers.set(execution, () => {
+      stopped = true;
+      this.taskTokens.closeRun(run);
+    });
+    // A Parallel or Map state that fails or ends abandons whatever its branches still wait for.
+    const nested = nestedStates(definition);
     const logged = (async () => {
-      for await (const event of run.eventLogs) {
+      for await (const event of running.eventLogs) {
         const e = event as unknown as SimEvent;
+        if (e.state && (e.type === 'StateFailed' || e.type === 'StateExited') && nested.has(e.state.name)) this.taskTokens.closeRun(run, nested.get(e.state.name));
         if (!e.state?.name.startsWith(CARRY_PREFIX)) events.push(e);
       }
     })();
-    (execution as { done: Promise<SimExecution> }).done = run.result.then(
+    (execution as { done: Promise<SimExecution> }).done = running.result.then(
       async (output) => {
         await logged;
         return this.settle(execution, 'SUCCEEDED', { output });
@@ -341,6 +363,30 @@ export class SimulatedStepFunctions {
     execution.cause = end.cause;
     for (const listener of this.onEnded) listener(execution);
     return execution;
+  }
+
+  /**
+   * A callback state's handler: each run of the state gets a fresh token, put where its evaluated
+   * Parameters reference $$.Task.Token; then `start` hands them to the resource (its answer is not the
+   * result; its failure fails the task) and the task waits for its token (task-tokens.ts). The token is
+   * issued synchronously, before the interpreter arms its TimeoutSeconds timer.
+   */
+  private callbackTask(run: string, executionArn: string, stateName: string, state: StateDef, start: (params: unknown) => Promise<unknown>): (params: unknown) => Promise<unknown> {
+    const timing = callbackTiming(state);
+    return (params) => {
+      const task = this.taskTokens.issue(run, executionArn, stateName, timing);
+      start(withTaskToken(params, task.token)).catch((err: unknown) => task.fail(err instanceof Error ? err : new Error(String(err))));
+      return task.outcome;
+    };
+  }
+
+  /**
+   * lambda:invoke.waitForTaskToken: invoke the function (FunctionName: a name, or a full or partial
+   * ARN; a version or alias qualifier is ignored) with the Payload, as a request-response invocation.
+   */
+  private invokeForCallback(params: unknown): Promise<unknown> {
+    const { FunctionName, Payload } = (params ?? {}) as { FunctionName?: unknown; Payload?: unknown };
+    return this.lambda.invoke(functionArn(String(FunctionName)), Payload ?? {});
   }
 
   /**
@@ -434,6 +480,14 @@ function parseInput(text: string): unknown {
   } catch {
     throw new SimulatedSfnError('InvalidExecutionInput', 'Invalid State Machine Execution Input: the input is not valid JSON');
   }
+}
+
+/** A Lambda function's ARN from Lambda's FunctionName forms (API reference, "Invoke": name, full or partial ARN). */
+function functionArn(name: string): string {
+  if (name.startsWith('arn:')) return name.split(':').slice(0, 7).join(':');
+  const parts = name.split(':');
+  const fn = parts.length >= 3 && parts[1] === 'function' ? parts[2]! : parts[0]!;
+  return `arn:aws:lambda:${SIM_REGION}:${SIM_ACCOUNT}:function:${fn}`;
 }
 
 function executionArn(sm: DeployedStateMachine, name: string): string {
@@ -585,6 +639,12 @@ function redriveMap(name: string, state: StateDef, events: readonly SimEvent[], 
       },
     },
   };
+}
+
+/** The interpreter of a redriven run's definition (derived from a validated one; see run()). */
+function redriveInterpreter(derived: Definition): { definition: Definition; machine: StateMachine } {
+  const definition = withCallbackTasks(derived);
+  return { definition, machine: new StateMachine(definition as never, { validationOptions: { noValidate: true } }) };
 }
 
 /** Definitions already validated in this process (validation compiles schemas: ~300 ms a time). */

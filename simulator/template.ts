@@ -175,3 +175,19 @@ export function tagsOf(resource: CfnResource): Record<string, string> {
   const tags = (resource.Properties?.Tags ?? []) as { Key: string; Value: string }[];
   return Object.fromEntries(tags.map((t) => [t.Key, t.Value]));
 }
+
+/**
+ * The launch templates a template deploys, by id, with what the simulation reads of each: the
+ * instance profile (LaunchTemplateData.IamInstanceProfile.Arn) and the image when it is written out
+ * (an AMI id or resolve:ssm:<parameter>; a deploy-time parameter reference is left undefined).
+ */
+export function deployedLaunchTemplates(template: CfnTemplate): Map<string, { instanceProfileArn?: string; imageId?: string }> {
+  const templates = new Map<string, { instanceProfileArn?: string; imageId?: string }>();
+  for (const [id, resource] of resourcesOfType(template, 'AWS::EC2::LaunchTemplate')) {
+    const data = ((resource.Properties ?? {}) as { LaunchTemplateData?: { IamInstanceProfile?: { Arn?: unknown }; ImageId?: unknown } }).LaunchTemplateData ?? {};
+    const profile = data.IamInstanceProfile?.Arn === undefined ? undefined : String(resolve(template, data.IamInstanceProfile.Arn));
+    const imageId = typeof data.ImageId === 'string' ? data.ImageId : undefined;
+    templates.set(physicalId(id, resource), { ...(profile ? { instanceProfileArn: profile } : {}), ...(imageId ? { imageId } : {}) });
+  }
+  return templates;
+}

@@ -89,6 +89,26 @@ export async function findTaggedInstances(ec2: Ec2Send, tags: Readonly<Record<st
   return found;
 }
 
+/**
+ * What EC2 says of an instance a fleet just launched (its zone and spot request: CreateFleet answers
+ * only ids). EC2 is eventually consistent: a just-launched instance may not be known yet
+ * ("Eventual consistency in the Amazon EC2 API"); then undefined, and the polls learn the rest.
+ */
+export async function describeLaunched(ec2: Ec2Send, instanceId: string): Promise<ExistingInstance | undefined> {
+  try {
+    const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+    const i = out.Reservations?.[0]?.Instances?.[0];
+    if (!i?.InstanceId) return undefined;
+    return { id: i.InstanceId, instanceType: i.InstanceType, subnetId: i.SubnetId, availabilityZone: i.Placement?.AvailabilityZone, spotRequestId: i.SpotInstanceRequestId };
+  } catch (err) {
+    if (errorCode(err) === 'InvalidInstanceID.NotFound' || isTransient(err)) {
+      logger.warn('could not describe the instance just launched; the polls will', { instanceId, error: errorCode(err) });
+      return undefined;
+    }
+    throw err;
+  }
+}
+
 /** Instances of one SpotPhase execution that are not terminated yet (optionally one attempt's). */
 export function findExecutionInstances(ec2: Ec2Send, executionId: string, attempt?: number): Promise<ExistingInstance[]> {
   return findTaggedInstances(ec2, { [TAG.execution]: executionId, ...(attempt !== undefined ? { [TAG.attempt]: String(attempt) } : {}) });

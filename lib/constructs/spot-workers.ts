@@ -41,6 +41,10 @@ export class SpotWorkers extends Construct {
   readonly securityGroup: ec2.ISecurityGroup;
   /** The subnets phases launch into unless they name their own. */
   readonly defaultSubnetIds: string[];
+  /** The image of a launch that names none: the latest Amazon Linux 2023 of the workers' architecture, resolved at deploy. */
+  private readonly defaultImageId: string;
+  /** The root volume of a phase whose launch profile names no size. */
+  private readonly rootVolumeGiB: number;
 
   constructor(scope: Construct, id: string, props: SpotWorkersProps) {
     super(scope, id);
@@ -93,8 +97,11 @@ export class SpotWorkers extends Construct {
     );
     this.instanceRole = this.workerRole('InstanceRole', 'Spot pipeline worker of a launch that names no phase profile: SSM managed instance, writes command output to CloudWatch Logs');
 
+    this.rootVolumeGiB = props.rootVolumeGiB ?? 30;
+    const image = ec2.MachineImage.latestAmazonLinux2023({ cpuType: CPU_TYPE[WORKER_ARCHITECTURE] });
+    this.defaultImageId = image.getImage(this).imageId;
     this.launchTemplate = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
-      machineImage: ec2.MachineImage.latestAmazonLinux2023({ cpuType: CPU_TYPE[WORKER_ARCHITECTURE] }),
+      machineImage: image,
       role: this.instanceRole,
       securityGroup: this.securityGroup,
       requireImdsv2: true,
@@ -103,11 +110,52 @@ export class SpotWorkers extends Construct {
       blockDevices: [
         {
           deviceName: '/dev/xvda',
-          volume: ec2.BlockDeviceVolume.ebs(props.rootVolumeGiB ?? 30, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3, deleteOnTermination: true }),
+          volume: ec2.BlockDeviceVolume.ebs(this.rootVolumeGiB, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3, deleteOnTermination: true }),
         },
       ],
       instanceInitiatedShutdownBehavior: ec2.InstanceInitiatedShutdownBehavior.TERMINATE,
     });
+  }
+
+  /** Every phase's launch template, in the order added (LaunchInstance and the fleet may launch from each). */
+  readonly phaseTemplates: ec2.CfnLaunchTemplate[] = [];
+
+  /**
+   * A phase's own launch template: the stack template's network, metadata and shutdown settings,
+   * with the phase's instance profile, image and root volume. A fleet launch needs it: CreateFleet's
+   * overrides set instance type and subnet (and image) but not the instance profile or block devices
+   * (EC2 API reference, "FleetLaunchTemplateOverridesRequest"). Volumes and spot requests carry the
+   * pipeline and phase tags from here: an instant fleet's TagSpecifications tag only the fleet and its
+   * instances (EC2 API reference, "CreateFleet": TagSpecifications).
+   */
+  addPhaseTemplate(
+    phase: string,
+    props: { profile: iam.InstanceProfile; launch?: { imageId: string; rootVolumeGiB?: number; rootDeviceName: string }; tags: Readonly<Record<string, string>> },
+  ): ec2.CfnLaunchTemplate {
+    const tags = Object.entries(props.tags).map(([key, value]) => ({ key, value }));
+    const template = new ec2.CfnLaunchTemplate(this, `${phase}LaunchTemplate`, {
+      launchTemplateData: {
+        // An AMI id, or "resolve:ssm:<parameter>", which EC2 resolves at each launch (EC2 user guide,
+        // "Use a Systems Manager parameter instead of an AMI ID": launch templates take it too).
+        imageId: props.launch?.imageId ?? this.defaultImageId,
+        iamInstanceProfile: { arn: props.profile.instanceProfileArn },
+        securityGroupIds: [this.securityGroup.securityGroupId],
+        metadataOptions: { httpTokens: 'required', httpPutResponseHopLimit: 1, instanceMetadataTags: 'disabled' },
+        blockDeviceMappings: [
+          {
+            deviceName: props.launch?.rootDeviceName ?? '/dev/xvda',
+            ebs: { volumeSize: props.launch?.rootVolumeGiB ?? this.rootVolumeGiB, volumeType: 'gp3', encrypted: true, deleteOnTermination: true },
+          },
+        ],
+        instanceInitiatedShutdownBehavior: 'terminate',
+        tagSpecifications: [
+          { resourceType: 'volume', tags },
+          { resourceType: 'spot-instances-request', tags },
+        ],
+      },
+    });
+    this.phaseTemplates.push(template);
+    return template;
   }
 
   /**

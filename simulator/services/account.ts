@@ -13,6 +13,7 @@ import type { RunnerRecord } from '../instance-runner';
 import type { AttemptPlan, PhasePlan, Scenario } from '../scenario';
 import type { SimulatedStepFunctions } from '../step-functions';
 import { stateOf } from './ec2';
+import type { AwsEvent } from './events';
 
 export interface SimInstance {
   readonly id: string;
@@ -86,11 +87,18 @@ export interface LaunchRefusal {
   readonly market: 'spot' | 'on-demand';
 }
 
+/** What a deployed launch template sets that the simulation reads: the instance profile and the image. */
+export interface LaunchTemplateData {
+  readonly instanceProfileArn?: string;
+  readonly imageId?: string;
+}
+
 export interface AccountOptions {
   readonly scenario: Scenario;
   /** Availability zone of every subnet the pipeline may launch into. */
   readonly subnetZones: ReadonlyMap<string, string>;
-  readonly launchTemplateId: string;
+  /** The launch templates the stack deployed, by id: what each launches with (its instance profile and image). */
+  readonly launchTemplates: ReadonlyMap<string, LaunchTemplateData>;
   /** The account's Step Functions service, whose executions SFN.DescribeExecution reads. */
   readonly stepFunctions: SimulatedStepFunctions;
   /** ARNs of the instance profiles the stack created. */
@@ -115,7 +123,7 @@ export interface SimObject {
 export class SimulatedAccount {
   readonly scenario: Scenario;
   readonly subnetZones: ReadonlyMap<string, string>;
-  readonly launchTemplateId: string;
+  readonly launchTemplates: ReadonlyMap<string, LaunchTemplateData>;
   readonly stepFunctions: SimulatedStepFunctions;
   readonly instanceProfiles: readonly string[];
   readonly startedAt: number;
@@ -129,6 +137,8 @@ export class SimulatedAccount {
   readonly refusals: LaunchRefusal[] = [];
   /** RunInstances client tokens already used, and the instance each launched. */
   readonly clientTokens = new Map<string, SimInstance>();
+  /** CreateFleet client tokens already used, and the answer each call got. */
+  readonly fleetAnswers = new Map<string, unknown>();
   /** Per phase, per pipeline redrive, the highest attempt any launch request was tagged with. */
   readonly attemptsSeen = new Map<string, Map<number, number>>();
 
@@ -142,16 +152,34 @@ export class SimulatedAccount {
   /** API calls answered with a throttling error (scenario "throttle"), by "Service.Operation". */
   readonly throttledCalls = new Map<string, number>();
 
+  // ----- events to EventBridge (services/events.ts) ---------------------------------------------
+  /**
+   * Where the events the services send to EventBridge go (run.ts: the simulated event bus). Unset
+   * (an account without a bus, as in unit tests), nothing is watched or sent.
+   */
+  events?: (event: AwsEvent) => void;
+  /** Every event sent, in order; `lost`: the scenario's lostEvents lost it (it never reached EventBridge). */
+  readonly emittedEvents: { event: AwsEvent; lost: boolean }[] = [];
+  /** What services/events.ts already reported (per instance, per invocation), the moments it looks again, its event count. */
+  readonly eventWatch = { instances: new Map<string, Set<string>>(), invocations: new Map<string, string>(), wakes: new Set<number>(), seq: 0 };
+
   /** One sequence for every id the account hands out (instances, spot requests, commands). */
   private seq = 0;
 
   constructor(options: AccountOptions) {
     this.scenario = options.scenario;
     this.subnetZones = options.subnetZones;
-    this.launchTemplateId = options.launchTemplateId;
+    this.launchTemplates = options.launchTemplates;
     this.stepFunctions = options.stepFunctions;
     this.instanceProfiles = options.instanceProfiles ?? [];
     this.startedAt = options.startedAt ?? 0;
+  }
+
+  /** Send an event to EventBridge, unless the scenario's lostEvents loses its detail-type (best-effort delivery). */
+  emit(event: AwsEvent): void {
+    const lost = (this.scenario.lostEvents ?? []).some((t) => t === event['detail-type']);
+    this.emittedEvents.push({ event, lost });
+    if (!lost) this.events?.(event);
   }
 
   nextId(prefix: string, length: number): string {

@@ -125,67 +125,174 @@ function describe(instance: SimInstance) {
 
 // ----- operations ---------------------------------------------------------------------------
 
-export function runInstances(account: SimulatedAccount, input: Record<string, unknown>): unknown {
-  const token = input.ClientToken as string | undefined;
-  if (token && account.clientTokens.has(token)) return { Instances: [describe(account.clientTokens.get(token)!)] };
-  const lt = (input.LaunchTemplate ?? {}) as { LaunchTemplateId?: string };
-  if (lt.LaunchTemplateId !== account.launchTemplateId) {
-    throw new SimulatedAwsError('InvalidLaunchTemplateId.NotFound', `launch template ${lt.LaunchTemplateId} does not exist`);
-  }
-  // A profile RunInstances names must exist (EC2 API reference, "RunInstances" IamInstanceProfile;
+type TagSpec = { ResourceType?: string; Tags?: { Key?: string; Value?: string }[] };
+
+/** What one launch asks for, whichever API asked (RunInstances, or one pool of an instant fleet). */
+interface LaunchAsk {
+  readonly templateId: string | undefined;
+  readonly instanceType: string;
+  readonly subnetId: string;
+  /** The request's own profile (RunInstances IamInstanceProfile), over the template's. */
+  readonly profile?: string;
+  /** The request's own image (RunInstances ImageId), over the template's. */
+  readonly imageId?: string;
+  readonly tags: Record<string, string>;
+  readonly market: 'spot' | 'on-demand';
+}
+
+/** The template a launch names, which must exist (EC2 API reference, "Error codes": InvalidLaunchTemplateId.NotFound). */
+function templateOf(account: SimulatedAccount, templateId: string | undefined) {
+  const template = templateId === undefined ? undefined : account.launchTemplates.get(templateId);
+  if (!template) throw new SimulatedAwsError('InvalidLaunchTemplateId.NotFound', `launch template ${templateId} does not exist`);
+  return template;
+}
+
+/**
+ * Where the launch would land and what it carries, checked as EC2 checks a request (unknown profile
+ * or subnet), and the plan of its attempt; undefined fields are the template's.
+ */
+function prepareLaunch(account: SimulatedAccount, ask: LaunchAsk) {
+  const template = templateOf(account, ask.templateId);
+  // A profile a launch names must exist (EC2 API reference, "RunInstances" IamInstanceProfile;
   // an unknown ARN is InvalidParameterValue, "Invalid IAM Instance Profile ARN").
-  const profile = (input.IamInstanceProfile as { Arn?: string } | undefined)?.Arn;
-  if (profile !== undefined && !account.instanceProfiles.includes(profile)) {
-    throw new SimulatedAwsError('InvalidParameterValue', `Value (${profile}) for parameter iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN`);
+  const profile = ask.profile ?? template.instanceProfileArn;
+  if (ask.profile !== undefined && !account.instanceProfiles.includes(ask.profile)) {
+    throw new SimulatedAwsError('InvalidParameterValue', `Value (${ask.profile}) for parameter iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN`);
   }
-  const subnetId = String(input.SubnetId);
-  const availabilityZone = account.subnetZones.get(subnetId);
-  if (!availabilityZone) throw new SimulatedAwsError('InvalidSubnetID.NotFound', `subnet ${subnetId} does not exist`);
-  const instanceType = String(input.InstanceType);
-  const specs = (input.TagSpecifications ?? []) as { ResourceType?: string; Tags?: { Key?: string; Value?: string }[] }[];
-  const tags = Object.fromEntries((specs.find((s) => s.ResourceType === 'instance')?.Tags ?? []).map((t) => [t.Key!, t.Value!]));
-  const phase = tags[TAG.phase] ?? '?';
-  const attempt = Number(tags[TAG.attempt] ?? 1);
-  const shard = tags[TAG.shard];
-  // RunInstances without InstanceMarketOptions launches on-demand (EC2 API reference, "RunInstances":
-  // InstanceMarketOptions, "The market (purchasing) option for the instances"; default on-demand).
-  const market = (input.InstanceMarketOptions as { MarketType?: string } | undefined)?.MarketType === 'spot' ? 'spot' : 'on-demand';
-  const planned = attemptPlan(account, phase, shard, Number(tags[TAG.redrive] ?? 0), attempt);
+  const availabilityZone = account.subnetZones.get(ask.subnetId);
+  if (!availabilityZone) throw new SimulatedAwsError('InvalidSubnetID.NotFound', `subnet ${ask.subnetId} does not exist`);
+  const phase = ask.tags[TAG.phase] ?? '?';
+  const attempt = Number(ask.tags[TAG.attempt] ?? 1);
+  const shard = ask.tags[TAG.shard];
+  const planned = attemptPlan(account, phase, shard, Number(ask.tags[TAG.redrive] ?? 0), attempt);
   // Spot's faults (capacity refusals, reclaims, spot request codes) are spot's: an on-demand launch
   // keeps only what its workload does, and meets the scenario's onDemandUnavailable pools.
-  const plan: AttemptPlan = market === 'spot' ? planned : { ...(planned.exitCode === undefined ? {} : { exitCode: planned.exitCode }), ...(planned.hang === undefined ? {} : { hang: planned.hang }) };
-  const pool = `${instanceType}/${availabilityZone}`;
-  if (market === 'on-demand' && (account.scenario.onDemandUnavailable ?? []).some((p) => poolMatches(p, pool))) {
-    account.refusals.push({ execution: tags[TAG.execution] ?? '?', phase, attempt, pool, code: 'InsufficientInstanceCapacity', at: Date.now(), market });
-    throw new SimulatedAwsError('InsufficientInstanceCapacity', `We currently do not have sufficient ${instanceType} capacity in the Availability Zone you requested (${availabilityZone}).`);
+  const plan: AttemptPlan =
+    ask.market === 'spot' ? planned : { ...(planned.exitCode === undefined ? {} : { exitCode: planned.exitCode }), ...(planned.hang === undefined ? {} : { hang: planned.hang }) };
+  const pool = `${ask.instanceType}/${availabilityZone}`;
+  // The capacity error this pool answers now, if any.
+  let refusal: { code: string; message: string } | undefined;
+  if (ask.market === 'on-demand' && (account.scenario.onDemandUnavailable ?? []).some((p) => poolMatches(p, pool))) {
+    refusal = { code: 'InsufficientInstanceCapacity', message: `We currently do not have sufficient ${ask.instanceType} capacity in the Availability Zone you requested (${availabilityZone}).` };
+  } else if ((plan.unavailable ?? []).some((p) => poolMatches(p, pool))) {
+    refusal = { code: plan.capacityError ?? 'InsufficientInstanceCapacity', message: `There is no Spot capacity available that matches your request (${pool}).` };
   }
-  if ((plan.unavailable ?? []).some((p) => poolMatches(p, pool))) {
-    const code = plan.capacityError ?? 'InsufficientInstanceCapacity';
-    account.refusals.push({ execution: tags[TAG.execution] ?? '?', phase, attempt, pool, code, at: Date.now(), market });
-    throw new SimulatedAwsError(code, `There is no Spot capacity available that matches your request (${pool}).`);
-  }
+  return { ask, phase, attempt, shard, plan, pool, availabilityZone, profile, imageId: ask.imageId ?? template.imageId, refusal };
+}
+
+type PreparedLaunch = ReturnType<typeof prepareLaunch>;
+
+function refuse(account: SimulatedAccount, launch: PreparedLaunch): void {
+  const { ask, phase, attempt, pool, refusal } = launch;
+  account.refusals.push({ execution: ask.tags[TAG.execution] ?? '?', phase, attempt, pool, code: refusal!.code, at: Date.now(), market: ask.market });
+}
+
+function startInstance(account: SimulatedAccount, launch: PreparedLaunch): SimInstance {
+  const { ask, phase, attempt, shard, plan, availabilityZone } = launch;
   const now = Date.now();
   const instance: SimInstance = {
     id: account.nextId('i-0', 16),
-    ...(market === 'spot' ? { spotRequestId: account.nextId('sir-', 8) } : {}),
-    market,
-    instanceType,
-    subnetId,
+    ...(ask.market === 'spot' ? { spotRequestId: account.nextId('sir-', 8) } : {}),
+    market: ask.market,
+    instanceType: ask.instanceType,
+    subnetId: ask.subnetId,
     availabilityZone,
-    tags,
+    tags: ask.tags,
     launchedAt: now,
     agentOnlineAt: now + (account.scenario.bootMinutes ?? 2) * MINUTE,
     phase,
     ...(shard === undefined ? {} : { shard }),
     attempt,
     plan,
-    instanceProfileArn: profile,
-    imageId: typeof input.ImageId === 'string' ? input.ImageId : undefined,
+    instanceProfileArn: launch.profile,
+    imageId: launch.imageId,
   };
   account.instances.push(instance);
   scheduleInterruptionAfterLaunch(instance);
+  return instance;
+}
+
+const tagsOf = (specs: readonly TagSpec[], type: string) => Object.fromEntries((specs.find((s) => s.ResourceType === type)?.Tags ?? []).map((t) => [t.Key!, t.Value!]));
+
+export function runInstances(account: SimulatedAccount, input: Record<string, unknown>): unknown {
+  const token = input.ClientToken as string | undefined;
+  if (token && account.clientTokens.has(token)) return { Instances: [describe(account.clientTokens.get(token)!)] };
+  const launch = prepareLaunch(account, {
+    templateId: (input.LaunchTemplate as { LaunchTemplateId?: string } | undefined)?.LaunchTemplateId,
+    instanceType: String(input.InstanceType),
+    subnetId: String(input.SubnetId),
+    profile: (input.IamInstanceProfile as { Arn?: string } | undefined)?.Arn,
+    imageId: typeof input.ImageId === 'string' ? input.ImageId : undefined,
+    tags: tagsOf((input.TagSpecifications ?? []) as TagSpec[], 'instance'),
+    // RunInstances without InstanceMarketOptions launches on-demand (EC2 API reference, "RunInstances":
+    // InstanceMarketOptions, "The market (purchasing) option for the instances"; default on-demand).
+    market: (input.InstanceMarketOptions as { MarketType?: string } | undefined)?.MarketType === 'spot' ? 'spot' : 'on-demand',
+  });
+  if (launch.refusal) {
+    refuse(account, launch);
+    throw new SimulatedAwsError(launch.refusal.code, launch.refusal.message);
+  }
+  const instance = startInstance(account, launch);
   if (token) account.clientTokens.set(token, instance);
   return { Instances: [describe(instance)] };
+}
+
+/**
+ * CreateFleet, type instant (the only type simulated), for a target capacity of one instance
+ * (EC2 API reference, "CreateFleet"; EC2 user guide, "EC2 Fleet request types": an instant fleet
+ * "places a synchronous one-time request for your desired capacity" and answers with the instances
+ * launched and the errors of those it could not launch, HTTP 200 either way).
+ * - The market is DefaultTargetCapacityType (spot | on-demand).
+ * - Allocation: price-capacity-optimized for spot ("identifies the pools with the highest capacity
+ *   availability ... then requests Spot Instances from the lowest priced of these pools": EC2 user
+ *   guide, "Allocation strategies for Spot Instances"), lowest-price for on-demand. The simulated
+ *   capacity is all or nothing per pool (the scenario's unavailable pools have none), so among the
+ *   pools with capacity the cheapest (the scenario's prices) launches, the first listed on a tie.
+ *   Nothing else of the scenario (which pools it will reclaim later) is known to the choice.
+ * - No pool with capacity: no instance; one entry in Errors per pool asked, with the pool's
+ *   capacity error code and its LaunchTemplateAndOverrides and Lifecycle (as "CreateFleetError").
+ * - Tags: an instant fleet tags the fleet and the instances (TagSpecifications, ResourceType
+ *   fleet | instance); volumes and spot requests get the launch template's.
+ * - The same ClientToken answers what the first call answered and launches nothing ("Ensuring
+ *   idempotency in Amazon EC2 API requests").
+ */
+export function createFleet(account: SimulatedAccount, input: Record<string, unknown>): unknown {
+  const token = input.ClientToken as string | undefined;
+  if (token && account.fleetAnswers.has(token)) return structuredClone(account.fleetAnswers.get(token));
+  if (input.Type !== 'instant') throw new SimulatedAwsError('InvalidParameterValue', `fleet type ${String(input.Type)} is not simulated (only instant)`);
+  const target = (input.TargetCapacitySpecification ?? {}) as { TotalTargetCapacity?: number; DefaultTargetCapacityType?: string };
+  if (target.TotalTargetCapacity !== 1) throw new SimulatedAwsError('InvalidParameterValue', `TotalTargetCapacity ${String(target.TotalTargetCapacity)} is not simulated (only 1)`);
+  const market = target.DefaultTargetCapacityType === 'on-demand' ? 'on-demand' : 'spot';
+  const specs = (input.TagSpecifications ?? []) as TagSpec[];
+  const tags = tagsOf(specs, 'instance');
+  const configs = (input.LaunchTemplateConfigs ?? []) as { LaunchTemplateSpecification?: { LaunchTemplateId?: string; Version?: string }; Overrides?: { InstanceType?: string; SubnetId?: string }[] }[];
+  const launches = configs.flatMap((c) => {
+    templateOf(account, c.LaunchTemplateSpecification?.LaunchTemplateId);
+    return (c.Overrides ?? []).map((o) => ({
+      spec: { LaunchTemplateSpecification: c.LaunchTemplateSpecification, Overrides: o },
+      launch: prepareLaunch(account, { templateId: c.LaunchTemplateSpecification?.LaunchTemplateId, instanceType: String(o.InstanceType), subnetId: String(o.SubnetId), tags, market }),
+    }));
+  });
+  if (launches.length === 0) throw new SimulatedAwsError('InvalidParameterValue', 'LaunchTemplateConfigs names no launch template overrides');
+  const lifecycle = market === 'spot' ? 'spot' : 'on-demand';
+  const fleetId = `fleet-${account.nextId('', 8)}-0000-0000-0000-000000000000`;
+  const open = launches.filter((l) => !l.launch.refusal);
+  const price = (l: (typeof launches)[number]) => priceOf(account.scenario, l.launch.pool, market) ?? Infinity;
+  const chosen = open.reduce<(typeof launches)[number] | undefined>((best, l) => (best === undefined || price(l) < price(best) ? l : best), undefined);
+  let answer: unknown;
+  if (chosen) {
+    const instance = startInstance(account, chosen.launch);
+    answer = { FleetId: fleetId, Errors: [], Instances: [{ LaunchTemplateAndOverrides: chosen.spec, Lifecycle: lifecycle, InstanceIds: [instance.id], InstanceType: instance.instanceType }] };
+  } else {
+    for (const l of launches) refuse(account, l.launch);
+    answer = {
+      FleetId: fleetId,
+      Errors: launches.map((l) => ({ LaunchTemplateAndOverrides: l.spec, Lifecycle: lifecycle, ErrorCode: l.launch.refusal!.code, ErrorMessage: l.launch.refusal!.message })),
+      Instances: [],
+    };
+  }
+  if (token) account.fleetAnswers.set(token, structuredClone(answer));
+  return answer;
 }
 
 export function describeInstances(account: SimulatedAccount, input: Record<string, unknown>): unknown {

@@ -7,6 +7,7 @@ import type { SimulatedAccount } from './account';
 import * as cloudwatch from './cloudwatch';
 import * as ec2 from './ec2';
 import { SimulatedAwsError } from './errors';
+import { watchEvents } from './events';
 import * as logs from './logs';
 import * as s3 from './s3';
 import * as sfn from './sfn';
@@ -19,6 +20,7 @@ export type OperationHandler = (account: SimulatedAccount, input: Record<string,
 export const SERVICES = {
   EC2: {
     RunInstances: ec2.runInstances,
+    CreateFleet: ec2.createFleet,
     DescribeInstances: ec2.describeInstances,
     DescribeSpotInstanceRequests: ec2.describeSpotInstanceRequests,
     DescribeSpotPriceHistory: ec2.describeSpotPriceHistory,
@@ -39,6 +41,9 @@ export const SERVICES = {
   },
   SFN: {
     DescribeExecution: sfn.describeExecution,
+    SendTaskSuccess: sfn.sendTaskSuccess,
+    SendTaskFailure: sfn.sendTaskFailure,
+    SendTaskHeartbeat: sfn.sendTaskHeartbeat,
   },
   S3: {
     GetObject: s3.getObject,
@@ -62,7 +67,8 @@ function handlerOf(service: string, operation: string): OperationHandler | undef
  * Handle one SDK command, as the service would: count it, throttle it when the scenario says so,
  * then answer it by the table. EC2 throttles with RequestLimitExceeded (EC2 developer guide,
  * "Request throttling for the Amazon EC2 API"), the other services with ThrottlingException
- * (their API references, "Common errors").
+ * (their API references, "Common errors"). After the operation, the events it caused go to
+ * EventBridge (events.ts).
  */
 export async function handleCall(account: SimulatedAccount, service: string, operation: string, input: Record<string, unknown>): Promise<unknown> {
   const key = `${service}.${operation}`;
@@ -76,5 +82,9 @@ export async function handleCall(account: SimulatedAccount, service: string, ope
   if (!handler) {
     throw new SimulatedAwsError('UnsupportedOperation', `the simulated cloud does not implement ${key}`);
   }
-  return handler(account, input);
+  try {
+    return handler(account, input);
+  } finally {
+    watchEvents(account);
+  }
 }

@@ -14,7 +14,7 @@ export interface StageContext {
   /** Subnets of a phase: its own, or the pipeline's default. */
   readonly subnetsFor: (phase: PhaseConfig) => string[];
   /** What the stack decided for a phase's data plane: its code asset and instance profile. */
-  readonly dataFor: (phase: PhaseConfig) => Pick<PhaseSpec, 'codeAsset' | 'instanceProfileArn'>;
+  readonly dataFor: (phase: PhaseConfig) => Pick<PhaseSpec, 'codeAsset' | 'instanceProfileArn' | 'launchTemplate'>;
   /** CheckArtifact (lambdas/check-artifact.ts), when the pipeline has build stages. */
   readonly checkArtifact?: IFunction;
   /** PromotionGate (lambdas/promotion-gate.ts), when the pipeline has gate stages. */

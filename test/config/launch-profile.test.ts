@@ -142,7 +142,7 @@ describe('the launch role', () => {
     // Assess
     const own = statements.filter((s) => JSON.stringify(s.Condition ?? {}).includes('"ec2:Owner":{"Ref":"AWS::AccountId"}'));
     expect(own).toHaveLength(1);
-    expect(own[0]).toMatchObject({ Action: 'ec2:RunInstances', Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ec2:', { Ref: 'AWS::Region' }, '::image/*']] } });
+    expect(own[0]).toMatchObject({ Action: ['ec2:RunInstances', 'ec2:CreateFleet'], Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ec2:', { Ref: 'AWS::Region' }, '::image/*']] } });
     expect(JSON.stringify(statements)).toContain(':parameter/golden/ami-id');
   });
 });

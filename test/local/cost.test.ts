@@ -22,7 +22,7 @@ describe('the cost of a run', () => {
     const sim = await runSimulation(
       parseScenario({
         config: CONFIG,
-        prices: { spot: { 'c5.large/*': 0.03, 'c5.2xlarge/*': 0.12, 'c5a.2xlarge/*': 0.11, 'm5.2xlarge/*': 0.13 }, onDemand: { 'c5a.2xlarge': 0.308 } },
+        prices: { spot: { 'c5.large/*': 0.03, 'c5a.large/*': 0.034, 'm5.large/*': 0.04, 'c5.2xlarge/*': 0.12, 'c5a.2xlarge/*': 0.11, 'm5.2xlarge/*': 0.13 }, onDemand: { 'c5a.2xlarge': 0.308 } },
         phases: { Features: { workloadMinutes: 30 }, TrainModel: { workloadMinutes: 60, attempts: [{ interruptAtMinute: 40 }] } },
       }),
     );
@@ -56,6 +56,6 @@ describe('the cost of a run', () => {
 
 /** The spot prices the scenario above sets, by pool. */
 function price(pool: string): number {
-  const table: Record<string, number> = { 'c5.large': 0.03, 'c5.2xlarge': 0.12, 'c5a.2xlarge': 0.11, 'm5.2xlarge': 0.13 };
+  const table: Record<string, number> = { 'c5.large': 0.03, 'c5a.large': 0.034, 'm5.large': 0.04, 'c5.2xlarge': 0.12, 'c5a.2xlarge': 0.11, 'm5.2xlarge': 0.13 };
   return table[pool.split('/')[0]!]!;
 }

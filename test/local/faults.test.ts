@@ -39,7 +39,7 @@ describe('faults on the way', () => {
     // Prepare
     const scenario = {
       throttle: {
-        'EC2.RunInstances': 2,
+        'EC2.CreateFleet': 2,
         'EC2.DescribeInstances': 4,
         'EC2.TerminateInstances': 2,
         'SSM.DescribeInstanceInformation': 3,

@@ -145,9 +145,9 @@ describe('faults aimed where the promises are thinnest', () => {
     expect(report.status).toBe('SUCCEEDED');
   });
 
-  it('an abort while RunInstances is still being retried: the instance that lands afterwards is terminated by its own launch, no orphan', async () => {
+  it('an abort while the launch call (CreateFleet) is still being retried: the instance that lands afterwards is terminated by its own launch, no orphan', async () => {
     // Act
-    const report = await run('tiny', { abortAtMinute: 0.01, throttle: { 'EC2.RunInstances': 4 }, phases: { Solo: { workloadMinutes: 5 } } });
+    const report = await run('tiny', { abortAtMinute: 0.01, throttle: { 'EC2.CreateFleet': 4 }, phases: { Solo: { workloadMinutes: 5 } } });
 
     // Assess: it landed after the execution's cleanup had run, and went at once.
     const [launch] = report.phases[0]!.launches;

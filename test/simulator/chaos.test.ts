@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePipelineConfig } from '../../lib/config/load';
-import { allPhases, shardNames, type PipelineConfigInput } from '../../contract/config';
+import { allPhases, shardNames, type PipelineConfig, type PipelineConfigInput } from '../../contract/config';
 import { LAUNCH_QUOTA_ERROR_CODES, SPOT_INTERRUPTION_STATUS_CODES, SPOT_INTERRUPTION_STATE_REASONS } from '../../contract/aws-codes';
 import { buildReport, type SimulationReport } from '../../simulator/report';
 import { runSimulation } from '../../simulator/run';
@@ -46,11 +46,11 @@ const phase = (name: string, budgetSeconds: number, attemptSeconds: number, extr
 
 /** Small budgets keep each case's virtual time (and so its real time) short. */
 const CONFIGS: Record<string, PipelineConfigInput> = {
-  /** A phase, then two side by side (Gamma falls back to on-demand); three types in the stack's subnets; unhurried polls. */
+  /** A phase, then two side by side (Beta launches by rotation, Gamma falls back to on-demand); three types in the stack's subnets; unhurried polls. */
   compact: {
     pipelineName: 'chaos-pipeline',
     metricNamespace: METRIC_NAMESPACE,
-    phases: [phase('Alpha', 3600, 1200, { pollIntervalSeconds: 120 }), { parallel: [phase('Beta', 2400, 900, { pollIntervalSeconds: 90 }), phase('Gamma', 3600, 1200, { pollIntervalSeconds: 120, onDemandFallback: true })] }],
+    phases: [phase('Alpha', 3600, 1200, { pollIntervalSeconds: 120 }), { parallel: [phase('Beta', 2400, 900, { pollIntervalSeconds: 90, allocation: 'rotation' }), phase('Gamma', 3600, 1200, { pollIntervalSeconds: 120, onDemandFallback: true })] }],
   },
   /** One pool (one type, one subnet), the smallest cleanup margin, quick polls and no backoff; then three side by side. */
   tiny: {
@@ -167,7 +167,11 @@ function chaosScenario(seed: number, configPaths: Record<string, string>): Chaos
       if (roll < 0.45) interrupt();
       else if (roll < 0.7) {
         a.unavailable = pick([['*'], ['c5.large/*'], zoneDown(pick(ZONES)), ['c5.large/*', 'c5a.large/*'], [...zoneDown('us-east-1a'), 'm5.large/*']]);
-        if (chance(0.3)) a.capacityError = pick(CAPACITY_ERRORS);
+        if (chance(0.3)) {
+          a.capacityError = pick(CAPACITY_ERRORS);
+          // An account quota refuses a launch whatever the pool: every pool answers it.
+          if (QUOTA_ERRORS.has(a.capacityError)) a.unavailable = ['*'];
+        }
         if (chance(0.3)) interrupt();
       } else if (roll < 0.76) {
         a.hang = true;
@@ -219,6 +223,26 @@ function expectedReason(a: Attempt): string | undefined {
   if (spot !== null && (SPOT_INTERRUPTION_STATUS_CODES as readonly string[]).includes(spot)) return spot;
   const reason = a.stateReason === undefined ? 'Server.SpotInstanceTermination' : a.stateReason;
   return reason !== null && (SPOT_INTERRUPTION_STATE_REASONS as readonly string[]).includes(reason) ? reason : undefined;
+}
+
+/**
+ * A fleet relaunch after spot reclaimed an instance never goes back into that pool, unless the phase
+ * has only that one (judged from the simulated EC2's launches: consecutive spot launches of one
+ * phase execution).
+ */
+function relaunchPoolProblems(report: SimulationReport, config: PipelineConfig): string[] {
+  const problems: string[] = [];
+  for (const p of allPhases(config)) {
+    const pools = p.instanceTypes.length * (p.subnetIds ?? config.subnetIds ?? ['a', 'b']).length;
+    if ((p.allocation ?? config.allocation) !== 'price-capacity-optimized' || pools < 2) continue;
+    const launches = report.phases.find((r) => r.name === p.name)?.launches ?? [];
+    launches.forEach((l, i) => {
+      const next = launches[i + 1];
+      if (l.outcome !== 'interrupted' || !l.pool || !next?.pool || next.execution !== l.execution || next.shard !== l.shard || next.attempt !== l.attempt + 1) return;
+      if (next.pool === l.pool) problems.push(`${p.name}${l.shard === undefined ? '' : `[${l.shard}]`} attempt ${next.attempt}: relaunched into ${next.pool}, the pool spot had just reclaimed`);
+    });
+  }
+  return problems;
 }
 
 /** What the scenario itself implies about the report, beyond the invariants. */
@@ -345,6 +369,7 @@ describe(`chaos: ${COUNT} seeded scenarios from seed ${BASE_SEED}`, () => {
         ...reportShapeProblems(JSON.parse(JSON.stringify(report))),
         ...runProblems(report, METRIC_NAMESPACE, { reaperMayAct: throttlesEc2, exhaustedDatumMayDrop: (scenario.throttle?.['CloudWatch.PutMetricData'] ?? 0) >= 3 }),
         ...oracleProblems(scenario, report, stagesOf[scenario.config]!),
+        ...relaunchPoolProblems(report, parsePipelineConfig(CONFIGS[config]!)),
       ];
       coverage.add(`status ${report.status}`);
       coverage.add(`config ${config}`);

@@ -285,7 +285,7 @@ describe('the data plane under combined faults', () => {
       // Prepare: a 20-minute workload in a phase that promised 10-minute attempts; launches and sends throttled, responses lost.
       const scenario = {
         bootMinutes: 1,
-        throttle: { 'EC2.RunInstances': 4, 'SSM.SendCommand': 6 },
+        throttle: { 'EC2.CreateFleet': 4, 'SSM.SendCommand': 6 },
         lostResponses: { 'send-workload': 2, 'launch-instance': 1 },
         phases: { Solo: { workloadMinutes: 20, checkpointEveryMinutes: 1, attempts: [{ interruptAtMinute: 9 }] } },
       };

@@ -12,7 +12,7 @@ import { SimulatedAccount } from '../../simulator/services/account';
 import type { SimulatedStepFunctions } from '../../simulator/step-functions';
 
 function account(throttle: Record<string, number> = {}): SimulatedAccount {
-  return new SimulatedAccount({ scenario: parseScenario({ throttle }), subnetZones: new Map(), launchTemplateId: 'lt-0', stepFunctions: {} as SimulatedStepFunctions });
+  return new SimulatedAccount({ scenario: parseScenario({ throttle }), subnetZones: new Map(), launchTemplates: new Map([['lt-0', {}]]), stepFunctions: {} as SimulatedStepFunctions });
 }
 
 describe('the SDK routed to the simulated account', () => {

@@ -90,30 +90,38 @@ describe('state machines', () => {
 });
 
 describe('workers', () => {
-  it('launch from a template requiring IMDSv2, with encrypted EBS, an instance profile and no key pair', () => {
+  it('launch from templates (the stack template, and one per phase with its own profile) requiring IMDSv2, with encrypted EBS, an instance profile and no key pair', () => {
     // Prepare
     const type = 'AWS::EC2::LaunchTemplate';
 
     // Act
-    const templates = Object.values(template.findResources(type));
+    const templates = Object.entries(template.findResources(type));
 
-    // Assess
-    expect(templates).toHaveLength(1);
-    template.hasResourceProperties(type, {
-      LaunchTemplateData: Match.objectLike({
-        MetadataOptions: Match.objectLike({ HttpTokens: 'required' }),
-        IamInstanceProfile: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('.'), 'Arn'] } },
-        KeyName: Match.absent(),
-      }),
-    });
-    const mappings = templates[0]!.Properties.LaunchTemplateData.BlockDeviceMappings as { Ebs?: { Encrypted?: boolean } }[];
-    expect(mappings.length).toBeGreaterThan(0);
-    for (const m of mappings) expect(m.Ebs?.Encrypted).toBe(true);
+    // Assess: the stack's template and one per phase of the Saturday pipeline (a fleet launch names the phase's).
+    expect(templates.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual(
+      ['WorkersBacktesterLaunchTemplate', 'WorkersDataPhase1LaunchTemplate', 'WorkersLaunchTemplate', 'WorkersPredictorTrainingLaunchTemplate', 'WorkersResearchLaunchTemplate'],
+    );
+    for (const [id, lt] of templates) {
+      const data = lt.Properties.LaunchTemplateData;
+      expect(data.MetadataOptions, id).toMatchObject({ HttpTokens: 'required' });
+      expect(data.IamInstanceProfile.Arn['Fn::GetAtt'][1], id).toBe('Arn');
+      expect(data.KeyName, id).toBeUndefined();
+      const mappings = data.BlockDeviceMappings as { Ebs?: { Encrypted?: boolean } }[];
+      expect(mappings.length).toBeGreaterThan(0);
+      for (const m of mappings) expect(m.Ebs?.Encrypted, id).toBe(true);
+    }
+    // A phase's template launches with that phase's own profile, and tags what the fleet cannot (volumes, spot requests).
+    const [, research] = templates.find(([id]) => id.startsWith('WorkersResearchLaunchTemplate'))!;
+    expect(research.Properties.LaunchTemplateData.IamInstanceProfile.Arn['Fn::GetAtt'][0]).toMatch(/^WorkersResearchProfile/);
+    expect(research.Properties.LaunchTemplateData.TagSpecifications).toEqual([
+      { ResourceType: 'volume', Tags: [{ Key: 'spot-pipeline:pipeline', Value: 'saturday-pipeline' }, { Key: 'spot-pipeline:phase', Value: 'Research' }] },
+      { ResourceType: 'spot-instances-request', Tags: [{ Key: 'spot-pipeline:pipeline', Value: 'saturday-pipeline' }, { Key: 'spot-pipeline:phase', Value: 'Research' }] },
+    ]);
   });
 
   it('use an instance profile holding the EC2 instance role', () => {
     // Prepare
-    const lt = Object.values(template.findResources('AWS::EC2::LaunchTemplate'))[0]!;
+    const [, lt] = Object.entries(template.findResources('AWS::EC2::LaunchTemplate')).find(([id]) => id.startsWith('WorkersLaunchTemplate'))!;
     const profileId = (lt.Properties.LaunchTemplateData.IamInstanceProfile.Arn['Fn::GetAtt'] as string[])[0]!;
 
     // Act
@@ -130,7 +138,7 @@ describe('workers', () => {
 
   it('sit in a security group with no ingress rules', () => {
     // Prepare
-    const lt = Object.values(template.findResources('AWS::EC2::LaunchTemplate'))[0]!;
+    const [, lt] = Object.entries(template.findResources('AWS::EC2::LaunchTemplate')).find(([id]) => id.startsWith('WorkersLaunchTemplate'))!;
     const sgRefs = lt.Properties.LaunchTemplateData.SecurityGroupIds as { 'Fn::GetAtt': [string, string] }[];
 
     // Act
