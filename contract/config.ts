@@ -770,6 +770,13 @@ export const phaseSpecSchema = phaseSchema
      * code) still parses, and checks as it did.
      */
     agentCheckSeconds: int(5, 900).default(DEFAULT_AGENT_CHECK_SECONDS),
+    /**
+     * The pipeline's wake relay is deployed (lambdas/wake-phase.ts): a running workload is waited for
+     * by a callback task that spot's interruption warning, the command's end or the instance's end
+     * cut short, up to the moment a watchdog could trip (decisions/phase-clock.ts, workloadWait).
+     * Absent in specs from before the relay: polls at pollIntervalSeconds.
+     */
+    wakeOnEvents: z.boolean().default(false),
     /** The phase's packaged code (lib/constructs/code-asset.ts): where it is and the sha256 the runner verifies. */
     codeAsset: z.object({ uri: z.string().regex(/^s3:\/\/[^/]+\/.+/), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).strict().optional(),
     /**
@@ -825,7 +832,7 @@ export function toPhaseSpec(
   const tools = gpu && !(phase.tools ?? []).includes('nvidia-smi') ? [...(phase.tools ?? []), 'nvidia-smi'] : phase.tools;
   const { allocation: pipelineAllocation, ...shared } = pipeline;
   const allocation = phase.allocation ?? pipelineAllocation;
-  return { ...config, ...(tools ? { tools } : {}), ...shared, ...(allocation ? { allocation } : {}), ...phaseWaits(phase), ...(phase.image ? { launch: launchProfile(phase.image) } : {}), ...data };
+  return { ...config, ...(tools ? { tools } : {}), ...shared, ...(allocation ? { allocation } : {}), wakeOnEvents: true, ...phaseWaits(phase), ...(phase.image ? { launch: launchProfile(phase.image) } : {}), ...data };
 }
 
 /** The image a phase's launches name: its AMI, its SSM parameter, or Amazon Linux 2023 of its architecture. */

@@ -28,6 +28,9 @@ export const sendEnvSchema = workloadLogEnvSchema.extend(bucketEnvSchema.shape);
 /** ExecutionCleanup: whose instances it may terminate. */
 export const cleanupEnvSchema = z.object({ PIPELINE_NAME: z.string().min(1) });
 
+/** WakePhase: the pipeline bucket and name (where waiting phases keep their task tokens, contract/storage.ts waitKey). */
+export const wakeEnvSchema = bucketEnvSchema.extend({ PIPELINE_NAME: z.string().min(1) });
+
 /** ReapOrphans. */
 export const reaperEnvSchema = z.object({
   PIPELINE_NAME: z.string().min(1),
@@ -41,6 +44,7 @@ export type WorkloadLogEnv = z.output<typeof workloadLogEnvSchema>;
 export type SendEnv = z.output<typeof sendEnvSchema>;
 export type BucketEnv = z.output<typeof bucketEnvSchema>;
 export type CleanupEnv = z.output<typeof cleanupEnvSchema>;
+export type WakeEnv = z.output<typeof wakeEnvSchema>;
 export type ReaperEnv = z.output<typeof reaperEnvSchema>;
 /** What the stack writes: every value a string, as Lambda holds environment variables. */
 export type ReaperEnvInput = { readonly [K in keyof ReaperEnv]: string };

@@ -64,6 +64,7 @@ export const SPOT_PHASE_STATES = {
   'AgentOnline?': 'Choice',
   SendWorkload: 'Task',
   'Sent?': 'Choice',
+  AwaitWorkloadEvent: 'Task',
   WaitForWorkload: 'Wait',
   PollWorkload: 'Task',
   'WorkloadDone?': 'Choice',
@@ -88,8 +89,14 @@ export const SPOT_PHASE_PATHS = {
   agentCheck: ['WaitForAgent', 'CheckAgent', 'AgentOnline?'],
   /** Once per attempt whose agent came online. */
   send: ['SendWorkload', 'Sent?'],
-  /** A loop, every pollIntervalSeconds while the workload runs. */
+  /** A loop, every pollIntervalSeconds while the workload runs (without the wake relay, or when a token cannot be stored). */
   poll: ['WaitForWorkload', 'PollWorkload', 'WorkloadDone?'],
+  /**
+   * A loop while the workload runs with the wake relay: the callback wait times out no sooner than
+   * two poll intervals (decisions/phase-clock.ts, workloadWait), so it records fewer events per
+   * second than `poll`; events may end it sooner, at most WAKES_PER_ATTEMPT times per attempt.
+   */
+  pollEvent: ['AwaitWorkloadEvent', 'PollWorkload', 'WorkloadDone?'],
   /** Once per relaunch, relaunchBackoffSeconds: from the failed attempt to the next launch's Choice (which may fail it again).*/
   relaunch: ['HandleFailure', 'Relaunch?', 'RelaunchBackoff', 'CountRelaunch', 'LaunchInstance', 'Launched?'],
   /** Once: the ways out, of which the worst case takes the longest. */
@@ -108,9 +115,35 @@ export function pathEvents(states: readonly SpotPhaseState[]): number {
   }, 0);
 }
 
+/**
+ * Events that may end one attempt's wait early (contract/events.ts): spot's interruption warning,
+ * then one of those that end the attempt (the command's end, the instance shutting down or
+ * terminated): the poll it brings ends the attempt, and events about the instance of an attempt that
+ * has ended find no wait of it. (EventBridge may deliver an event twice, rarely: the headroom below
+ * HISTORY_EVENT_LIMIT covers such.)
+ */
+export const WAKES_PER_ATTEMPT = 2;
+
+/**
+ * Quick polls after spot's notice, waiting for the runner's word that the checkpoint is saved
+ * (decisions/attempt.ts: every NOTICE_CONFIRM_SECONDS for NOTICE_CONFIRM_WINDOW_SECONDS), at most
+ * once per attempt: each attempt that sends its workload may add these.
+ */
+export const NOTICE_CONFIRM_POLLS = 4;
+
+/**
+ * Relaunches at once on spot's notice per execution (decisions/relaunch.ts, MAX_RELAUNCHES_AT_ONCE):
+ * each skips the backoff the loops' rates count on, so each is counted whole, once.
+ */
+export const RELAUNCHES_AT_ONCE = 5;
+
 const AGENT = pathEvents(SPOT_PHASE_PATHS.agentCheck);
-const POLL = pathEvents(SPOT_PHASE_PATHS.poll);
-const SEND = pathEvents(SPOT_PHASE_PATHS.send);
+/** A poll loop pass per poll interval: the timer's (a callback pass, busier, takes two intervals or more). */
+const POLL = Math.max(pathEvents(SPOT_PHASE_PATHS.poll), pathEvents(SPOT_PHASE_PATHS.pollEvent) / 2);
+/** A callback poll pass, as each early wake costs one. */
+const WAKE = pathEvents(SPOT_PHASE_PATHS.pollEvent);
+/** A send, with the early wakes and the quick polls after a notice of the workload it starts. */
+const SEND = pathEvents(SPOT_PHASE_PATHS.send) + WAKES_PER_ATTEMPT * WAKE + NOTICE_CONFIRM_POLLS * pathEvents(SPOT_PHASE_PATHS.poll);
 const RELAUNCH = pathEvents(SPOT_PHASE_PATHS.relaunch);
 
 /**
@@ -123,7 +156,9 @@ export const ONCE_EVENTS =
   pathEvents(SPOT_PHASE_PATHS.start) +
   SEND +
   Math.max(...SPOT_PHASE_PATHS.ends.map(pathEvents)) +
-  2 * Math.max(AGENT, POLL);
+  2 * Math.max(AGENT, POLL) +
+  // the relaunches at once on spot's notice, each with an attempt that boots and sends
+  RELAUNCHES_AT_ONCE * (RELAUNCH + AGENT + SEND + WAKE);
 
 /** The waits of a phase that bound how fast its execution records events. */
 export interface PhaseWaits {
@@ -160,9 +195,9 @@ export type HistorySafeWaits = Omit<PhaseWaits, 'budgetSeconds'>;
 
 /**
  * The shortest waits, none shorter than configured (agent checks: DEFAULT_AGENT_CHECK_SECONDS),
- * that keep the worst case within HISTORY_EVENT_TARGET. Budgets up to about 13 hours keep the
+ * that keep the worst case within HISTORY_EVENT_TARGET. Budgets up to about 9 hours keep the
  * defaults (polls every 60 s, agent checks every 20 s, 60 s relaunch backoff); a 48-hour budget
- * polls and checks every 68 s and backs off 210 s between relaunches. A relaunch backoff of 0 is
+ * polls and checks every 69 s and backs off 399 s between relaunches. A relaunch backoff of 0 is
  * always raised: launches refused without a pause would loop as fast as Lambda answers.
  */
 export function historySafeWaits(phase: Pick<PhaseWaits, 'budgetSeconds' | 'pollIntervalSeconds' | 'relaunchBackoffSeconds'>): HistorySafeWaits {

@@ -74,6 +74,12 @@ export type CommandRef = z.output<typeof commandRefSchema>;
 
 export const failureSchema = z.object({
   kind: z.enum(FAILURE_KINDS),
+  /**
+   * Spot's notice, seen while the instance still ran the workload, ended the attempt at once so the
+   * relaunch starts within the notice's two minutes: the instance is left to spot (its runner saves
+   * the checkpoint) rather than terminated.
+   */
+  leftToSpot: z.literal(true).optional(),
   /** A closed set: the `Reason` dimension of SpotInterruptionRetry. */
   reasonCode: z.enum(REASON_CODES),
   /** Free text for people: what exactly was seen. */
@@ -97,6 +103,8 @@ export const attemptRecordSchema = z.object({
   costUsd: z.number().min(0).optional(),
   /** The market its instance ran in (absent: spot). */
   market: z.enum(['spot', 'on-demand']).optional(),
+  /** Relaunched from at once on spot's notice, the instance left to spot (failureSchema leftToSpot). */
+  leftToSpot: z.literal(true).optional(),
 });
 export type AttemptRecord = z.output<typeof attemptRecordSchema>;
 
@@ -131,6 +139,17 @@ const common = {
   pollErrors: z.number().int().min(0),
   /** The market the attempt launches in (absent: spot); on-demand once the phase fell back (contract/config.ts onDemandFallback). */
   market: z.enum(['spot', 'on-demand']).optional(),
+  /**
+   * How the next wait of a running workload ends: "event" (a callback task the wake relay may cut
+   * short, nextWaitSeconds at the latest), or by its timer (absent).
+   */
+  wake: z.literal('event').optional(),
+  /**
+   * The instance of the attempt before, spot's notice on it, relaunched from at once: it saves its
+   * checkpoint until `savesUntil`, and this attempt's workload starts only once it is gone or that
+   * moment has passed (its checkpoint is what the workload resumes from).
+   */
+  predecessor: z.object({ instanceId: z.string(), savesUntil: z.string() }).optional(),
 };
 const withInstance = { ...common, attemptStartedAt: z.string(), instance: instanceRefSchema };
 

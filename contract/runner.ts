@@ -57,5 +57,13 @@ export function parseProgress(text: string): number | undefined {
  */
 export const RUNNER_NOTICE_LINE = 'pipeline-runner: spot interruption notice: stopping the workload to save its checkpoint';
 
+/**
+ * The line the runner prints (on stderr) once the workload it stopped on the notice has exited and
+ * its checkpoint (and outputs) reached S3; from then on it only waits for spot to take the instance
+ * (instance/pipeline-runner.sh). The pipeline relaunches at once when it reads this line: nothing the
+ * old instance still does can change the attempt's end, and what it saved is what the relaunch resumes from.
+ */
+export const RUNNER_SAVED_LINE = 'pipeline-runner: checkpoint saved; waiting for the spot interruption';
+
 /** Where the runner keeps the workload's files on the instance (PIPELINE_WORK_DIR). */
 export const RUNNER_WORK_DIR = '/opt/spot-pipeline/work';

@@ -13,7 +13,7 @@
  *   <pipelineName>/sources/<key>                                           build sources you upload (a build stage's s3 source)
  *   <pipelineName>/production/<gate>/...                                   what a promotion gate promoted (the production model)
  *   <pipelineName>/promotions/<runDate>/<gate>.json                        each gate decision, with every rule's values
- *   <pipelineName>/pools/<instanceType>/<subnetId>/<time>_<kind>_<source>  a pool's trouble (spot reclaimed an instance, or refused capacity), kept 30 days
+ *   <pipelineName>/pools/<instanceType>/<subnetId>/<time>_<kind>_<source>  a pool's trouble (spot reclaimed an instance, refused capacity, or recommended a rebalance), kept 30 days
  */
 
 /** The top-level prefixes under `<pipelineName>/`, each with a trailing slash. */
@@ -25,6 +25,7 @@ export const STORAGE_PREFIXES = {
   production: 'production/',
   promotions: 'promotions/',
   pools: 'pools/',
+  waits: 'waits/',
 } as const;
 export type StorageArea = keyof typeof STORAGE_PREFIXES;
 
@@ -116,7 +117,8 @@ export interface PoolEvent {
   readonly instanceType: string;
   readonly subnetId: string;
   readonly atMs: number;
-  readonly kind: 'interrupted' | 'refused';
+  /** Spot reclaimed an instance, refused capacity, or recommended rebalancing one (its elevated risk of interruption). */
+  readonly kind: 'interrupted' | 'refused' | 'rebalance';
 }
 
 /** YYYYMMDDTHHMMSSZ: sorts as time does, and holds no character S3 keys would need encoded. */
@@ -130,11 +132,19 @@ const compactTime = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, 
 export const poolEventKey = (pipeline: string, event: PoolEvent, source: string): string =>
   `${areaPrefix(pipeline, 'pools')}${segment('instance type', event.instanceType)}/${segment('subnet', event.subnetId)}/${compactTime(event.atMs)}_${event.kind}_${segment('source', source)}`;
 
+/**
+ * Where a phase waiting for its running workload keeps its callback task's token, by instance (the
+ * EC2 and SSM events name the instance, never its tags): `<pipelineName>/waits/<instanceId>`. The
+ * SpotPhase state machine writes it (S3 PutObject with the task token as the body) and the wake
+ * relay reads it (lambdas/wake-phase.ts).
+ */
+export const waitKey = (pipeline: string, instanceId: string): string => `${areaPrefix(pipeline, 'waits')}${segment('instance id', instanceId)}`;
+
 /** The event a pool memory key records, or undefined for a key that is none. */
 export function parsePoolEventKey(pipeline: string, key: string): PoolEvent | undefined {
   const prefix = areaPrefix(pipeline, 'pools');
   if (!key.startsWith(prefix)) return undefined;
-  const match = /^([^/]+)\/([^/]+)\/(\d{8}T\d{6}Z)_(interrupted|refused)_[^/]+$/.exec(key.slice(prefix.length));
+  const match = /^([^/]+)\/([^/]+)\/(\d{8}T\d{6}Z)_(interrupted|refused|rebalance)_[^/]+$/.exec(key.slice(prefix.length));
   if (!match) return undefined;
   const t = match[3]!;
   const atMs = Date.parse(`${t.slice(0, 4)}-${t.slice(4, 6)}-${t.slice(6, 8)}T${t.slice(9, 11)}:${t.slice(11, 13)}:${t.slice(13, 15)}Z`);

@@ -6,9 +6,9 @@
  */
 import { JOB_STATUS, type CommandRef, type Failure, type InstanceRef, type JobIn } from '../contract/job';
 import type { PhaseSpec } from '../contract/config';
-import { RUNNER_NOTICE_LINE } from '../contract/runner';
+import { RUNNER_NOTICE_LINE, RUNNER_SAVED_LINE } from '../contract/runner';
 import type { Classification } from './classify';
-import { nextWait, secondsUntil } from './phase-clock';
+import { nextWait, secondsUntil, workloadWait, type WorkloadWait } from './phase-clock';
 import { watchdog } from './watchdogs';
 
 /** Now, and the moment the phase's work must be over. */
@@ -75,6 +75,7 @@ export function launched(phase: Pick<PhaseSpec, 'agentCheckSeconds'>, job: JobIn
     attemptStartedAt: new Date(t.nowMs).toISOString(),
     instance,
     ...(fallback ? { fallback } : {}),
+    ...(job.predecessor ? { predecessor: job.predecessor } : {}),
   };
 }
 
@@ -98,8 +99,23 @@ export function quotaReached(job: JobIn<'launching'>, pool: string, code: string
 
 // ----- AwaitAgent -------------------------------------------------------------------------
 
-/** What AwaitAgent saw: the agent online, the instance's classification while it is not, or nothing (status unreadable). */
-export type AgentLook = { readonly online: true } | { readonly online: false; readonly instance: Classification } | { readonly unreadable: true };
+/**
+ * What AwaitAgent saw: the agent online (and, when the attempt before was left to spot on its notice,
+ * whether that instance is gone), the instance's classification while it is not, or nothing (status unreadable).
+ */
+export type AgentLook =
+  | { readonly online: true; readonly predecessorGone?: boolean }
+  | { readonly online: false; readonly instance: Classification }
+  | { readonly unreadable: true };
+
+/**
+ * The agent is online; may the workload start? Not while the instance spot noticed before it may
+ * still be saving the checkpoint this attempt resumes from: until it is gone, or its save window
+ * (NOTICE_SAVE_WINDOW_SECONDS from when the notice was seen) has passed. Undefined: start now.
+ */
+export function awaitingPredecessor(job: JobIn<'booting'>, look: { readonly predecessorGone?: boolean }, t: PhaseTimes): boolean {
+  return job.predecessor !== undefined && !look.predecessorGone && t.nowMs < Date.parse(job.predecessor.savesUntil) && t.nowMs < t.deadlineMs;
+}
 
 export function afterAgentCheck(phase: Pick<PhaseSpec, 'bootTimeoutSeconds' | 'agentCheckSeconds'>, job: JobIn<'booting'>, look: AgentLook, t: PhaseTimes): JobIn<'booting' | 'ready' | 'failed'> {
   const fail = (failure: Failure) => attemptFailed(job, failure, job.attemptStartedAt);
@@ -107,7 +123,11 @@ export function afterAgentCheck(phase: Pick<PhaseSpec, 'bootTimeoutSeconds' | 'a
     if (t.nowMs >= t.deadlineMs) return fail({ kind: 'budget', reasonCode: 'deadline', detail: 'phase budget spent while the instance booted (status unreadable)' });
     return { ...job, pollErrors: job.pollErrors + 1, nextWaitSeconds: nextWait(phase.agentCheckSeconds, t.deadlineMs, t.nowMs) };
   }
-  if (look.online) return { ...job, status: JOB_STATUS.ready, nextWaitSeconds: 0, pollErrors: 0 };
+  if (look.online && awaitingPredecessor(job, look, t)) return { ...job, pollErrors: 0, nextWaitSeconds: nextWait(phase.agentCheckSeconds, t.deadlineMs, t.nowMs) };
+  if (look.online) {
+    const { predecessor: _saved, ...rest } = job;
+    return { ...rest, status: JOB_STATUS.ready, nextWaitSeconds: 0, pollErrors: 0 };
+  }
   if (look.instance.state === 'failed') return fail(failureFrom(look.instance));
   if (t.nowMs >= t.deadlineMs) return fail({ kind: 'budget', reasonCode: 'deadline', detail: 'phase budget spent while the instance booted' });
   const bootedFor = (t.nowMs - Date.parse(job.instance.launchedAt)) / 1000;
@@ -135,15 +155,22 @@ export function commandTimeout(job: JobIn<'ready'>, t: PhaseTimes): { readonly s
   };
 }
 
-export function commandSent(phase: Pick<PhaseSpec, 'pollIntervalSeconds'>, job: JobIn<'ready'>, commandId: string, executionTimeoutSeconds: number, t: PhaseTimes): JobIn<'running'> {
+/** A running job with its next wait: its length, and how it ends (the wake field set or taken away). */
+function waiting<J extends JobIn<'running'>>(job: J, w: WorkloadWait): J {
+  const { wake: _previous, ...rest } = job;
+  return { ...rest, nextWaitSeconds: w.nextWaitSeconds, ...(w.wake ? { wake: w.wake } : {}) } as J;
+}
+
+export function commandSent(phase: Pick<PhaseSpec, 'pollIntervalSeconds' | 'silenceTimeoutSeconds'> & { readonly wakeOnEvents?: boolean }, job: JobIn<'ready'>, commandId: string, executionTimeoutSeconds: number, t: PhaseTimes): JobIn<'running'> {
   const sentAt = new Date(t.nowMs).toISOString();
-  return {
+  const running: JobIn<'running'> = {
     ...job,
     status: JOB_STATUS.running,
     command: { id: commandId, sentAt, executionTimeoutSeconds, lastOutput: '', lastOutputAt: sentAt },
     pollErrors: 0,
-    nextWaitSeconds: nextWait(phase.pollIntervalSeconds, t.deadlineMs, t.nowMs),
+    nextWaitSeconds: 0,
   };
+  return waiting(running, workloadWait(phase, t.nowMs, t));
 }
 
 /** SSM would not take the command because the instance is unreachable; what EC2 says about it decides. */
@@ -186,7 +213,34 @@ const STILL_RUNNING = new Set(['Pending', 'InProgress', 'Delayed']);
  */
 export const NOTICE_SAVE_WINDOW_SECONDS = 150;
 
-export function afterPoll(phase: Pick<PhaseSpec, 'pollIntervalSeconds' | 'silenceTimeoutSeconds' | 'budgetSeconds'>, job: JobIn<'running'>, look: PollLook, t: PhaseTimes): PollDecision {
+/**
+ * While the pipeline waits for the runner's word that the checkpoint is saved (RUNNER_SAVED_LINE),
+ * it polls every NOTICE_CONFIRM_SECONDS for the first NOTICE_CONFIRM_WINDOW_SECONDS after it saw the
+ * notice (a relaunch at once comes within a minute of it), then at its poll interval.
+ */
+export const NOTICE_CONFIRM_SECONDS = 15;
+export const NOTICE_CONFIRM_WINDOW_SECONDS = 60;
+
+/** Spot's notice comes this long before EC2 takes the instance (EC2 user guide, "Spot Instance interruption notices"). */
+export const SPOT_NOTICE_SECONDS = 120;
+
+export interface PollOptions {
+  /**
+   * A spot interruption seen on an instance that still runs its workload ends the attempt at once and
+   * leaves the instance to spot (its runner saves the checkpoint in the notice's two minutes): the
+   * relaunch starts now. The handler says so only when the phase surely relaunches (decisions/relaunch.ts,
+   * mayRelaunchAtOnce); otherwise the attempt waits out the notice window before it ends.
+   */
+  readonly relaunchAtOnce?: boolean;
+}
+
+export function afterPoll(
+  phase: Pick<PhaseSpec, 'pollIntervalSeconds' | 'silenceTimeoutSeconds' | 'budgetSeconds'> & { readonly wakeOnEvents?: boolean },
+  job: JobIn<'running'>,
+  look: PollLook,
+  t: PhaseTimes,
+  options: PollOptions = {},
+): PollDecision {
   const { command } = job;
   if ('unreadable' in look) {
     // A notice already seen names the attempt's end, whether or not this poll could read anything.
@@ -196,7 +250,7 @@ export function afterPoll(phase: Pick<PhaseSpec, 'pollIntervalSeconds' | 'silenc
     if (t.nowMs >= t.deadlineMs) {
       return { job: attemptFailed(job, { kind: 'budget', reasonCode: 'deadline', detail: 'phase budget spent (status unreadable at the deadline)' }, job.attemptStartedAt), cancel: false };
     }
-    return { job: { ...job, pollErrors: job.pollErrors + 1, nextWaitSeconds: nextWait(phase.pollIntervalSeconds, t.deadlineMs, t.nowMs) }, cancel: false };
+    return { job: waiting({ ...job, pollErrors: job.pollErrors + 1 }, workloadWait(phase, Date.parse(command.lastOutputAt), t, true)), cancel: false };
   }
 
   const output = look.tail?.line || look.invocationLastLine || command.lastOutput;
@@ -219,6 +273,14 @@ export function afterPoll(phase: Pick<PhaseSpec, 'pollIntervalSeconds' | 'silenc
       cancel: false,
     };
   }
+  const stillRuns = look.instanceState === 'running' && look.commandStatus !== undefined && STILL_RUNNING.has(look.commandStatus);
+  if (verdict.state === 'failed' && verdict.kind === 'interruption' && stillRuns && output.startsWith(RUNNER_SAVED_LINE) && t.nowMs < t.deadlineMs && options.relaunchAtOnce) {
+    // Spot's notice, and the runner says the checkpoint is saved and it only waits for spot: nothing
+    // the old instance still does can change how the attempt ends (no exit the agent could report,
+    // no save to wait for), so the relaunch starts now, inside the notice's two minutes.
+    const detail = `${verdict.detail}; relaunched at once, the checkpoint saved, the instance left to spot`;
+    return { job: fail({ kind: 'interruption', reasonCode: verdict.reasonCode, detail, lastOutput: output, leftToSpot: true }), cancel: false };
+  }
   if (verdict.state === 'failed') {
     // Spot has given its notice and the instance still runs its command: let the runner save the
     // checkpoint, and act once spot has taken the instance (or the window has passed). The polls
@@ -233,7 +295,10 @@ export function afterPoll(phase: Pick<PhaseSpec, 'pollIntervalSeconds' | 'silenc
       t.nowMs - seenAtMs < NOTICE_SAVE_WINDOW_SECONDS * 1000
     ) {
       const notice = command.notice ?? { seenAt: new Date(seenAtMs).toISOString(), reasonCode: verdict.reasonCode, detail: verdict.detail };
-      return { job: { ...withSeen, command: { ...seen, notice }, nextWaitSeconds: nextWait(phase.pollIntervalSeconds, t.deadlineMs, t.nowMs) }, cancel: false };
+      // Early in the window, look again soon for the runner's word that the checkpoint is saved.
+      const confirming = t.nowMs - seenAtMs < NOTICE_CONFIRM_WINDOW_SECONDS * 1000;
+      const wait = confirming ? { nextWaitSeconds: nextWait(Math.min(NOTICE_CONFIRM_SECONDS, phase.pollIntervalSeconds), t.deadlineMs, t.nowMs) } : workloadWait(phase, Date.parse(seen.lastOutputAt), t, true);
+      return { job: waiting({ ...withSeen, command: { ...seen, notice } }, wait), cancel: false };
     }
     // Ended by its timeout (the phase deadline) while the runner waited out a notice: spot's doing.
     if (command.notice && verdict.kind === 'budget') {
@@ -253,9 +318,9 @@ export function afterPoll(phase: Pick<PhaseSpec, 'pollIntervalSeconds' | 'silenc
   }
   // Quiet because the runner stopped the workload on spot's notice (its last line says so), with
   // spot's own records not showing it yet: give spot its window to take the instance.
-  if (tripped?.kind === 'hung' && output.startsWith(RUNNER_NOTICE_LINE) && t.nowMs - Date.parse(seen.lastOutputAt) < NOTICE_SAVE_WINDOW_SECONDS * 1000) {
-    return { job: { ...withSeen, nextWaitSeconds: nextWait(phase.pollIntervalSeconds, t.deadlineMs, t.nowMs) }, cancel: false };
+  if (tripped?.kind === 'hung' && (output.startsWith(RUNNER_NOTICE_LINE) || output.startsWith(RUNNER_SAVED_LINE)) && t.nowMs - Date.parse(seen.lastOutputAt) < NOTICE_SAVE_WINDOW_SECONDS * 1000) {
+    return { job: waiting(withSeen, workloadWait(phase, Date.parse(seen.lastOutputAt), t, true)), cancel: false };
   }
   if (tripped) return { job: fail({ ...tripped, lastOutput: output }), cancel: true };
-  return { job: { ...withSeen, nextWaitSeconds: nextWait(phase.pollIntervalSeconds, t.deadlineMs, t.nowMs) }, cancel: false };
+  return { job: waiting(withSeen, workloadWait(phase, Date.parse(seen.lastOutputAt), t, Boolean(command.notice))), cancel: false };
 }

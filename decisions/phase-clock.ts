@@ -18,6 +18,41 @@ export function nextWait(intervalSeconds: number, deadlineMs: number, nowMs: num
 }
 
 /**
+ * The longest a running workload is left without a poll when the wake relay is deployed: events
+ * (spot's interruption warning, the command's end, the instance's end) cut the wait short, and this
+ * bounds what a lost event can cost. 30 minutes keeps a clean run far below 30 state transitions per
+ * workload-hour.
+ */
+export const EVENT_WAIT_MAX_SECONDS = 1800;
+
+/** How the next wait of a running workload ends, and its length (see EVENT_WAIT_MAX_SECONDS). */
+export interface WorkloadWait {
+  readonly nextWaitSeconds: number;
+  readonly wake?: 'event';
+}
+
+/**
+ * The next wait of a running workload. Without the wake relay: the poll interval, clipped at the
+ * deadline. With it: until the first moment a watchdog could trip (the deadline; the silence timeout
+ * counted from the last output) or EVENT_WAIT_MAX_SECONDS, never shorter than the poll interval; a
+ * wait of at least two poll intervals is a callback task that events may end sooner, a shorter one
+ * (near the deadline or the silence timeout; `brief`, while spot's notice window runs) the timer.
+ * So a callback wait, which records more history events than a Wait state, never loops faster than
+ * every two poll intervals (contract/history.ts).
+ */
+export function workloadWait(
+  phase: { readonly pollIntervalSeconds: number; readonly silenceTimeoutSeconds: number; readonly wakeOnEvents?: boolean },
+  lastOutputAtMs: number,
+  t: { readonly nowMs: number; readonly deadlineMs: number },
+  brief = false,
+): WorkloadWait {
+  if (!phase.wakeOnEvents || brief) return { nextWaitSeconds: nextWait(phase.pollIntervalSeconds, t.deadlineMs, t.nowMs) };
+  const silenceDue = Math.ceil((lastOutputAtMs + phase.silenceTimeoutSeconds * 1000 - t.nowMs) / 1000);
+  const seconds = nextWait(Math.max(phase.pollIntervalSeconds, Math.min(EVENT_WAIT_MAX_SECONDS, silenceDue)), t.deadlineMs, t.nowMs);
+  return seconds >= 2 * phase.pollIntervalSeconds ? { nextWaitSeconds: seconds, wake: 'event' } : { nextWaitSeconds: seconds };
+}
+
+/**
  * The longest the state machine waits between two tries of a task (its Retry maxDelay). What the
  * cleanup margin must cover after the deadline is one such wait plus one task's own run (its SDK
  * calls with the SDK's retries: a few seconds each).

@@ -3,11 +3,13 @@
  * instance, asks this, and applies the answer (the metric datum, the next job).
  */
 import { relaunchGapSeconds, type PhaseBudget } from '../contract/budget';
+import { RELAUNCHES_AT_ONCE } from '../contract/history';
 import { JOB_STATUS, poolLabel, type AttemptRecord, type JobIn } from '../contract/job';
 import { outcomeOf, PHASE_ERRORS, type ReasonCode } from '../contract/outcomes';
 import { onDemandFallbackOf, type PhaseConfig } from '../contract/config';
 import { METRICS, type MetricDefinition } from '../contract/metrics';
 import { CAPACITY_EXHAUSTED } from '../contract/outcomes';
+import { NOTICE_SAVE_WINDOW_SECONDS } from './attempt';
 import { nextMarket, type FallbackTrigger } from './market';
 import { cursorAfter } from './pools';
 
@@ -68,6 +70,26 @@ export function mayRelaunch(q: RelaunchQuestion): RelaunchAnswer {
   return { relaunch: true, backoffSeconds: phase.relaunchBackoffSeconds, lastAffordable };
 }
 
+/**
+ * How many times one phase execution relaunches at once on spot's notice (leaving the noticed
+ * instance to spot). Beyond it a notice is waited out as before (NOTICE_SAVE_WINDOW_SECONDS, then the
+ * backoff): the bound keeps the history arithmetic (contract/history.ts) honest, as an immediate
+ * relaunch skips the backoff the worst case counts on.
+ */
+export const MAX_RELAUNCHES_AT_ONCE = RELAUNCHES_AT_ONCE;
+
+/**
+ * May a spot notice seen now on a running attempt end it at once and relaunch (decisions/attempt.ts,
+ * PollOptions)? Only while the phase surely relaunches: as mayRelaunch says with no checkpoint
+ * counted (HandleFailure counts the checkpoint too, which only lowers what the next attempt needs),
+ * on spot, and within MAX_RELAUNCHES_AT_ONCE.
+ */
+export function mayRelaunchAtOnce(q: { readonly phase: RelaunchQuestion['phase']; readonly job: JobIn<'running'>; readonly nowMs: number; readonly deadlineMs: number }): boolean {
+  if (q.job.instance.market === 'on-demand') return false;
+  if (q.job.history.filter((h) => h.leftToSpot).length >= MAX_RELAUNCHES_AT_ONCE) return false;
+  return mayRelaunch({ phase: q.phase, nowMs: q.nowMs, deadlineMs: q.deadlineMs, attempt: q.job.attempt }).relaunch;
+}
+
 export function describeFailure(phase: string, attempt: number, failure: JobIn<'failed'>['failure']): string {
   const parts = [`phase ${phase} attempt ${attempt}: ${failure.detail}`];
   if (failure.exitCode !== undefined && !failure.detail.includes(`exit code ${failure.exitCode}`)) parts.push(`exit code ${failure.exitCode}`);
@@ -113,6 +135,7 @@ export function decideAfterFailure(q: FailureQuestion): FailureAnswer {
     endedAt: new Date(q.nowMs).toISOString(),
     ...(q.costUsd === undefined ? {} : { costUsd: q.costUsd }),
     ...(job.instance?.market === 'on-demand' ? { market: 'on-demand' as const } : {}),
+    ...(failure.leftToSpot ? { leftToSpot: true as const } : {}),
   };
   const history = [...job.history, record];
 
@@ -141,8 +164,13 @@ export function decideAfterFailure(q: FailureQuestion): FailureAnswer {
         attempt: job.attempt + 1,
         poolCursor: cursorAfter(job.instance?.poolIndex ?? job.poolCursor, pools),
         history,
-        nextWaitSeconds: answer.backoffSeconds,
+        // Relaunched at once on spot's notice: no backoff (the relaunch goes to another pool), and the
+        // next workload waits for the noticed instance's checkpoint (decisions/attempt.ts, afterAgentCheck).
+        nextWaitSeconds: failure.leftToSpot ? 0 : answer.backoffSeconds,
         pollErrors: 0,
+        ...(failure.leftToSpot && job.instance
+          ? { predecessor: { instanceId: job.instance.id, savesUntil: new Date(Date.parse(job.failedAt ?? new Date(q.nowMs).toISOString()) + NOTICE_SAVE_WINDOW_SECONDS * 1000).toISOString() } }
+          : {}),
         verdict: {
           action: 'relaunch',
           reasonCode: failure.reasonCode,

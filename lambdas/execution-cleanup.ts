@@ -9,8 +9,13 @@
  * A redrive keeps the execution's ARN. A late or retried delivery of an earlier end must not
  * touch the instances the redriven execution launched since: the execution is described first,
  * and while it runs again only instances launched before its redrive are terminated.
+ *
+ * An instance spot has given its notice to is left to spot: its runner is saving the checkpoint the
+ * next run resumes from (a sibling's failure or an abort may stop the execution in those two
+ * minutes), and spot takes it at their end (the orphan reaper if not). A status that cannot be read
+ * spares nothing.
  */
-import { EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeSpotInstanceRequestsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import { cleanupEnvSchema, type CleanupEnv } from '../contract/environment';
@@ -20,6 +25,7 @@ import { logger } from './runtime/logger';
 import { CLIENT_CONFIG, type Ec2Send, type SfnSend } from './aws/clients';
 import { errorCode, isTransient } from './aws/aws-errors';
 import type { ExistingInstance } from './aws/instances';
+import { SPOT_INTERRUPTION_STATUS_CODES } from '../contract/aws-codes';
 import { TAG } from '../contract/tags';
 import { parseTaskInput } from './runtime/task-input';
 
@@ -66,6 +72,20 @@ async function runningAgainSince(client: SfnSend, executionArn: string): Promise
   }
 }
 
+/** The instances among these whose spot request says spot is taking them (its notice given). */
+async function noticed(client: Ec2Send, instances: readonly ExistingInstance[]): Promise<Set<string>> {
+  const requests = instances.filter((i) => i.spotRequestId !== undefined);
+  if (requests.length === 0) return new Set();
+  try {
+    const out = await client.send(new DescribeSpotInstanceRequestsCommand({ SpotInstanceRequestIds: requests.map((i) => i.spotRequestId!) }));
+    const taking = new Set((out.SpotInstanceRequests ?? []).filter((r) => (SPOT_INTERRUPTION_STATUS_CODES as readonly string[]).includes(r.Status?.Code ?? '')).map((r) => r.InstanceId));
+    return new Set(requests.filter((i) => taking.has(i.id)).map((i) => i.id));
+  } catch (err) {
+    logger.warn('could not read the spot requests; terminating every instance of the execution', { error: errorCode(err) });
+    return new Set();
+  }
+}
+
 /** Launched before the moment (an instance with no launch time is treated as the later run's). */
 const launchedBefore = (ms: number) => (i: ExistingInstance) => i.launchedAt !== undefined && Date.parse(i.launchedAt) < ms;
 
@@ -93,7 +113,9 @@ export async function cleanupExecution(clients: { ec2: Ec2Send; sfn: SfnSend }, 
       candidates = stale;
     }
   }
-  const terminated = await terminate(clients.ec2, candidates.map((i) => i.id));
+  const leftToSpot = await noticed(clients.ec2, candidates);
+  if (leftToSpot.size > 0) logger.info('instances spot has given its notice to are left to spot (their runners save the checkpoint)', { executionArn, instanceIds: [...leftToSpot] });
+  const terminated = await terminate(clients.ec2, candidates.filter((i) => !leftToSpot.has(i.id)).map((i) => i.id));
   for (const id of terminated) logger.warn('terminated an instance of an execution that ended', { executionArn, status, instanceId: id });
   if (terminated.length === 0) logger.info('execution ended with nothing left running', { executionArn, status });
   return { executionArn, status, terminated };

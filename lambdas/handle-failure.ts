@@ -17,6 +17,7 @@ import { CAPACITY_EXHAUSTED, PHASE_ERRORS } from '../contract/outcomes';
 import { parseProgress, PROGRESS_FILE } from '../contract/runner';
 import { checkpointPrefix } from '../contract/storage';
 import { cleanupCallsUntil, mayRetryTask, phaseDeadline } from '../decisions/phase-clock';
+import { SPOT_NOTICE_SECONDS } from '../decisions/attempt';
 import { decideAfterFailure } from '../decisions/relaunch';
 import { errorCode, isTransient, retryableOnTransient } from './aws/aws-errors';
 import { CLIENT_CONFIG, withCallsUntil, type Ec2Send, type S3Send } from './aws/clients';
@@ -57,8 +58,10 @@ export async function handleFailure(clients: { ec2: Ec2Send; s3: S3Send }, env: 
   const now = Date.now();
   const deadlineMs = phaseDeadline(execution, phase);
 
-  // 1. The attempt's instance goes, whatever comes next.
-  const { terminated } = await terminateOrLeaveToSafetyNet(clients.ec2, execution.id, { instanceId: job.instance?.id, attempt: job.attempt }, mayRetryTask(now, deadlineMs));
+  // 1. The attempt's instance goes, whatever comes next; unless the attempt was ended at once on
+  // spot's notice: then it is left to spot while its runner saves the checkpoint, if the phase relaunches (below).
+  const leftToSpot = job.failure.leftToSpot === true;
+  const { terminated } = leftToSpot ? { terminated: [] as string[] } : await terminateOrLeaveToSafetyNet(clients.ec2, execution.id, { instanceId: job.instance?.id, attempt: job.attempt }, mayRetryTask(now, deadlineMs));
 
   // 2. Relaunch, or fail loud. After an interruption, the work its checkpoint saved counts.
   const progress = job.failure.kind === 'interruption' && run.mode === 'full' ? await savedProgress(clients.s3, env.PIPELINE_BUCKET, phase.name, phase.shard?.name, phase.pipelineName, run, mayRetryTask(Date.now(), deadlineMs)) : undefined;
@@ -69,10 +72,16 @@ export async function handleFailure(clients: { ec2: Ec2Send; s3: S3Send }, env: 
 
   // 4. What the attempt cost (its instance, launch to now); never a reason to fail or wait.
   // Spot took an interrupted instance before a poll saw it end: priced until then, however long this task took (retries).
-  const endedMs = job.failure.kind === 'interruption' && job.failedAt ? Math.min(now, Date.parse(job.failedAt)) : now;
+  // One left to spot runs until spot takes it, at most the notice's two minutes after the poll saw the notice.
+  const seenEndMs = job.failedAt ? Date.parse(job.failedAt) : now;
+  const endedMs = job.failure.kind !== 'interruption' ? now : leftToSpot ? seenEndMs + SPOT_NOTICE_SECONDS * 1000 : Math.min(now, seenEndMs);
   const costUsd = job.instance && mayRetryTask(Date.now(), deadlineMs) ? await instanceCost(clients.ec2, job.instance, endedMs) : undefined;
   const answer = decideAfterFailure({ phase, job, nowMs: now, deadlineMs, savedProgress: progress, costUsd });
   logger.info('attempt ended', { phase: phase.name, ...answer.record, terminated, savedProgress: progress });
+  if (leftToSpot && !answer.relaunch) {
+    // No relaunch after all (the deadline came nearer while this task was retried): the instance goes now.
+    await terminateOrLeaveToSafetyNet(clients.ec2, execution.id, { instanceId: job.instance?.id, attempt: job.attempt }, mayRetryTask(Date.now(), deadlineMs));
+  }
   if (answer.relaunch) {
     logger.warn('spot interruption: relaunching', { phase: phase.name, attempt: job.attempt, reasonCode: answer.reasonCode, backoffSeconds: answer.next.nextWaitSeconds });
   } else if (answer.exhausted) {

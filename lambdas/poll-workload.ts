@@ -15,6 +15,7 @@ import type { Job, PhaseTaskInputIn } from '../contract/job';
 import { afterPoll, type PollLook } from '../decisions/attempt';
 import { classify } from '../decisions/classify';
 import { phaseDeadline, readCallsUntil } from '../decisions/phase-clock';
+import { mayRelaunchAtOnce } from '../decisions/relaunch';
 import { lastLine } from '../decisions/workload-script';
 import { errorCode, isTransient, retryableOnTransient } from './aws/aws-errors';
 import { CLIENT_CONFIG, withCallsUntil, type Ec2Send, type LogsSend, type SsmSend } from './aws/clients';
@@ -118,7 +119,9 @@ async function look(clients: PollClients, env: WorkloadLogEnv, job: PhaseTaskInp
 export async function pollAttempt(clients: PollClients, env: WorkloadLogEnv, input: PhaseTaskInputIn<'running'>): Promise<Job> {
   const { phase, execution, job } = input;
   const t = { nowMs: Date.now(), deadlineMs: phaseDeadline(execution, phase) };
-  const decision = afterPoll(phase, job, await look(clients, env, job, t.nowMs >= t.deadlineMs, phase.silenceTimeoutSeconds), t);
+  const decision = afterPoll(phase, job, await look(clients, env, job, t.nowMs >= t.deadlineMs, phase.silenceTimeoutSeconds), t, {
+    relaunchAtOnce: mayRelaunchAtOnce({ phase, job, ...t }),
+  });
   if (decision.cancel) await cancel(clients.ssm, job.command.id, job.instance.id);
   const next = decision.job;
   if (next.status === 'failed') logger.warn('attempt failed', { phase: phase.name, attempt: job.attempt, ...next.failure });

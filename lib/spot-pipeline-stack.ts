@@ -14,13 +14,15 @@ import type { Construct } from 'constructs';
 import { affordableAttempts } from '../contract/budget';
 import { allPhases, buildStages, gateStages, launchProfile, onDemandFallbackOf, phaseWaits, type PhaseConfig, type PhaseSpec, type PipelineConfig } from '../contract/config';
 import { parseSecretSource } from '../contract/secrets';
+import { areaPrefix } from '../contract/storage';
 import { CodeAsset } from './constructs/code-asset';
 import { PipelineBucket } from './constructs/pipeline-bucket';
 import { PipelineFunction } from './constructs/pipeline-function';
 import { SafetyNet } from './constructs/safety-net';
 import { SpotWorkers } from './constructs/spot-workers';
+import { WakeRelay } from './constructs/wake-relay';
 import { metricsStatement } from '../state-machines/metric-datum';
-import { SpotPhaseDefinition } from '../state-machines/spot-phase';
+import { CHECK_AGENT_FUNCTION_TIMEOUT_SECONDS, SpotPhaseDefinition } from '../state-machines/spot-phase';
 import { pipelineTimeoutSeconds, PipelineDefinition } from '../state-machines/pipeline';
 import type { BucketEnv, LaunchEnv, SendEnv, WorkloadLogEnv } from '../contract/environment';
 import { TAG } from '../contract/tags';
@@ -89,7 +91,7 @@ export class SpotPipelineStack extends Stack {
       environment: launchEnv,
       reservedConcurrentExecutions: config.reservedConcurrency?.launchInstance, // opt-in: see reservedConcurrency in contract/config.ts
     });
-    const awaitAgent = fn('AwaitAgentFn', 'await-agent', 'Wait for the SSM agent of a phase instance');
+    const awaitAgent = fn('AwaitAgentFn', 'await-agent', 'Wait for the SSM agent of a phase instance', { timeout: Duration.seconds(CHECK_AGENT_FUNCTION_TIMEOUT_SECONDS) });
     const sendWorkload = fn('SendWorkloadFn', 'send-workload', 'Send the phase workload with SSM', { environment: sendEnv });
     const pollWorkload = fn('PollWorkloadFn', 'poll-workload', 'Poll a running phase workload and classify its end', { environment: logEnv });
     const bucketEnv: BucketEnv = { PIPELINE_BUCKET: this.bucket.bucketName };
@@ -131,7 +133,7 @@ export class SpotPipelineStack extends Stack {
       handleFailure,
       finishPhase,
       cleanupPhase,
-    }, { metricNamespace: config.metricNamespace });
+    }, { metricNamespace: config.metricNamespace, waits: { bucket: this.bucket, prefix: areaPrefix(config.pipelineName, 'waits') } });
     this.spotPhase = new sfn.StateMachine(this, 'SpotPhase', {
       stateMachineName: spotPhaseName(config.pipelineName),
       comment: 'One phase of the pipeline on EC2 spot: launch, wait for SSM, run, poll, relaunch on interruption, always clean up',
@@ -182,6 +184,11 @@ export class SpotPipelineStack extends Stack {
     });
 
     this.acknowledgeStateMachineGrants(this.spotPhase, [launchInstance, awaitAgent, sendWorkload, pollWorkload, handleFailure, finishPhase, cleanupPhase]);
+    acknowledgeWildcardResource(
+      this.spotPhase.role,
+      this.bucket.arnForObjects(`${areaPrefix(config.pipelineName, 'waits')}*`),
+      'AwaitWorkloadEvent stores its task token under waits/<instanceId> (the instance is known only at run time); the wildcard stays under this pipeline\'s waits/ prefix, write only.',
+    );
     this.acknowledgeStateMachineGrants(this.pipeline, [validateInput, ...[checkArtifact, promotionGate, shardVerdict].filter((f) => f !== undefined)], this.spotPhase);
     // The gates' ModelPromoted data, put by the pipeline state machine itself.
     if (promotionGate) this.pipeline.addToRolePolicy(metricsStatement(config.metricNamespace));
@@ -198,6 +205,9 @@ export class SpotPipelineStack extends Stack {
       reaperReservedConcurrency: config.reservedConcurrency?.reaper,
       logRetention: retention,
     });
+
+    // --- The wake relay: events end a running workload's wait (state-machines/spot-phase.ts) --------
+    new WakeRelay(this, 'WakeRelay', { pipelineName: config.pipelineName, bucket: pipelineBucket, spotPhase: this.spotPhase, logRetention: retention });
 
     // --- Schedules ----------------------------------------------------------------------
     const timeZone = TimeZone.of(config.schedules.timezone);
@@ -467,7 +477,8 @@ export class SpotPipelineStack extends Stack {
     p.workloadLogs.grantRead(p.pollWorkload);
 
     // Terminate only the pipeline's own instances.
-    for (const f of [p.handleFailure, p.finishPhase, p.cleanupPhase]) f.allowTerminatingPipelineInstances(p.config.pipelineName);
+    // (AwaitAgent: an instance left to spot on its notice that is still there past its save window.)
+    for (const f of [p.handleFailure, p.finishPhase, p.cleanupPhase, p.awaitAgent]) f.allowTerminatingPipelineInstances(p.config.pipelineName);
 
   }
 }

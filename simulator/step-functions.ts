@@ -372,8 +372,8 @@ export class SimulatedStepFunctions {
    * issued synchronously, before the interpreter arms its TimeoutSeconds timer.
    */
   private callbackTask(run: string, executionArn: string, stateName: string, state: StateDef, start: (params: unknown) => Promise<unknown>): (params: unknown) => Promise<unknown> {
-    const timing = callbackTiming(state);
-    return (params) => {
+    return (evaluated) => {
+      const { params, ...timing } = callbackTiming(state, evaluated);
       const task = this.taskTokens.issue(run, executionArn, stateName, timing);
       start(withTaskToken(params, task.token)).catch((err: unknown) => task.fail(err instanceof Error ? err : new Error(String(err))));
       return task.outcome;

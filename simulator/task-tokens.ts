@@ -34,8 +34,10 @@
  * it through unchanged) becomes the literal string TASK_TOKEN_MARKER; each time the state runs, the
  * simulator issues a token and puts it wherever the evaluated Parameters hold the marker
  * (withTaskToken). Any other reference to `$$.Task` in a callback state (another intrinsic, another
- * field, `$$.Task` itself), TimeoutSecondsPath and HeartbeatSecondsPath are refused when the state
- * machine is deployed, naming the state, rather than simulated wrongly.
+ * field, `$$.Task` itself) and HeartbeatSecondsPath are refused when the state
+ * machine is deployed, naming the state, rather than simulated wrongly. TimeoutSecondsPath (a path
+ * into the state's input) moves into the Parameters (the interpreter would read it after them), where
+ * both the interpreter and the handler (which closes the token then) find each run's timeout.
  *
  * The interpreter races the state's TimeoutSeconds itself (States.Timeout, which States.TaskFailed
  * does not match) but ignores HeartbeatSeconds; the token's own timers close it at the same moment
@@ -108,10 +110,19 @@ function markTokens(state: string, template: unknown, at: string): unknown {
 
 /** One callback state made ready for the interpreter (see the header); throws for what is not simulated. */
 function prepareCallbackState(name: string, state: StateDef): void {
-  for (const field of ['TimeoutSecondsPath', 'HeartbeatSecondsPath']) {
-    if (field in state) throw unsupported(name, `${field} on a callback task`);
-  }
-  if (state.TimeoutSeconds === undefined) state.TimeoutSeconds = DEFAULT_TASK_TIMEOUT_SECONDS;
+  if ('HeartbeatSecondsPath' in state) throw unsupported(name, 'HeartbeatSecondsPath on a callback task');
+  if ('TimeoutSecondsPath' in state) {
+    // AWS reads TimeoutSecondsPath from the state's input; the interpreter reads it from the input
+    // after Parameters. So the path moves into the Parameters (evaluated against the state's input, as
+    // AWS does) and the interpreter reads the value there; the handler takes it out before the call
+    // and closes the token at that timeout.
+    if (state.HeartbeatSeconds !== undefined) throw unsupported(name, 'HeartbeatSeconds with TimeoutSecondsPath');
+    if (typeof state.TimeoutSecondsPath !== 'string' || !state.TimeoutSecondsPath.startsWith('$') || state.TimeoutSecondsPath.startsWith('$$')) {
+      throw unsupported(name, `TimeoutSecondsPath ${JSON.stringify(state.TimeoutSecondsPath)} (only a path into the state's input)`);
+    }
+    state.Parameters = { ...((state.Parameters as Record<string, unknown> | undefined) ?? {}), [`${TIMEOUT_FIELD}.$`]: state.TimeoutSecondsPath };
+    state.TimeoutSecondsPath = `$.${TIMEOUT_FIELD}`;
+  } else if (state.TimeoutSeconds === undefined) state.TimeoutSeconds = DEFAULT_TASK_TIMEOUT_SECONDS;
   if (typeof state.HeartbeatSeconds === 'number' && state.HeartbeatSeconds >= Number(state.TimeoutSeconds)) {
     throw Object.assign(new Error(`state ${name}: HeartbeatSeconds (${state.HeartbeatSeconds}) must be smaller than TimeoutSeconds (${String(state.TimeoutSeconds)})`), { name: 'InvalidDefinition' });
   }
@@ -157,9 +168,22 @@ export function withTaskToken(value: unknown, token: string): unknown {
   return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, withTaskToken(item, token)]));
 }
 
-/** The TimeoutSeconds and HeartbeatSeconds of a prepared callback state. */
-export function callbackTiming(state: Record<string, unknown>): { timeoutSeconds: number; heartbeatSeconds?: number } {
-  return { timeoutSeconds: Number(state.TimeoutSeconds), ...(typeof state.HeartbeatSeconds === 'number' ? { heartbeatSeconds: state.HeartbeatSeconds } : {}) };
+/** Where a prepared callback state with TimeoutSecondsPath carries that timeout in its evaluated Parameters (taken out before the call). */
+const TIMEOUT_FIELD = '__sim_timeout_seconds';
+
+/**
+ * The TimeoutSeconds and HeartbeatSeconds of one run of a prepared callback state, and the Parameters
+ * its resource gets (without the simulator's timeout field).
+ */
+export function callbackTiming(state: Record<string, unknown>, params: unknown): { timeoutSeconds: number; heartbeatSeconds?: number; params: unknown } {
+  let timeoutSeconds = Number(state.TimeoutSeconds);
+  let rest = params;
+  if ('TimeoutSecondsPath' in state && params !== null && typeof params === 'object' && TIMEOUT_FIELD in params) {
+    const { [TIMEOUT_FIELD]: seconds, ...others } = params as Record<string, unknown>;
+    timeoutSeconds = Number(seconds);
+    rest = others;
+  }
+  return { timeoutSeconds, ...(typeof state.HeartbeatSeconds === 'number' ? { heartbeatSeconds: state.HeartbeatSeconds } : {}), params: rest };
 }
 
 /** A callback task as the API sees it through its token. */

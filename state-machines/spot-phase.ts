@@ -4,7 +4,15 @@
  * phase that failed, on a fresh attempt.
  *
  *   Begin -> LaunchInstance -> (CountLaunchFallback) -> [WaitForAgent -> CheckAgent]* -> SendWorkload
- *         -> [WaitForWorkload -> PollWorkload]* -> FinishPhase -> PhaseSucceeded
+ *         -> [AwaitWorkloadEvent | WaitForWorkload -> PollWorkload]* -> FinishPhase -> PhaseSucceeded
+ *
+ * A running workload is waited for by AwaitWorkloadEvent, a callback task (S3 PutObject of its task
+ * token under waits/<instanceId>, .waitForTaskToken) that the wake relay (lambdas/wake-phase.ts) ends
+ * when EventBridge brings spot's interruption warning, the command's end or the instance's end, and
+ * that times out at $.job.nextWaitSeconds (the first moment a watchdog could trip): either way the
+ * poll comes next. Events are best effort; the timeout is the poll that catches what they miss. A
+ * token that cannot be stored falls back to the timer (WaitForWorkload), as does a phase whose job
+ * says no wake (specs from before the relay).
  *   any failed attempt -> HandleFailure -> RelaunchBackoff -> CountRelaunch -> LaunchInstance   (spot, in budget)
  *                                       -> CountExhausted -> PhaseFailed        (spot, out of budget)
  *                                       -> PhaseFailed                          (anything else)
@@ -18,6 +26,7 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
@@ -40,9 +49,11 @@ export interface SpotPhaseFunctions {
   readonly cleanupPhase: IFunction;
 }
 
-/** Where the SpotPhase state machine puts its metric data. */
+/** Where the SpotPhase state machine puts its metric data, and where it keeps a waiting workload's task token. */
 export interface SpotPhaseMetrics {
   readonly metricNamespace: string;
+  /** The pipeline bucket and the waits/ prefix of the pipeline (contract/storage.ts, waitKey). */
+  readonly waits: { readonly bucket: s3.IBucket; readonly prefix: string };
 }
 
 /** Lambda's own transient faults, as Step Functions names them ("Handle Lambda service exceptions"). */
@@ -55,6 +66,12 @@ export const LAMBDA_SERVICE_ERRORS = [
 ];
 
 const STATUS = '$.job.status';
+
+/** A Lambda task's timeout: well past its function's (60 s), so a slow answer is the function's timeout, retried. */
+const TASK_TIMEOUT_SECONDS = 120;
+/** CheckAgent's: its function may wait for the agent for 100 s and times out at CHECK_AGENT_FUNCTION_TIMEOUT_SECONDS. */
+export const CHECK_AGENT_FUNCTION_TIMEOUT_SECONDS = 130;
+const CHECK_AGENT_TASK_TIMEOUT_SECONDS = 150;
 
 /** Builds the SpotPhase graph. */
 export class SpotPhaseDefinition extends Construct {
@@ -69,8 +86,8 @@ export class SpotPhaseDefinition extends Construct {
     const cleanup = this.task('CleanupPhase', fns.cleanupPhase, '$.cleanup').next(
       new sfn.Fail(this, 'PhaseErrored', { errorPath: '$.caught.Error', causePath: '$.caught.Cause' }),
     );
-    const guarded = (name: string, fn: IFunction, resultPath: string) =>
-      this.task(name, fn, resultPath).addCatch(cleanup, { errors: ['States.ALL'], resultPath: '$.caught' });
+    const guarded = (name: string, fn: IFunction, resultPath: string, timeoutSeconds?: number) =>
+      this.task(name, fn, resultPath, timeoutSeconds).addCatch(cleanup, { errors: ['States.ALL'], resultPath: '$.caught' });
 
     const begin = new sfn.Pass(this, 'Begin', {
       comment: 'Capture the execution (its start time anchors the phase budget) and open attempt 1.',
@@ -89,10 +106,32 @@ export class SpotPhaseDefinition extends Construct {
 
     const launch = guarded('LaunchInstance', fns.launchInstance, '$.job');
     const waitForAgent = new sfn.Wait(this, 'WaitForAgent', { time: sfn.WaitTime.secondsPath('$.job.nextWaitSeconds') });
-    const checkAgent = guarded('CheckAgent', fns.awaitAgent, '$.job');
+    // CheckAgent waits for the agent itself for up to AGENT_WAIT_IN_TASK_SECONDS (lambdas/await-agent.ts).
+    const checkAgent = guarded('CheckAgent', fns.awaitAgent, '$.job', CHECK_AGENT_TASK_TIMEOUT_SECONDS);
     const send = guarded('SendWorkload', fns.sendWorkload, '$.job');
     const waitForWorkload = new sfn.Wait(this, 'WaitForWorkload', { time: sfn.WaitTime.secondsPath('$.job.nextWaitSeconds') });
     const poll = guarded('PollWorkload', fns.pollWorkload, '$.job');
+    const awaitEvent = new tasks.CallAwsService(this, 'AwaitWorkloadEvent', {
+      comment: 'Keep this wait\'s task token where the wake relay finds it by instance, then wait for an event or the timeout',
+      service: 's3',
+      action: 'putObject',
+      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      parameters: {
+        Bucket: metrics.waits.bucket.bucketName,
+        Key: sfn.JsonPath.format(`${metrics.waits.prefix}{}`, sfn.JsonPath.stringAt('$.job.instance.id')),
+        Body: sfn.JsonPath.taskToken,
+        // The instance's pool, for the relay to remember a rebalance recommendation by (events name only the instance).
+        Metadata: { pool: sfn.JsonPath.format('{}/{}', sfn.JsonPath.stringAt('$.job.instance.instanceType'), sfn.JsonPath.stringAt('$.job.instance.subnetId')) },
+      },
+      iamResources: [metrics.waits.bucket.arnForObjects(`${metrics.waits.prefix}*`)],
+      taskTimeout: sfn.Timeout.at('$.job.nextWaitSeconds'),
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+    // The timeout is the poll's turn; a token S3 would not keep leaves the timer to wait.
+    awaitEvent.addCatch(poll, { errors: ['States.Timeout'], resultPath: sfn.JsonPath.DISCARD });
+    awaitEvent.addCatch(waitForWorkload, { errors: ['States.ALL'], resultPath: sfn.JsonPath.DISCARD });
+    awaitEvent.next(poll);
+    const wakeByEvent = sfn.Condition.and(sfn.Condition.isPresent('$.job.wake'), sfn.Condition.stringEquals('$.job.wake', 'event'));
     const handleFailure = guarded('HandleFailure', fns.handleFailure, '$.job');
     const backoff = new sfn.Wait(this, 'RelaunchBackoff', { time: sfn.WaitTime.secondsPath('$.job.nextWaitSeconds') });
     // The relaunch's data as HandleFailure built them from the catalogue: SpotInterruptionRetry (a
@@ -139,12 +178,13 @@ export class SpotPhaseDefinition extends Construct {
         .when(failedAttempt, handleFailure)
         .otherwise(waitForAgent),
     );
-    send.next(new sfn.Choice(this, 'Sent?').when(failedAttempt, handleFailure).otherwise(waitForWorkload));
+    send.next(new sfn.Choice(this, 'Sent?').when(failedAttempt, handleFailure).when(wakeByEvent, awaitEvent).otherwise(waitForWorkload));
     waitForWorkload.next(poll);
     poll.next(
       new sfn.Choice(this, 'WorkloadDone?')
         .when(is(JOB_STATUS.succeeded), finish)
         .when(failedAttempt, handleFailure)
+        .when(wakeByEvent, awaitEvent)
         .otherwise(waitForWorkload),
     );
     handleFailure.next(
@@ -162,13 +202,13 @@ export class SpotPhaseDefinition extends Construct {
     this.startState = begin;
   }
 
-  private task(name: string, fn: IFunction, resultPath: string): sfn.TaskStateBase {
+  private task(name: string, fn: IFunction, resultPath: string, timeoutSeconds = TASK_TIMEOUT_SECONDS): sfn.TaskStateBase {
     return new tasks.LambdaInvoke(this, name, {
       lambdaFunction: fn,
       payloadResponseOnly: true,
       retryOnServiceExceptions: false,
       resultPath,
-      taskTimeout: sfn.Timeout.duration(Duration.seconds(120)),
+      taskTimeout: sfn.Timeout.duration(Duration.seconds(timeoutSeconds)),
     })
       .addRetry({
         // Lambda's own faults (a lost response among them): the work may be done; retried quickly.

@@ -33,6 +33,9 @@ import { acknowledgeNag, acknowledgeWildcardResource, NAG_PACK } from '../nag';
 
 /** Days a replaced (noncurrent) version of a run output or checkpoint is kept. */
 export const NONCURRENT_RUN_DAYS = 1;
+/** Days a waiting phase's token is kept (a phase waits at most EVENT_WAIT_MAX_SECONDS at a time; S3 expires objects daily). */
+const WAIT_TOKEN_DAYS = 1;
+
 /** Days a pool memory event is kept: the launches weigh a week of them (decisions/pools.ts, POOL_MEMORY_MS). */
 export const POOL_MEMORY_DAYS = 30;
 /** Days a replaced (noncurrent) version of an artifact is kept. */
@@ -88,6 +91,13 @@ export class PipelineBucket extends Construct {
           prefix: prefix('pools'),
           expiration: Duration.days(POOL_MEMORY_DAYS),
           noncurrentVersionExpiration: Duration.days(NONCURRENT_RUN_DAYS),
+        },
+        {
+          // The tokens of waiting phases: each is overwritten by the next wait, useless once its phase ends.
+          id: 'waits',
+          prefix: prefix('waits'),
+          expiration: Duration.days(WAIT_TOKEN_DAYS),
+          noncurrentVersionExpiration: Duration.days(WAIT_TOKEN_DAYS),
         },
         {
           id: 'artifacts',
@@ -148,6 +158,13 @@ export class PipelineBucket extends Construct {
     acknowledgeWildcardResource(role, this.bucket.arnForObjects(candidateOutputs), `Gate ${gate} reads the outputs of phase ${candidate} of the run it decides for; run dates and executions exist only at run time, the phase segment is fixed.`);
     acknowledgeWildcardResource(role, this.bucket.arnForObjects(production), `Gate ${gate} replaces the files of its own production prefix with a promoted candidate's, whose names it learns at run time.`);
     acknowledgeWildcardResource(role, this.bucket.arnForObjects(records), "A gate writes its decision record under this pipeline's promotions/<runDate>/, a date known only at run time.");
+  }
+
+  /** The tokens of waiting phases (contract/storage.ts, waits/): read them (the wake relay), nothing else. */
+  grantReadWaits(role: iam.IRole): void {
+    const waits = this.bucket.arnForObjects(`${areaPrefix(this.pipelineName, 'waits')}*`);
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [waits] }));
+    acknowledgeWildcardResource(role, waits, 'A waiting phase\'s token is keyed by its instance id, known only at run time; the wildcard stays under this pipeline\'s waits/ prefix, read only.');
   }
 
   /**

@@ -70,7 +70,7 @@ export class SafetyNet extends Construct {
       retryAttempts: 2,
       onFailure: new lambdaDestinations.SqsDestination(this.cleanupFailures),
     });
-    this.executionCleanup.allowOnAnyResource(['ec2:DescribeInstances'], 'EC2 Describe* calls support no resource-level permissions');
+    this.executionCleanup.allowOnAnyResource(['ec2:DescribeInstances', 'ec2:DescribeSpotInstanceRequests'], 'EC2 Describe* calls support no resource-level permissions');
     this.executionCleanup.allowTerminatingPipelineInstances(props.pipelineName);
     const executions = [props.pipeline, props.spotPhase].map(
       (sm) => `arn:${stack.partition}:states:${stack.region}:${stack.account}:execution:${sm.stateMachineName}:*`,

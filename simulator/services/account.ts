@@ -131,6 +131,8 @@ export class SimulatedAccount {
   // ----- S3 -----------------------------------------------------------------------------------
   /** Every object, by "bucket/key"; each write replaces the object (the latest version is what a read gets). */
   readonly objects = new Map<string, SimObject>();
+  /** Every GetObject, by "bucket/key", in order (as CloudTrail's S3 data events would show them). */
+  readonly objectReads: string[] = [];
 
   // ----- EC2 ---------------------------------------------------------------------------------
   readonly instances: SimInstance[] = [];

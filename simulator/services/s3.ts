@@ -70,16 +70,19 @@ export function objectBody(account: SimulatedAccount, bucket: string, key: strin
 }
 
 export function getObject(account: SimulatedAccount, input: Record<string, unknown>): unknown {
+  account.objectReads.push(`${String(input.Bucket)}/${String(input.Key)}`);
   const body = objectBody(account, String(input.Bucket), String(input.Key));
   if (body === undefined) throw new SimulatedAwsError('NoSuchKey', 'The specified key does not exist.', 404);
-  // The interceptor hands the SDK a stream for Body, as the HTTP response would be.
-  return { Body: body, ContentLength: Buffer.byteLength(body) };
+  const metadata = objectAt(account, String(input.Bucket), String(input.Key))?.metadata;
+  // The interceptor hands the SDK a stream for Body, as the HTTP response would be; user metadata as sent (x-amz-meta-*).
+  return { Body: body, ContentLength: Buffer.byteLength(body), ...(metadata ? { Metadata: { ...metadata } } : {}) };
 }
 
-/** PutObject: the body as sent (the simulated workloads' and Lambdas' objects are small text). */
+/** PutObject: the body as sent (the simulated workloads' and Lambdas' objects are small text), and its user metadata. */
 export function putObject(account: SimulatedAccount, input: Record<string, unknown>): unknown {
   const body = typeof input.Body === 'string' ? input.Body : Buffer.from(input.Body as Uint8Array).toString('utf8');
-  const object: SimObject = { sha256: sha(body), size: Buffer.byteLength(body), writtenAt: Date.now(), writtenBy: currentCaller() ?? 'unknown', body };
+  const metadata = input.Metadata && typeof input.Metadata === 'object' ? Object.fromEntries(Object.entries(input.Metadata as Record<string, unknown>).map(([k, v]) => [k.toLowerCase(), String(v)])) : undefined;
+  const object: SimObject = { sha256: sha(body), size: Buffer.byteLength(body), writtenAt: Date.now(), writtenBy: currentCaller() ?? 'unknown', body, ...(metadata ? { metadata } : {}) };
   account.objects.set(`${String(input.Bucket)}/${String(input.Key)}`, object);
   return { ETag: `"${object.sha256.slice(0, 32)}"` };
 }

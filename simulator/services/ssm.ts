@@ -18,7 +18,7 @@
  */
 import { SIM_ACCOUNT } from '../template';
 import type { SimInvocation, SimulatedAccount } from './account';
-import { RUNNER_NOTICE_LINE } from '../../contract/runner';
+import { RUNNER_NOTICE_LINE, RUNNER_SAVED_LINE } from '../../contract/runner';
 import { buildPlan, reportedExit, RUNNER_FAILURE_MS, startRunner, stoppedOnNoticeAt } from '../instance-runner';
 import { byId, scheduleInterruption, settle, stateOf } from './ec2';
 import { SimulatedAwsError } from './errors';
@@ -83,8 +83,12 @@ export function outputLines(account: SimulatedAccount, inv: SimInvocation, strea
   // On the spot notice the runner stops the workload (it prints no more) and says so on stderr,
   // whichever stream the workload itself prints to.
   const stoppedAt = stoppedOnNoticeAt(account, inv);
+  // Then, its checkpoint saved on the notice (instance-runner.ts: the save is at the stop), that it waits for spot.
   const runnerLines = stream === 'stderr' && stoppedAt !== undefined && stoppedAt <= now && (endedAt === undefined || stoppedAt <= endedAt)
-    ? [{ at: stoppedAt, line: RUNNER_NOTICE_LINE }]
+    ? [
+        { at: stoppedAt, line: RUNNER_NOTICE_LINE },
+        { at: stoppedAt, line: `${RUNNER_SAVED_LINE} (workload exit 143)` },
+      ]
     : [];
   if (!streams.includes(stream)) return runnerLines;
   const onThis = (n: number) => streams.length === 1 || streams[n % 2] === stream;

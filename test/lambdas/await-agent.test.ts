@@ -3,8 +3,23 @@ import { DescribeInstanceInformationCommand, SSMClient } from '@aws-sdk/client-s
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { handler } from '../../lambdas/await-agent';
+import { AGENT_WAIT_IN_TASK_SECONDS, handler as awaitAgent } from '../../lambdas/await-agent';
 import { at, clockAt, describedInstance, ec2Error, INSTANCE_ID, instanceRef, job, spotStatus, ssmError, stubHandlerEnv, taskInput, type LooseJob } from './fixtures';
+
+/**
+ * The handler, on a clock whose timers run too: a check may wait for the agent itself
+ * (AGENT_WAIT_IN_TASK_SECONDS), looking every few seconds; those seconds pass at once here.
+ */
+async function handler(input: unknown): Promise<LooseJob> {
+  // (Re-installed: the clock the other tests freeze fakes Date only.)
+  const now = Date.now();
+  vi.useRealTimers();
+  vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'], now });
+  let settled = false;
+  const result = awaitAgent(input).finally(() => (settled = true));
+  for (let waited = 0; !settled && waited <= (AGENT_WAIT_IN_TASK_SECONDS + 10) * 1000; waited += 1000) await vi.advanceTimersByTimeAsync(1000);
+  return result as Promise<LooseJob>;
+}
 
 const ec2 = mockClient(EC2Client);
 const ssm = mockClient(SSMClient);
@@ -152,5 +167,95 @@ describe('AwaitAgent and EC2 eventual consistency', () => {
     // Assess
     expect(result.status).toBe('failed');
     expect(result.failure?.kind).toBe('workload-error');
+  });
+});
+
+describe('AwaitAgent waits for the agent itself, and for the instance spot noticed before', () => {
+  it('an agent that comes online 40 s into the check: ready in that same check (one state transition, not a loop per 20 s)', async () => {
+    // Prepare: SSM says offline for the first looks, online from the ninth (40 s later).
+    let looks = 0;
+    ssm.on(DescribeInstanceInformationCommand).callsFake(() => (++looks > 8 ? { InstanceInformationList: [{ InstanceId: INSTANCE_ID, PingStatus: 'Online' }] } : { InstanceInformationList: [] }));
+
+    // Act
+    const started = Date.now();
+    const result = await handler(bootingInput());
+
+    // Assess
+    expect(result.status).toBe('ready');
+    expect(Date.now() - started).toBe(40_000);
+    // EC2 looked at after agentCheckSeconds (20 s) and once the agent is online: no notice on it.
+    expect(ec2).toHaveReceivedCommandTimes(DescribeInstancesCommand, 2);
+  });
+
+  it('spot gives its notice while the instance boots: the check ends there, the attempt fails (no workload sent to it)', async () => {
+    // Prepare
+    ec2.on(DescribeSpotInstanceRequestsCommand).resolves(spotStatus('marked-for-termination'));
+
+    // Act
+    const started = Date.now();
+    const result = await handler(bootingInput());
+
+    // Assess
+    expect(result).toMatchObject({ status: 'failed', failure: { kind: 'interruption', reasonCode: 'marked-for-termination' } });
+    expect(Date.now() - started).toBeLessThanOrEqual(25_000);
+  });
+
+  it('never waits past the boot timeout: the check ends there and the boot times out', async () => {
+    // Prepare: launched at start + 60 s, boot timeout 600 s; now start + 620 s.
+    clockAt(at(620));
+
+    // Act
+    const result = await handler(bootingInput());
+
+    // Assess
+    expect(result).toMatchObject({ status: 'failed', failure: { kind: 'boot-timeout' } });
+    expect(Date.now()).toBeLessThanOrEqual(at(660));
+  });
+
+  const withPredecessor = (savesUntilMs: number) =>
+    taskInput({ job: job({ status: 'booting', attemptStartedAt: new Date(at(0)).toISOString(), instance: instanceRef(), nextWaitSeconds: 20, pollErrors: 0, predecessor: { instanceId: 'i-0noticed00000000001', savesUntil: new Date(savesUntilMs).toISOString() } } as never) });
+  const online = () => ssm.on(DescribeInstanceInformationCommand).resolves({ InstanceInformationList: [{ InstanceId: INSTANCE_ID, PingStatus: 'Online' }] });
+  const predecessorIs = (state: string) =>
+    ec2.on(DescribeInstancesCommand, { InstanceIds: ['i-0noticed00000000001'] }).resolves({ Reservations: [{ Instances: [{ InstanceId: 'i-0noticed00000000001', State: { Name: state as never } }] }] });
+
+  it('the agent is online but the noticed instance still saves its checkpoint: still booting, the workload waits', async () => {
+    // Prepare
+    online();
+    predecessorIs('running');
+
+    // Act
+    const result = await handler(withPredecessor(at(200)));
+
+    // Assess
+    expect(result).toMatchObject({ status: 'booting', predecessor: { instanceId: 'i-0noticed00000000001' } });
+    expect(ec2).not.toHaveReceivedCommand(TerminateInstancesCommand);
+  });
+
+  it('the noticed instance is gone (spot took it after the save): ready, and the job forgets it', async () => {
+    // Prepare
+    online();
+    predecessorIs('terminated');
+
+    // Act
+    const result = await handler(withPredecessor(at(200)));
+
+    // Assess
+    expect(result.status).toBe('ready');
+    expect(result).not.toHaveProperty('predecessor');
+    expect(ec2).not.toHaveReceivedCommand(TerminateInstancesCommand);
+  });
+
+  it('the noticed instance is still there past its save window: terminated, and the workload starts', async () => {
+    // Prepare
+    online();
+    predecessorIs('running');
+    ec2.on(TerminateInstancesCommand).resolves({});
+
+    // Act
+    const result = await handler(withPredecessor(at(100)));
+
+    // Assess
+    expect(result.status).toBe('ready');
+    expect(ec2).toHaveReceivedCommandWith(TerminateInstancesCommand, { InstanceIds: ['i-0noticed00000000001'] });
   });
 });

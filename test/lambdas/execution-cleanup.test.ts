@@ -1,4 +1,4 @@
-import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand, type DescribeInstancesCommandInput } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, DescribeSpotInstanceRequestsCommand, EC2Client, TerminateInstancesCommand, type DescribeInstancesCommandInput } from '@aws-sdk/client-ec2';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
@@ -315,5 +315,39 @@ describe('ExecutionCleanup', () => {
 
     // Assess
     await expect(run).rejects.toMatchObject({ name: 'InternalError' });
+  });
+});
+
+describe('ExecutionCleanup leaves to spot an instance spot has given its notice to', () => {
+  it('a sibling\'s failure stops the phase while its instance saves on the notice: that one is left to spot, the others go', async () => {
+    // Prepare: two instances of the phase; the first one's spot request says spot is taking it.
+    instancesByTag(['i-0noticed00000000001', 'i-0healthy00000000002'], []);
+    ec2.on(DescribeSpotInstanceRequestsCommand).resolves({
+      SpotInstanceRequests: [
+        { SpotInstanceRequestId: 'sir-abc12345', InstanceId: 'i-0noticed00000000001', State: 'active', Status: { Code: 'marked-for-termination' } },
+        { SpotInstanceRequestId: 'sir-abc12345', InstanceId: 'i-0healthy00000000002', State: 'active', Status: { Code: 'fulfilled' } },
+      ],
+    });
+    ec2.on(TerminateInstancesCommand).resolves({});
+
+    // Act
+    const result = await handler(statusChange());
+
+    // Assess
+    expect(result.terminated).toEqual(['i-0healthy00000000002']);
+    expect(ec2).toHaveReceivedCommandWith(TerminateInstancesCommand, { InstanceIds: ['i-0healthy00000000002'] });
+  });
+
+  it('spot requests that cannot be read spare nothing: every instance goes', async () => {
+    // Prepare
+    instancesByTag(['i-0noticed00000000001'], []);
+    ec2.on(DescribeSpotInstanceRequestsCommand).rejects(ec2Error('RequestLimitExceeded', 503));
+    ec2.on(TerminateInstancesCommand).resolves({});
+
+    // Act
+    const result = await handler(statusChange());
+
+    // Assess
+    expect(result.terminated).toEqual(['i-0noticed00000000001']);
   });
 });

@@ -57,6 +57,7 @@ export function phaseSpec(overrides: Partial<PhaseSpec> = {}): PhaseSpec {
     agentCheckSeconds: 20,
     cleanupMarginSeconds: 300,
     pipelineName: 'saturday-pipeline',
+    wakeOnEvents: false,
     ...overrides,
   };
 }

@@ -6,6 +6,7 @@ import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler } from '../../lambdas/poll-workload';
 import { NOTICE_SAVE_WINDOW_SECONDS } from '../../decisions/attempt';
+import { RUNNER_SAVED_LINE } from '../../contract/runner';
 import {
   at,
   clockAt,
@@ -101,12 +102,37 @@ describe('PollWorkload: AWS as the agent reports it', () => {
 });
 
 describe('PollWorkload', () => {
-  it('InProgress while spot marks a still-running instance for termination -> keeps polling, nothing cancelled: the runner saves the checkpoint', async () => {
+  it('spot\'s notice on a still-running instance, the runner not done saving yet -> keeps polling, soon (15 s), nothing cancelled', async () => {
     // Prepare
     ec2.on(DescribeSpotInstanceRequestsCommand).resolves(spotStatus('marked-for-termination'));
 
     // Act
     const result: LooseJob = await handler(pollInput());
+
+    // Assess
+    expect(result).toMatchObject({ status: 'running', nextWaitSeconds: 15, command: { notice: { seenAt: iso(at(1200)) } } });
+    expect(ssm).not.toHaveReceivedCommand(CancelCommandCommand);
+  });
+
+  it('spot\'s notice, and the runner says the checkpoint is saved, the phase sure to relaunch -> the attempt ends at once, the instance left to spot, nothing cancelled', async () => {
+    // Prepare: the runner's last line on stderr.
+    ec2.on(DescribeSpotInstanceRequestsCommand).resolves(spotStatus('marked-for-termination'));
+    logs.on(GetLogEventsCommand, { logStreamName: `${COMMAND_ID}/${INSTANCE_ID}/aws-runShellScript/stderr` }).resolves({ events: [{ timestamp: at(1195), message: `${RUNNER_SAVED_LINE} (workload exit 143)` }] });
+
+    // Act
+    const result: LooseJob = await handler(pollInput());
+
+    // Assess: the relaunch starts now, inside the notice's two minutes.
+    expect(result).toMatchObject({ status: 'failed', failedAt: iso(at(1200)), failure: { kind: 'interruption', reasonCode: 'marked-for-termination', leftToSpot: true } });
+    expect(ssm).not.toHaveReceivedCommand(CancelCommandCommand);
+  });
+
+  it('InProgress while spot marks a still-running instance, no relaunch possible (maxAttempts 1) -> keeps polling, nothing cancelled: the runner saves the checkpoint', async () => {
+    // Prepare
+    ec2.on(DescribeSpotInstanceRequestsCommand).resolves(spotStatus('marked-for-termination'));
+
+    // Act
+    const result: LooseJob = await handler(taskInput({ phase: { maxAttempts: 1 }, job: runningJob({}, at(300)) }));
 
     // Assess
     expect(result).toMatchObject({ status: 'running', command: { notice: { seenAt: iso(at(1200)), reasonCode: 'marked-for-termination' } } });

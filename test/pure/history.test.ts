@@ -16,6 +16,8 @@ import {
   pathEvents,
   RETRIES_PER_TASK,
   SPOT_PHASE_PATHS,
+  NOTICE_CONFIRM_POLLS,
+  WAKES_PER_ATTEMPT,
   worstCaseHistoryEvents,
   type PhaseWaits,
 } from '../../contract/history';
@@ -50,17 +52,20 @@ describe('events per state, as AWS records them', () => {
 describe('worstCaseHistoryEvents', () => {
   it('is the events recorded once plus the budget at the busiest mix of loops', () => {
     // Prepare: 1 h budget, polls every 60 s, agent checks every 20 s, 60 s relaunch backoff. The
-    // busiest mix: relaunch (21.9 events) + one agent check (9.3) + send (7.3) per 60 + 20 s.
+    // busiest mix: relaunch (21.9 events) + one agent check (9.3) + send (7.3), the two early wakes
+    // its workload may have (2 x 12.6: a callback wait, a poll, a Choice) and the four quick polls
+    // after a notice (4 x 9.3) per 60 + 20 s.
     const waits: PhaseWaits = { budgetSeconds: 3600, pollIntervalSeconds: 60, agentCheckSeconds: 20, relaunchBackoffSeconds: 60 };
-    const busiest = (pathEvents(SPOT_PHASE_PATHS.relaunch) + pathEvents(SPOT_PHASE_PATHS.agentCheck) + pathEvents(SPOT_PHASE_PATHS.send)) / (60 + 20);
+    const send = pathEvents(SPOT_PHASE_PATHS.send) + WAKES_PER_ATTEMPT * pathEvents(SPOT_PHASE_PATHS.pollEvent) + NOTICE_CONFIRM_POLLS * pathEvents(SPOT_PHASE_PATHS.poll);
+    const busiest = (pathEvents(SPOT_PHASE_PATHS.relaunch) + pathEvents(SPOT_PHASE_PATHS.agentCheck) + send) / (60 + 20);
 
     // Act
     const events = worstCaseHistoryEvents(waits);
 
     // Assess
-    expect(busiest).toBeCloseTo(38.5 / 80);
+    expect(busiest).toBeCloseTo(100.9 / 80);
     expect(events).toBe(Math.ceil(ONCE_EVENTS + 3600 * busiest));
-    expect(events).toBe(1789);
+    expect(events).toBe(5227);
   });
 
   it('exceeds the quota for a valid 48-hour phase polling every 10 s, unless its waits adapt', () => {
@@ -104,7 +109,7 @@ describe('historySafeWaits', () => {
     for (const w of waits) expect(w).toEqual({ pollIntervalSeconds: 60, agentCheckSeconds: DEFAULT_AGENT_CHECK_SECONDS, relaunchBackoffSeconds: 60 });
   });
 
-  it('raises the waits of a 48-hour budget: polls and agent checks every 68 s, 210 s between relaunches', () => {
+  it('raises the waits of a 48-hour budget: polls and agent checks every 69 s, 679 s between relaunches', () => {
     // Prepare
     const phase = { budgetSeconds: MAX_BUDGET, pollIntervalSeconds: MIN_POLL, relaunchBackoffSeconds: 60 };
 
@@ -112,7 +117,7 @@ describe('historySafeWaits', () => {
     const waits = historySafeWaits(phase);
 
     // Assess
-    expect(waits).toEqual({ pollIntervalSeconds: 68, agentCheckSeconds: 68, relaunchBackoffSeconds: 210 });
+    expect(waits).toEqual({ pollIntervalSeconds: 69, agentCheckSeconds: 69, relaunchBackoffSeconds: 679 });
   });
 
   it('never shortens a configured wait', () => {
@@ -167,7 +172,7 @@ describe('the phase spec carries the waits a phase runs with', () => {
     const spec = toPhaseSpec(phase, pipeline);
 
     // Assess
-    expect(spec).toMatchObject({ pollIntervalSeconds: 68, agentCheckSeconds: 68, relaunchBackoffSeconds: 210 });
+    expect(spec).toMatchObject({ pollIntervalSeconds: 69, agentCheckSeconds: 69, relaunchBackoffSeconds: 679 });
     expect(phaseSpecSchema.parse(spec)).toEqual(spec);
   });
 

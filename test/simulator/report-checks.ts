@@ -111,7 +111,10 @@ export function runProblems(report: SimulationReport, metricNamespace = 'AlphaEn
       const previous = p.launches.slice(0, i).findLast((other) => other.shard === l.shard);
       // (A redrive may start the phase again while the ended run's instance is still being cleaned up.)
       const redriveOverlap = previous !== undefined && previous.execution !== l.execution && previous.cloud.terminatedBy === 'safety-net';
-      if (previous && l.start < previous.end && !redriveOverlap) {
+      // (A relaunch at once on spot's notice launches while the noticed instance saves its checkpoint:
+      // never before the notice, and spot, or the next attempt past its save window, takes it within 180 s.)
+      const noticeOverlap = previous?.noticeAt !== null && previous?.noticeAt !== undefined && l.start >= previous.noticeAt && previous.end <= previous.noticeAt + 180;
+      if (previous && l.start < previous.end && !redriveOverlap && !noticeOverlap) {
         problems.push(`${p.name} launch ${i + 1} starts at ${l.start} s, before launch ${i} ended at ${previous.end} s (two instances at once)`);
       }
       // No instance: every pool refused, or the attempt met a launch error or an account quota.

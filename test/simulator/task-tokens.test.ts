@@ -118,6 +118,27 @@ describe('a Lambda callback task (lambda:invoke.waitForTaskToken)', () => {
     expect(sfn.transitions()).toBe(2);
   });
 
+  it('TimeoutSecondsPath: each run waits as long as its input says, and its token closes then (TaskTimedOut)', async () => {
+    // Prepare
+    const { start, payloads, api } = setUp({
+      Approve: approval({ TimeoutSecondsPath: '$.waitSeconds', Catch: [{ ErrorEquals: ['States.Timeout'], ResultPath: '$.timedOut', Next: 'Done' }], Next: 'Done' }),
+      Done: { Type: 'Pass', End: true },
+    });
+
+    // Act
+    const execution = start({ order: 1, waitSeconds: 90 });
+    await advance(89 * SECOND);
+    const stillRunning = execution.status;
+    const done = await finish(execution);
+
+    // Assess: the payload never carries the simulator's own field; the token closed with the timeout.
+    expect(stillRunning).toBe('RUNNING');
+    expect(done.stoppedAt! - done.startedAt).toBe(90 * SECOND);
+    expect(done.output).toMatchObject({ timedOut: { Error: 'States.Timeout' } });
+    expect(Object.keys(payloads[0]!)).toEqual(['token', 'order']);
+    expect(await rejection(api('SendTaskSuccess', { taskToken: payloads[0]!.token, output: '{}' }))).toMatchObject({ name: 'TaskTimedOut' });
+  });
+
   it('fails with the error of a failed invocation, named as the Lambda path names it', async () => {
     const { start } = setUp({ Approve: approval({ TimeoutSeconds: 60, End: true }) }, { approver: () => Promise.reject(Object.assign(new Error('bad payload'), { name: 'Lambda.ServiceException' })) });
     const done = await finish(start());
@@ -411,6 +432,7 @@ describe('an AWS SDK callback task (aws-sdk:<service>:<action>.waitForTaskToken)
     expect(() => setUp(put({ 'Task.$': '$$.Task' }))).toThrow(/state Put: .*only \$\$\.Task\.Token itself/);
     expect(() => setUp(put({ Bucket: 'b' }, { ResultSelector: { 'token.$': '$$.Task.Token' } }))).toThrow(/state Put: \$\$\.Task outside Parameters/);
     expect(() => setUp(put({ Bucket: 'b' }, { HeartbeatSecondsPath: '$.hb' }))).toThrow(/HeartbeatSecondsPath/);
+    expect(() => setUp(put({ Bucket: 'b' }, { TimeoutSeconds: undefined, TimeoutSecondsPath: '$$.Execution.Input.t' }))).toThrow(/only a path into the state's input/);
   });
 });
 

@@ -92,7 +92,7 @@ describe('the created pipeline bucket (defaults)', () => {
     });
   });
 
-  it('expires runs after 90 days, checkpoints after 14 and pool memory events after 30, under the pipeline prefix, with noncurrent versions', () => {
+  it('expires runs after 90 days, checkpoints after 14, pool memory events after 30 and waiting phases\' tokens after 1, under the pipeline prefix, with noncurrent versions', () => {
     // Act
     const rules = template.findResources('AWS::S3::Bucket')[bucketId]!.Properties.LifecycleConfiguration.Rules as Record<string, unknown>[];
 
@@ -119,6 +119,13 @@ describe('the created pipeline bucket (defaults)', () => {
         Prefix: 'saturday-pipeline/pools/',
         Status: 'Enabled',
         ExpirationInDays: 30,
+        NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+      },
+      {
+        Id: 'waits',
+        Prefix: 'saturday-pipeline/waits/',
+        Status: 'Enabled',
+        ExpirationInDays: 1,
         NoncurrentVersionExpiration: { NoncurrentDays: 1 },
       },
       {
@@ -166,15 +173,20 @@ describe('the created pipeline bucket (defaults)', () => {
     expect(resource).toMatch(/"\/[0-9a-f]{64}\.gz"\]\]\}$/);
   });
 
-  it("gives the launch template's role no S3 access, HandleFailure read access to the checkpoints and LaunchInstance and HandleFailure the pool memory only, and no other role any", () => {
+  it("gives the launch template's role no S3 access, HandleFailure read access to the checkpoints, LaunchInstance and HandleFailure the pool memory only, the waits/ tokens to SpotPhase (write) and the wake relay (read), and no other role any", () => {
     // Act
     const all = s3Statements(template).filter(({ s }) => !JSON.stringify(s.Resource).includes('cdk-'));
     const handleFailure = all.filter(({ id }) => id.startsWith('HandleFailureFn')).map(({ s }) => s);
     const launchInstance = all.filter(({ id }) => id.startsWith('LaunchInstanceFn')).map(({ s }) => s);
+    const spotPhase = all.filter(({ id }) => id.startsWith('SpotPhaseRole')).map(({ s }) => s);
+    const relay = all.filter(({ id }) => id.startsWith('WakeRelay')).map(({ s }) => s);
 
     // Assess
     expect(bucketStatements(instanceRoleStatements(template))).toEqual([]);
-    for (const { id } of all) expect(id).toMatch(/^(Workers(DataPhase1|Research|PredictorTraining|Backtester)Role|HandleFailureFnServiceRole|LaunchInstanceFnServiceRole)/);
+    for (const { id } of all) expect(id).toMatch(/^(Workers(DataPhase1|Research|PredictorTraining|Backtester)Role|HandleFailureFnServiceRole|LaunchInstanceFnServiceRole|SpotPhaseRole|WakeRelayWakePhaseFnServiceRole)/);
+    const waits = { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/saturday-pipeline/waits/*']] };
+    expect(spotPhase).toEqual([{ Action: 's3:putObject', Effect: 'Allow', Resource: waits }]);
+    expect(relay[0]).toEqual({ Action: 's3:GetObject', Effect: 'Allow', Resource: waits });
     const poolMemory = [
       { Action: 's3:PutObject', Effect: 'Allow', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/saturday-pipeline/pools/*']] } },
       { Action: 's3:ListBucket', Effect: 'Allow', Resource: { 'Fn::GetAtt': [bucketId, 'Arn'] }, Condition: { StringLike: { 's3:prefix': ['saturday-pipeline/pools/*'] } } },
@@ -187,7 +199,7 @@ describe('the created pipeline bucket (defaults)', () => {
     expect(launchInstance).toEqual(poolMemory);
     const resources = JSON.stringify(all.map(({ s }) => s.Resource));
     expect(resources).not.toMatch(/"\/\*"|"\*"/);
-    for (const action of all.flatMap(({ s }) => [s.Action].flat())) expect(['s3:GetObject', 's3:PutObject', 's3:ListBucket']).toContain(action);
+    for (const action of all.flatMap(({ s }) => [s.Action].flat())) expect(['s3:GetObject', 's3:PutObject', 's3:putObject', 's3:ListBucket']).toContain(action);
   });
 });
 
@@ -227,6 +239,7 @@ describe('configured retention and removal', () => {
       ['runs', 365],
       ['checkpoints', 3],
       ['pools', 30],
+      ['waits', 1],
       ['artifacts', undefined],
     ]);
   });
