@@ -446,6 +446,12 @@ export const pipelineConfigSchema = z
     cleanupMarginSeconds: int(60, 3600).default(300),
     /** How every phase's launches find spot capacity unless the phase says otherwise (phaseSchema `allocation`). */
     allocation: allocationSchema.default('price-capacity-optimized'),
+    /**
+     * How a running workload is waited for: "events" (a callback the wake relay ends on spot's
+     * interruption warning, the command's end or the instance's end; polls only when a watchdog could
+     * trip, at most every 30 minutes), or "polls" (a poll every pollIntervalSeconds, as before the relay).
+     */
+    waitFor: z.enum(['events', 'polls'], { error: 'must be "events" or "polls"' }).default('events'),
     /** The VPC of the configured subnets; required with them. Without both, the stack creates a minimal VPC. */
     vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, { error: 'must look like vpc-0123abcd' }).optional(),
     /** Subnets for phases that name none; default: a minimal VPC created by the stack. */
@@ -823,16 +829,16 @@ export function phaseLabel(raw: unknown): (path: readonly PropertyKey[]) => stri
 /** The spec a phase's SpotPhase execution receives: its config (without the stage kind) plus what the pipeline decides for it. */
 export function toPhaseSpec(
   phase: PhaseConfig & { kind?: StageKind },
-  pipeline: { subnetIds: string[]; cleanupMarginSeconds: number; pipelineName: string; allocation?: Allocation },
+  pipeline: { subnetIds: string[]; cleanupMarginSeconds: number; pipelineName: string; allocation?: Allocation; waitFor?: 'events' | 'polls' },
   data: Pick<PhaseSpec, 'codeAsset' | 'instanceProfileArn' | 'launchTemplate' | 'build'> = {},
 ): PhaseSpec {
   const { kind: _kind, code: _code, shards: _shards, maxConcurrency: _maxConcurrency, toleratedFailures: _tolerated, ...config } = phase;
   // A GPU phase's preflight (and every run) checks the driver is there.
   const gpu = phase.instanceTypes.some(isGpuInstanceType);
   const tools = gpu && !(phase.tools ?? []).includes('nvidia-smi') ? [...(phase.tools ?? []), 'nvidia-smi'] : phase.tools;
-  const { allocation: pipelineAllocation, ...shared } = pipeline;
+  const { allocation: pipelineAllocation, waitFor, ...shared } = pipeline;
   const allocation = phase.allocation ?? pipelineAllocation;
-  return { ...config, ...(tools ? { tools } : {}), ...shared, ...(allocation ? { allocation } : {}), wakeOnEvents: true, ...phaseWaits(phase), ...(phase.image ? { launch: launchProfile(phase.image) } : {}), ...data };
+  return { ...config, ...(tools ? { tools } : {}), ...shared, ...(allocation ? { allocation } : {}), wakeOnEvents: waitFor !== 'polls', ...phaseWaits(phase), ...(phase.image ? { launch: launchProfile(phase.image) } : {}), ...data };
 }
 
 /** The image a phase's launches name: its AMI, its SSM parameter, or Amazon Linux 2023 of its architecture. */

@@ -15,7 +15,7 @@ export const PHASE_TASK_SLACK_SECONDS = 60;
 export function phaseSpec(context: StageContext, phase: PhaseConfig, build?: PhaseSpec['build']): PhaseSpec {
   return toPhaseSpec(
     phase,
-    { subnetIds: context.subnetsFor(phase), cleanupMarginSeconds: context.config.cleanupMarginSeconds, pipelineName: context.config.pipelineName, allocation: context.config.allocation },
+    { subnetIds: context.subnetsFor(phase), cleanupMarginSeconds: context.config.cleanupMarginSeconds, pipelineName: context.config.pipelineName, allocation: context.config.allocation, waitFor: context.config.waitFor },
     { ...context.dataFor(phase), ...(build ? { build } : {}) },
   );
 }

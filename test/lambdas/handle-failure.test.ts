@@ -327,3 +327,27 @@ describe('HandleFailure: the pool memory', () => {
     expect(s3).not.toHaveReceivedCommand(PutObjectCommand);
   });
 });
+
+describe('HandleFailure: an attempt ended at once on spot\'s notice (left to spot)', () => {
+  const leftToSpot: Failure = { kind: 'interruption', reasonCode: 'marked-for-termination', detail: 'spot request status marked-for-termination; relaunched at once', leftToSpot: true };
+
+  it('relaunches at once (no backoff) and does not terminate the instance its runner waits on; the next workload waits for it', async () => {
+    // Act
+    const result: LooseJob = await handler(failedInput(leftToSpot, { failedAt: iso(at(1200)) } as Partial<Job>, 2));
+
+    // Assess
+    expect(ec2).not.toHaveReceivedCommand(TerminateInstancesCommand);
+    expect(result).toMatchObject({ status: 'launching', attempt: 2, nextWaitSeconds: 0, predecessor: { instanceId: INSTANCE_ID }, verdict: { action: 'relaunch', leavePool: 2 } });
+    expect(result.history![0]).toMatchObject({ outcome: 'interrupted', leftToSpot: true });
+  });
+
+  it('no relaunch after all (maxAttempts reached): the instance goes now', async () => {
+    // Act
+    const input = failedInput(leftToSpot, { failedAt: iso(at(1200)) } as Partial<Job>);
+    const result: LooseJob = await handler({ ...input, phase: { ...input.phase, maxAttempts: 1 } });
+
+    // Assess
+    expect(result).toMatchObject({ status: 'failed', verdict: { action: 'fail', exhausted: true } });
+    expect(ec2).toHaveReceivedCommandWith(TerminateInstancesCommand, { InstanceIds: [INSTANCE_ID] });
+  });
+});
