@@ -22,11 +22,21 @@ export const bucketEnvSchema = z.object({
   PIPELINE_BUCKET: z.string().min(3).max(63),
 });
 
+/** FinishPhase: the pipeline bucket, for the run's cost records (optional: one deployed before them records none). */
+export const optionalBucketEnvSchema = z.object({ PIPELINE_BUCKET: z.string().min(3).max(63).optional() });
+
 /** SendWorkload: the workload's output group, and the pipeline bucket its outputs and checkpoints go to. */
 export const sendEnvSchema = workloadLogEnvSchema.extend(bucketEnvSchema.shape);
 
-/** ExecutionCleanup: whose instances it may terminate. */
-export const cleanupEnvSchema = z.object({ PIPELINE_NAME: z.string().min(1) });
+/**
+ * ExecutionCleanup: whose instances it may terminate; and where a run's cost records are and where
+ * its PipelineCostUsd datum goes (optional: one deployed before them reports no cost).
+ */
+export const cleanupEnvSchema = z.object({
+  PIPELINE_NAME: z.string().min(1),
+  PIPELINE_BUCKET: z.string().min(3).max(63).optional(),
+  METRIC_NAMESPACE: z.string().min(1).optional(),
+});
 
 /** WakePhase: the pipeline bucket and name (where waiting phases keep their task tokens, contract/storage.ts waitKey). */
 export const wakeEnvSchema = bucketEnvSchema.extend({ PIPELINE_NAME: z.string().min(1) });

@@ -65,6 +65,7 @@ export const SPOT_PHASE_STATES = {
   SendWorkload: 'Task',
   'Sent?': 'Choice',
   AwaitWorkloadEvent: 'Task',
+  WaitToPoll: 'Wait',
   WaitForWorkload: 'Wait',
   PollWorkload: 'Task',
   'WorkloadDone?': 'Choice',
@@ -97,6 +98,8 @@ export const SPOT_PHASE_PATHS = {
    * second than `poll`; events may end it sooner, at most WAKES_PER_ATTEMPT times per attempt.
    */
   pollEvent: ['AwaitWorkloadEvent', 'PollWorkload', 'WorkloadDone?'],
+  /** A loop every pollIntervalSeconds while the task token cannot be stored (S3 refusing): the callback fails at once, the timer waits. */
+  pollFallback: ['AwaitWorkloadEvent', 'WaitToPoll', 'PollWorkload', 'WorkloadDone?'],
   /** Once per relaunch, relaunchBackoffSeconds: from the failed attempt to the next launch's Choice (which may fail it again).*/
   relaunch: ['HandleFailure', 'Relaunch?', 'RelaunchBackoff', 'CountRelaunch', 'LaunchInstance', 'Launched?'],
   /** Once: the ways out, of which the worst case takes the longest. */
@@ -138,8 +141,8 @@ export const NOTICE_CONFIRM_POLLS = 4;
 export const RELAUNCHES_AT_ONCE = 5;
 
 const AGENT = pathEvents(SPOT_PHASE_PATHS.agentCheck);
-/** A poll loop pass per poll interval: the timer's (a callback pass, busier, takes two intervals or more). */
-const POLL = Math.max(pathEvents(SPOT_PHASE_PATHS.poll), pathEvents(SPOT_PHASE_PATHS.pollEvent) / 2);
+/** A poll loop pass per poll interval: the busiest of the timer's, a callback's (which takes two intervals or more) and the fallback's when the token cannot be stored. */
+const POLL = Math.max(pathEvents(SPOT_PHASE_PATHS.poll), pathEvents(SPOT_PHASE_PATHS.pollEvent) / 2, pathEvents(SPOT_PHASE_PATHS.pollFallback));
 /** A callback poll pass, as each early wake costs one. */
 const WAKE = pathEvents(SPOT_PHASE_PATHS.pollEvent);
 /** A send, with the early wakes and the quick polls after a notice of the workload it starts. */
@@ -197,7 +200,7 @@ export type HistorySafeWaits = Omit<PhaseWaits, 'budgetSeconds'>;
  * The shortest waits, none shorter than configured (agent checks: DEFAULT_AGENT_CHECK_SECONDS),
  * that keep the worst case within HISTORY_EVENT_TARGET. Budgets up to about 9 hours keep the
  * defaults (polls every 60 s, agent checks every 20 s, 60 s relaunch backoff); a 48-hour budget
- * polls and checks every 69 s and backs off 399 s between relaunches. A relaunch backoff of 0 is
+ * polls every 109 s, checks every 69 s and backs off 680 s between relaunches. A relaunch backoff of 0 is
  * always raised: launches refused without a pause would loop as fast as Lambda answers.
  */
 export function historySafeWaits(phase: Pick<PhaseWaits, 'budgetSeconds' | 'pollIntervalSeconds' | 'relaunchBackoffSeconds'>): HistorySafeWaits {

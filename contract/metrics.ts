@@ -7,11 +7,12 @@ export interface MetricDefinition<D extends string = string> {
   readonly name: string;
   /** Dimension names, in the order every datum carries them. */
   readonly dimensions: readonly D[];
-  readonly unit: 'Count';
+  readonly unit: 'Count' | 'None';
   readonly description: string;
 }
 
-const metric = <D extends string>(definition: MetricDefinition<D>): MetricDefinition<D> => definition;
+/** A metric of the catalogue, its unit kept exact (the relaunch data's schema admits counts only). */
+const metric = <D extends string, U extends MetricDefinition['unit']>(definition: MetricDefinition<D> & { readonly unit: U }): MetricDefinition<D> & { readonly unit: U } => definition;
 
 export const METRICS = {
   /** One datum per relaunch after a spot interruption (launch-time exhaustion included). */
@@ -49,6 +50,13 @@ export const METRICS = {
     unit: 'Count',
     description: 'a promotion gate decided: 1 the candidate was promoted, 0 production was kept',
   }),
+  /** One datum per end of a pipeline run (the original run and each redrive): what its instances cost, USD (contract/prices.ts). */
+  pipelineCostUsd: metric({
+    name: 'PipelineCostUsd',
+    dimensions: ['Pipeline'],
+    unit: 'None',
+    description: 'what the instances of a pipeline run cost, in USD, from the spot price history of their pools or the on-demand price',
+  }),
   /** One datum per orphan sweep: the instances it terminated. */
   orphansReaped: metric({
     name: 'OrphansReaped',
@@ -64,7 +72,7 @@ type DimensionsOf<M> = M extends MetricDefinition<infer D> ? D : never;
 export interface MetricDatum {
   readonly MetricName: string;
   readonly Value: number;
-  readonly Unit: 'Count';
+  readonly Unit: 'Count' | 'None';
   readonly Timestamp: Date;
   readonly Dimensions: { Name: string; Value: string }[];
 }

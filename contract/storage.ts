@@ -26,6 +26,7 @@ export const STORAGE_PREFIXES = {
   promotions: 'promotions/',
   pools: 'pools/',
   waits: 'waits/',
+  costs: 'costs/',
 } as const;
 export type StorageArea = keyof typeof STORAGE_PREFIXES;
 
@@ -139,6 +140,27 @@ export const poolEventKey = (pipeline: string, event: PoolEvent, source: string)
  * relay reads it (lambdas/wake-phase.ts).
  */
 export const waitKey = (pipeline: string, instanceId: string): string => `${areaPrefix(pipeline, 'waits')}${segment('instance id', instanceId)}`;
+
+/** A pipeline execution's name as keys carry it (the run context's pipelineExecution): S3-safe, at most 80 characters. */
+export function safeExecutionName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 80) || 'execution';
+}
+
+/**
+ * What one run of a pipeline execution (its original run, or redrive n) spent, attempt by attempt:
+ * `<pipelineName>/costs/<pipelineExecution>/r<redrive>/`. HandleFailure and FinishPhase write one
+ * record per attempt (a retried task overwrites its own); the execution-cleanup rule sums them when
+ * the run ends and puts the PipelineCostUsd datum.
+ */
+export const runCostPrefix = (pipeline: string, pipelineExecution: string, redrive: number): string =>
+  `${areaPrefix(pipeline, 'costs')}${segment('pipelineExecution', pipelineExecution)}/r${Math.max(0, Math.floor(redrive))}/`;
+
+/** One attempt's cost record in its run's prefix. */
+export const attemptCostKey = (prefix: string, phase: string, shard: string | undefined, attempt: number): string =>
+  `${prefix}${segment('phase', phase)}/${shard === undefined ? '' : `${segment('shard', shard)}/`}attempt-${attempt}.json`;
+
+/** The marker of a run whose cost was reported (written only if absent: a retried report puts no second datum). */
+export const costReportedKey = (prefix: string): string => `${prefix}_reported`;
 
 /** The event a pool memory key records, or undefined for a key that is none. */
 export function parsePoolEventKey(pipeline: string, key: string): PoolEvent | undefined {

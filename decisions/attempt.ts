@@ -34,6 +34,7 @@ export function attemptFailed(job: AttemptJob, failure: Failure, attemptStartedA
     command: 'command' in job ? job.command : undefined,
     failure,
     ...(job.market ? { market: job.market } : {}),
+    ...(job.predecessor ? { predecessor: job.predecessor } : {}),
     ...(seenAtMs === undefined ? {} : { failedAt: new Date(seenAtMs).toISOString() }),
   };
 }
@@ -194,6 +195,8 @@ export type PollLook =
       readonly invocationLastLine: string;
       /** The instance's state, when the poll looked (undefined at the deadline's light poll). */
       readonly instanceState?: string;
+      /** When the command ended, as SSM says (its ExecutionEndDateTime); undefined while it runs. */
+      readonly commandEndedAtMs?: number;
     };
 
 export interface PollDecision {
@@ -258,7 +261,9 @@ export function afterPoll(
   const printedAt = look.tail ? Math.max(look.tail.printedAtMs, Date.parse(command.sentAt)) : Date.parse(command.lastOutputAt);
   const seen: CommandRef = { ...command, lastOutput: output, lastOutputAt: grew ? new Date(printedAt).toISOString() : command.lastOutputAt };
   const withSeen = { ...job, command: seen, pollErrors: 0 };
-  const fail = (failure: Failure) => attemptFailed(withSeen, failure, job.attemptStartedAt, t.nowMs);
+  // An interruption seen late (events lost, a long wait) ended when its command did: the attempt is priced until then, not until this poll.
+  const endedAtMs = look.signals.state === 'failed' && look.signals.kind === 'interruption' && look.commandEndedAtMs !== undefined ? Math.min(t.nowMs, look.commandEndedAtMs) : t.nowMs;
+  const fail = (failure: Failure) => attemptFailed(withSeen, failure, job.attemptStartedAt, endedAtMs);
 
   const verdict = look.signals;
   const tripped = watchdog({ ...t, lastOutputAtMs: Date.parse(seen.lastOutputAt), silenceTimeoutSeconds: phase.silenceTimeoutSeconds, budgetSeconds: phase.budgetSeconds });

@@ -1,5 +1,5 @@
 /** Time arithmetic of one SpotPhase execution, anchored on its start time. Pure. */
-import { END_RESERVE_SECONDS, READ_OVERRUN_SECONDS, workDeadline } from '../contract/budget';
+import { END_RESERVE_SECONDS, READ_OVERRUN_SECONDS, relaunchGapSeconds, workDeadline } from '../contract/budget';
 import type { PhaseSpec } from '../contract/config';
 import type { ExecutionRef } from '../contract/job';
 
@@ -41,14 +41,21 @@ export interface WorkloadWait {
  * every two poll intervals (contract/history.ts).
  */
 export function workloadWait(
-  phase: { readonly pollIntervalSeconds: number; readonly silenceTimeoutSeconds: number; readonly wakeOnEvents?: boolean },
+  phase: { readonly pollIntervalSeconds: number; readonly silenceTimeoutSeconds: number; readonly wakeOnEvents?: boolean; readonly attemptSeconds?: number; readonly relaunchBackoffSeconds?: number },
   lastOutputAtMs: number,
   t: { readonly nowMs: number; readonly deadlineMs: number },
   brief = false,
 ): WorkloadWait {
   if (!phase.wakeOnEvents || brief) return { nextWaitSeconds: nextWait(phase.pollIntervalSeconds, t.deadlineMs, t.nowMs) };
   const silenceDue = Math.ceil((lastOutputAtMs + phase.silenceTimeoutSeconds * 1000 - t.nowMs) / 1000);
-  const seconds = nextWait(Math.max(phase.pollIntervalSeconds, Math.min(EVENT_WAIT_MAX_SECONDS, silenceDue)), t.deadlineMs, t.nowMs);
+  // Should the events be lost, an interruption found when the wait times out must still leave a whole
+  // attempt and its relaunch gap: while one fits, the wait ends before the last moment it does.
+  const fitsFor =
+    phase.attemptSeconds === undefined || phase.relaunchBackoffSeconds === undefined
+      ? Infinity
+      : secondsUntil(t.deadlineMs, t.nowMs) - phase.attemptSeconds - relaunchGapSeconds({ relaunchBackoffSeconds: phase.relaunchBackoffSeconds });
+  const until = fitsFor > 0 ? Math.min(silenceDue, fitsFor) : silenceDue;
+  const seconds = nextWait(Math.max(phase.pollIntervalSeconds, Math.min(EVENT_WAIT_MAX_SECONDS, until)), t.deadlineMs, t.nowMs);
   return seconds >= 2 * phase.pollIntervalSeconds ? { nextWaitSeconds: seconds, wake: 'event' } : { nextWaitSeconds: seconds };
 }
 

@@ -170,7 +170,10 @@ export function decideAfterFailure(q: FailureQuestion): FailureAnswer {
         pollErrors: 0,
         ...(failure.leftToSpot && job.instance
           ? { predecessor: { instanceId: job.instance.id, savesUntil: new Date(Date.parse(job.failedAt ?? new Date(q.nowMs).toISOString()) + NOTICE_SAVE_WINDOW_SECONDS * 1000).toISOString() } }
-          : {}),
+          : // An attempt that ran no workload (no capacity, a notice while booting) leaves the one before still saving.
+            job.predecessor && Date.parse(job.predecessor.savesUntil) > q.nowMs
+            ? { predecessor: job.predecessor }
+            : {}),
         verdict: {
           action: 'relaunch',
           reasonCode: failure.reasonCode,
@@ -203,7 +206,7 @@ export function decideAfterFailure(q: FailureQuestion): FailureAnswer {
 }
 
 /** One datum of a catalogued metric as PutMetricData takes it, its dimensions in the catalogue's order. */
-function datum<D extends string>(metric: MetricDefinition<D>, dimensions: Record<D, string>) {
+function datum<D extends string>(metric: MetricDefinition<D> & { readonly unit: 'Count' }, dimensions: Record<D, string>) {
   return { MetricName: metric.name, Unit: metric.unit, Value: 1, Dimensions: metric.dimensions.map((d) => ({ Name: d, Value: dimensions[d] })) };
 }
 

@@ -14,15 +14,25 @@
  * next run resumes from (a sibling's failure or an abort may stop the execution in those two
  * minutes), and spot takes it at their end (the orphan reaper if not). A status that cannot be read
  * spares nothing.
+ *
+ * The end of a pipeline run (the original run or a redrive) also reports what it cost: the run's
+ * attempt records (lambdas/aws/cost-records.ts) summed into one PipelineCostUsd datum. At most once:
+ * the report is claimed with a marker written only if absent before the datum is put, so a repeated
+ * or retried delivery puts none (a datum CloudWatch refuses after the claim is lost, and logged).
  */
 import { DescribeSpotInstanceRequestsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { S3Client } from '@aws-sdk/client-s3';
+import { METRICS, metricDatum } from '../contract/metrics';
+import { runCostPrefix, safeExecutionName } from '../contract/storage';
+import { claimCostReport, runCost, type RunCost } from './aws/cost-records';
 import { z } from 'zod';
 import { cleanupEnvSchema, type CleanupEnv } from '../contract/environment';
 import { readEnv } from './runtime/environment';
 import { findTaggedInstances, terminate } from './aws/instances';
 import { logger } from './runtime/logger';
-import { CLIENT_CONFIG, type Ec2Send, type SfnSend } from './aws/clients';
+import { CLIENT_CONFIG, type CloudWatchSend, type Ec2Send, type S3Send, type SfnSend } from './aws/clients';
 import { errorCode, isTransient } from './aws/aws-errors';
 import type { ExistingInstance } from './aws/instances';
 import { SPOT_INTERRUPTION_STATUS_CODES } from '../contract/aws-codes';
@@ -31,6 +41,8 @@ import { parseTaskInput } from './runtime/task-input';
 
 const ec2 = new EC2Client(CLIENT_CONFIG);
 const sfn = new SFNClient(CLIENT_CONFIG);
+const s3 = new S3Client(CLIENT_CONFIG);
+const cloudwatch = new CloudWatchClient(CLIENT_CONFIG);
 
 
 export const statusChangeSchema = z.object({
@@ -121,7 +133,45 @@ export async function cleanupExecution(clients: { ec2: Ec2Send; sfn: SfnSend }, 
   return { executionArn, status, terminated };
 }
 
-export async function handler(event: unknown): Promise<CleanupResult> {
+/** The run of a pipeline execution that just ended: its redrive count (the execution runs again: the one before). */
+async function endedRun(client: SfnSend, executionArn: string): Promise<number | undefined> {
+  try {
+    const out = await client.send(new DescribeExecutionCommand({ executionArn }));
+    const redrives = out.redriveCount ?? 0;
+    return out.status === 'RUNNING' ? Math.max(0, redrives - 1) : redrives;
+  } catch (err) {
+    logger.warn('could not describe the pipeline execution; its cost is not reported', { executionArn, error: errorCode(err) });
+    return undefined;
+  }
+}
+
+/** The PipelineCostUsd datum of a pipeline run that ended (see the header); undefined for a phase execution, or when not reported. */
+export async function reportRunCost(clients: { sfn: SfnSend; s3: S3Send; cloudwatch: CloudWatchSend }, env: CleanupEnv, event: StatusChange): Promise<RunCost | undefined> {
+  const { executionArn, stateMachineArn } = event.detail;
+  if (!env.PIPELINE_BUCKET || !env.METRIC_NAMESPACE || !stateMachineArn?.endsWith(`:stateMachine:${env.PIPELINE_NAME}`)) return undefined;
+  const redrive = await endedRun(clients.sfn, executionArn);
+  if (redrive === undefined) return undefined;
+  const prefix = runCostPrefix(env.PIPELINE_NAME, safeExecutionName(executionArn.split(':').at(-1) ?? ''), redrive);
+  const cost = await runCost(clients.s3, env.PIPELINE_BUCKET, prefix);
+  if (!(await claimCostReport(clients.s3, env.PIPELINE_BUCKET, prefix))) {
+    logger.info('the run\'s cost was reported already', { executionArn, redrive });
+    return undefined;
+  }
+  const datum = metricDatum(METRICS.pipelineCostUsd, { Pipeline: env.PIPELINE_NAME }, cost.costUsd, new Date(event.detail.stopDate ?? Date.now()));
+  try {
+    await clients.cloudwatch.send(new PutMetricDataCommand({ Namespace: env.METRIC_NAMESPACE, MetricData: [datum] }));
+  } catch (err) {
+    logger.error('could not put the run\'s cost datum; it is lost (the report was claimed)', { executionArn, error: errorCode(err), ...cost });
+    return undefined;
+  }
+  logger.info('the run\'s cost', { executionArn, redrive, status: event.detail.status, ...cost });
+  return cost;
+}
+
+export async function handler(event: unknown): Promise<CleanupResult & { readonly costUsd?: number }> {
   const env = readEnv(cleanupEnvSchema);
-  return cleanupExecution({ ec2, sfn }, env, parseTaskInput(statusChangeSchema, event, 'ExecutionCleanup'));
+  const change = parseTaskInput(statusChangeSchema, event, 'ExecutionCleanup');
+  const result = await cleanupExecution({ ec2, sfn }, env, change);
+  const cost = await reportRunCost({ sfn, s3, cloudwatch }, env, change);
+  return { ...result, ...(cost ? { costUsd: cost.costUsd } : {}) };
 }

@@ -3,17 +3,23 @@
  * execution still has running) and report the phase, with what its attempts cost.
  */
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { S3Client } from '@aws-sdk/client-s3';
+import { optionalBucketEnvSchema } from '../contract/environment';
+import { runCostPrefix } from '../contract/storage';
 import { poolLabel, type AttemptRecord, type PhaseTaskInputIn } from '../contract/job';
 import { phaseCost } from '../decisions/cost';
 import { cleanupCallsUntil, mayRetryTask, phaseDeadline } from '../decisions/phase-clock';
 import { retryableOnTransient } from './aws/aws-errors';
-import { CLIENT_CONFIG, withCallsUntil, type Ec2Send } from './aws/clients';
+import { CLIENT_CONFIG, withCallsUntil, type Ec2Send, type S3Send } from './aws/clients';
 import { instanceCost } from './aws/cost';
+import { recordAttemptCost } from './aws/cost-records';
+import { readEnv } from './runtime/environment';
 import { terminateOrLeaveToSafetyNet } from './aws/instances';
 import { logger } from './runtime/logger';
 import { parsePhaseTask } from './runtime/task-input';
 
 const ec2 = new EC2Client(CLIENT_CONFIG);
+const s3 = new S3Client(CLIENT_CONFIG);
 
 export interface PhaseSummary {
   readonly phase: string;
@@ -29,7 +35,7 @@ export interface PhaseSummary {
   readonly unpricedAttempts: number;
 }
 
-export async function finishPhase(client: Ec2Send, input: PhaseTaskInputIn<'succeeded'>): Promise<PhaseSummary> {
+export async function finishPhase(client: Ec2Send, input: PhaseTaskInputIn<'succeeded'>, costs?: { s3: S3Send; bucket?: string }): Promise<PhaseSummary> {
   const { phase, run, execution, job } = input;
   const { terminated } = await terminateOrLeaveToSafetyNet(client, execution.id, { instanceId: job.instance.id }, mayRetryTask(Date.now(), phaseDeadline(execution, phase)));
   const outcome = run.mode === 'preflight' ? 'preflight-ok' : 'succeeded';
@@ -46,6 +52,8 @@ export async function finishPhase(client: Ec2Send, input: PhaseTaskInputIn<'succ
     ...(job.instance.market === 'on-demand' ? { market: 'on-demand' as const } : {}),
   };
   const launches = [...job.history, record];
+  // The run's cost records (the execution-cleanup rule sums them into the PipelineCostUsd datum).
+  if (costs) await recordAttemptCost(costs.s3, costs.bucket, runCostPrefix(phase.pipelineName, run.pipelineExecution, input.redriveCount), phase.name, phase.shard?.name, record);
   const cost = phaseCost(launches);
   logger.info('phase finished', { phase: phase.name, outcome, attempts: job.attempt, terminated, ...cost });
   return {
@@ -63,5 +71,6 @@ export async function finishPhase(client: Ec2Send, input: PhaseTaskInputIn<'succ
 
 export async function handler(event: unknown): Promise<PhaseSummary> {
   const input = parsePhaseTask(event, 'FinishPhase', ['succeeded']);
-  return withCallsUntil({ ec2 }, cleanupCallsUntil(input.execution, input.phase), (c) => retryableOnTransient(() => finishPhase(c.ec2, input)));
+  const env = readEnv(optionalBucketEnvSchema);
+  return withCallsUntil({ ec2, s3 }, cleanupCallsUntil(input.execution, input.phase), (c) => retryableOnTransient(() => finishPhase(c.ec2, input, { s3: c.s3, bucket: env.PIPELINE_BUCKET })));
 }

@@ -108,6 +108,7 @@ async function look(clients: PollClients, env: WorkloadLogEnv, job: PhaseTaskInp
       tail,
       invocationLastLine: lastLine(invocation.stdout) || lastLine(invocation.stderr),
       instanceState: 'instanceState' in status ? status.instanceState : undefined,
+      ...(invocation.endedAtMs === undefined ? {} : { commandEndedAtMs: invocation.endedAtMs }),
     };
   } catch (err) {
     if (!isTransient(err)) throw err;

@@ -9,6 +9,7 @@ import { InvalidExecutionInput } from '../contract/errors';
 import { executionInputSchema, MAX_INPUT_BYTES } from '../contract/execution-input';
 import type { RunContext } from '../contract/job';
 import { paramDeclarationSchema, resolveParams, type ParamDeclarations } from '../contract/params';
+import { safeExecutionName } from '../contract/storage';
 
 const eventSchema = z.object({
   input: z.unknown(),
@@ -24,9 +25,7 @@ export function dateIn(timezone: string, instant: Date): string {
 }
 
 /** Execution names may hold characters a shell should never see; keep the safe ones. */
-export function safeExecutionName(name: string): string {
-  return name.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 80) || 'execution';
-}
+export { safeExecutionName };
 
 export function validateExecutionInput(raw: unknown, execution: { id: string; name: string; startTime: string }, timezone: string, declared: ParamDeclarations = {}): RunContext {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {

@@ -15,7 +15,7 @@
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { wakeEnvSchema, type WakeEnv } from '../contract/environment';
-import { REBALANCE_RECOMMENDATION, wakeEventSchema, wakes, type WakeEvent } from '../contract/events';
+import { REBALANCE_RECOMMENDATION, SPOT_INTERRUPTION_WARNING, wakeEventSchema, wakes, type WakeEvent } from '../contract/events';
 import { waitKey } from '../contract/storage';
 import { errorCode } from './aws/aws-errors';
 import { CLIENT_CONFIG, type S3Send, type SfnSend } from './aws/clients';
@@ -26,9 +26,23 @@ import { logger } from './runtime/logger';
 const s3 = new S3Client(CLIENT_CONFIG);
 const sfn = new SFNClient(CLIENT_CONFIG);
 
-/** How often, and how long apart, a stale token is read again (the next wait stores its own within a second or two). */
+/**
+ * How often, and how long apart, a token is read again when the wait it belongs to has just ended
+ * (the poll came first): the next wait stores its token once the poll has answered, which throttled
+ * reads may take seconds; or when the phase has moved on for good (its attempt ended), and no new
+ * token comes. Spot's warning, the one event that must not be missed, is looked for longer (30 s,
+ * well inside the function's 60 s; also when no token is stored yet, the workload's first wait being
+ * set up) and, still stale, thrown for Lambda to retry in a minute; the others give up in 4 s.
+ */
 export const STALE_TOKEN_LOOKS = 3;
 export const STALE_TOKEN_PAUSE_MS = 2000;
+export const WARNING_LOOKS = 7;
+export const WARNING_PAUSE_MS = 5000;
+
+/** A wake that found only a wait that had ended: thrown, so Lambda retries the event (its asynchronous retries) for the next wait. */
+export class WaitNotFoundYet extends Error {
+  override readonly name = 'WaitNotFoundYet';
+}
 
 export type WakeResult =
   | { readonly woke: true; readonly instanceId: string }
@@ -73,11 +87,18 @@ export async function wakePhase(clients: { s3: S3Send; sfn: SfnSend }, env: Wake
   }
   if (!wakes(event)) return { woke: false, instanceId, why: `${event['detail-type']} ${event.detail.state ?? event.detail.status ?? ''} ends nothing` };
 
+  const warning = event['detail-type'] === SPOT_INTERRUPTION_WARNING;
+  const looks = warning ? WARNING_LOOKS : STALE_TOKEN_LOOKS;
   let stale: string | undefined;
-  for (let look = 0; look < STALE_TOKEN_LOOKS; look++) {
-    if (look > 0) await pause(STALE_TOKEN_PAUSE_MS);
+  for (let look = 0; look < looks; look++) {
+    if (look > 0) await pause(warning ? WARNING_PAUSE_MS : STALE_TOKEN_PAUSE_MS);
     const found = await waiting(clients.s3, env, instanceId);
-    if (!found) return { woke: false, instanceId, why: 'no phase waits for this instance' };
+    // None stored: another pipeline's instance, or a workload whose first wait is being set up. Spot's
+    // warning is worth a few more looks (the one event that must not be missed); the others are not.
+    if (!found) {
+      if (stale === undefined && warning && look < 2) continue;
+      return { woke: false, instanceId, why: 'no phase waits for this instance' };
+    }
     if (found.token === stale) continue;
     try {
       await clients.sfn.send(new SendTaskSuccessCommand({ taskToken: found.token, output: JSON.stringify({ event: event['detail-type'], time: event.time ?? null }) }));
@@ -90,6 +111,9 @@ export async function wakePhase(clients: { s3: S3Send; sfn: SfnSend }, env: Wake
       stale = found.token;
     }
   }
+  // Spot's warning met only a wait that had ended, for half a minute: the phase is busy (throttled)
+  // between two waits. Thrown so Lambda tries the event again in a minute, when the next wait is stored.
+  if (warning && stale !== undefined) throw new WaitNotFoundYet(`the wait for ${instanceId} had ended and no next one was stored within ${(WARNING_LOOKS * WARNING_PAUSE_MS) / 1000} s`);
   return { woke: false, instanceId, why: 'the wait had already ended' };
 }
 

@@ -101,7 +101,10 @@ export class SpotPipelineStack extends Stack {
     // The pool memory: LaunchInstance reads it and records refusals, HandleFailure records reclaims.
     pipelineBucket.grantPoolMemory(handleFailure.serviceRole);
     pipelineBucket.grantPoolMemory(launchInstance.serviceRole);
-    const finishPhase = fn('FinishPhaseFn', 'finish-phase', 'Terminate the instance of a finished phase and report it');
+    const finishPhase = fn('FinishPhaseFn', 'finish-phase', 'Terminate the instance of a finished phase and report it', { environment: bucketEnv });
+    // Each attempt's cost goes to its run's records (summed into PipelineCostUsd when the run ends).
+    pipelineBucket.grantRecordRunCosts(handleFailure.serviceRole);
+    pipelineBucket.grantRecordRunCosts(finishPhase.serviceRole);
     const cleanupPhase = fn('CleanupPhaseFn', 'cleanup-phase', 'Terminate every instance of a phase that failed with an error');
 
     // Build stages (seed 002): CheckArtifact looks for each version before launching anything.
@@ -204,6 +207,7 @@ export class SpotPipelineStack extends Stack {
       reaperDryRun: config.reaperDryRun,
       reaperReservedConcurrency: config.reservedConcurrency?.reaper,
       logRetention: retention,
+      bucket: pipelineBucket,
     });
 
     // --- The wake relay: events end a running workload's wait (state-machines/spot-phase.ts) --------

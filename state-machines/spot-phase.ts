@@ -127,9 +127,12 @@ export class SpotPhaseDefinition extends Construct {
       taskTimeout: sfn.Timeout.at('$.job.nextWaitSeconds'),
       resultPath: sfn.JsonPath.DISCARD,
     });
-    // The timeout is the poll's turn; a token S3 would not keep leaves the timer to wait.
+    // The timeout is the poll's turn; a token S3 would not keep leaves it to the timer, for a poll interval
+    // (not the event wait's length: nothing would wake it early).
+    const waitToPoll = new sfn.Wait(this, 'WaitToPoll', { time: sfn.WaitTime.secondsPath('$.phase.pollIntervalSeconds') });
+    waitToPoll.next(poll);
     awaitEvent.addCatch(poll, { errors: ['States.Timeout'], resultPath: sfn.JsonPath.DISCARD });
-    awaitEvent.addCatch(waitForWorkload, { errors: ['States.ALL'], resultPath: sfn.JsonPath.DISCARD });
+    awaitEvent.addCatch(waitToPoll, { errors: ['States.ALL'], resultPath: sfn.JsonPath.DISCARD });
     awaitEvent.next(poll);
     const wakeByEvent = sfn.Condition.and(sfn.Condition.isPresent('$.job.wake'), sfn.Condition.stringEquals('$.job.wake', 'event'));
     const handleFailure = guarded('HandleFailure', fns.handleFailure, '$.job');

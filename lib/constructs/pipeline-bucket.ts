@@ -100,6 +100,13 @@ export class PipelineBucket extends Construct {
           noncurrentVersionExpiration: Duration.days(WAIT_TOKEN_DAYS),
         },
         {
+          // What each run's attempts cost, kept as long as its outputs.
+          id: 'costs',
+          prefix: prefix('costs'),
+          expiration: Duration.days(storage.runRetentionDays),
+          noncurrentVersionExpiration: Duration.days(NONCURRENT_RUN_DAYS),
+        },
+        {
           id: 'artifacts',
           prefix: prefix('artifacts'),
           noncurrentVersionExpiration: Duration.days(NONCURRENT_ARTIFACT_DAYS),
@@ -158,6 +165,21 @@ export class PipelineBucket extends Construct {
     acknowledgeWildcardResource(role, this.bucket.arnForObjects(candidateOutputs), `Gate ${gate} reads the outputs of phase ${candidate} of the run it decides for; run dates and executions exist only at run time, the phase segment is fixed.`);
     acknowledgeWildcardResource(role, this.bucket.arnForObjects(production), `Gate ${gate} replaces the files of its own production prefix with a promoted candidate's, whose names it learns at run time.`);
     acknowledgeWildcardResource(role, this.bucket.arnForObjects(records), "A gate writes its decision record under this pipeline's promotions/<runDate>/, a date known only at run time.");
+  }
+
+  /** The runs' cost records (contract/storage.ts, costs/): add attempt records, nothing else (HandleFailure, FinishPhase). */
+  grantRecordRunCosts(role: iam.IRole): void {
+    const costs = this.bucket.arnForObjects(`${areaPrefix(this.pipelineName, 'costs')}*`);
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [costs] }));
+    acknowledgeWildcardResource(role, costs, 'A cost record is keyed by run, phase and attempt, known only at run time; the wildcard stays under this pipeline\'s costs/ prefix, write only.');
+  }
+
+  /** The runs' cost records: list and read them, and mark a run reported (the execution-cleanup rule). */
+  grantReportRunCosts(role: iam.IRole): void {
+    const prefix = `${areaPrefix(this.pipelineName, 'costs')}*`;
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: [this.bucket.arnForObjects(prefix)] }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn], conditions: { StringLike: { 's3:prefix': [prefix] } } }));
+    acknowledgeWildcardResource(role, this.bucket.arnForObjects(prefix), 'A run\'s cost records are keyed by run, phase and attempt, known only at run time; the wildcard stays under this pipeline\'s costs/ prefix.');
   }
 
   /** The tokens of waiting phases (contract/storage.ts, waits/): read them (the wake relay), nothing else. */

@@ -19,6 +19,7 @@ import { Construct } from 'constructs';
 import type { CleanupEnv, ReaperEnvInput } from '../../contract/environment';
 import { METRICS, type MetricDefinition } from '../../contract/metrics';
 import { acknowledgeNag, acknowledgeWildcardResource } from '../nag';
+import type { PipelineBucket } from './pipeline-bucket';
 import { PipelineFunction } from './pipeline-function';
 
 export interface SafetyNetProps {
@@ -35,6 +36,8 @@ export interface SafetyNetProps {
   /** Reserved concurrency of the reaper (1: sweeps never overlap). @default - unreserved (opt-in: reservedConcurrency in contract/config.ts) */
   readonly reaperReservedConcurrency?: number;
   readonly logRetention: logs.RetentionDays;
+  /** The pipeline bucket: the runs' cost records the cleanup sums into PipelineCostUsd. */
+  readonly bucket: PipelineBucket;
 }
 
 export class SafetyNet extends Construct {
@@ -61,7 +64,7 @@ export class SafetyNet extends Construct {
       'AwsSolutions-SQS3',
       'This queue is itself the dead end for failed cleanup invocations (a Lambda on-failure destination); it is alarmed on, and the orphan reaper terminates what it holds.',
     );
-    const cleanupEnv: CleanupEnv = { PIPELINE_NAME: props.pipelineName };
+    const cleanupEnv: CleanupEnv = { PIPELINE_NAME: props.pipelineName, PIPELINE_BUCKET: props.bucket.bucket.bucketName, METRIC_NAMESPACE: props.metricNamespace };
     this.executionCleanup = new PipelineFunction(this, 'ExecutionCleanupFn', {
       handler: 'execution-cleanup',
       description: 'Terminate every instance of a pipeline or phase execution that ended (left over, failed, timed out, aborted)',
@@ -72,6 +75,11 @@ export class SafetyNet extends Construct {
     });
     this.executionCleanup.allowOnAnyResource(['ec2:DescribeInstances', 'ec2:DescribeSpotInstanceRequests'], 'EC2 Describe* calls support no resource-level permissions');
     this.executionCleanup.allowTerminatingPipelineInstances(props.pipelineName);
+    // A pipeline run's end: its cost records summed into one PipelineCostUsd datum.
+    props.bucket.grantReportRunCosts(this.executionCleanup.serviceRole);
+    this.executionCleanup.allowOnAnyResource(['cloudwatch:PutMetricData'], 'it has no resources; the cloudwatch:namespace condition narrows it to the pipeline namespace', {
+      StringEquals: { 'cloudwatch:namespace': props.metricNamespace },
+    });
     const executions = [props.pipeline, props.spotPhase].map(
       (sm) => `arn:${stack.partition}:states:${stack.region}:${stack.account}:execution:${sm.stateMachineName}:*`,
     );

@@ -80,6 +80,11 @@ export function getObject(account: SimulatedAccount, input: Record<string, unkno
 
 /** PutObject: the body as sent (the simulated workloads' and Lambdas' objects are small text), and its user metadata. */
 export function putObject(account: SimulatedAccount, input: Record<string, unknown>): unknown {
+  // A conditional write (If-None-Match: *) of a key that exists: 412 Precondition Failed, nothing written
+  // (S3 user guide, "Add preconditions to S3 operations with conditional requests": conditional writes).
+  if (input.IfNoneMatch === '*' && objectAt(account, String(input.Bucket), String(input.Key)) !== undefined) {
+    throw new SimulatedAwsError('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', 412);
+  }
   const body = typeof input.Body === 'string' ? input.Body : Buffer.from(input.Body as Uint8Array).toString('utf8');
   const metadata = input.Metadata && typeof input.Metadata === 'object' ? Object.fromEntries(Object.entries(input.Metadata as Record<string, unknown>).map(([k, v]) => [k.toLowerCase(), String(v)])) : undefined;
   const object: SimObject = { sha256: sha(body), size: Buffer.byteLength(body), writtenAt: Date.now(), writtenBy: currentCaller() ?? 'unknown', body, ...(metadata ? { metadata } : {}) };

@@ -268,7 +268,7 @@ describe('a 48-hour phase: its waits adapt to the Step Functions history quota',
     phases: [{ name: 'Long', workloadCommand: 'run', instanceTypes: ['c5.large'], budgetSeconds: 172800, attemptSeconds: 3600, pollIntervalSeconds: 10, ...extra }],
   });
 
-  it('is accepted (polling every 10 s would outgrow the history; it polls every 69 s instead)', () => {
+  it('is accepted (polling every 10 s would outgrow the history; it polls every 109 s instead)', () => {
     // Act
     const parsed = parsePipelineConfig(longPhase());
 
@@ -276,9 +276,9 @@ describe('a 48-hour phase: its waits adapt to the Step Functions history quota',
     expect(parsed.phases[0]).toMatchObject({ name: 'Long', pollIntervalSeconds: 10 });
   });
 
-  it('its maxAttempts must fit with the relaunch backoff it runs with (679 s, not the configured 60 s)', () => {
+  it('its maxAttempts must fit with the relaunch backoff it runs with (680 s, not the configured 60 s)', () => {
     // Prepare: 172500 s usable holds 45 attempts of 3600 s with 60 s between them (and up to 110 s
-    // to count each relaunch), 39 with 679 s.
+    // to count each relaunch), 39 with 680 s.
     const config = longPhase({ maxAttempts: 40 });
 
     // Act
@@ -287,7 +287,7 @@ describe('a 48-hour phase: its waits adapt to the Step Functions history quota',
     // Assess
     expect(message).toContain('phases[0].budgetSeconds: phase Long: maxAttempts 40 cannot fit');
     expect(message).toContain('at most 39 attempt(s)');
-    expect(message).toContain('679 s relaunch backoff');
+    expect(message).toContain('680 s relaunch backoff');
     expect(() => parsePipelineConfig(longPhase({ maxAttempts: 39 }))).not.toThrow();
   });
 });

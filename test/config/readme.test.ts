@@ -31,7 +31,7 @@ describe('budget table', () => {
     // Assess
     expect(rows).toEqual([
       '| DataPhase1 | 5400 | 2400 | (budget) | 2 | 60 | c5.large, c5a.large, m5.large |',
-      '| Long | 172800 | 3600 | (budget) | 39 | 69 (configured 10) | c5.large |',
+      '| Long | 172800 | 3600 | (budget) | 39 | 109 (configured 10) | c5.large |',
     ]);
   });
 });

@@ -109,7 +109,7 @@ describe('storage keys', () => {
     const artifact = artifactKey('saturday-pipeline', 'predictor.jar', 'abc123');
 
     // Assess
-    expect(STORAGE_PREFIXES).toEqual({ artifacts: 'artifacts/', runs: 'runs/', checkpoints: 'checkpoints/', sources: 'sources/', production: 'production/', promotions: 'promotions/', pools: 'pools/', waits: 'waits/' });
+    expect(STORAGE_PREFIXES).toEqual({ artifacts: 'artifacts/', runs: 'runs/', checkpoints: 'checkpoints/', sources: 'sources/', production: 'production/', promotions: 'promotions/', pools: 'pools/', waits: 'waits/', costs: 'costs/' });
     expect(run).toBe('saturday-pipeline/runs/2025-06-07/exec-1/Research/');
     expect(checkpoint).toBe('saturday-pipeline/checkpoints/2025-06-07/exec-1/Research/');
     expect(artifact).toBe('saturday-pipeline/artifacts/predictor.jar/abc123');

@@ -1,5 +1,8 @@
 import { DescribeInstancesCommand, DescribeSpotInstanceRequestsCommand, EC2Client, TerminateInstancesCommand, type DescribeInstancesCommandInput } from '@aws-sdk/client-ec2';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -11,6 +14,8 @@ import { describedInstance, ec2Error, EXECUTION_ID, stubHandlerEnv } from './fix
 
 const ec2 = mockClient(EC2Client);
 const sfn = mockClient(SFNClient);
+const s3 = mockClient(S3Client);
+const cloudwatch = mockClient(CloudWatchClient);
 
 const SPOT_PHASE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:saturday-pipeline-spot-phase';
 const PIPELINE_ARN = 'arn:aws:states:us-east-1:123456789012:stateMachine:saturday-pipeline';
@@ -58,7 +63,13 @@ function instancesByTag(asPhase: string[], asPipeline: string[], launched: Recor
 beforeEach(() => {
   ec2.reset();
   sfn.reset();
+  s3.reset();
+  cloudwatch.reset();
   sfn.on(DescribeExecutionCommand).resolves({ status: 'FAILED', redriveCount: 0 } as never);
+  // No cost records unless a test says so; the report marker is free; the datum is accepted.
+  s3.on(ListObjectsV2Command).resolves({ Contents: [], IsTruncated: false });
+  s3.on(PutObjectCommand).resolves({});
+  cloudwatch.on(PutMetricDataCommand).resolves({});
   stubHandlerEnv();
   ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
   ec2.on(TerminateInstancesCommand).resolves({});
@@ -349,5 +360,53 @@ describe('ExecutionCleanup leaves to spot an instance spot has given its notice 
 
     // Assess
     expect(result.terminated).toEqual(['i-0noticed00000000001']);
+  });
+});
+
+describe('ExecutionCleanup reports what a pipeline run cost (PipelineCostUsd)', () => {
+  const record = (costUsd: number | undefined, outcome: string) => ({
+    Body: Object.assign(Readable.from([Buffer.from(JSON.stringify({ costUsd, outcome }))]), { transformToString: async () => JSON.stringify({ costUsd, outcome }) }) as never,
+  });
+  const prefix = 'saturday-pipeline/costs/exec-1/r0/';
+
+  it('sums the run\'s attempt records into one datum, claiming the report first', async () => {
+    // Prepare: two phases, one reclaimed attempt (wasted) and three that succeeded, one unpriced.
+    s3.on(ListObjectsV2Command).resolves({ Contents: ['A/attempt-1.json', 'A/attempt-2.json', 'B/attempt-1.json', 'C/attempt-1.json'].map((k) => ({ Key: `${prefix}${k}` })), IsTruncated: false });
+    s3.on(GetObjectCommand, { Key: `${prefix}A/attempt-1.json` }).resolves(record(0.01, 'interrupted'));
+    s3.on(GetObjectCommand, { Key: `${prefix}A/attempt-2.json` }).resolves(record(0.02, 'succeeded'));
+    s3.on(GetObjectCommand, { Key: `${prefix}B/attempt-1.json` }).resolves(record(0.03, 'succeeded'));
+    s3.on(GetObjectCommand, { Key: `${prefix}C/attempt-1.json` }).resolves(record(undefined, 'succeeded'));
+
+    // Act
+    const result = await handler(statusChange(PIPELINE_EXECUTION_ARN, PIPELINE_ARN, 'SUCCEEDED'));
+
+    // Assess
+    expect(result).toMatchObject({ costUsd: 0.06 });
+    expect(s3).toHaveReceivedCommandWith(PutObjectCommand, { Key: `${prefix}_reported`, IfNoneMatch: '*' });
+    const datum = cloudwatch.commandCalls(PutMetricDataCommand)[0]!.args[0].input;
+    expect(datum).toMatchObject({ Namespace: 'AlphaEngine', MetricData: [{ MetricName: 'PipelineCostUsd', Value: 0.06, Unit: 'None', Dimensions: [{ Name: 'Pipeline', Value: 'saturday-pipeline' }] }] });
+  });
+
+  it('a repeated delivery (the report already claimed) puts no second datum', async () => {
+    // Prepare
+    s3.on(PutObjectCommand).rejects(new S3ServiceException({ name: 'PreconditionFailed', $fault: 'client', $metadata: { httpStatusCode: 412 }, message: 'At least one of the pre-conditions you specified did not hold' }));
+
+    // Act
+    const result = await handler(statusChange(PIPELINE_EXECUTION_ARN, PIPELINE_ARN, 'FAILED'));
+
+    // Assess
+    expect(result.costUsd).toBeUndefined();
+    expect(cloudwatch).not.toHaveReceivedCommand(PutMetricDataCommand);
+  });
+
+  it('a redriven run reports its own records (r1), and a phase execution\'s end reports nothing', async () => {
+    // Act
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED', redriveCount: 1 } as never);
+    await handler(statusChange(PIPELINE_EXECUTION_ARN, PIPELINE_ARN, 'SUCCEEDED'));
+    await handler(statusChange(EXECUTION_ID, SPOT_PHASE_ARN, 'SUCCEEDED'));
+
+    // Assess
+    expect(s3.commandCalls(ListObjectsV2Command).map((c) => c.args[0].input.Prefix)).toEqual(['saturday-pipeline/costs/exec-1/r1/']);
+    expect(cloudwatch).toHaveReceivedCommandTimes(PutMetricDataCommand, 1);
   });
 });

@@ -312,7 +312,7 @@ describe('HandleFailure: the pool memory', () => {
     await handler(failedInput({ kind: 'interruption', reasonCode: 'marked-for-termination', detail: 'spot request status marked-for-termination' }));
 
     // Assess: pool 0 is c5.large in the first subnet.
-    const keys = s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key);
+    const keys = s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key).filter((k) => k?.includes('/pools/'));
     expect(keys).toEqual([expect.stringMatching(/^saturday-pipeline\/pools\/c5\.large\/subnet-0a1b2c3d\/\d{8}T\d{6}Z_interrupted_[0-9a-f]{16}$/)]);
   });
 
@@ -324,7 +324,7 @@ describe('HandleFailure: the pool memory', () => {
     await handler(failedInput(failure, extra));
 
     // Assess
-    expect(s3).not.toHaveReceivedCommand(PutObjectCommand);
+    expect(s3.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key).filter((k) => k?.includes('/pools/'))).toEqual([]);
   });
 });
 
@@ -349,5 +349,17 @@ describe('HandleFailure: an attempt ended at once on spot\'s notice (left to spo
     // Assess
     expect(result).toMatchObject({ status: 'failed', verdict: { action: 'fail', exhausted: true } });
     expect(ec2).toHaveReceivedCommandWith(TerminateInstancesCommand, { InstanceIds: [INSTANCE_ID] });
+  });
+});
+
+describe('HandleFailure: the run\'s cost records', () => {
+  it('keeps the attempt\'s record under the run (pipeline execution, redrive), phase and attempt, for the run\'s PipelineCostUsd', async () => {
+    // Act
+    await handler({ ...failedInput({ kind: 'workload-error', reasonCode: 'exit-code', detail: 'exit 1', exitCode: 1 }), redriveCount: 2 });
+
+    // Assess
+    const put = s3.commandCalls(PutObjectCommand).find((c) => c.args[0].input.Key?.includes('/costs/'))!.args[0].input;
+    expect(put.Key).toBe('saturday-pipeline/costs/exec-1/r2/DataPhase1/attempt-1.json');
+    expect(JSON.parse(String(put.Body))).toMatchObject({ outcome: 'failed' });
   });
 });

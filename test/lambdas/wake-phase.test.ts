@@ -9,7 +9,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { handler } from '../../lambdas/wake-phase';
+import { handler, STALE_TOKEN_LOOKS, WaitNotFoundYet, WARNING_LOOKS } from '../../lambdas/wake-phase';
 
 const s3 = mockClient(S3Client);
 const sfn = mockClient(SFNClient);
@@ -89,10 +89,13 @@ describe('WakePhase', () => {
 
   it('an instance no phase of this pipeline waits for (another pipeline\'s, or none waiting) is ignored', async () => {
     // Prepare
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
     s3.on(GetObjectCommand).rejects(new NoSuchKey({ message: 'The specified key does not exist.', $metadata: { httpStatusCode: 404 } }));
 
-    // Act
-    const result = await handler(warning());
+    // Act: (spot's warning is looked for a few times: the workload's first wait may be being set up)
+    const pending = handler(warning());
+    await vi.runAllTimersAsync();
+    const result = await pending;
 
     // Assess
     expect(result).toEqual({ woke: false, instanceId: INSTANCE, why: 'no phase waits for this instance' });
@@ -115,11 +118,45 @@ describe('WakePhase', () => {
     expect(sfn.commandCalls(SendTaskSuccessCommand).map((c) => c.args[0].input.taskToken)).toEqual(['token-old', 'token-new']);
   });
 
-  it('a stale token that stays stale: given up after a few looks, never an error (the wait\'s timeout polls anyway)', async () => {
+  it('a stale token that stays stale after the command ended: given up after a few looks, never an error (the phase moved on)', async () => {
     // Prepare
     vi.useFakeTimers({ toFake: ['setTimeout'] });
     s3.on(GetObjectCommand).callsFake(() => token('token-old'));
     sfn.on(SendTaskSuccessCommand).rejects(new TaskTimedOut({ message: 'Task Timed Out', $metadata: { httpStatusCode: 400 } }));
+
+    // Act
+    const pending = handler(commandEnded('Success'));
+    await vi.runAllTimersAsync();
+    const result = await pending;
+
+    // Assess
+    expect(result).toEqual({ woke: false, instanceId: INSTANCE, why: 'the wait had already ended' });
+    expect(sfn).toHaveReceivedCommandTimes(SendTaskSuccessCommand, 1);
+    expect(s3.commandCalls(GetObjectCommand)).toHaveLength(STALE_TOKEN_LOOKS);
+  });
+
+  it('spot\'s warning meeting only a stale token for half a minute (the phase busy between two waits): thrown, for Lambda to retry it in a minute', async () => {
+    // Prepare
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    s3.on(GetObjectCommand).callsFake(() => token('token-old'));
+    sfn.on(SendTaskSuccessCommand).rejects(new TaskTimedOut({ message: 'Task Timed Out', $metadata: { httpStatusCode: 400 } }));
+
+    // Act
+    const pending = handler(warning()).catch((e: unknown) => e);
+    await vi.runAllTimersAsync();
+    const err = await pending;
+
+    // Assess
+    expect(err).toBeInstanceOf(WaitNotFoundYet);
+    expect(s3.commandCalls(GetObjectCommand)).toHaveLength(WARNING_LOOKS);
+  });
+
+  it('spot\'s warning before the workload\'s first wait stored its token: looked for again, and woken once it is there', async () => {
+    // Prepare
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    s3.on(GetObjectCommand)
+      .rejectsOnce(new NoSuchKey({ message: 'The specified key does not exist.', $metadata: { httpStatusCode: 404 } }))
+      .resolves(token('token-first'));
 
     // Act
     const pending = handler(warning());
@@ -127,8 +164,8 @@ describe('WakePhase', () => {
     const result = await pending;
 
     // Assess
-    expect(result).toEqual({ woke: false, instanceId: INSTANCE, why: 'the wait had already ended' });
-    expect(sfn).toHaveReceivedCommandTimes(SendTaskSuccessCommand, 1);
+    expect(result).toEqual({ woke: true, instanceId: INSTANCE });
+    expect(sfn.commandCalls(SendTaskSuccessCommand)[0]!.args[0].input.taskToken).toBe('token-first');
   });
 
   it('a rebalance recommendation wakes nobody; the pool memory keeps it against the instance\'s pool', async () => {

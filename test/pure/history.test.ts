@@ -65,7 +65,7 @@ describe('worstCaseHistoryEvents', () => {
     // Assess
     expect(busiest).toBeCloseTo(100.9 / 80);
     expect(events).toBe(Math.ceil(ONCE_EVENTS + 3600 * busiest));
-    expect(events).toBe(5227);
+    expect(events).toBe(5238);
   });
 
   it('exceeds the quota for a valid 48-hour phase polling every 10 s, unless its waits adapt', () => {
@@ -109,7 +109,7 @@ describe('historySafeWaits', () => {
     for (const w of waits) expect(w).toEqual({ pollIntervalSeconds: 60, agentCheckSeconds: DEFAULT_AGENT_CHECK_SECONDS, relaunchBackoffSeconds: 60 });
   });
 
-  it('raises the waits of a 48-hour budget: polls and agent checks every 69 s, 679 s between relaunches', () => {
+  it('raises the waits of a 48-hour budget: polls every 109 s, agent checks every 69 s, 680 s between relaunches', () => {
     // Prepare
     const phase = { budgetSeconds: MAX_BUDGET, pollIntervalSeconds: MIN_POLL, relaunchBackoffSeconds: 60 };
 
@@ -117,7 +117,7 @@ describe('historySafeWaits', () => {
     const waits = historySafeWaits(phase);
 
     // Assess
-    expect(waits).toEqual({ pollIntervalSeconds: 69, agentCheckSeconds: 69, relaunchBackoffSeconds: 679 });
+    expect(waits).toEqual({ pollIntervalSeconds: 109, agentCheckSeconds: 69, relaunchBackoffSeconds: 680 });
   });
 
   it('never shortens a configured wait', () => {
@@ -172,7 +172,7 @@ describe('the phase spec carries the waits a phase runs with', () => {
     const spec = toPhaseSpec(phase, pipeline);
 
     // Assess
-    expect(spec).toMatchObject({ pollIntervalSeconds: 69, agentCheckSeconds: 69, relaunchBackoffSeconds: 679 });
+    expect(spec).toMatchObject({ pollIntervalSeconds: 109, agentCheckSeconds: 69, relaunchBackoffSeconds: 680 });
     expect(phaseSpecSchema.parse(spec)).toEqual(spec);
   });
 

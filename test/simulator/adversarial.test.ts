@@ -178,7 +178,9 @@ describe('faults aimed where the promises are thinnest', () => {
     expect(report.status).toBe('ABORTED');
     expect(report.metrics.filter((m) => m.name === 'SpotInterruptionRetry')).toEqual([]);
     expect(report.apiCalls['CloudWatch.PutMetricData']).toBeGreaterThan(0); // CountRelaunch had begun trying
-    expect(report.apiCalls['CloudWatch.PutMetricData']).toBeLessThanOrEqual(report.throttledCalls['CloudWatch.PutMetricData']!);
+    // (The run's PipelineCostUsd datum, put by the cleanup after the abort, is the one call that went through.)
+    const costData = report.metrics.filter((m) => m.name === 'PipelineCostUsd').length;
+    expect(report.apiCalls['CloudWatch.PutMetricData']! - costData).toBeLessThanOrEqual(report.throttledCalls['CloudWatch.PutMetricData']!);
   });
 
   it('CloudWatch refuses every try of the relaunch datum: the relaunch goes on, the datum is dropped (the cloud shows why)', async () => {
@@ -188,6 +190,8 @@ describe('faults aimed where the promises are thinnest', () => {
     // Assess
     expect(report.status).toBe('SUCCEEDED');
     expect(report.phases[0]!.relaunches).toBe(1);
-    expect(report.throttledCalls['CloudWatch.PutMetricData']).toBe(15);
+    // CountRelaunch's 15 tries; then the run's PipelineCostUsd datum meets the last 5 (the SDK's own retries), and is lost.
+    expect(report.metrics.filter((m) => m.name === 'SpotInterruptionRetry')).toEqual([]);
+    expect(report.throttledCalls['CloudWatch.PutMetricData']).toBe(20);
   });
 });

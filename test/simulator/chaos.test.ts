@@ -23,6 +23,7 @@ import { buildReport, type SimulationReport } from '../../simulator/report';
 import { runSimulation } from '../../simulator/run';
 import { parseScenario } from '../../simulator/scenario';
 import { SERVICES } from '../../simulator/services';
+import { EMITTED_DETAIL_TYPES } from '../../simulator/services/event-types';
 import { synthDeployment, type SimDeployment } from '../../simulator/synth';
 import { reportShapeProblems, runProblems } from './report-checks';
 
@@ -124,6 +125,7 @@ type ChaosScenario = {
   abortAtMinute?: number;
   redriveAfterMinutes?: number;
   lostResponses?: Record<string, number>;
+  lostEvents?: string[];
   throttle?: Record<string, number>;
   phases: Record<string, PhasePlan>;
 };
@@ -143,6 +145,8 @@ function chaosScenario(seed: number, configPaths: Record<string, string>): Chaos
   if (chance(0.2)) scenario.redriveAfterMinutes = pick([0.5, 5, 90, 600]); // delays past 24.8 days: clock.test.ts
   if (chance(0.3)) scenario.lostResponses = Object.fromEntries(some(handlersOf(configName), 3).map((h) => [h, int(1, 3)]));
   if (chance(0.35)) scenario.throttle = Object.fromEntries(some(APIS, 3).map((api) => [api, pick([1, 2, 3, 5, 7, 12])]));
+  // EventBridge delivers EC2's and SSM's events best effort: some kinds never arrive.
+  if (chance(0.15)) scenario.lostEvents = some(EMITTED_DETAIL_TYPES, 3);
 
   /** A list of launch attempts for a workload of this length: interruptions, capacity, hangs and exits, combined. */
   const attemptsFor = (workloadMinutes: number): Attempt[] => {
@@ -383,6 +387,7 @@ describe(`chaos: ${COUNT} seeded scenarios from seed ${BASE_SEED}`, () => {
         if (p.launches.some((l) => l.market === 'on-demand' && l.outcome === 'succeeded')) coverage.add('an on-demand fallback finished a phase');
       }
       if (scenario.lostResponses) coverage.add('lost responses');
+      if (scenario.lostEvents) coverage.add('lost events');
       if (report.phases.some((p) => p.launches.some((l) => (l.resumedFromSeconds ?? 0) > 0))) coverage.add('resumed from a checkpoint');
       if (scenario.throttle) coverage.add('throttling');
       if (report.metrics.some((m) => m.name === 'SpotInterruptionRetry')) coverage.add('metric put');
@@ -413,6 +418,7 @@ describe(`chaos: ${COUNT} seeded scenarios from seed ${BASE_SEED}`, () => {
       'several relaunches in one phase',
       'a phase run again by a redrive',
       'lost responses',
+      'lost events',
       'throttling',
       'resumed from a checkpoint',
       'metric put',

@@ -160,6 +160,9 @@ export function runProblems(report: SimulationReport, metricNamespace = 'AlphaEn
       if (m.namespace !== metricNamespace || (m.value !== 0 && !allow.reaperMayAct)) problems.push(`the orphan reaper found work: ${JSON.stringify(m)}`);
     } else if (m.name === METRICS.spotRetryBudgetExhausted.name) {
       if (m.namespace !== metricNamespace || m.value !== 1 || !m.dimensions.Pipeline) problems.push(`unexpected metric datum ${JSON.stringify(m)}`);
+    } else if (m.name === METRICS.pipelineCostUsd.name) {
+      // One per end of a pipeline run, what it cost (checked against the cloud's record below).
+      if (m.namespace !== metricNamespace || !(m.value >= 0) || !m.dimensions.Pipeline) problems.push(`unexpected metric datum ${JSON.stringify(m)}`);
     } else if (m.name === METRICS.onDemandFallback.name) {
       if (m.namespace !== metricNamespace || m.value !== 1 || !m.dimensions.Phase || !['last-attempt', 'capacity-exhausted', 'interruptions'].includes(m.dimensions.Trigger ?? '')) problems.push(`unexpected metric datum ${JSON.stringify(m)}`);
     } else if (m.name === METRICS.modelPromoted.name) {
@@ -179,6 +182,11 @@ export function runProblems(report: SimulationReport, metricNamespace = 'AlphaEn
   }
   if (differ(report.costUsd, report.phases.reduce((sum, p) => sum + p.costUsd, 0))) problems.push(`costUsd ${report.costUsd} is not the sum of the phases'`);
   if (report.wastedUsd > report.costUsd + 1e-9 || report.wastedUsd < 0) problems.push(`wastedUsd ${report.wastedUsd} is not a part of costUsd ${report.costUsd}`);
+  // The pipeline's own PipelineCostUsd data (one per run end) never claim more than the cloud's
+  // record of the instances (attempts cut off by an abort leave no record: they may claim less).
+  const runCosts = report.metrics.filter((m) => m.name === 'PipelineCostUsd');
+  const claimed = runCosts.reduce((sum, m) => sum + m.value, 0);
+  if (claimed > report.costUsd * 1.05 + 0.001) problems.push(`PipelineCostUsd data sum to ${claimed}, more than the instances cost (${report.costUsd})`);
   // One OnDemandFallback datum per switch from spot to on-demand; back on spot only after on-demand had no capacity.
   for (const p of report.phases) {
     const runs = [...new Set(p.launches.map((l) => l.execution))].map((e) => p.launches.filter((l) => l.execution === e));

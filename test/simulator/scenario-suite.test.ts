@@ -133,7 +133,11 @@ describe('scenario suite (built-in Saturday pipeline)', () => {
       const exhausted = report.metrics.filter((m) => m.name === 'SpotRetryBudgetExhausted');
       expect(exhausted).toHaveLength(gaveUp);
       for (const m of exhausted) expect(m).toMatchObject({ namespace: 'AlphaEngine', value: 1, dimensions: { Pipeline: 'saturday-pipeline' } });
-      expect(report.metrics.filter((m) => !['SpotInterruptionRetry', 'OrphansReaped', 'SpotRetryBudgetExhausted'].includes(m.name))).toEqual([]);
+      expect(report.metrics.filter((m) => !['SpotInterruptionRetry', 'OrphansReaped', 'SpotRetryBudgetExhausted', 'PipelineCostUsd'].includes(m.name))).toEqual([]);
+      // Each end of the run reports what it cost, once.
+      const runCosts = report.metrics.filter((m) => m.name === 'PipelineCostUsd');
+      expect(runCosts).toHaveLength(1);
+      expect(runCosts[0]!.value).toBeLessThanOrEqual(report.costUsd * 1.05 + 0.001);
       if (want.metricDimensions) expect(spot.map((m) => m.dimensions)).toEqual(want.metricDimensions);
       if (want.workloadsRun !== undefined) expect(report.workloadsRun).toBe(want.workloadsRun);
     });

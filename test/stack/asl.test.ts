@@ -175,7 +175,7 @@ describe('built-in config', () => {
         // The callback wait: its timeout is the poll's turn, and a token S3 would not keep leaves the timer to wait; never an error of the phase.
         expect(task.Catch, name).toEqual([
           { ErrorEquals: ['States.Timeout'], Next: 'PollWorkload', ResultPath: null },
-          { ErrorEquals: ['States.ALL'], Next: 'WaitForWorkload', ResultPath: null },
+          { ErrorEquals: ['States.ALL'], Next: 'WaitToPoll', ResultPath: null },
         ]);
         continue;
       }

@@ -129,6 +129,13 @@ describe('the created pipeline bucket (defaults)', () => {
         NoncurrentVersionExpiration: { NoncurrentDays: 1 },
       },
       {
+        Id: 'costs',
+        Prefix: 'saturday-pipeline/costs/',
+        Status: 'Enabled',
+        ExpirationInDays: 90,
+        NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+      },
+      {
         Id: 'artifacts',
         Prefix: 'saturday-pipeline/artifacts/',
         Status: 'Enabled',
@@ -183,7 +190,10 @@ describe('the created pipeline bucket (defaults)', () => {
 
     // Assess
     expect(bucketStatements(instanceRoleStatements(template))).toEqual([]);
-    for (const { id } of all) expect(id).toMatch(/^(Workers(DataPhase1|Research|PredictorTraining|Backtester)Role|HandleFailureFnServiceRole|LaunchInstanceFnServiceRole|SpotPhaseRole|WakeRelayWakePhaseFnServiceRole)/);
+    for (const { id } of all) expect(id).toMatch(/^(Workers(DataPhase1|Research|PredictorTraining|Backtester)Role|HandleFailureFnServiceRole|LaunchInstanceFnServiceRole|FinishPhaseFnServiceRole|SafetyNetExecutionCleanupFnServiceRole|SpotPhaseRole|WakeRelayWakePhaseFnServiceRole)/);
+    const costs = { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/saturday-pipeline/costs/*']] };
+    const finish = all.filter(({ id }) => id.startsWith('FinishPhaseFn')).map(({ s }) => s);
+    expect(finish).toEqual([{ Action: 's3:PutObject', Effect: 'Allow', Resource: costs }]);
     const waits = { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/saturday-pipeline/waits/*']] };
     expect(spotPhase).toEqual([{ Action: 's3:putObject', Effect: 'Allow', Resource: waits }]);
     expect(relay[0]).toEqual({ Action: 's3:GetObject', Effect: 'Allow', Resource: waits });
@@ -195,6 +205,7 @@ describe('the created pipeline bucket (defaults)', () => {
       { Action: 's3:GetObject', Effect: 'Allow', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/saturday-pipeline/checkpoints/*']] } },
       { Action: 's3:ListBucket', Effect: 'Allow', Resource: { 'Fn::GetAtt': [bucketId, 'Arn'] }, Condition: { StringLike: { 's3:prefix': ['saturday-pipeline/checkpoints/*'] } } },
       ...poolMemory,
+      { Action: 's3:PutObject', Effect: 'Allow', Resource: costs },
     ]);
     expect(launchInstance).toEqual(poolMemory);
     const resources = JSON.stringify(all.map(({ s }) => s.Resource));
@@ -240,6 +251,7 @@ describe('configured retention and removal', () => {
       ['checkpoints', 3],
       ['pools', 30],
       ['waits', 1],
+      ['costs', 365],
       ['artifacts', undefined],
     ]);
   });

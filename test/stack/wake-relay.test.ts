@@ -72,7 +72,7 @@ describe('the wake relay', () => {
       ResultPath: null,
       Catch: [
         { ErrorEquals: ['States.Timeout'], Next: 'PollWorkload' },
-        { ErrorEquals: ['States.ALL'], Next: 'WaitForWorkload' },
+        { ErrorEquals: ['States.ALL'], Next: 'WaitToPoll' },
       ],
     });
     expect(wait.Parameters).toMatchObject({ 'Body.$': '$$.Task.Token', 'Key.$': "States.Format('saturday-pipeline/waits/{}', $.job.instance.id)" });
