@@ -172,6 +172,17 @@ export const phaseSchema = z
         .regex(INSTANCE_TYPE, { error: 'must look like an instance type, e.g. c5.large' }),
       'instance type',
     ),
+    /**
+     * Instance types the phase may also run on, asked only as slack shrinks (the budget affording
+     * SECONDARY_TYPES_SLACK_ATTEMPTS attempts or fewer) or when every pool of instanceTypes refused
+     * capacity in an attempt: before any on-demand fallback. Same architecture as instanceTypes.
+     */
+    secondaryInstanceTypes: uniqueStrings(
+      z
+        .string({ error: 'must be a string' })
+        .regex(INSTANCE_TYPE, { error: 'must look like an instance type, e.g. c5.xlarge' }),
+      'instance type',
+    ).optional(),
     /** Subnets to launch into; default: the stack's VPC (or the pipeline's subnetIds). */
     subnetIds: uniqueStrings(
       z.string({ error: 'must be a string' }).regex(SUBNET_ID, { error: 'must look like subnet-0123abcd' }),
@@ -569,9 +580,14 @@ export const pipelineConfigSchema = z
         }
         seen.set(p.name, stageIndex);
         const architecture = p.image?.architecture ?? WORKER_ARCHITECTURE;
-        p.instanceTypes.forEach((type, i) => {
-          const problem = architectureProblem(type, architecture);
-          if (problem) ctx.addIssue({ code: 'custom', path: ['phases', ...path, 'instanceTypes', i], message: `phase ${p.name}: ${problem}${p.image ? '' : ' (give the phase an image of another architecture: "image": {"architecture": "arm64"})'}` });
+        for (const field of ['instanceTypes', 'secondaryInstanceTypes'] as const) {
+          (p[field] ?? []).forEach((type, i) => {
+            const problem = architectureProblem(type, architecture);
+            if (problem) ctx.addIssue({ code: 'custom', path: ['phases', ...path, field, i], message: `phase ${p.name}: ${problem}${p.image ? '' : ' (give the phase an image of another architecture: "image": {"architecture": "arm64"})'}` });
+          });
+        }
+        (p.secondaryInstanceTypes ?? []).forEach((type, i) => {
+          if (p.instanceTypes.includes(type)) ctx.addIssue({ code: 'custom', path: ['phases', ...path, 'secondaryInstanceTypes', i], message: `phase ${p.name}: ${type} is one of its instanceTypes already` });
         });
         const waits = phaseWaits(p);
         const problem = budgetProblem({ ...p, ...waits }, config.cleanupMarginSeconds) ?? historyProblem({ ...p, ...waits });

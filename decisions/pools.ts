@@ -1,3 +1,5 @@
+import { relaunchGapSeconds, type PhaseBudget } from '../contract/budget';
+
 /**
  * Capacity pools (instance type x subnet) and the order a launch tries them in. Pure.
  * Successive pools differ in both instance type and subnet wherever the lists allow, so one
@@ -71,4 +73,19 @@ export function lastTroubleAt(pool: Pool, events: readonly PoolTrouble[], nowMs:
 /** The pools (indexes) with trouble within POOL_MEMORY_MS. */
 export function troubledPools(pools: readonly Pool[], events: readonly PoolTrouble[], nowMs: number): Set<number> {
   return new Set(pools.flatMap((p, i) => (lastTroubleAt(p, events, nowMs) === -Infinity ? [] : [i])));
+}
+
+/** The budget affording this many attempts or fewer from now: the secondary instance types join the ask. */
+export const SECONDARY_TYPES_SLACK_ATTEMPTS = 2;
+
+/**
+ * Does slack shrink so far that the phase should widen to its secondary instance types (config
+ * secondaryInstanceTypes)? When what is left before the deadline affords SECONDARY_TYPES_SLACK_ATTEMPTS
+ * whole attempts or fewer (each after the one before, with its relaunch gap).
+ */
+export function widenToSecondary(phase: PhaseBudget, t: { readonly nowMs: number; readonly deadlineMs: number }): boolean {
+  const left = (t.deadlineMs - t.nowMs) / 1000;
+  if (left < phase.attemptSeconds) return true;
+  const affordable = 1 + Math.floor((left - phase.attemptSeconds) / (phase.attemptSeconds + relaunchGapSeconds(phase)));
+  return affordable <= SECONDARY_TYPES_SLACK_ATTEMPTS;
 }

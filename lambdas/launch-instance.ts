@@ -24,7 +24,7 @@ import { isCapacityError, quotaOf } from '../decisions/classify';
 import { firstMarket, type FallbackTrigger, type Market } from '../decisions/market';
 import { phaseDeadline, readCallsUntil } from '../decisions/phase-clock';
 import { fleetCalls, readFleetAnswer, type FleetRefusal } from '../decisions/fleet';
-import { firstPoolCursor, poolOrder, poolsFrom, rememberedOrder, troubledPools, type Pool } from '../decisions/pools';
+import { firstPoolCursor, poolOrder, poolsFrom, rememberedOrder, troubledPools, widenToSecondary, type Pool } from '../decisions/pools';
 import { launchFallbackData } from '../decisions/relaunch';
 import { errorCode, isTransient, retryableUntil } from './aws/aws-errors';
 import { CLIENT_CONFIG, withCallsUntil, type Ec2Send, type S3Send, type SfnSend } from './aws/clients';
@@ -183,7 +183,9 @@ export async function launchAttempt(clients: { ec2: Ec2Send; sfn: SfnSend; s3?: 
   const t = { nowMs: Date.now(), deadlineMs: phaseDeadline(execution, phase) };
   const tooLate = launchTooLate(job, t);
   if (tooLate) return tooLate;
-  const pools = poolOrder(phase.instanceTypes, phase.subnetIds);
+  // The phase's pools, its secondary instance types' after them (their indexes never move the primary ones').
+  const primaryCount = phase.instanceTypes.length * phase.subnetIds.length;
+  const pools = [...poolOrder(phase.instanceTypes, phase.subnetIds), ...poolOrder(phase.secondaryInstanceTypes ?? [], phase.subnetIds)];
 
   // The market: the one a failure decided; else on-demand for a first attempt that is the phase's
   // only affordable one (its fallback's lastAttempt trigger); else spot.
@@ -219,7 +221,12 @@ export async function launchAttempt(clients: { ec2: Ec2Send; sfn: SfnSend; s3?: 
   // The rotation's order, with the pools that reclaimed or refused lately (this run's and the last
   // week's, from the pool memory) moved last, the most recent last of all.
   const memory = clients.s3 ? await recentPoolEvents(clients.s3, env.PIPELINE_BUCKET, phase.pipelineName, t.nowMs) : [];
-  const order = rememberedOrder(poolsFrom(firstPoolCursor(job.poolCursor, job.attempt, shard), pools.length), pools, memory, t.nowMs);
+  const remembered = (indices: number[]) => rememberedOrder(indices, pools, memory, t.nowMs);
+  const primaryOrder = remembered(poolsFrom(firstPoolCursor(job.poolCursor, job.attempt, shard), primaryCount));
+  const secondaryOrder = remembered(pools.map((_, i) => i).filter((i) => i >= primaryCount));
+  // As slack shrinks, the secondary types join the first ask (decisions/pools.ts, widenToSecondary).
+  const widen = secondaryOrder.length > 0 && widenToSecondary(phase, t);
+  let order = widen ? [...primaryOrder, ...secondaryOrder] : primaryOrder;
 
 
   /** Ask each pool in turn in one market: the booting job of the first that launches, or undefined when all refuse capacity. */
@@ -313,6 +320,14 @@ export async function launchAttempt(clients: { ec2: Ec2Send; sfn: SfnSend; s3?: 
 
   const done = await tryMarket(first.market, first.trigger);
   if (done) return done;
+  // Every pool of its own types refused: the secondary types, in the same market, before any fallback to on-demand.
+  if (!widen && secondaryOrder.length > 0) {
+    logger.warn('no capacity in the instance types\' pools: asking the secondary types', { phase: phase.name, attempt: job.attempt, secondary: phase.secondaryInstanceTypes });
+    order = secondaryOrder;
+    const secondary = await tryMarket(first.market, first.trigger);
+    if (secondary) return secondary;
+    order = [...primaryOrder, ...secondaryOrder];
+  }
   // Spot refused in every pool: a phase that falls back when capacity is exhausted asks on-demand now, in this attempt.
   if (first.market === 'spot' && fallback?.whenCapacityExhausted) {
     logger.warn('no spot capacity in any pool: falling back to on-demand in this attempt', { phase: phase.name, attempt: job.attempt });

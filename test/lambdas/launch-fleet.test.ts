@@ -267,3 +267,40 @@ describe('LaunchInstance: which pools a fleet asks', () => {
     expect(ec2).toHaveReceivedCommandTimes(RunInstancesCommand, 1);
   });
 });
+
+describe('LaunchInstance: secondary instance types', () => {
+  const SECONDARY = { ...FLEET, secondaryInstanceTypes: ['c5.xlarge'] };
+
+  it('with slack (a 3-hour budget: four attempts fit): the first ask is the phase\'s own types; when they have no capacity, a second ask goes to the secondary types, before any on-demand', async () => {
+    // Prepare
+    ec2
+      .on(CreateFleetCommand)
+      .resolvesOnce({ FleetId: FLEET_ID, Instances: [], Errors: POOLS.map((_, i) => capacityError(override(i))) })
+      .resolves(launchedAnswer({ InstanceType: 'c5.xlarge', SubnetId: SUBNETS[1] }, 'i-0fleet000000000001'));
+
+    // Act
+    const result: LooseJob = await handler(taskInput({ phase: { ...SECONDARY, budgetSeconds: 10800, onDemandFallback: true } }));
+
+    // Assess
+    const asked = askedPools();
+    expect(asked[0]!.every((p) => !p.startsWith('c5.xlarge/'))).toBe(true);
+    expect(asked[1]).toEqual(SUBNETS.map((s) => `c5.xlarge/${s}`));
+    expect(ec2.commandCalls(CreateFleetCommand)[1]!.args[0].input.TargetCapacitySpecification?.DefaultTargetCapacityType).toBe('spot');
+    expect(result).toMatchObject({ status: 'booting', instance: { instanceType: 'c5.xlarge', poolIndex: POOLS.length + 1 } });
+    expect(result.fallback).toBeUndefined();
+  });
+
+  it('slack shrunk (two attempts left at most): the first ask offers every type', async () => {
+    // Prepare: 5100 s deadline, 2400 s attempts: at 2000 s only one whole attempt fits.
+    clockAt(at(2000));
+    ec2.on(CreateFleetCommand).resolves(launchedAnswer(override(4)));
+
+    // Act
+    await handler(taskInput({ phase: SECONDARY }));
+
+    // Assess
+    const [asked] = askedPools();
+    expect(asked).toHaveLength(POOLS.length + SUBNETS.length);
+    expect(asked!.filter((p) => p.startsWith('c5.xlarge/'))).toHaveLength(SUBNETS.length);
+  });
+});

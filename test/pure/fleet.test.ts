@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fleetCalls, readFleetAnswer } from '../../decisions/fleet';
-import { poolOrder } from '../../decisions/pools';
+import { poolOrder, widenToSecondary } from '../../decisions/pools';
 
 const POOLS = poolOrder(['c5.large', 'm5.large'], ['subnet-0a', 'subnet-0b']);
 const o = (i: number) => ({ Overrides: { InstanceType: POOLS[i]!.instanceType, SubnetId: POOLS[i]!.subnetId } });
@@ -40,5 +40,18 @@ describe('readFleetAnswer: an instant fleet answers HTTP 200 whatever happened',
 
   it('an instance from an override never asked for is not guessed into a pool', () => {
     expect(readFleetAnswer({ Instances: [{ InstanceIds: ['i-1'], LaunchTemplateAndOverrides: { Overrides: { InstanceType: 'x1.large', SubnetId: 'subnet-zz' } } }] }, POOLS)).toMatchObject({ kind: 'setup', code: 'UnexpectedFleetAnswer' });
+  });
+});
+
+describe('widenToSecondary: the secondary instance types join as slack shrinks', () => {
+  const phase = { budgetSeconds: 5400, attemptSeconds: 1200, relaunchBackoffSeconds: 60 };
+  const at = (left: number) => ({ nowMs: 0, deadlineMs: left * 1000 });
+
+  it('not while three whole attempts or more still fit; from two on, and when not even one fits', () => {
+    // (each attempt after the first needs its relaunch gap: the backoff and CountRelaunch's worst case)
+    expect(widenToSecondary(phase, at(5000))).toBe(false);
+    expect(widenToSecondary(phase, at(2500))).toBe(true);
+    expect(widenToSecondary(phase, at(1300))).toBe(true);
+    expect(widenToSecondary(phase, at(100))).toBe(true);
   });
 });

@@ -82,3 +82,24 @@ describe('fleet allocation in the stack', () => {
     expect(message).toContain(`phases[0].allocation (phase A): must be one of "price-capacity-optimized", "rotation"`);
   });
 });
+
+describe('secondary instance types in the config', () => {
+  const phase = (extra: object) => ({ name: 'A', workloadCommand: 'run', instanceTypes: ['c5.large'], budgetSeconds: 3600, attemptSeconds: 1200, ...extra });
+
+  it('are refused when of another architecture, or already among the instance types, naming the field', () => {
+    // Act
+    const message = refusal({ phases: [phase({ secondaryInstanceTypes: ['m7g.large', 'c5.large'] })] });
+
+    // Assess
+    expect(message).toContain('phases[0].secondaryInstanceTypes[0]: phase A: m7g.large is an arm64 (Graviton) instance type');
+    expect(message).toContain('phases[0].secondaryInstanceTypes[1]: phase A: c5.large is one of its instanceTypes already');
+  });
+
+  it('reach the phase spec', () => {
+    // Act
+    const config = parsePipelineConfig({ schedules: { enabled: false }, phases: [phase({ secondaryInstanceTypes: ['c5.xlarge'] })] });
+
+    // Assess
+    expect(config.phases[0]).toMatchObject({ secondaryInstanceTypes: ['c5.xlarge'] });
+  });
+});
