@@ -64,9 +64,12 @@ export function clientToken(executionId: string, phase: string, attempt: number,
   return createHash('sha256').update(`${executionId}|${phase}|${attempt}|${poolIndex}${market === 'on-demand' ? '|on-demand' : ''}`).digest('hex').slice(0, 64);
 }
 
-/** One fleet call of an attempt (its k-th, in one market): its own token, so a retried call cannot start a second instance. */
-export function fleetClientToken(executionId: string, phase: string, attempt: number, call: number, market: Market): string {
-  return createHash('sha256').update(`${executionId}|${phase}|${attempt}|fleet-${call}|${market}`).digest('hex').slice(0, 64);
+/**
+ * One fleet call of an attempt: by the pools it asks and its market, so a retried call cannot start a
+ * second instance, and a call over other pools (the troubled ones, the secondary types) is a call of its own.
+ */
+export function fleetClientToken(executionId: string, phase: string, attempt: number, poolsAsked: readonly number[], market: Market): string {
+  return createHash('sha256').update(`${executionId}|${phase}|${attempt}|fleet|${[...poolsAsked].sort((a, b) => a - b).join(',')}|${market}`).digest('hex').slice(0, 64);
 }
 
 function instanceTags(input: PhaseTaskInputIn<'launching'>, market: Market): Tag[] {
@@ -284,7 +287,7 @@ export async function launchAttempt(clients: { ec2: Ec2Send; sfn: SfnSend; s3?: 
       const asked = call.map((i) => pools[i]!);
       let answer;
       try {
-        answer = readFleetAnswer(await client.send(fleetRequest(input, template, asked, market, fleetClientToken(execution.id, phase.name, job.attempt, k, market))), asked);
+        answer = readFleetAnswer(await client.send(fleetRequest(input, template, asked, market, fleetClientToken(execution.id, phase.name, job.attempt, call, market))), asked);
       } catch (err) {
         const code = errorCode(err);
         const message = (err as Error).message;

@@ -78,7 +78,7 @@ describe('LaunchInstance: a fleet launch asks once', () => {
       Type: 'instant',
       TargetCapacitySpecification: { TotalTargetCapacity: 1, SpotTargetCapacity: 1, OnDemandTargetCapacity: 0, DefaultTargetCapacityType: 'spot' },
       SpotOptions: { AllocationStrategy: 'price-capacity-optimized', InstanceInterruptionBehavior: 'terminate' },
-      ClientToken: fleetClientToken(EXECUTION_ID, 'DataPhase1', 1, 0, 'spot'),
+      ClientToken: fleetClientToken(EXECUTION_ID, 'DataPhase1', 1, POOLS.map((_, i) => i), 'spot'),
     });
     expect(askedPools()).toEqual([POOLS.map((p) => `${p.instanceType}/${p.subnetId}`)]);
     expect(input.LaunchTemplateConfigs![0]!.LaunchTemplateSpecification).toEqual({ LaunchTemplateId: TEMPLATE.id, Version: TEMPLATE.version });
@@ -199,7 +199,7 @@ describe('LaunchInstance: which pools a fleet asks', () => {
     const [asked] = askedPools();
     expect(asked).toHaveLength(POOLS.length - 1);
     expect(asked).not.toContain(`${POOLS[2]!.instanceType}/${POOLS[2]!.subnetId}`);
-    expect(ec2.commandCalls(CreateFleetCommand)[0]!.args[0].input.ClientToken).toBe(fleetClientToken(EXECUTION_ID, 'DataPhase1', 2, 0, 'spot'));
+    expect(ec2.commandCalls(CreateFleetCommand)[0]!.args[0].input.ClientToken).toBe(fleetClientToken(EXECUTION_ID, 'DataPhase1', 2, POOLS.map((_, i) => i).filter((i) => i !== 2), 'spot'));
   });
 
   it('with a single pool, the relaunch goes back into it (there is nowhere else)', async () => {
@@ -250,7 +250,7 @@ describe('LaunchInstance: which pools a fleet asks', () => {
     // Assess
     expect(ec2).toHaveReceivedCommandTimes(CreateFleetCommand, 2);
     const second = ec2.commandCalls(CreateFleetCommand)[1]!.args[0].input;
-    expect(second).toMatchObject({ OnDemandOptions: { AllocationStrategy: 'lowest-price' }, ClientToken: fleetClientToken(EXECUTION_ID, 'DataPhase1', 1, 0, 'on-demand') });
+    expect(second).toMatchObject({ OnDemandOptions: { AllocationStrategy: 'lowest-price' }, ClientToken: fleetClientToken(EXECUTION_ID, 'DataPhase1', 1, POOLS.map((_, i) => i), 'on-demand') });
     expect(second.SpotOptions).toBeUndefined();
     expect(result).toMatchObject({ status: 'booting', instance: { market: 'on-demand' }, fallback: { trigger: 'capacity-exhausted' } });
   });
@@ -287,7 +287,10 @@ describe('LaunchInstance: secondary instance types', () => {
     expect(asked[1]).toEqual(SUBNETS.map((s) => `c5.xlarge/${s}`));
     expect(ec2.commandCalls(CreateFleetCommand)[1]!.args[0].input.TargetCapacitySpecification?.DefaultTargetCapacityType).toBe('spot');
     expect(result).toMatchObject({ status: 'booting', instance: { instanceType: 'c5.xlarge', poolIndex: POOLS.length + 1 } });
-    expect(result.fallback).toBeUndefined();
+    expect((result as { fallback?: unknown }).fallback).toBeUndefined();
+    // Another ask, another token (the same token would get the first ask's answer back: EC2's idempotency).
+    const [firstToken, secondToken] = ec2.commandCalls(CreateFleetCommand).map((c) => c.args[0].input.ClientToken);
+    expect(secondToken).not.toBe(firstToken);
   });
 
   it('slack shrunk (two attempts left at most): the first ask offers every type', async () => {

@@ -73,4 +73,22 @@ describe('a fleet launch', () => {
     // Assess: m5.large in 1b is cheapest but has no capacity; of the next cheapest (m5.large at 0.04 in 1a and 1c), the first the fleet lists (1c) launches.
     expect(buildReport(sim).phases[0]!.launches.map((l) => l.pool)).toEqual(['m5.large/us-east-1c']);
   });
+
+  it('every pool of the phase\'s own types gone: its secondary types are asked next, in the same attempt, on spot (a call of its own)', async () => {
+    // Prepare
+    const file = path.join(dir, 'nine-pools-secondary.json');
+    const raw = JSON.parse(readFileSync(path.join(ROOT, 'examples', 'nine-pools.json'), 'utf8')) as { phases: Record<string, unknown>[] };
+    raw.phases[0] = { ...raw.phases[0], budgetSeconds: 14400, secondaryInstanceTypes: ['c5.xlarge'] };
+    writeFileSync(file, JSON.stringify(raw));
+
+    // Act
+    const sim = await runSimulation(parseScenario({ config: file, phases: { Crunch: { workloadMinutes: 10, attempts: [{ unavailable: ['c5.large/*', 'c5a.large/*', 'm5.large/*'] }] } } }));
+
+    // Assess
+    const report = buildReport(sim);
+    expect(report.status).toBe('SUCCEEDED');
+    expect(report.phases[0]!.launches.map((l) => [l.outcome, l.pool?.split('/')[0], l.market])).toEqual([['succeeded', 'c5.xlarge', 'spot']]);
+    expect(report.apiCalls['EC2.CreateFleet']).toBe(2);
+    expect(runProblems(report, 'NinePools')).toEqual([]);
+  });
 });
