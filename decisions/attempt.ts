@@ -229,10 +229,10 @@ export const SPOT_NOTICE_SECONDS = 120;
 
 export interface PollOptions {
   /**
-   * A spot interruption seen on an instance that still runs its workload ends the attempt at once and
-   * leaves the instance to spot (its runner saves the checkpoint in the notice's two minutes): the
-   * relaunch starts now. The handler says so only when the phase surely relaunches (decisions/relaunch.ts,
-   * mayRelaunchAtOnce); otherwise the attempt waits out the notice window before it ends.
+   * A spot interruption seen on an instance that still runs its command, once its runner says the
+   * checkpoint is saved (RUNNER_SAVED_LINE), ends the attempt at once and leaves the instance to spot:
+   * the relaunch starts inside the notice's two minutes. The handler says so only when the phase surely
+   * relaunches (decisions/relaunch.ts, mayRelaunchAtOnce); otherwise the notice window is waited out.
    */
   readonly relaunchAtOnce?: boolean;
 }

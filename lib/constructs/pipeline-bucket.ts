@@ -182,10 +182,16 @@ export class PipelineBucket extends Construct {
     acknowledgeWildcardResource(role, this.bucket.arnForObjects(prefix), 'A run\'s cost records are keyed by run, phase and attempt, known only at run time; the wildcard stays under this pipeline\'s costs/ prefix.');
   }
 
-  /** The tokens of waiting phases (contract/storage.ts, waits/): read them (the wake relay), nothing else. */
+  /**
+   * The tokens of waiting phases (contract/storage.ts, waits/): read them (the wake relay), nothing else.
+   * With s3:ListBucket on the prefix, a key nobody wrote (another pipeline's instance) is 404 NoSuchKey,
+   * not 403 AccessDenied (S3 API reference, "GetObject": permissions).
+   */
   grantReadWaits(role: iam.IRole): void {
-    const waits = this.bucket.arnForObjects(`${areaPrefix(this.pipelineName, 'waits')}*`);
+    const prefix = `${areaPrefix(this.pipelineName, 'waits')}*`;
+    const waits = this.bucket.arnForObjects(prefix);
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [waits] }));
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn], conditions: { StringLike: { 's3:prefix': [prefix] } } }));
     acknowledgeWildcardResource(role, waits, 'A waiting phase\'s token is keyed by its instance id, known only at run time; the wildcard stays under this pipeline\'s waits/ prefix, read only.');
   }
 

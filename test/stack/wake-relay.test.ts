@@ -52,8 +52,10 @@ describe('the wake relay', () => {
     // Assess
     const actions = statements.flatMap((s) => [s.Action].flat()).sort();
     // (Its own log stream and X-Ray traces, as every pipeline function.)
-    expect(actions).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents', 's3:GetObject', 's3:ListBucket', 's3:PutObject', 'states:SendTaskFailure', 'states:SendTaskHeartbeat', 'states:SendTaskSuccess', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+    expect(actions).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents', 's3:GetObject', 's3:ListBucket', 's3:ListBucket', 's3:PutObject', 'states:SendTaskFailure', 'states:SendTaskHeartbeat', 'states:SendTaskSuccess', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
     expect(JSON.stringify(statements.find((s) => s.Action === 's3:GetObject')!.Resource)).toContain('/saturday-pipeline/waits/*');
+    // Listing the waits/ prefix makes a token nobody stored a 404 (NoSuchKey), not a 403, for the relay to ignore.
+    expect(statements.filter((s) => s.Action === 's3:ListBucket').map((s) => JSON.stringify(s.Condition))).toContain(JSON.stringify({ StringLike: { 's3:prefix': ['saturday-pipeline/waits/*'] } }));
     expect(JSON.stringify(statements.find((s) => [s.Action].flat().includes('states:SendTaskSuccess'))!.Resource)).toContain('SpotPhase');
   });
 
