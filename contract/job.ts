@@ -189,7 +189,13 @@ export const bootingJobSchema = z.object({
 });
 export const readyJobSchema = z.object({ status: z.literal(JOB_STATUS.ready), ...withInstance });
 export const runningJobSchema = z.object({ status: z.literal(JOB_STATUS.running), ...withInstance, command: commandRefSchema });
-export const succeededJobSchema = z.object({ status: z.literal(JOB_STATUS.succeeded), ...withInstance, command: commandRefSchema });
+export const succeededJobSchema = z.object({
+  status: z.literal(JOB_STATUS.succeeded),
+  ...withInstance,
+  command: commandRefSchema,
+  /** Set when the poll that saw the success found the instance already gone (spot took it since): when its command ended, at the latest. */
+  instanceGoneBy: z.string().optional(),
+});
 export const failedJobSchema = z.object({
   status: z.literal(JOB_STATUS.failed),
   ...common,

@@ -261,13 +261,19 @@ export function afterPoll(
   const printedAt = look.tail ? Math.max(look.tail.printedAtMs, Date.parse(command.sentAt)) : Date.parse(command.lastOutputAt);
   const seen: CommandRef = { ...command, lastOutput: output, lastOutputAt: grew ? new Date(printedAt).toISOString() : command.lastOutputAt };
   const withSeen = { ...job, command: seen, pollErrors: 0 };
-  // An interruption seen late (events lost, a long wait) ended when its command did: the attempt is priced until then, not until this poll.
-  const endedAtMs = look.signals.state === 'failed' && look.signals.kind === 'interruption' && look.commandEndedAtMs !== undefined ? Math.min(t.nowMs, look.commandEndedAtMs) : t.nowMs;
+  // An instance gone (spot, or anyone) before a late poll saw it (events lost, a long wait) ended about
+  // when its command did: the attempt is priced until then, not until this poll.
+  const instanceGone = look.instanceState === 'terminated' || look.instanceState === 'shutting-down';
+  const endedAtMs = (instanceGone || (look.signals.state === 'failed' && look.signals.kind === 'interruption')) && look.commandEndedAtMs !== undefined ? Math.min(t.nowMs, look.commandEndedAtMs) : t.nowMs;
   const fail = (failure: Failure) => attemptFailed(withSeen, failure, job.attemptStartedAt, endedAtMs);
 
   const verdict = look.signals;
   const tripped = watchdog({ ...t, lastOutputAtMs: Date.parse(seen.lastOutputAt), silenceTimeoutSeconds: phase.silenceTimeoutSeconds, budgetSeconds: phase.budgetSeconds });
-  if (verdict.state === 'succeeded') return { job: { ...withSeen, status: JOB_STATUS.succeeded }, cancel: false };
+  if (verdict.state === 'succeeded') {
+    // Its instance already gone when a late poll sees the success: it is priced until its command ended, never more.
+    const gone = instanceGone && look.commandEndedAtMs !== undefined ? { instanceGoneBy: new Date(Math.min(t.nowMs, look.commandEndedAtMs)).toISOString() } : {};
+    return { job: { ...withSeen, status: JOB_STATUS.succeeded, ...gone }, cancel: false };
+  }
   if (verdict.state === 'cancelled') {
     // The pipeline cancels a command only when a watchdog trips (or spot takes the instance,
     // which classify() reports first). A poll retried after its response was lost sees the

@@ -39,7 +39,7 @@ export async function finishPhase(client: Ec2Send, input: PhaseTaskInputIn<'succ
   const { phase, run, execution, job } = input;
   const { terminated } = await terminateOrLeaveToSafetyNet(client, execution.id, { instanceId: job.instance.id }, mayRetryTask(Date.now(), phaseDeadline(execution, phase)));
   const outcome = run.mode === 'preflight' ? 'preflight-ok' : 'succeeded';
-  const endedMs = Date.now();
+  const endedMs = job.instanceGoneBy ? Math.min(Date.now(), Date.parse(job.instanceGoneBy)) : Date.now();
   const costUsd = mayRetryTask(endedMs, phaseDeadline(execution, phase)) ? await instanceCost(client, job.instance, endedMs) : undefined;
   const record: AttemptRecord = {
     attempt: job.attempt,

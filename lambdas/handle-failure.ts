@@ -74,8 +74,10 @@ export async function handleFailure(clients: { ec2: Ec2Send; s3: S3Send }, env: 
   // 4. What the attempt cost (its instance, launch to now); never a reason to fail or wait.
   // Spot took an interrupted instance before a poll saw it end: priced until then, however long this task took (retries).
   // One left to spot runs until spot takes it, at most the notice's two minutes after the poll saw the notice.
+  // (When the poll saw its end: an instance gone before, its command's end; left to spot, spot takes it two minutes after the notice was first seen, at the latest.)
   const seenEndMs = job.failedAt ? Date.parse(job.failedAt) : now;
-  const endedMs = job.failure.kind !== 'interruption' ? now : leftToSpot ? seenEndMs + SPOT_NOTICE_SECONDS * 1000 : Math.min(now, seenEndMs);
+  const noticeSeenMs = job.command?.notice ? Date.parse(job.command.notice.seenAt) : seenEndMs;
+  const endedMs = leftToSpot ? Math.min(seenEndMs, noticeSeenMs) + SPOT_NOTICE_SECONDS * 1000 : Math.min(now, seenEndMs);
   const costUsd = job.instance && mayRetryTask(Date.now(), deadlineMs) ? await instanceCost(clients.ec2, job.instance, endedMs) : undefined;
   const answer = decideAfterFailure({ phase, job, nowMs: now, deadlineMs, savedProgress: progress, costUsd });
   // The run's cost records (the execution-cleanup rule sums them into the PipelineCostUsd datum).
