@@ -71,10 +71,9 @@ export async function handleFailure(clients: { ec2: Ec2Send; s3: S3Send }, env: 
     await recordPoolEvent(clients.s3, env.PIPELINE_BUCKET, phase.pipelineName, { instanceType: job.instance.instanceType, subnetId: job.instance.subnetId, atMs: now, kind: 'interrupted' }, `${execution.id}|${job.attempt}`);
   }
 
-  // 4. What the attempt cost (its instance, launch to now); never a reason to fail or wait.
-  // Spot took an interrupted instance before a poll saw it end: priced until then, however long this task took (retries).
-  // One left to spot runs until spot takes it, at most the notice's two minutes after the poll saw the notice.
-  // (When the poll saw its end: an instance gone before, its command's end; left to spot, spot takes it two minutes after the notice was first seen, at the latest.)
+  // 4. What the attempt cost (its instance, from launch); never a reason to fail or wait. Priced until the
+  // poll saw it end, however long this task took (retries); for an instance gone before that poll, until its
+  // command's end (decisions/attempt.ts); one left to spot, until two minutes after the notice was first seen.
   const seenEndMs = job.failedAt ? Date.parse(job.failedAt) : now;
   const noticeSeenMs = job.command?.notice ? Date.parse(job.command.notice.seenAt) : seenEndMs;
   const endedMs = leftToSpot ? Math.min(seenEndMs, noticeSeenMs) + SPOT_NOTICE_SECONDS * 1000 : Math.min(now, seenEndMs);
