@@ -5,7 +5,6 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
 import { optionalBucketEnvSchema } from '../contract/environment';
-import { runCostPrefix } from '../contract/storage';
 import { poolLabel, type AttemptRecord, type PhaseTaskInputIn } from '../contract/job';
 import { phaseCost } from '../decisions/cost';
 import { cleanupCallsUntil, mayRetryTask, phaseDeadline } from '../decisions/phase-clock';
@@ -53,7 +52,7 @@ export async function finishPhase(client: Ec2Send, input: PhaseTaskInputIn<'succ
   };
   const launches = [...job.history, record];
   // The run's cost records (the execution-cleanup rule sums them into the PipelineCostUsd datum).
-  if (costs) await recordAttemptCost(costs.s3, costs.bucket, runCostPrefix(phase.pipelineName, run.pipelineExecution, input.redriveCount), phase.name, phase.shard?.name, record);
+  if (costs) await recordAttemptCost(costs.s3, costs.bucket, input, record);
   const cost = phaseCost(launches);
   logger.info('phase finished', { phase: phase.name, outcome, attempts: job.attempt, terminated, ...cost });
   return {

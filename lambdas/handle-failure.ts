@@ -15,7 +15,7 @@ import { TransientApiError } from '../contract/errors';
 import type { Job, PhaseTaskInputIn, RunContext } from '../contract/job';
 import { CAPACITY_EXHAUSTED, PHASE_ERRORS } from '../contract/outcomes';
 import { parseProgress, PROGRESS_FILE } from '../contract/runner';
-import { checkpointPrefix, runCostPrefix } from '../contract/storage';
+import { checkpointPrefix } from '../contract/storage';
 import { cleanupCallsUntil, mayRetryTask, phaseDeadline } from '../decisions/phase-clock';
 import { SPOT_NOTICE_SECONDS } from '../decisions/attempt';
 import { decideAfterFailure } from '../decisions/relaunch';
@@ -80,7 +80,7 @@ export async function handleFailure(clients: { ec2: Ec2Send; s3: S3Send }, env: 
   const costUsd = job.instance && mayRetryTask(Date.now(), deadlineMs) ? await instanceCost(clients.ec2, job.instance, endedMs) : undefined;
   const answer = decideAfterFailure({ phase, job, nowMs: now, deadlineMs, savedProgress: progress, costUsd });
   // The run's cost records (the execution-cleanup rule sums them into the PipelineCostUsd datum).
-  await recordAttemptCost(clients.s3, env.PIPELINE_BUCKET, runCostPrefix(phase.pipelineName, run.pipelineExecution, input.redriveCount), phase.name, phase.shard?.name, answer.record);
+  await recordAttemptCost(clients.s3, env.PIPELINE_BUCKET, input, answer.record);
   logger.info('attempt ended', { phase: phase.name, ...answer.record, terminated, savedProgress: progress });
   if (leftToSpot && !answer.relaunch) {
     // No relaunch after all (the deadline came nearer while this task was retried): the instance goes now.

@@ -35,7 +35,7 @@
  */
 import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
 import type { SimulatedLambda } from './lambda-runtime';
-import { callbackTiming, nestedStates, TaskTokens, withCallbackTasks, withTaskToken } from './task-tokens';
+import { callbackTiming, eachState, nestedStates, TaskTokens, withCallbackTasks, withTaskToken } from './task-tokens';
 import { SIM_ACCOUNT, SIM_REGION, type DeployedStateMachine } from './template';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
@@ -121,15 +121,6 @@ const MAP_ITEM_FIELD = `${CARRY_PREFIX}item`;
 type StateDef = Record<string, unknown> & { Type: string };
 type Scope = Record<string, unknown> & { StartAt: string; States: Record<string, StateDef> };
 type Definition = DeployedStateMachine['definition'];
-
-function walkStates(states: Record<string, StateDef>, visit: (name: string, state: StateDef) => void): void {
-  for (const [name, state] of Object.entries(states)) {
-    visit(name, state);
-    for (const branch of (state.Branches ?? []) as Scope[]) walkStates(branch.States, visit);
-    const processor = (state.ItemProcessor ?? state.Iterator) as Scope | undefined;
-    if (processor) walkStates(processor.States, visit);
-  }
-}
 
 /** An error a Task state sees, by name, with its cause (what Retry, Catch and the event log read). */
 function taskError(name: string, cause: string): Error {
@@ -274,7 +265,7 @@ export class SimulatedStepFunctions {
     let stopped = false;
     const guarded = (handler: (input: unknown) => Promise<unknown>) => (input: unknown) =>
       stopped ? Promise.reject(taskError('States.Runtime', 'the execution was stopped')) : handler(input);
-    walkStates(definition.States as Record<string, StateDef>, (stateName, state) => {
+    eachState(definition.States as Record<string, StateDef>, (stateName, state) => {
       if (state.Type !== 'Task') return;
       const resource = String(state.Resource);
       const sdk = SDK_INTEGRATION.exec(resource);

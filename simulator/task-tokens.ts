@@ -57,7 +57,7 @@ export const DEFAULT_TASK_TIMEOUT_SECONDS = 99_999_999;
 /** Intrinsic functions that carry a string argument through unchanged (JsonToString: the token needs no escaping). */
 const TOKEN_CARRYING_INTRINSICS = new Set(['States.Format', 'States.JsonToString', 'States.Array']);
 
-type StateDef = Record<string, unknown> & { Type: string };
+export type StateDef = Record<string, unknown> & { Type: string };
 type Scope = { StartAt: string; States: Record<string, StateDef> };
 
 /** Is this Task resource a callback ("Wait for a Callback with the Task Token") integration? */
@@ -65,7 +65,8 @@ export function isCallbackResource(resource: unknown): boolean {
   return typeof resource === 'string' && resource.endsWith('.waitForTaskToken');
 }
 
-function eachState(states: Record<string, StateDef>, visit: (name: string, state: StateDef) => void): void {
+/** Visit every state of a scope, those inside Parallel branches and Map processors included. */
+export function eachState(states: Record<string, StateDef>, visit: (name: string, state: StateDef) => void): void {
   for (const [name, state] of Object.entries(states)) {
     visit(name, state);
     for (const branch of (state.Branches ?? []) as Scope[]) eachState(branch.States, visit);

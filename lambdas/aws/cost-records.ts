@@ -7,17 +7,23 @@
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import type { AttemptRecord } from '../../contract/job';
-import { attemptCostKey, costReportedKey } from '../../contract/storage';
+import { attemptCostKey, costReportedKey, runCostPrefix } from '../../contract/storage';
+import { phaseCost } from '../../decisions/cost';
 import { errorCode } from './aws-errors';
 import type { S3Send } from './clients';
 import { logger } from '../runtime/logger';
 
 const recordSchema = z.object({ costUsd: z.number().min(0).optional(), outcome: z.string() });
 
-/** Keep one attempt's cost (its record's costUsd; absent when unpriced). */
-export async function recordAttemptCost(s3: S3Send, bucket: string | undefined, prefix: string, phase: string, shard: string | undefined, record: AttemptRecord): Promise<void> {
+/** Keep one attempt's cost (its record's costUsd; absent when unpriced) under its run, phase (shard) and attempt. */
+export async function recordAttemptCost(
+  s3: S3Send,
+  bucket: string | undefined,
+  task: { readonly phase: { readonly name: string; readonly pipelineName: string; readonly shard?: { readonly name: string } }; readonly run: { readonly pipelineExecution: string }; readonly redriveCount: number },
+  record: AttemptRecord,
+): Promise<void> {
   if (!bucket) return;
-  const key = attemptCostKey(prefix, phase, shard, record.attempt);
+  const key = attemptCostKey(runCostPrefix(task.phase.pipelineName, task.run.pipelineExecution, task.redriveCount), task.phase.name, task.phase.shard?.name, record.attempt);
   try {
     const body = JSON.stringify({ costUsd: record.costUsd, outcome: record.outcome, pool: record.pool, market: record.market ?? 'spot', startedAt: record.startedAt, endedAt: record.endedAt });
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json' }));
@@ -31,16 +37,13 @@ export interface RunCost {
   readonly wastedUsd: number;
   /** Attempt records read (priced or not). */
   readonly attempts: number;
-  /** Attempts with no price (not in costUsd). */
+  /** Attempts that had an instance but no price (not in costUsd). */
   readonly unpriced: number;
 }
 
-/** Sum a run's attempt records (at most 10 listing pages: 10,000 attempts). */
+/** Sum a run's attempt records (at most 10 listing pages: 10,000 attempts), as a phase's summary sums its own (decisions/cost.ts). */
 export async function runCost(s3: S3Send, bucket: string, prefix: string): Promise<RunCost> {
-  let costUsd = 0;
-  let wastedUsd = 0;
-  let attempts = 0;
-  let unpriced = 0;
+  const records: z.output<typeof recordSchema>[] = [];
   let token: string | undefined;
   let pages = 0;
   do {
@@ -49,20 +52,12 @@ export async function runCost(s3: S3Send, bucket: string, prefix: string): Promi
       if (!o.Key?.endsWith('.json')) continue;
       const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: o.Key }));
       const parsed = recordSchema.safeParse(JSON.parse((await got.Body?.transformToString()) || '{}'));
-      if (!parsed.success) continue;
-      attempts += 1;
-      if (parsed.data.costUsd === undefined) {
-        unpriced += 1;
-        continue;
-      }
-      costUsd += parsed.data.costUsd;
-      if (parsed.data.outcome !== 'succeeded' && parsed.data.outcome !== 'preflight-ok') wastedUsd += parsed.data.costUsd;
+      if (parsed.success) records.push(parsed.data);
     }
     token = out.IsTruncated ? out.NextContinuationToken : undefined;
     pages += 1;
   } while (token && pages < 10);
-  const round = (x: number) => Math.round(x * 1e6) / 1e6;
-  return { costUsd: round(costUsd), wastedUsd: round(wastedUsd), attempts, unpriced };
+  return { ...phaseCost(records), attempts: records.length };
 }
 
 /**
