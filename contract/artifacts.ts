@@ -3,7 +3,7 @@
  * state, by artifact name): which version, where it is, its sha256, and whether it was already in
  * the bucket when the run looked (then its build stage launched nothing).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ARTIFACT_NAME } from './config';
 
 export const artifactRefSchema = z

@@ -3,7 +3,7 @@
  * `cdk synth` with a message naming the field) and, through `phaseSpecSchema`, the phase spec
  * each Lambda receives at run time.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { budgetProblem } from './budget';
 import { DEFAULT_AGENT_CHECK_SECONDS, historyProblem, historySafeWaits, type HistorySafeWaits } from './history';
 import { AL2023_PARAMETER, architectureProblem, isGpuInstanceType, WORKER_ARCHITECTURE } from './instance-types';

@@ -2,7 +2,7 @@
  * The environment each Lambda gets from the stack. One schema per function, used by the
  * stack to build it and by the handler to check it, so the two cannot drift apart.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** LaunchInstance: the workers' launch template, and the pipeline bucket (its pool memory). */
 export const launchEnvSchema = z.object({

@@ -12,7 +12,7 @@
  *   the statuses in which a command invocation has ended.
  * Events carry no tags: the relay finds the waiting phase by instance id, and ignores every other instance.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const SPOT_INTERRUPTION_WARNING = 'EC2 Spot Instance Interruption Warning';
 export const REBALANCE_RECOMMENDATION = 'EC2 Instance Rebalance Recommendation';

@@ -1,5 +1,5 @@
 /** The pipeline execution's input: what a schedule, the console or the CLI may send. */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Room for { mode, runDate, params } with every parameter at its longest is not needed; 8 KiB is plenty and keeps histories small. */
 export const MAX_INPUT_BYTES = 8192;

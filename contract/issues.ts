@@ -1,5 +1,5 @@
 /** How validation problems are shown to people: one "field: message" line per problem. Pure. */
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 /** A field path as users write it: phases[0].parallel[1].budgetSeconds */
 export function formatPath(path: readonly PropertyKey[]): string {

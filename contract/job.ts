@@ -8,7 +8,7 @@
  * Lambda code deployed since. A handler must therefore read every job version a definition still
  * in redrive reach (14 days) may hand it; a new version adds a member here, never changes one.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { artifactsSchema } from './artifacts';
 import { phaseSpecSchema } from './config';
 import { PARAM_ENV_NAME } from './workload-env';

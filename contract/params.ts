@@ -4,7 +4,7 @@
  * anything launches, and handed to every workload as environment variables
  * (`PIPELINE_PARAM_<NAME>`, the name in upper snake case: lookbackDays -> PIPELINE_PARAM_LOOKBACK_DAYS).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** A parameter name: camelCase or snake_case, at most 40 characters. */
 export const PARAM_NAME = /^[A-Za-z][A-Za-z0-9_]{0,39}$/;

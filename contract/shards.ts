@@ -5,7 +5,7 @@
  * SpotPhase execution holds those), so even a phase of MAX_SHARDS shards keeps the state far
  * below Step Functions' 256 KiB.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_SHARDS, SHARD_NAME } from './config';
 
 export const SHARD_STATUS = { pending: 'PENDING', succeeded: 'SUCCEEDED', failed: 'FAILED' } as const;

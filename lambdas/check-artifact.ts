@@ -7,7 +7,7 @@
  * preflight builds nothing and records what it found).
  */
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { z } from 'zod';
+import * as z from 'zod';
 import { SHA256_METADATA, type ArtifactRef } from '../contract/artifacts';
 import { ARTIFACT_NAME, buildSourceSchema, GIT_COMMIT } from '../contract/config';
 import { bucketEnvSchema, type BucketEnv } from '../contract/environment';

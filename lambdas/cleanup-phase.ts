@@ -4,7 +4,7 @@
  * Reads as little of its input as it can: the input that broke another task may be odd.
  */
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { z } from 'zod';
+import * as z from 'zod';
 import { terminateOrLeaveToSafetyNet } from './aws/instances';
 import { retryableOnTransient } from './aws/aws-errors';
 import { logger } from './runtime/logger';

@@ -27,7 +27,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { METRICS, metricDatum } from '../contract/metrics';
 import { runCostPrefix, safeExecutionName } from '../contract/storage';
 import { claimCostReport, runCost, type RunCost } from './aws/cost-records';
-import { z } from 'zod';
+import * as z from 'zod';
 import { cleanupEnvSchema, type CleanupEnv } from '../contract/environment';
 import { readEnv } from './runtime/environment';
 import { findTaggedInstances, terminate } from './aws/instances';

@@ -13,7 +13,7 @@
  * (the bucket keeps every replaced and deleted version).
  */
 import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { z } from 'zod';
+import * as z from 'zod';
 import { gateRuleSchema } from '../contract/config';
 import { bucketEnvSchema, type BucketEnv } from '../contract/environment';
 import { MetricsInvalid, TransientApiError } from '../contract/errors';

@@ -5,7 +5,7 @@
  * - "settle": a failed shard of a phase beyond its tolerance: throw ShardsFailed (the run that saw
  *   it fail), or let a redrive run it again (keeping the others' records while it does).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_SHARDS, SHARD_NAME } from '../contract/config';
 import { InvalidTaskInput } from '../contract/errors';
 import { SHARD_STATUS, shardRecordSchema, type ShardRecord, type ShardTally } from '../contract/shards';

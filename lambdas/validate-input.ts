@@ -4,7 +4,7 @@
  * config declares, each of its type (contract/params.ts), defaults filled in. Anything else fails
  * with InvalidExecutionInput naming the field, before any instance is launched.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { InvalidExecutionInput } from '../contract/errors';
 import { executionInputSchema, MAX_INPUT_BYTES } from '../contract/execution-input';
 import type { RunContext } from '../contract/job';

@@ -5,7 +5,7 @@
  * written is logged (the run's figure then misses it and says how many attempts it counted).
  */
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AttemptRecord } from '../../contract/job';
 import { attemptCostKey, costReportedKey, runCostPrefix } from '../../contract/storage';
 import { phaseCost } from '../../decisions/cost';

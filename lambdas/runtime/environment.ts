@@ -1,5 +1,5 @@
 /** Reading a handler's environment against its contract schema. */
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { InvalidEnvironment } from '../../contract/errors';
 import { formatIssues } from '../../contract/issues';
 

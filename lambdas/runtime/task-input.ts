@@ -1,5 +1,5 @@
 /** Checking what a task is handed, before it touches AWS. */
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { InvalidTaskInput, UnexpectedJobState } from '../../contract/errors';
 import { formatIssues } from '../../contract/issues';
 import { phaseTaskInputSchema, type JobStatus, type PhaseTaskInputIn } from '../../contract/job';

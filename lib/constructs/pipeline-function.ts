@@ -1,21 +1,25 @@
 /**
- * The one wrapper around NodejsFunction: every handler gets the same runtime, architecture,
- * bundling (local esbuild, no Docker), JSON logs, log group retention and tracing, and a role
- * that may write its own log group only (no AWSLambdaBasicExecutionRole, which allows writing
- * to every log group of the account).
+ * The one wrapper around lambda.Function: every handler gets the same runtime, architecture,
+ * bundling (lib/bundling/bundle-function.mjs: local esbuild, no Docker), JSON logs, log group
+ * retention and tracing, and a role that may write its own log group only (no
+ * AWSLambdaBasicExecutionRole, which allows writing to every log group of the account).
  */
+import { execFileSync } from 'node:child_process';
+import { copyFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Aspects, Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
+import { Aspects, AssetHashType, DockerImage, Duration, RemovalPolicy, Stack, Tags } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct, type IConstruct } from 'constructs';
 import { HANDLER_TAG, TAG } from '../../contract/tags';
 import { RUNNER_FILE } from '../../instance/runner';
 import { acknowledgeNag, acknowledgeWildcardResource, NAG_PACK } from '../nag';
 
-export const LAMBDAS_DIR = path.join(__dirname, '..', '..', 'lambdas');
+const ROOT = path.join(__dirname, '..', '..');
+export const LAMBDAS_DIR = path.join(ROOT, 'lambdas');
+/** Bundles one handler as every function is bundled (and as `npm run measure:functions` measures it). */
+const BUNDLER = path.join(ROOT, 'lib', 'bundling', 'bundle-function.mjs');
 
 
 export interface PipelineFunctionProps {
@@ -36,9 +40,37 @@ export interface PipelineFunctionProps {
   readonly onFailure?: lambda.IDestination;
 }
 
+/** Pinned with the bundle's target (TARGET in lib/bundling/bundle-function.mjs) and the README. */
 const RUNTIME = lambda.Runtime.NODEJS_22_X;
 
-export class PipelineFunction extends nodejs.NodejsFunction {
+/**
+ * A handler's code: lambdas/<handler>.ts bundled by lib/bundling/bundle-function.mjs into index.js,
+ * with the on-instance runner beside it (SendWorkload sends it with every command; instance/runner.ts
+ * reads it from there). CDK's local bundling is synchronous and esbuild's plugins are not, so the
+ * bundler runs in a child process. It always bundles locally: a failure fails the synth (it never
+ * falls back to Docker). The asset is hashed by its output, so an unchanged bundle is not uploaded again.
+ */
+function bundledHandler(handler: string): lambda.Code {
+  const entry = path.join(LAMBDAS_DIR, `${handler}.ts`);
+  return lambda.Code.fromAsset(ROOT, {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      // What the bundling would run in a container; never used (local bundling succeeds or throws),
+      // but part of the asset's cache key, which must differ per handler.
+      image: DockerImage.fromRegistry('public.ecr.aws/sam/build-nodejs22.x'),
+      command: ['node', 'lib/bundling/bundle-function.mjs', `lambdas/${handler}.ts`, '/asset-output'],
+      local: {
+        tryBundle(outputDir: string): boolean {
+          execFileSync(process.execPath, [BUNDLER, entry, outputDir], { stdio: ['ignore', 'inherit', 'inherit'] });
+          copyFileSync(path.join(ROOT, 'instance', RUNNER_FILE), path.join(outputDir, RUNNER_FILE));
+          return true;
+        },
+      },
+    },
+  });
+}
+
+export class PipelineFunction extends lambda.Function {
   /** The function's role: its own log group, X-Ray, and whatever the stack grants. */
   readonly serviceRole: iam.Role;
   /** Why each grant on Resource "*" needs it, for the cdk-nag IAM5 acknowledgement. */
@@ -55,8 +87,8 @@ export class PipelineFunction extends nodejs.NodejsFunction {
     });
     logGroup.grantWrite(serviceRole); // logs:CreateLogStream, logs:PutLogEvents on this group only
     super(scope, id, {
-      entry: path.join(LAMBDAS_DIR, `${props.handler}.ts`),
-      handler: 'handler',
+      code: bundledHandler(props.handler),
+      handler: 'index.handler',
       description: props.description,
       runtime: RUNTIME,
       role: serviceRole,
@@ -72,22 +104,6 @@ export class PipelineFunction extends nodejs.NodejsFunction {
       applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
       systemLogLevelV2: lambda.SystemLogLevel.WARN,
       logGroup,
-      bundling: {
-        target: 'node22',
-        format: nodejs.OutputFormat.CJS,
-        minify: true,
-        // No source map: Node would read one only with --enable-source-maps, which slows every cold
-        // start; the stack traces the handlers log name the typed errors they throw.
-        sourceMap: false,
-        externalModules: [],
-        // The on-instance runner, which SendWorkload sends with every command, beside the bundle
-        // (instance/runner.ts reads it from there).
-        commandHooks: {
-          beforeBundling: () => [],
-          beforeInstall: () => [],
-          afterBundling: (inputDir: string, outputDir: string) => [`cp "${path.join(inputDir, 'instance', RUNNER_FILE)}" "${path.join(outputDir, RUNNER_FILE)}"`],
-        },
-      },
     });
     this.serviceRole = serviceRole;
     Tags.of(this).add(HANDLER_TAG, props.handler);
