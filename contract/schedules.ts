@@ -182,8 +182,10 @@ function listedZones(): ReadonlySet<string> {
  */
 export function timeZoneProblem(name: string): string | undefined {
   if (name === 'UTC' || listedZones().has(name)) return undefined;
-  const resolved = intlZone(name);
   const example = 'an IANA time zone name such as America/Los_Angeles, Europe/Berlin or UTC';
+  // Node.js 22's Intl takes UTC offsets as time zones (ECMA-402's offset time zones); Scheduler does not.
+  if (/^[+-]\d{2}(:?\d{2})?$/.test(name)) return `${name} is a UTC offset, not a time zone; use ${example}`;
+  const resolved = intlZone(name);
   if (resolved === undefined) return `${name} is not a time zone; use ${example}`;
   const sameButCase = [...listedZones(), resolved].find((z) => z !== name && z.toLowerCase() === name.toLowerCase());
   if (sameButCase) return `${name}: time zone names are case-sensitive; use ${sameButCase}`;

@@ -25,6 +25,7 @@ import { instanceCost } from './aws/cost';
 import { terminateOrLeaveToSafetyNet } from './aws/instances';
 import { recordAttemptCost } from './aws/cost-records';
 import { recordPoolEvent } from './aws/pool-memory';
+import { forgetWait } from './aws/waits';
 import { readEnv } from './runtime/environment';
 import { logger } from './runtime/logger';
 import { parsePhaseTask } from './runtime/task-input';
@@ -70,6 +71,9 @@ export async function handleFailure(clients: { ec2: Ec2Send; s3: S3Send }, env: 
   if (job.failure.kind === 'interruption' && job.instance && job.failure.reasonCode !== CAPACITY_EXHAUSTED && job.instance.market !== 'on-demand') {
     await recordPoolEvent(clients.s3, env.PIPELINE_BUCKET, phase.pipelineName, { instanceType: job.instance.instanceType, subnetId: job.instance.subnetId, atMs: now, kind: 'interrupted' }, `${execution.id}|${job.attempt}`);
   }
+
+  // Nobody waits for this instance now: a late wake for it (spot's warning) finds no token and stops.
+  if (job.instance && phase.wakeOnEvents) await forgetWait(clients.s3, env.PIPELINE_BUCKET, phase.pipelineName, job.instance.id);
 
   // 4. What the attempt cost (its instance, from launch); never a reason to fail or wait. Priced until the
   // poll saw it end, however long this task took (retries); for an instance gone before that poll, until its

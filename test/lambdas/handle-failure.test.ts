@@ -1,6 +1,6 @@
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
-import { GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
@@ -349,6 +349,39 @@ describe('HandleFailure: an attempt ended at once on spot\'s notice (left to spo
     // Assess
     expect(result).toMatchObject({ status: 'failed', verdict: { action: 'fail', exhausted: true } });
     expect(ec2).toHaveReceivedCommandWith(TerminateInstancesCommand, { InstanceIds: [INSTANCE_ID] });
+  });
+});
+
+describe('HandleFailure: the attempt\'s wait token', () => {
+  it('is removed when the phase waits on events, so a late wake for the instance finds none (and stops at once)', async () => {
+    // Prepare
+    const input = failedInput({ kind: 'interruption', reasonCode: 'marked-for-termination', detail: 'spot request status marked-for-termination' });
+
+    // Act
+    await handler({ ...input, phase: { ...input.phase, wakeOnEvents: true } });
+
+    // Assess
+    expect(s3).toHaveReceivedCommandWith(DeleteObjectCommand, { Bucket: 'saturday-pipeline-bucket', Key: `saturday-pipeline/waits/${INSTANCE_ID}` });
+  });
+
+  it('a failed removal never fails the attempt\'s end: the relaunch goes on', async () => {
+    // Prepare
+    s3.on(DeleteObjectCommand).rejects(new S3ServiceException({ name: 'SlowDown', $fault: 'server', $metadata: { httpStatusCode: 503 }, message: 'Please reduce your request rate.' }));
+    const input = failedInput({ kind: 'interruption', reasonCode: 'marked-for-termination', detail: 'spot request status marked-for-termination' });
+
+    // Act
+    const result: LooseJob = await handler({ ...input, phase: { ...input.phase, wakeOnEvents: true } });
+
+    // Assess
+    expect(result).toMatchObject({ status: 'launching', attempt: 2 });
+  });
+
+  it('is left alone by a phase that polls (it stored none)', async () => {
+    // Act
+    await handler(failedInput({ kind: 'workload-error', reasonCode: 'exit-code', detail: 'exit 1', exitCode: 1 }));
+
+    // Assess
+    expect(s3).not.toHaveReceivedCommand(DeleteObjectCommand);
   });
 });
 

@@ -50,6 +50,17 @@ describe('the notice acted on', () => {
     expect(runProblems(report)).toEqual([]);
   });
 
+  it('a warning that comes as the wait times out into its poll: the relay finds the ended attempt\'s token gone and stops, no failed delivery (seed 001)', async () => {
+    // Act: the seed's reclaim comes at minute 30 of the workload, when its 30-minute wait ends.
+    const sim = await shipped('seed-001-dataphase1-reclaimed');
+
+    // Assess: every wake delivery ended well, at the first try (Lambda's retries unneeded).
+    const wakes = sim.eventBus.deliveries.filter((d) => d.rule.startsWith('WakeRelay'));
+    expect(wakes.length).toBeGreaterThan(0);
+    expect(wakes.filter((d) => d.error)).toEqual([]);
+    expect(buildReport(sim).status).toBe('SUCCEEDED');
+  });
+
   it('every event lost: the waits time out into their polls; the run still finishes within its budgets', async () => {
     // Act
     const sim = await shipped('events-lost');

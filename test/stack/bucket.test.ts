@@ -180,7 +180,7 @@ describe('the created pipeline bucket (defaults)', () => {
     expect(resource).toMatch(/"\/[0-9a-f]{64}\.gz"\]\]\}$/);
   });
 
-  it("gives the launch template's role no S3 access, HandleFailure read access to the checkpoints, LaunchInstance and HandleFailure the pool memory only, the waits/ tokens to SpotPhase (write) and the wake relay (read), and no other role any", () => {
+  it("gives the launch template's role no S3 access, HandleFailure read access to the checkpoints, LaunchInstance and HandleFailure the pool memory only, the waits/ tokens to SpotPhase (write), the wake relay (read) and HandleFailure (delete), and no other role any", () => {
     // Act
     const all = s3Statements(template).filter(({ s }) => !JSON.stringify(s.Resource).includes('cdk-'));
     const handleFailure = all.filter(({ id }) => id.startsWith('HandleFailureFn')).map(({ s }) => s);
@@ -205,12 +205,13 @@ describe('the created pipeline bucket (defaults)', () => {
       { Action: 's3:GetObject', Effect: 'Allow', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/saturday-pipeline/checkpoints/*']] } },
       { Action: 's3:ListBucket', Effect: 'Allow', Resource: { 'Fn::GetAtt': [bucketId, 'Arn'] }, Condition: { StringLike: { 's3:prefix': ['saturday-pipeline/checkpoints/*'] } } },
       ...poolMemory,
+      { Action: 's3:DeleteObject', Effect: 'Allow', Resource: waits },
       { Action: 's3:PutObject', Effect: 'Allow', Resource: costs },
     ]);
     expect(launchInstance).toEqual(poolMemory);
     const resources = JSON.stringify(all.map(({ s }) => s.Resource));
     expect(resources).not.toMatch(/"\/\*"|"\*"/);
-    for (const action of all.flatMap(({ s }) => [s.Action].flat())) expect(['s3:GetObject', 's3:PutObject', 's3:putObject', 's3:ListBucket']).toContain(action);
+    for (const action of all.flatMap(({ s }) => [s.Action].flat())) expect(['s3:GetObject', 's3:PutObject', 's3:putObject', 's3:ListBucket', 's3:DeleteObject']).toContain(action);
   });
 });
 
