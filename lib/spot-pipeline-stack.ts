@@ -41,6 +41,12 @@ export interface SpotPipelineStackProps extends StackProps {
 
 /** The SpotPhase state machine's name. */
 export const spotPhaseName = (pipelineName: string): string => `${pipelineName}-spot-phase`;
+/**
+ * The CloudFormation stack of a pipeline: its name, as it is (a pipeline name is a valid stack name:
+ * a letter, then letters, digits and dashes). Two pipelines, two stacks; the CLI finds a pipeline's
+ * resources through its stack.
+ */
+export const pipelineStackName = (pipelineName: string): string => pipelineName;
 
 export class SpotPipelineStack extends Stack {
   readonly pipeline: sfn.StateMachine;
@@ -236,6 +242,9 @@ export class SpotPipelineStack extends Stack {
     new CfnOutput(this, 'SpotPhaseStateMachineArn', { value: this.spotPhase.stateMachineArn });
     new CfnOutput(this, 'PipelineBucketName', { description: 'The pipeline bucket (artifacts, run outputs, checkpoints)', value: this.bucket.bucketName });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.safetyNet.alarmTopic.topicArn });
+    new CfnOutput(this, 'WorkloadLogGroupName', { description: 'The workloads\' output (Run Command: stdout and stderr streams per command and instance)', value: workloadLogs.logGroupName });
+    new CfnOutput(this, 'PipelineName', { value: config.pipelineName });
+    new CfnOutput(this, 'MetricNamespace', { value: config.metricNamespace });
     new CfnOutput(this, 'AffordableAttempts', {
       description: 'Attempts each phase can afford in the worst case (budget arithmetic at synth)',
       value: allPhases(config)

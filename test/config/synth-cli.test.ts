@@ -93,10 +93,27 @@ describe('cdk synth of bin/app.ts', () => {
     // Assess
     expect(result.error).toBeUndefined();
     expect(result.status).toBe(0);
-    const templateFile = join(outdir, 'SaturdaySpotPipeline.template.json');
+    const templateFile = join(outdir, 'saturday-pipeline.template.json');
     expect(existsSync(templateFile)).toBe(true);
     const template = JSON.parse(readFileSync(templateFile, 'utf8')) as { Resources: Record<string, { Type: string }> };
     const stateMachines = Object.values(template.Resources).filter((r) => r.Type === 'AWS::StepFunctions::StateMachine');
     expect(stateMachines).toHaveLength(2);
+  });
+
+  it('names the stack after the pipeline: a second config writes a second stack, and -c stackName keeps another name', () => {
+    // Prepare
+    const config = { ...structuredClone(SATURDAY_PIPELINE), pipelineName: 'nightly-etl', code: join(PROJECT_ROOT, 'workloads', 'saturday') };
+    const configFile = join(dir, 'nightly-etl.json');
+    writeFileSync(configFile, JSON.stringify(config));
+
+    // Act
+    const second = synthApp({ pipelineConfig: configFile }, join(dir, 'second-out'));
+    const renamed = synthApp({ stackName: 'SaturdaySpotPipeline' }, join(dir, 'renamed-out'));
+
+    // Assess
+    expect(second.status, second.stderr).toBe(0);
+    expect(readdirSync(join(dir, 'second-out')).filter((f) => f.endsWith('.template.json'))).toEqual(['nightly-etl.template.json']);
+    expect(renamed.status, renamed.stderr).toBe(0);
+    expect(readdirSync(join(dir, 'renamed-out')).filter((f) => f.endsWith('.template.json'))).toEqual(['SaturdaySpotPipeline.template.json']);
   });
 });
