@@ -7,7 +7,7 @@ export interface MetricDefinition<D extends string = string> {
   readonly name: string;
   /** Dimension names, in the order every datum carries them. */
   readonly dimensions: readonly D[];
-  readonly unit: 'Count' | 'None';
+  readonly unit: 'Count' | 'None' | 'Seconds';
   readonly description: string;
 }
 
@@ -57,6 +57,17 @@ export const METRICS = {
     unit: 'None',
     description: 'what the instances of a pipeline run cost, in USD, from the spot price history of their pools or the on-demand price',
   }),
+  /**
+   * One datum per end of a phase execution (a shard's too, a redriven phase's again): how long it ran,
+   * start to stop as Step Functions reports it, for the dashboard to set against the phase's budget.
+   * A delivery of the same end twice puts the same value again: read it with the Maximum statistic.
+   */
+  phaseDurationSeconds: metric({
+    name: 'PhaseDurationSeconds',
+    dimensions: ['Pipeline', 'Phase'],
+    unit: 'Seconds',
+    description: 'how long a phase execution ran, start to end, whatever its end',
+  }),
   /** One datum per orphan sweep: the instances it terminated. */
   orphansReaped: metric({
     name: 'OrphansReaped',
@@ -72,7 +83,7 @@ type DimensionsOf<M> = M extends MetricDefinition<infer D> ? D : never;
 export interface MetricDatum {
   readonly MetricName: string;
   readonly Value: number;
-  readonly Unit: 'Count' | 'None';
+  readonly Unit: 'Count' | 'None' | 'Seconds';
   readonly Timestamp: Date;
   readonly Dimensions: { Name: string; Value: string }[];
 }

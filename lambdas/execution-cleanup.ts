@@ -19,6 +19,7 @@
  * attempt records (lambdas/aws/cost-records.ts) summed into one PipelineCostUsd datum. At most once:
  * the report is claimed with a marker written only if absent before the datum is put, so a repeated
  * or retried delivery puts none (a datum CloudWatch refuses after the claim is lost, and logged).
+ * The end of a phase execution reports how long it ran (PhaseDurationSeconds), for the dashboard.
  */
 import { DescribeSpotInstanceRequestsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
@@ -51,8 +52,11 @@ export const statusChangeSchema = z.object({
     executionArn: z.string().min(1),
     stateMachineArn: z.string().optional(),
     status: z.string(),
-    /** Epoch ms the execution stopped (the event's detail.stopDate). */
+    /** Epoch ms the execution (its current run) started and stopped (the event's detail.startDate, stopDate). */
+    startDate: z.number().int().optional(),
     stopDate: z.number().int().optional(),
+    /** The execution's name: a phase execution's starts with its phase (state-machines/stages/phase.ts, shards.ts). */
+    name: z.string().optional(),
   }),
 });
 export type StatusChange = z.output<typeof statusChangeSchema>;
@@ -168,10 +172,32 @@ export async function reportRunCost(clients: { sfn: SfnSend; s3: S3Send; cloudwa
   return cost;
 }
 
+/**
+ * The PhaseDurationSeconds datum of a phase execution that ended (see contract/metrics.ts), from the
+ * event's own start and stop: no call but the put. Never a reason to fail the cleanup.
+ */
+export async function reportPhaseDuration(client: CloudWatchSend, env: CleanupEnv, event: StatusChange): Promise<number | undefined> {
+  const { stateMachineArn, startDate, stopDate, executionArn } = event.detail;
+  if (!env.METRIC_NAMESPACE || !stateMachineArn?.endsWith(`:stateMachine:${env.PIPELINE_NAME}-spot-phase`) || startDate === undefined || stopDate === undefined) return undefined;
+  // Phase names hold no dash (contract/config.ts PHASE_NAME): the name's first segment is the phase.
+  const phase = (event.detail.name ?? executionArn.split(':').at(-1) ?? '').split('-')[0];
+  if (!phase) return undefined;
+  const seconds = Math.max(0, Math.round((stopDate - startDate) / 1000));
+  const datum = metricDatum(METRICS.phaseDurationSeconds, { Pipeline: env.PIPELINE_NAME, Phase: phase }, seconds, new Date(stopDate));
+  try {
+    await client.send(new PutMetricDataCommand({ Namespace: env.METRIC_NAMESPACE, MetricData: [datum] }));
+    return seconds;
+  } catch (err) {
+    logger.warn('could not put the phase\'s duration datum', { executionArn, phase, error: errorCode(err) });
+    return undefined;
+  }
+}
+
 export async function handler(event: unknown): Promise<CleanupResult & { readonly costUsd?: number }> {
   const env = readEnv(cleanupEnvSchema);
   const change = parseTaskInput(statusChangeSchema, event, 'ExecutionCleanup');
   const result = await cleanupExecution({ ec2, sfn }, env, change);
   const cost = await reportRunCost({ sfn, s3, cloudwatch }, env, change);
+  await reportPhaseDuration(cloudwatch, env, change);
   return { ...result, ...(cost ? { costUsd: cost.costUsd } : {}) };
 }

@@ -4,6 +4,7 @@
  */
 import * as path from 'node:path';
 import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, TimeZone, type StackProps } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -18,6 +19,7 @@ import { areaPrefix } from '../contract/storage';
 import { CodeAsset } from './constructs/code-asset';
 import { PipelineBucket } from './constructs/pipeline-bucket';
 import { PipelineFunction } from './constructs/pipeline-function';
+import { PipelineDashboard } from './constructs/pipeline-dashboard';
 import { SafetyNet } from './constructs/safety-net';
 import { SpotWorkers } from './constructs/spot-workers';
 import { WakeRelay } from './constructs/wake-relay';
@@ -52,6 +54,7 @@ export class SpotPipelineStack extends Stack {
   readonly pipeline: sfn.StateMachine;
   readonly spotPhase: sfn.StateMachine;
   readonly safetyNet: SafetyNet;
+  readonly dashboard: cloudwatch.Dashboard;
   /** The pipeline bucket: created, or the existing one named in config (storage.bucketName). */
   readonly bucket: s3.IBucket;
 
@@ -218,6 +221,15 @@ export class SpotPipelineStack extends Stack {
       bucket: pipelineBucket,
     });
 
+    // --- The operator's dashboard (lib/constructs/pipeline-dashboard.ts) ---------------------
+    this.dashboard = new PipelineDashboard(this, 'Dashboard', {
+      pipelineName: config.pipelineName,
+      metricNamespace: config.metricNamespace,
+      pipeline: this.pipeline,
+      phases: allPhases(config).map((p) => ({ name: p.name, budgetSeconds: p.budgetSeconds })),
+      alarms: this.safetyNet.alarms,
+    }).dashboard;
+
     // --- The wake relay: events end a running workload's wait (state-machines/spot-phase.ts) --------
     new WakeRelay(this, 'WakeRelay', { pipelineName: config.pipelineName, bucket: pipelineBucket, spotPhase: this.spotPhase, logRetention: retention });
 
@@ -244,6 +256,7 @@ export class SpotPipelineStack extends Stack {
     new CfnOutput(this, 'AlarmTopicArn', { value: this.safetyNet.alarmTopic.topicArn });
     new CfnOutput(this, 'WorkloadLogGroupName', { description: 'The workloads\' output (Run Command: stdout and stderr streams per command and instance)', value: workloadLogs.logGroupName });
     new CfnOutput(this, 'PipelineName', { value: config.pipelineName });
+    new CfnOutput(this, 'DashboardUrl', { value: `https://${this.region}.console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards/dashboard/${config.pipelineName}` });
     new CfnOutput(this, 'MetricNamespace', { value: config.metricNamespace });
     new CfnOutput(this, 'AffordableAttempts', {
       description: 'Attempts each phase can afford in the worst case (budget arithmetic at synth)',

@@ -399,7 +399,7 @@ describe('ExecutionCleanup reports what a pipeline run cost (PipelineCostUsd)', 
     expect(cloudwatch).not.toHaveReceivedCommand(PutMetricDataCommand);
   });
 
-  it('a redriven run reports its own records (r1), and a phase execution\'s end reports nothing', async () => {
+  it('a redriven run reports its own records (r1), and a phase execution\'s end reports no cost', async () => {
     // Act
     sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED', redriveCount: 1 } as never);
     await handler(statusChange(PIPELINE_EXECUTION_ARN, PIPELINE_ARN, 'SUCCEEDED'));
@@ -407,6 +407,38 @@ describe('ExecutionCleanup reports what a pipeline run cost (PipelineCostUsd)', 
 
     // Assess
     expect(s3.commandCalls(ListObjectsV2Command).map((c) => c.args[0].input.Prefix)).toEqual(['saturday-pipeline/costs/exec-1/r1/']);
-    expect(cloudwatch).toHaveReceivedCommandTimes(PutMetricDataCommand, 1);
+    const names = cloudwatch.commandCalls(PutMetricDataCommand).flatMap((c) => c.args[0].input.MetricData?.map((d) => d.MetricName) ?? []);
+    expect(names.filter((n) => n === 'PipelineCostUsd')).toHaveLength(1);
+  });
+});
+
+describe('ExecutionCleanup: the phase\'s duration, for the dashboard', () => {
+  it('puts how long a phase execution ran (the event\'s start to stop), by pipeline and phase, whatever its end', async () => {
+    // Prepare: an hour from start to stop, a DataPhase1 execution of the SpotPhase state machine.
+    const arn = 'arn:aws:states:us-east-1:123456789012:execution:saturday-pipeline-spot-phase:DataPhase1-0557ff3b25b545bf921ff8059e3b4ef3-r0';
+
+    // Act
+    await handler(statusChange(arn, SPOT_PHASE_ARN, 'FAILED'));
+
+    // Assess
+    expect(cloudwatch).toHaveReceivedCommandWith(PutMetricDataCommand, {
+      Namespace: 'AlphaEngine',
+      MetricData: [expect.objectContaining({ MetricName: 'PhaseDurationSeconds', Value: 3600, Unit: 'Seconds', Dimensions: [{ Name: 'Pipeline', Value: 'saturday-pipeline' }, { Name: 'Phase', Value: 'DataPhase1' }] })],
+    });
+  });
+
+  it('puts none for the pipeline\'s own executions, and a refused put never fails the cleanup', async () => {
+    // Prepare
+    cloudwatch.on(PutMetricDataCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }));
+
+    // Act
+    const phase = await handler(statusChange('arn:aws:states:us-east-1:123456789012:execution:saturday-pipeline-spot-phase:Research-abc-r0', SPOT_PHASE_ARN, 'SUCCEEDED'));
+    cloudwatch.resetHistory();
+    await handler(statusChange(PIPELINE_EXECUTION_ARN, PIPELINE_ARN, 'SUCCEEDED'));
+
+    // Assess
+    expect(phase.status).toBe('SUCCEEDED');
+    const names = cloudwatch.commandCalls(PutMetricDataCommand).flatMap((c) => c.args[0].input.MetricData?.map((d) => d.MetricName) ?? []);
+    expect(names).not.toContain('PhaseDurationSeconds');
   });
 });

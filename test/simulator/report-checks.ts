@@ -163,6 +163,11 @@ export function runProblems(report: SimulationReport, metricNamespace = 'AlphaEn
     } else if (m.name === METRICS.pipelineCostUsd.name) {
       // One per end of a pipeline run, what it cost (checked against the cloud's record below).
       if (m.namespace !== metricNamespace || !(m.value >= 0) || !m.dimensions.Pipeline) problems.push(`unexpected metric datum ${JSON.stringify(m)}`);
+    } else if (m.name === METRICS.phaseDurationSeconds.name) {
+      // One per end of a phase execution: how long it ran, as the simulated Step Functions recorded that run.
+      const phase = report.phases.find((p) => p.name === m.dimensions.Phase);
+      const ran = phase?.runs.some((r) => Math.abs(r.seconds - m.value) <= 1) ?? false;
+      if (m.namespace !== metricNamespace || m.dimensions.Pipeline === undefined || !ran) problems.push(`unexpected metric datum ${JSON.stringify(m)} (phase runs: ${JSON.stringify(phase?.runs ?? null)})`);
     } else if (m.name === METRICS.onDemandFallback.name) {
       if (m.namespace !== metricNamespace || m.value !== 1 || !m.dimensions.Phase || !['last-attempt', 'capacity-exhausted', 'interruptions'].includes(m.dimensions.Trigger ?? '')) problems.push(`unexpected metric datum ${JSON.stringify(m)}`);
     } else if (m.name === METRICS.modelPromoted.name) {
