@@ -97,8 +97,8 @@ export interface PhaseReport {
   workLostSeconds: number;
   /** Extension: relaunches that happened, by the cloud's record (launch attempts after the first, per phase execution). */
   relaunches: number;
-  /** Extension: each phase execution's duration in seconds (a redrive runs the phase in a new one). */
-  runs: { execution: string; seconds: number; status: string; error: string | null; stoppedWhileLaunching: boolean }[];
+  /** Extension: each phase execution's start (virtual seconds from the pipeline's) and duration in seconds (a redrive runs the phase in a new one). */
+  runs: { execution: string; start: number; seconds: number; status: string; error: string | null; stoppedWhileLaunching: boolean }[];
   /** v2: a sharded phase's shards, in the config's order (absent for a phase without shards). */
   shards?: ShardReport[];
 }
@@ -454,6 +454,8 @@ function shardedPhaseReport(sim: Simulation, phase: PhaseConfig, runs: SimExecut
 function runReport(sim: Simulation, run: SimExecution): PhaseReport['runs'][number] {
   return {
     execution: run.name,
+    // Virtual seconds from the pipeline's start, like a launch's start.
+    start: seconds(run.startedAt - sim.pipelineRuns[0]!.startedAt),
     seconds: seconds((run.stoppedAt ?? sim.endedAt) - run.startedAt),
     status: run.status,
     error: run.status === 'SUCCEEDED' ? null : (run.error ?? run.status),

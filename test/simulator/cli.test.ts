@@ -1,9 +1,12 @@
 /**
  * `npm run simulate` as a user runs it (bin/simulate.ts through tsx): the demo story, a failing
  * scenario as JSON, and two invalid scenarios. Exit status per the simulator contract:
- * 0 SUCCEEDED, 1 any other ending, 2 invalid scenario. Four child processes in all.
+ * 0 SUCCEEDED, 1 any other ending, 2 invalid scenario; --html writes the run's picture. Five child
+ * processes in all.
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -48,9 +51,26 @@ describe('npm run simulate (bin/simulate.ts)', () => {
     ]);
     expect(report.phases[0]).toMatchObject({ error: 'WorkloadFailed', attempts: 1 });
     expect(report.metrics.filter((m) => m.name === 'SpotInterruptionRetry')).toEqual([]);
-    // Besides the run's cost (PipelineCostUsd), only empty orphan sweeps.
-    expect(report.metrics.filter((m) => m.name !== 'PipelineCostUsd').every((m) => m.name === 'OrphansReaped' && m.value === 0)).toBe(true);
+    // Besides the run's cost (PipelineCostUsd) and the failed phase's duration, only empty orphan sweeps.
+    expect(report.metrics.filter((m) => m.name === 'PhaseDurationSeconds').map((m) => (m as { dimensions?: { Phase?: string } }).dimensions?.Phase)).toEqual(['DataPhase1']);
+    expect(report.metrics.filter((m) => !['PipelineCostUsd', 'PhaseDurationSeconds'].includes(m.name)).every((m) => m.name === 'OrphansReaped' && m.value === 0)).toBe(true);
     expect(report.metrics.filter((m) => m.name === 'PipelineCostUsd')).toHaveLength(1);
+  }, SPAWN_TIMEOUT_MS + 10_000);
+
+  it('--html FILE with --json: the picture is written, stdout is still the JSON report alone', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cli-html-'));
+    try {
+      const file = path.join(dir, 'run.html');
+      const r = simulate('--json', '--html', file);
+      expect(r.status, explain(r)).toBe(0);
+      const report = JSON.parse(r.stdout) as { scenario: string; phases: { launches: unknown[] }[] };
+      const html = readFileSync(file, 'utf8');
+      expect(html).toMatch(/^<!DOCTYPE html>/);
+      expect(html).toMatch(/<div id="verdict"[^>]*><span class="status">SUCCEEDED<\/span>/);
+      expect([...html.matchAll(/<rect class="bar /g)]).toHaveLength(report.phases.reduce((n, p) => n + p.launches.length, 0));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, SPAWN_TIMEOUT_MS + 10_000);
 
   it('a negative interruptAtMinute: exit 2, stderr names the field', () => {
