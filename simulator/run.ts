@@ -204,6 +204,29 @@ export async function runSimulation(scenario: Scenario, options: SimulationOptio
   }
 }
 
+/**
+ * After a run: the simulated account answers the AWS SDK again (sdk-interceptor.ts) while
+ * `callback` runs, as the deployed pipeline would answer a tool that reads it (the CLI: its
+ * executions, their histories, the workload's logs). Real timers and the real clock: nothing runs
+ * any more; StartExecution and RedriveExecution are accepted and recorded, RUNNING, not run
+ * (SimulatedStepFunctions.acceptOnly), and the account's events reach no EventBridge rule. All of
+ * that is undone when it settles.
+ */
+export async function serveSimulation<T>(sim: Simulation, callback: () => Promise<T>): Promise<T> {
+  const unroute = routeSdkToAccount(sim.cloud);
+  sim.stepFunctions.acceptOnly = true;
+  // What the account would send EventBridge now (on the real clock, far past the run) reaches no rule.
+  const events = sim.cloud.events;
+  sim.cloud.events = undefined;
+  try {
+    return await callback();
+  } finally {
+    sim.cloud.events = events;
+    sim.stepFunctions.acceptOnly = false;
+    unroute();
+  }
+}
+
 /** The artifacts a scenario may name for this config: `code` when some phase has a code directory, and each build stage's. */
 export function artifactNames(config: PipelineConfig): string[] {
   const code = config.code !== undefined || allPhases(config).some((p) => p.code !== undefined) ? ['code'] : [];

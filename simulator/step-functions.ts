@@ -32,6 +32,10 @@
  *   answer is not the task's result: the task waits for SendTaskSuccess or SendTaskFailure with its
  *   token (task-tokens.ts says how, and what is not simulated). A call that fails fails the task with
  *   its error, named as above. A stopped execution's tokens are closed.
+ * - GetExecutionHistory's TaskSubmitted event names the child a startExecution.sync task started
+ *   (services/sfn.ts): each start (or idempotent answer) is kept in `submissions`.
+ * - After a simulation (acceptOnly), StartExecution and RedriveExecution are checked and answered as
+ *   above, and the execution is recorded RUNNING without running: there is no virtual time left.
  */
 import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
 import type { SimulatedLambda } from './lambda-runtime';
@@ -186,6 +190,17 @@ export class SimulatedStepFunctions {
   readonly executions: SimExecution[] = [];
   /** Marks an execution stopped, so none of its tasks reaches a Lambda or a service any more. */
   private readonly stoppers = new WeakMap<SimExecution, () => void>();
+  /**
+   * Each child execution a startExecution.sync task started (or, StartExecution being idempotent,
+   * was answered with): what GetExecutionHistory's TaskSubmitted event of that task names.
+   */
+  readonly submissions: { parentArn: string; parentRun: number; state: string; child: SimExecution; at: number }[] = [];
+  /**
+   * While true, StartExecution and RedriveExecution are answered as AWS answers them (checked,
+   * recorded, RUNNING) but the execution does not run: the account is being read after its
+   * simulation ended (run.ts serveSimulation), on real timers, where nothing may run any more.
+   */
+  acceptOnly = false;
   /** Called whenever an execution ends (EventBridge listens here). */
   readonly onEnded: ((execution: SimExecution) => void)[] = [];
   /** Answers the AWS SDK integration tasks; without it they fail with States.Runtime. */
@@ -195,7 +210,8 @@ export class SimulatedStepFunctions {
   private seq = 0;
 
   constructor(
-    private readonly stateMachines: readonly DeployedStateMachine[],
+    /** The deployed state machines (ListStateMachines lists them). */
+    readonly stateMachines: readonly DeployedStateMachine[],
     private readonly lambda: SimulatedLambda,
     options: SimulatedStepFunctionsOptions = {},
   ) {
@@ -243,7 +259,33 @@ export class SimulatedStepFunctions {
       }
     }
     this.seq += 1;
-    return this.run(sm, input, { name: options.name ?? `sim-${String(this.seq).padStart(4, '0')}`, parentArn: options.parentArn, redriveCount: 0 });
+    const name = options.name ?? `sim-${String(this.seq).padStart(4, '0')}`;
+    if (this.acceptOnly) return this.recorded(sm, input, { name, parentArn: options.parentArn, redriveCount: 0 });
+    return this.run(sm, input, { name, parentArn: options.parentArn, redriveCount: 0 });
+  }
+
+  /** An execution accepted while acceptOnly holds: RUNNING, with its start event, and nothing more happens to it. */
+  private recorded(sm: DeployedStateMachine, input: unknown, options: { name: string; parentArn?: string; redriveCount: number }): SimExecution {
+    const execution: SimExecution = {
+      arn: executionArn(sm, options.name),
+      name: options.name,
+      stateMachine: sm,
+      input,
+      parentArn: options.parentArn,
+      redriveCount: options.redriveCount,
+      startedAt: Date.now(),
+      status: 'RUNNING',
+      events: [{ type: 'ExecutionStarted', timestamp: Date.now(), input } as SimEvent],
+      reused: new Map(),
+      done: new Promise<SimExecution>(() => undefined),
+      abort: () => {
+        if (execution.status !== 'RUNNING') return;
+        execution.status = 'ABORTED';
+        execution.stoppedAt = Date.now();
+      },
+    };
+    this.executions.push(execution);
+    return execution;
   }
 
   /** Run an execution of a state machine (a new one, or a redrive of one under the same ARN). */
@@ -273,7 +315,7 @@ export class SimulatedStepFunctions {
       else if (resource === ROUTE_RESOURCE) overrides[stateName] = async (params) => options.carry!.routeOnce(params as { map: string; index: number });
       else if (LAMBDA_ARN.test(resource)) overrides[stateName] = (payload) => this.lambda.invoke(resource, payload);
       else if (LAMBDA_INVOKE_CALLBACK.test(resource)) overrides[stateName] = this.callbackTask(run, arn, stateName, state, (params) => this.invokeForCallback(params));
-      else if (SYNC_START.test(resource)) overrides[stateName] = (params) => this.runChild(arn, params as Record<string, unknown>);
+      else if (SYNC_START.test(resource)) overrides[stateName] = (params) => this.runChild(arn, params as Record<string, unknown>, { state: stateName, run: options.redriveCount });
       else if (sdk?.[3]) overrides[stateName] = this.callbackTask(run, arn, stateName, state, (params) => this.callSdk(sdk[1]!, sdk[2]!, params));
       else if (sdk) overrides[stateName] = (params) => this.callSdk(sdk[1]!, sdk[2]!, params);
       else overrides[stateName] = () => Promise.reject(taskError('States.Runtime', `resource ${resource} is not simulated`));
@@ -386,12 +428,13 @@ export class SimulatedStepFunctions {
    * task with `StepFunctions.<Error>Exception` (see the header); a child that ends other than
    * SUCCEEDED fails it with States.TaskFailed, the child's description as cause.
    */
-  private async runChild(parentArn: string, params: Record<string, unknown>): Promise<unknown> {
+  private async runChild(parentArn: string, params: Record<string, unknown>, task: { state: string; run: number }): Promise<unknown> {
     // Input may be given as JSON text or as a JSON value; absent, it is {} (API reference, "StartExecution": input).
     let child: SimExecution;
     try {
       const input = typeof params.Input === 'string' ? parseInput(params.Input) : (params.Input ?? {});
       child = this.startExecution(String(params.StateMachineArn), input, { name: params.Name === undefined ? undefined : String(params.Name), parentArn });
+      this.submissions.push({ parentArn, parentRun: task.run, state: task.state, child, at: Date.now() });
     } catch (err) {
       const aws = awsErrorOf(err);
       if (!aws) throw err;
@@ -447,6 +490,7 @@ export class SimulatedStepFunctions {
     const definition = execution.stateMachine.definition as Scope;
     const standing = standingOf(definition, execution.events);
     if (standing?.kind !== 'resume') throw Object.assign(new Error(`Execution ${execution.arn} has no unsuccessful state`), { name: 'ExecutionNotRedrivable' });
+    if (this.acceptOnly) return this.recorded(execution.stateMachine, execution.input, { name: execution.name, parentArn: execution.parentArn, redriveCount: execution.redriveCount + 1 });
     const plan = new RedrivePlan(execution.reused);
     const resumed = resumeScope(definition, standing, execution.events, plan);
     return this.run(execution.stateMachine, execution.input, {

@@ -38,9 +38,16 @@ export const SERVICES = {
   },
   CloudWatchLogs: {
     GetLogEvents: logs.getLogEvents,
+    FilterLogEvents: logs.filterLogEvents,
+    DescribeLogStreams: logs.describeLogStreams,
   },
   SFN: {
     DescribeExecution: sfn.describeExecution,
+    ListStateMachines: sfn.listStateMachines,
+    ListExecutions: sfn.listExecutions,
+    GetExecutionHistory: sfn.getExecutionHistory,
+    StartExecution: sfn.startExecution,
+    RedriveExecution: sfn.redriveExecution,
     SendTaskSuccess: sfn.sendTaskSuccess,
     SendTaskFailure: sfn.sendTaskFailure,
     SendTaskHeartbeat: sfn.sendTaskHeartbeat,

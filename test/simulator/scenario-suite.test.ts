@@ -133,7 +133,10 @@ describe('scenario suite (built-in Saturday pipeline)', () => {
       const exhausted = report.metrics.filter((m) => m.name === 'SpotRetryBudgetExhausted');
       expect(exhausted).toHaveLength(gaveUp);
       for (const m of exhausted) expect(m).toMatchObject({ namespace: 'AlphaEngine', value: 1, dimensions: { Pipeline: 'saturday-pipeline' } });
-      expect(report.metrics.filter((m) => !['SpotInterruptionRetry', 'OrphansReaped', 'SpotRetryBudgetExhausted', 'PipelineCostUsd'].includes(m.name))).toEqual([]);
+      expect(report.metrics.filter((m) => !['SpotInterruptionRetry', 'OrphansReaped', 'SpotRetryBudgetExhausted', 'PipelineCostUsd', 'PhaseDurationSeconds'].includes(m.name))).toEqual([]);
+      // Each phase execution's end reports how long it ran, as the simulated Step Functions recorded it.
+      const durations = report.metrics.filter((m) => m.name === 'PhaseDurationSeconds');
+      expect(durations.map((m) => m.value).sort((a, b) => a - b)).toEqual(report.phases.flatMap((p) => p.runs.map((r) => r.seconds)).sort((a, b) => a - b));
       // Each end of the run reports what it cost, once.
       const runCosts = report.metrics.filter((m) => m.name === 'PipelineCostUsd');
       expect(runCosts).toHaveLength(1);
