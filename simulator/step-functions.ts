@@ -37,6 +37,9 @@
  * - After a simulation (acceptOnly), StartExecution and RedriveExecution are checked and answered as
  *   above, and the execution is recorded RUNNING without running: there is no virtual time left.
  */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } from 'aws-local-stepfunctions';
 import type { SimulatedLambda } from './lambda-runtime';
 import { callbackTiming, eachState, nestedStates, TaskTokens, withCallbackTasks, withTaskToken } from './task-tokens';
@@ -685,14 +688,38 @@ function redriveInterpreter(derived: Definition): { definition: Definition; mach
 /** Definitions already validated in this process (validation compiles schemas: ~300 ms a time). */
 const validatedDefinitions = new Set<string>();
 
+/**
+ * Definitions validated by an earlier run on this machine: a marker per definition, named by the
+ * sha256 of the definition and of the validator (aws-local-stepfunctions' version), so `npm run
+ * simulate` again with the same pipeline does not pay for validating what was found valid; any
+ * change to either validates afresh. Best effort: an unwritable cache only means validating again.
+ */
+const VALIDATED_CACHE = path.join(__dirname, '..', 'node_modules', '.cache', 'spot-pipeline', 'valid-asl');
+const validatorVersion = (() => {
+  try {
+    return (JSON.parse(readFileSync(path.join(__dirname, '..', 'node_modules', 'aws-local-stepfunctions', 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+})();
+const markerOf = (key: string) => path.join(VALIDATED_CACHE, createHash('sha256').update(validatorVersion).update('\0').update(key).digest('hex'));
+
 /** Build an interpreter, validating each distinct definition once, as CreateStateMachine does. */
 function buildInterpreter(definition: DeployedStateMachine['definition']): StateMachine {
   const key = JSON.stringify(definition);
-  const validated = validatedDefinitions.has(key);
+  const validated = validatedDefinitions.has(key) || existsSync(markerOf(key));
   const machine = new StateMachine(definition as never, {
     validationOptions: validated ? { noValidate: true } : { checkArn: false, checkPaths: false },
   });
   validatedDefinitions.add(key);
+  if (!validated) {
+    try {
+      mkdirSync(VALIDATED_CACHE, { recursive: true });
+      writeFileSync(markerOf(key), '');
+    } catch {
+      // Not cached: the next run validates again.
+    }
+  }
   return machine;
 }
 
