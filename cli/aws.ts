@@ -17,6 +17,7 @@ import {
   type ExecutionListItem,
   type HistoryEvent,
 } from '@aws-sdk/client-sfn';
+import { spotPhaseName, workloadLogGroupName } from '../contract/names';
 
 export interface Clients {
   readonly sfn: SFNClient;
@@ -38,10 +39,8 @@ export class CliError extends Error {
   }
 }
 
-/** The phase state machine's name for a pipeline (spotPhaseName in lib/spot-pipeline-stack.ts). */
-export const phaseStateMachineName = (pipelineName: string) => `${pipelineName}-spot-phase`;
-/** The workload log group of a pipeline (lib/spot-pipeline-stack.ts). */
-export const workloadLogGroup = (pipelineName: string) => `/spot-pipeline/${pipelineName}/workloads`;
+/** The workload log group of a pipeline. */
+export const workloadLogGroup = workloadLogGroupName;
 
 export interface PipelineMachines {
   readonly pipelineName: string;
@@ -63,7 +62,7 @@ export async function findPipeline(clients: Clients, pipelineName: string): Prom
     const region = await clients.sfn.config.region().catch(() => 'this region');
     throw new CliError(`no state machine named ${pipelineName} in ${region}: is the pipeline deployed there (--pipeline NAME, --config FILE, AWS_REGION)?`);
   }
-  return { pipelineName, pipelineArn, phaseArn: found.get(phaseStateMachineName(pipelineName)) };
+  return { pipelineName, pipelineArn, phaseArn: found.get(spotPhaseName(pipelineName)) };
 }
 
 /** An execution's ARN from its name (or its ARN) under a state machine. */

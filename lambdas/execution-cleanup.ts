@@ -26,6 +26,7 @@ import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { S3Client } from '@aws-sdk/client-s3';
 import { METRICS, metricDatum } from '../contract/metrics';
+import { spotPhaseName } from '../contract/names';
 import { runCostPrefix, safeExecutionName } from '../contract/storage';
 import { claimCostReport, runCost, type RunCost } from './aws/cost-records';
 import * as z from 'zod';
@@ -178,7 +179,7 @@ export async function reportRunCost(clients: { sfn: SfnSend; s3: S3Send; cloudwa
  */
 export async function reportPhaseDuration(client: CloudWatchSend, env: CleanupEnv, event: StatusChange): Promise<number | undefined> {
   const { stateMachineArn, startDate, stopDate, executionArn } = event.detail;
-  if (!env.METRIC_NAMESPACE || !stateMachineArn?.endsWith(`:stateMachine:${env.PIPELINE_NAME}-spot-phase`) || startDate === undefined || stopDate === undefined) return undefined;
+  if (!env.METRIC_NAMESPACE || !stateMachineArn?.endsWith(`:stateMachine:${spotPhaseName(env.PIPELINE_NAME)}`) || startDate === undefined || stopDate === undefined) return undefined;
   // Phase names hold no dash (contract/config.ts PHASE_NAME): the name's first segment is the phase.
   const phase = (event.detail.name ?? executionArn.split(':').at(-1) ?? '').split('-')[0];
   if (!phase) return undefined;

@@ -19,6 +19,7 @@ import { areaPrefix } from '../contract/storage';
 import { CodeAsset } from './constructs/code-asset';
 import { PipelineBucket } from './constructs/pipeline-bucket';
 import { PipelineFunction } from './constructs/pipeline-function';
+import { spotPhaseName, workloadLogGroupName } from '../contract/names';
 import { PipelineDashboard } from './constructs/pipeline-dashboard';
 import { SafetyNet } from './constructs/safety-net';
 import { SpotWorkers } from './constructs/spot-workers';
@@ -42,13 +43,7 @@ export interface SpotPipelineStackProps extends StackProps {
 }
 
 /** The SpotPhase state machine's name. */
-export const spotPhaseName = (pipelineName: string): string => `${pipelineName}-spot-phase`;
-/**
- * The CloudFormation stack of a pipeline: its name, as it is (a pipeline name is a valid stack name:
- * a letter, then letters, digits and dashes). Two pipelines, two stacks; the CLI finds a pipeline's
- * resources through its stack.
- */
-export const pipelineStackName = (pipelineName: string): string => pipelineName;
+export { pipelineStackName, spotPhaseName } from '../contract/names';
 
 export class SpotPipelineStack extends Stack {
   readonly pipeline: sfn.StateMachine;
@@ -64,7 +59,7 @@ export class SpotPipelineStack extends Stack {
     const retention = config.logRetentionDays as logs.RetentionDays;
 
     const workloadLogs = new logs.LogGroup(this, 'WorkloadLogs', {
-      logGroupName: `/spot-pipeline/${config.pipelineName}/workloads`,
+      logGroupName: workloadLogGroupName(config.pipelineName),
       retention,
       removalPolicy: RemovalPolicy.DESTROY,
     });

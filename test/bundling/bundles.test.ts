@@ -15,7 +15,9 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleFunction, withLiteralTraitKeys } from '../../lib/bundling/bundle-function.mjs';
-import { LAMBDAS_DIR } from '../../lib/constructs/pipeline-function';
+import { App, Stack } from 'aws-cdk-lib';
+import { LAMBDAS_DIR, PipelineFunction } from '../../lib/constructs/pipeline-function';
+import { RUNNER_FILE } from '../../instance/runner';
 import { TAG } from '../../contract/tags';
 import { waitKey } from '../../contract/storage';
 
@@ -206,5 +208,27 @@ describe('bundled handlers against AWS-shaped answers', () => {
     expect(decodeURIComponent(get.url)).toContain(`pipeline-bucket/${waitKey('saturday', 'i-0abc000000000001')}`);
     expect(send.headers['x-amz-target']).toBe('AWSStepFunctions.SendTaskSuccess');
     expect(JSON.parse(send.body)).toMatchObject({ taskToken: 'token-of-the-wait' });
+  });
+});
+
+describe('PipelineFunction bundling (what cdk synth runs)', () => {
+  it('bundles the handler into index.js with the on-instance runner beside it, locally', () => {
+    // Prepare: a stack with one function, bundling on (the stack tests skip it).
+    const outdir = mkdtempSync(path.join(tmpdir(), 'bundled-stack-'));
+    const app = new App({ outdir, builtinCloudFormationValidation: false, context: { 'aws:cdk:enable-asset-metadata': true } });
+    const stack = new Stack(app, 'Bundled');
+    new PipelineFunction(stack, 'ShardVerdictFn', { handler: 'shard-verdict', description: 'bundling test' });
+
+    // Act
+    const assembly = app.synth();
+
+    // Assess
+    const template = assembly.getStackByName('Bundled').template as { Resources: Record<string, { Type: string; Properties: { Handler?: string }; Metadata?: Record<string, string> }> };
+    const fn = Object.values(template.Resources).find((r) => r.Type === 'AWS::Lambda::Function')!;
+    expect(fn.Properties.Handler).toBe('index.handler');
+    const assetDir = path.join(outdir, fn.Metadata!['aws:asset:path']!);
+    expect(readdirSync(assetDir).sort()).toEqual(['index.js', RUNNER_FILE].sort());
+    expect(statSync(path.join(assetDir, 'index.js')).size).toBeLessThanOrEqual(LIMIT_BYTES);
+    rmSync(outdir, { recursive: true, force: true });
   });
 });
