@@ -1,4 +1,5 @@
 /** Pure text rendering of the CLI's pictures (no AWS calls here). */
+import { elapsedLabel } from '../contract/timeline';
 import type { Launch, PhasePicture, RunPicture } from './picture';
 
 /** The error ValidateInput fails a run with (lambdas/validate-input.ts): a redrive fails the same way. */
@@ -76,7 +77,10 @@ export function verdict(run: RunPicture, now = Date.now()): string {
 }
 
 /** `status`: the execution, a line per phase (as the simulator's "Phases:" table), the cost and a verdict. */
-export function renderStatus(run: RunPicture, now = Date.now()): string {
+/** A moment on the timeline's clock: weekday and hh:mm in the time zone (as the simulator prints it). */
+const clock = (ms: number, timeZone: string) => new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hour12: false }).format(new Date(ms));
+
+export function renderStatus(run: RunPicture, now = Date.now(), timeZone = 'UTC'): string {
   const out: string[] = [];
   const elapsed = ((run.stoppedAt ?? now) - run.startedAt) / 1000;
   out.push(`Execution: ${run.name}  ${run.status}${run.error ? ` (${run.error})` : ''}`);
@@ -84,6 +88,9 @@ export function renderStatus(run: RunPicture, now = Date.now()): string {
   out.push(`  started ${iso(run.startedAt)}, ${run.stoppedAt === undefined ? `running for ${duration(elapsed)}` : `ended ${iso(run.stoppedAt)} after ${duration(elapsed)}`}${run.redriveCount > 0 ? `; redriven ${run.redriveCount} time(s)` : ''}`);
   out.push(`  input ${JSON.stringify(run.input)}`);
   if (run.cause) out.push(`  cause: ${oneLine(causeText(run.cause), 400)}`);
+  out.push('');
+  out.push(`Timeline (${timeZone} clock, +elapsed):`);
+  for (const line of run.timeline) out.push(`  ${clock(line.at, timeZone)}  ${elapsedLabel(line.at, run.startedAt)}  ${line.text}`);
   out.push('');
   out.push('Phases:');
   out.push(`  ${pad('phase', 18)} ${pad('status', 10)} ${pad('attempts', 9)} ${pad('interruptions', 14)} ${pad('budget used', 22)} ${pad('cost', 10)} pools`);

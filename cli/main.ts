@@ -22,9 +22,24 @@ import { runsCommand } from './runs';
 import { startCommand } from './start';
 import { statusCommand } from './status';
 
+/**
+ * The clock the timeline is told on: --tz, else the config's schedules time zone when the config is
+ * this pipeline's (the simulator's timeline reads the same), else UTC.
+ */
+function timeZone(tz: string | undefined, ctx: Context): string {
+  const zone = tz ?? (ctx.config.pipelineName === ctx.pipelineName ? ctx.config.schedules.timezone : 'UTC');
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+  } catch {
+    throw new CliError(`--tz: ${zone} is not a time zone (e.g. UTC, Europe/Berlin)`, 2);
+  }
+  return zone;
+}
+
 export const USAGE = `usage: spot-pipeline <command> [options]
   runs [--limit N]                    recent executions: status, start, duration, cost
-  status [EXECUTION]                  phases, attempts, interruptions, pools, cost (default: the latest execution)
+  status [EXECUTION] [--tz ZONE]      the run's timeline, phases, attempts, interruptions, pools, cost (default: the
+                                      latest execution; the clock of the config's schedules time zone, or ZONE)
   logs PHASE [--execution X] [--follow]
                                       the workload's stdout and stderr of a phase (default: the latest execution)
   start [--preflight] [--param NAME=VALUE ...] [--run-date YYYY-MM-DD] [--name NAME]
@@ -47,12 +62,13 @@ const OPTIONS = {
   'run-date': { type: 'string' },
   name: { type: 'string' },
   yes: { type: 'boolean', short: 'y' },
+  tz: { type: 'string' },
 } as const;
 
 /** The options each command takes besides the common ones, and its positionals (min, max). */
 const COMMANDS: Record<string, { options: string[]; positionals: [number, number] }> = {
   runs: { options: ['limit'], positionals: [0, 0] },
-  status: { options: [], positionals: [0, 1] },
+  status: { options: ['tz'], positionals: [0, 1] },
   logs: { options: ['execution', 'follow', 'interval'], positionals: [1, 1] },
   start: { options: ['preflight', 'param', 'run-date', 'name'], positionals: [0, 0] },
   redrive: { options: ['yes'], positionals: [1, 1] },
@@ -106,7 +122,7 @@ export async function run(argv: readonly string[], io: RunOptions): Promise<numb
       case 'runs':
         return await runsCommand(ctx, positiveInt('limit', values.limit, 10));
       case 'status':
-        return await statusCommand(ctx, args[0]);
+        return await statusCommand(ctx, args[0], timeZone(values.tz, ctx));
       case 'logs':
         return await logsCommand(ctx, args[0]!, { execution: values.execution, follow: values.follow === true, intervalMs: positiveInt('interval', values.interval, 5) * 1000 });
       case 'start':

@@ -8,6 +8,7 @@
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
 import { buildStateNames, shardStateNames } from '../contract/config';
 import type { AttemptRecord } from '../contract/job';
+import { phaseTimeline, type StateExit, type TimelineLine } from '../contract/timeline';
 
 /** SKIPPED: a build stage whose artifact was already built (nothing launched). */
 export type PhaseStatus = 'SUCCEEDED' | 'FAILED' | 'RUNNING' | 'NOT_RUN' | 'SKIPPED';
@@ -48,6 +49,8 @@ export interface PhaseExecution {
   readonly cause?: string;
   readonly launches: Launch[];
   readonly commands: CommandRun[];
+  /** Its states as they exited (name, time, output): what the timeline tells (contract/timeline.ts). */
+  readonly exits: StateExit[];
 }
 
 export interface ShardPicture {
@@ -93,6 +96,8 @@ export interface RunPicture {
   readonly costUsd: number;
   readonly wastedUsd: number;
   readonly interruptions: number;
+  /** What happened, in order: the run's start (and redrives), each phase execution's lines, the run's end. */
+  readonly timeline: TimelineLine[];
 }
 
 const parse = (text: string | undefined): unknown => {
@@ -147,10 +152,12 @@ export function phaseExecution(executionArn: string, events: readonly HistoryEve
   const records = new Map<number, AttemptRecord>();
   const commands: CommandRun[] = [];
   let job: Job | undefined;
+  const exits: StateExit[] = [];
   for (const e of events) {
     if (e.type !== 'TaskStateExited' && e.type !== 'PassStateExited' && e.type !== 'ChoiceStateExited' && e.type !== 'WaitStateExited') continue;
     const details = e.stateExitedEventDetails;
     const output = parse(details?.output) as { job?: Job; summary?: { launches?: AttemptRecord[] } } | undefined;
+    if (details?.name) exits.push({ state: details.name, at: time(e.timestamp), output });
     const recorded = details?.name === 'FinishPhase' ? output?.summary?.launches : details?.name === 'HandleFailure' ? output?.job?.history : undefined;
     for (const r of recorded ?? []) records.set(r.attempt, r);
     if (output?.job?.attempt !== undefined) {
@@ -201,6 +208,7 @@ export function phaseExecution(executionArn: string, events: readonly HistoryEve
     ...(end?.cause === undefined ? {} : { cause: end.cause }),
     launches,
     commands,
+    exits,
   };
 }
 
@@ -314,6 +322,22 @@ export function runPicture(
   const phases = names.map((name) => phasePicture(name, children.filter((c) => c.phase === name), pipeline, now, options.budgets?.get(name)));
   const startedAt = time(execution.startDate ?? pipelineEvents[0]?.timestamp);
   const stoppedAt = execution.stopDate ? time(execution.stopDate) : undefined;
+  const input = parse(execution.input);
+  const mode = (input as { mode?: string } | undefined)?.mode === 'preflight' ? 'preflight' : 'full';
+  // The run's own lines: its start, each redrive (ExecutionRedriven) and how each run ended; at the
+  // same moment a run's start comes before its phases' lines and its end after them (as the simulator tells it).
+  const starts: TimelineLine[] = [{ at: startedAt, text: `pipeline started with input ${JSON.stringify(input)}` }];
+  const ends: TimelineLine[] = [];
+  for (const e of pipelineEvents) {
+    if (e.type === 'ExecutionRedriven') starts.push({ at: time(e.timestamp), text: `pipeline redriven (redrive ${starts.length})` });
+    const end = endOf([e]);
+    if (end) ends.push({ at: end.at, text: `pipeline ${end.status}${end.error ? `: ${end.error}` : ''}` });
+  }
+  const timeline = [
+    ...starts,
+    ...children.flatMap((c) => phaseTimeline({ label: `${c.phase}${c.shard === undefined ? '' : `[${c.shard}]`}`, name: c.name, startedAt: c.startedAt, stoppedAt: c.stoppedAt, status: c.status, error: c.error }, c.exits, mode)),
+    ...ends,
+  ].sort((a, b) => a.at - b.at);
   return {
     executionArn: execution.executionArn,
     name: execution.executionArn.split(':').at(-1) ?? execution.executionArn,
@@ -321,12 +345,13 @@ export function runPicture(
     startedAt,
     ...(stoppedAt === undefined ? {} : { stoppedAt }),
     redriveCount: execution.redriveCount ?? 0,
-    input: parse(execution.input),
+    input,
     ...(execution.error === undefined ? {} : { error: execution.error }),
     ...(execution.cause === undefined ? {} : { cause: execution.cause }),
     phases,
     costUsd: round6(phases.reduce((s, p) => s + p.costUsd, 0)),
     wastedUsd: round6(phases.reduce((s, p) => s + p.wastedUsd, 0)),
     interruptions: phases.reduce((n, p) => n + p.interruptions, 0),
+    timeline,
   };
 }

@@ -25,8 +25,8 @@ export async function chosenRun(ctx: Context, execution: string | undefined): Pr
   }
 }
 
-export async function statusCommand(ctx: Context, execution: string | undefined): Promise<number> {
+export async function statusCommand(ctx: Context, execution: string | undefined, timeZone = 'UTC'): Promise<number> {
   const run = await chosenRun(ctx, execution);
-  ctx.out(ctx.json ? JSON.stringify(run, null, 2) : renderStatus(run));
+  ctx.out(ctx.json ? JSON.stringify(run, null, 2) : renderStatus(run, Date.now(), timeZone));
   return 0;
 }

@@ -9,11 +9,10 @@ import type { SimulationReport } from './report';
 import { buildStages, buildStateNames } from '../contract/config';
 import { checkpointSaves, RUNNER_FAILURE_MS, stoppedOnNoticeAt } from './instance-runner';
 import { phaseOf, shardOf } from './step-functions';
+import { elapsedLabel, padRight as pad, phaseTimeline } from '../contract/timeline';
 
 const clock = (ms: number, timezone: string) =>
   new Intl.DateTimeFormat('en-US', { timeZone: timezone, weekday: 'short', hour: '2-digit', minute: '2-digit', hour12: false }).format(new Date(ms));
-
-const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
 
 interface Line {
   at: number;
@@ -21,55 +20,15 @@ interface Line {
 }
 
 function phaseLines(sim: Simulation): Line[] {
-  const lines: Line[] = [];
-  for (const execution of sim.stepFunctions.executions.filter((e) => e.parentArn === sim.pipeline.arn)) {
-    const shard = shardOf(execution);
-    const phase = `${phaseOf(execution) ?? '?'}${shard === undefined ? '' : `[${shard}]`}`;
-    lines.push({ at: execution.startedAt, text: `${pad(phase, 18)} phase started (execution ${execution.name})` });
-    for (const event of execution.events) {
-      if (event.type !== 'StateExited' || !event.state) continue;
-      const job = (event.state.output as { job?: Record<string, unknown> }).job as
-        | { attempt?: number; status?: string; fallback?: { trigger: string }; instance?: { id: string; instanceType: string; availabilityZone: string; market?: string }; failure?: { reasonCode: string; detail: string; kind: string }; verdict?: { action: string; error?: string; fallback?: string }; nextWaitSeconds?: number }
-        | undefined;
-      const who = `${pad(phase, 18)} attempt ${job?.attempt ?? '?'}`;
-      // An interruption is named by spot's own code; anything else by what was seen.
-      const why = job?.failure ? (job.failure.kind === 'interruption' ? job.failure.reasonCode : job.failure.detail) : undefined;
-      switch (event.state.name) {
-        case 'LaunchInstance':
-          if (job?.instance) lines.push({ at: event.timestamp, text: `${who}  launched ${job.instance.instanceType}/${job.instance.availabilityZone} (${job.instance.id})${job.instance.market === 'on-demand' ? ' ON-DEMAND' : ''}${job.fallback ? ` (fallback: ${job.fallback.trigger})` : ''}` });
-          else lines.push({ at: event.timestamp, text: `${who}  no spot capacity in any pool (${why ?? 'launch failed'})` });
-          break;
-        case 'SendWorkload':
-          if (job?.status === 'running') lines.push({ at: event.timestamp, text: `${who}  ${sim.scenario.mode === 'preflight' || (sim.scenario.input as { mode?: string } | undefined)?.mode === 'preflight' ? 'preflight' : 'workload'} started via SSM` });
-          break;
-        case 'PollWorkload':
-          if (job?.status === 'failed') lines.push({ at: event.timestamp, text: `${who}  ${job.failure?.kind === 'interruption' ? 'SPOT INTERRUPTION' : 'FAILED'}: ${why}` });
-          break;
-        case 'CheckAgent':
-          if (job?.status === 'failed') lines.push({ at: event.timestamp, text: `${who}  lost while booting: ${why}` });
-          break;
-        case 'HandleFailure':
-          lines.push({
-            at: event.timestamp,
-            text:
-              job?.verdict?.action === 'relaunch'
-                ? `${pad(phase, 18)} instance terminated; relaunching in ${job.nextWaitSeconds} s as attempt ${job.attempt}${job.verdict.fallback ? `, ON-DEMAND (fallback: ${job.verdict.fallback})` : ''}`
-                : `${pad(phase, 18)} instance terminated; no relaunch: ${job?.verdict?.error}`,
-          });
-          break;
-        case 'CountRelaunch':
-          lines.push({ at: event.timestamp, text: `${pad(phase, 18)} SpotInterruptionRetry put (after the backoff, on the way to attempt ${job?.attempt})` });
-          break;
-        case 'FinishPhase':
-          lines.push({ at: event.timestamp, text: `${pad(phase, 18)} done, instance terminated` });
-          break;
-        default:
-          break;
-      }
-    }
-    lines.push({ at: execution.stoppedAt ?? sim.endedAt, text: `${pad(phase, 18)} phase ${execution.status}${execution.error ? `: ${execution.error}` : ''}` });
-  }
-  return lines;
+  const mode = sim.scenario.mode === 'preflight' || (sim.scenario.input as { mode?: string } | undefined)?.mode === 'preflight' ? 'preflight' : 'full';
+  return sim.stepFunctions.executions
+    .filter((e) => e.parentArn === sim.pipeline.arn)
+    .flatMap((execution) => {
+      const shard = shardOf(execution);
+      const exits = execution.events.flatMap((event) => (event.type === 'StateExited' && event.state ? [{ state: event.state.name, at: event.timestamp, output: event.state.output }] : []));
+      const label = `${phaseOf(execution) ?? '?'}${shard === undefined ? '' : `[${shard}]`}`;
+      return phaseTimeline({ label, name: execution.name, startedAt: execution.startedAt, stoppedAt: execution.stoppedAt ?? sim.endedAt, status: execution.status, error: execution.error }, exits, mode);
+    });
 }
 
 /** What the build stages decided: the version each needed, whether it was there already, what was recorded. */
@@ -155,10 +114,7 @@ export function renderTimeline(sim: Simulation, report: SimulationReport, invari
   lines.push(...reactionLines(sim));
   lines.push(...instanceLines(sim));
   lines.sort((a, b) => a.at - b.at);
-  for (const line of lines) {
-    const elapsed = Math.round((line.at - t0) / 60000);
-    out.push(`  ${clock(line.at, tz)}  +${String(Math.floor(elapsed / 60)).padStart(2, '0')}:${String(elapsed % 60).padStart(2, '0')}  ${line.text}`);
-  }
+  for (const line of lines) out.push(`  ${clock(line.at, tz)}  ${elapsedLabel(line.at, t0)}  ${line.text}`);
   out.push('');
   out.push('Phases:');
   out.push(`  ${pad('phase', 18)} ${pad('status', 10)} ${pad('attempts', 9)} ${pad('interruptions', 14)} ${pad('budget used', 22)} ${pad('work lost', 10)} pools`);

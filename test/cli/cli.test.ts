@@ -13,6 +13,8 @@ import { buildReport, type PhaseReport, type SimulationReport } from '../../simu
 import { runSimulation, serveSimulation, type Simulation } from '../../simulator/run';
 import { loadScenario, parseScenario, type Scenario } from '../../simulator/scenario';
 import { outputLines } from '../../simulator/services/ssm';
+import { checkInvariants } from '../../simulator/invariants';
+import { renderTimeline } from '../../simulator/timeline';
 
 const SCENARIOS = path.join(__dirname, '..', '..', 'scenarios');
 const CRYPTO_CONFIG = path.join(__dirname, '..', '..', 'examples', 'crypto-fanout.json');
@@ -36,6 +38,28 @@ async function cli(sim: Simulation, ...argv: string[]): Promise<Result> {
   const err: string[] = [];
   const code = await serveSimulation(sim, () => run(argv, { out: (t) => out.push(t), err: (t) => err.push(t) }));
   return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+/** The lines of a text's "Timeline (...):" section. */
+const timelineOf = (text: string): string[] => {
+  const lines = text.split('\n');
+  const from = lines.findIndex((l) => l.startsWith('Timeline ('));
+  const to = lines.findIndex((l, i) => i > from && l === '');
+  return lines.slice(from + 1, to);
+};
+
+/**
+ * The CLI's timeline, told from the execution histories, against the simulator's of the same run:
+ * line for line (clock, elapsed and text, in order), the simulator's lines about the pipeline and its
+ * phase executions' states. (The simulator tells more: what the instances did, seen from inside
+ * the simulated cloud, and the account's reactions; no history holds those.)
+ */
+function expectSameTimeline(cliOut: string, sim: Simulation): void {
+  const mine = timelineOf(cliOut);
+  const simulator = timelineOf(renderTimeline(sim, buildReport(sim), checkInvariants(buildReport(sim))));
+  const fromHistories = simulator.filter((l) => !/spot notice: |workload resumed from its checkpoint|runner refused|cleanup after execution|orphan reaper:|EventBridge rule /.test(l));
+  expect(mine.length).toBeGreaterThan(0);
+  expect(mine).toEqual(fromHistories);
 }
 
 /** A phase's pools as the simulator's timeline prints them ("c5a.large/us-east-1b interrupted, ..."). */
@@ -73,6 +97,8 @@ describe('a run that succeeded after a reclaim (seed 001)', () => {
     expect(text.code).toBe(0);
     expect(text.err).toBe('');
     expect(text.out).toContain('Execution: saturday-run  SUCCEEDED');
+    expectSameTimeline(text.out, sim);
+    expect(timelineOf(text.out)).toEqual(expect.arrayContaining([expect.stringMatching(/DataPhase1 +attempt 1 {2}SPOT INTERRUPTION: instance-terminated-no-capacity$/), expect.stringMatching(/\+03:49 {2}pipeline SUCCEEDED$/)]));
     for (const p of report.phases) {
       const line = phaseLine(text.out, p.name);
       expect(line, p.name).toMatch(new RegExp(`^  ${p.name} +${p.status} +${p.attempts} +${p.interruptions} `));
@@ -197,6 +223,7 @@ describe('a run that failed in a phase (combined faults, not redriven)', () => {
     expect(phaseLine(text.out, 'Backtester')).toMatch(/^ {2}Backtester +NOT_RUN +0 +0 .* - +-$/);
     expect(text.out).toMatch(/VERDICT: FAILED \(States\.TaskFailed\) after 0\.9 hours in Research; 1 spot interruption\(s\); cost \$0\.02\d\d; redrive with: spot-pipeline redrive saturday-run/);
     expectSamePhases(JSON.parse(json.out) as RunPicture, report);
+    expectSameTimeline(text.out, sim);
   });
 
   it('logs shows a workload that prints to stderr', async () => {
@@ -250,6 +277,7 @@ describe('a sharded phase, failed then redriven (crypto fan-out)', () => {
     expect(phaseLine(text.out, 'FactorRun')).toMatch(/^ {2}FactorRun +SUCCEEDED +7 +0 +\d+ min end to end +\$\d\.\d{4} +5 shards$/);
     expect(text.out).toMatch(/\n {4}\[eth\] +SUCCEEDED +2 +0 .* c5a\.xlarge\/us-east-1a failed, c5a\.xlarge\/us-east-1a succeeded/);
     expect(text.out).toContain('redriven 1 time(s)');
+    expectSameTimeline(text.out, sim);
     expectSamePhases(JSON.parse(json.out) as RunPicture, report);
     expect(runs.out.split('\n')[1]).toMatch(new RegExp(`SUCCEEDED .*\\$${report.costUsd.toFixed(4).replace('.', '\\.')}  \\(redriven 1x\\)$`));
     // Each shard's attempts, the failed ones and their redrives included.

@@ -424,7 +424,7 @@ describe('secret names, exported as the runner exports them', () => {
     ].join('\n');
 
     // Act
-    const run = spawnSync('bash', ['-c', probe, 'probe', ...accepted], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', SECRET_VALUE: value } });
+    const run = spawnSync('bash', ['-c', probe, 'probe', ...accepted], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', SECRET_VALUE: value } });
     const results = run.stdout.split('\0').filter(Boolean).map((entry) => entry.split('\t') as [string, string]);
 
     // Assess

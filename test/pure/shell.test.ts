@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -25,10 +25,18 @@ const build = (env: WorkloadEnv, command: string, more: Partial<WorkloadScriptIn
 /** Run a whole SSM script under bash as the agent does (its lines joined into one file), on a scratch work dir. */
 function runOnInstance(lines: string[]): string {
   const work = mkdtempSync(path.join(tmpdir(), 'ssm-script-'));
+  // The runner checks the instance has the AWS CLI (it uploads with it); this test has nothing to
+  // upload, so a stand-in does, whatever this machine has installed.
+  const bin = path.join(work, 'bin');
+  mkdirSync(bin);
+  writeFileSync(path.join(bin, 'aws'), '#!/usr/bin/env bash\nexit 0\n', { mode: 0o755 });
   try {
     return execFileSync('bash', ['-c', lines.join('\n')], {
       encoding: 'utf8',
-      env: { PATH: process.env.PATH, PIPELINE_WORK_DIR: work, PIPELINE_IMDS_ENDPOINT: 'http://127.0.0.1:9', PIPELINE_NOTICE_POLL_SECONDS: '0.2' },
+      // No stdin, as the SSM agent runs a script: a socket there (Node's default) makes Debian's bash
+      // read ~/.bashrc (its SSH_SOURCE_BASHRC), and this machine's rc file is no part of the test.
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: `${bin}:${process.env.PATH}`, PIPELINE_WORK_DIR: work, PIPELINE_IMDS_ENDPOINT: 'http://127.0.0.1:9', PIPELINE_NOTICE_POLL_SECONDS: '0.2' },
     });
   } finally {
     rmSync(work, { recursive: true, force: true });
