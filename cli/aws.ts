@@ -65,11 +65,19 @@ export async function findPipeline(clients: Clients, pipelineName: string): Prom
   return { pipelineName, pipelineArn, phaseArn: found.get(spotPhaseName(pipelineName)) };
 }
 
-/** An execution's ARN from its name (or its ARN) under a state machine. */
+/**
+ * An execution's ARN from its name (or its ARN) under the pipeline's state machine. An ARN of another
+ * state machine's execution (a phase execution copied from the console, say) is refused: a phase
+ * execution is shown, and redriven, through its pipeline execution (README, "Watching and redriving").
+ */
 export function executionArnOf(stateMachineArn: string, nameOrArn: string): string {
-  if (nameOrArn.startsWith('arn:')) return nameOrArn;
   const parts = stateMachineArn.split(':');
-  return [...parts.slice(0, 5), 'execution', parts[6], nameOrArn].join(':');
+  if (!nameOrArn.startsWith('arn:')) return [...parts.slice(0, 5), 'execution', parts[6], nameOrArn].join(':');
+  const given = nameOrArn.split(':');
+  if (given[5] !== 'execution' || given[6] !== parts[6]) {
+    throw new CliError(`${nameOrArn} is not an execution of ${parts[6]}: name a pipeline execution (see: spot-pipeline runs); its phases' executions are shown and redriven through it`, 2);
+  }
+  return nameOrArn;
 }
 
 /** The most recent executions, newest first (ListExecutions pages until `limit`). */

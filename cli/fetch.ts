@@ -3,15 +3,29 @@
  * execution's history) into its picture (picture.ts).
  */
 import type { PipelineConfig } from '../contract/config';
-import { allPhases } from '../contract/config';
+import { allPhases, buildStages, buildStateNames, shardNames } from '../contract/config';
 import { describe, history, type Clients } from './aws';
 import { childExecutionArns, phaseExecution, runPicture, type RunPicture } from './picture';
 
-/** The phases the local config declares, in order, when it is this pipeline's config. */
-export function phaseOrder(config: PipelineConfig | undefined, pipelineName: string): { order: string[]; budgets: Map<string, number> } {
-  if (!config || config.pipelineName !== pipelineName) return { order: [], budgets: new Map() };
+/**
+ * What the local config declares, when it is this pipeline's config: the phases in order, their
+ * budgets, the shards of each sharded phase, the build stages (with their states' names).
+ */
+export function phaseOrder(
+  config: PipelineConfig | undefined,
+  pipelineName: string,
+): { order: string[]; budgets: Map<string, number>; shards: Map<string, string[]>; builds: { name: string; artifact: string; check: string; record: string }[] } {
+  if (!config || config.pipelineName !== pipelineName) return { order: [], budgets: new Map(), shards: new Map(), builds: [] };
   const phases = allPhases(config);
-  return { order: phases.map((p) => p.name), budgets: new Map(phases.map((p) => [p.name, p.budgetSeconds])) };
+  return {
+    order: phases.map((p) => p.name),
+    budgets: new Map(phases.map((p) => [p.name, p.budgetSeconds])),
+    shards: new Map(phases.flatMap((p) => {
+      const names = shardNames(p);
+      return names ? [[p.name, names] as [string, string[]]] : [];
+    })),
+    builds: buildStages(config).map((b) => ({ name: b.name, artifact: b.artifact, ...buildStateNames(b.name) })),
+  };
 }
 
 export async function fetchRun(clients: Clients, executionArn: string, options: { config?: PipelineConfig; pipelineName: string }): Promise<RunPicture> {
@@ -19,7 +33,7 @@ export async function fetchRun(clients: Clients, executionArn: string, options: 
   const events = await history(clients, executionArn);
   const children = [];
   for (const arn of childExecutionArns(events)) children.push(phaseExecution(arn, await history(clients, arn)));
-  const { order, budgets } = phaseOrder(options.config, options.pipelineName);
+  const { order, budgets, shards, builds } = phaseOrder(options.config, options.pipelineName);
   return runPicture(
     {
       executionArn,
@@ -33,6 +47,6 @@ export async function fetchRun(clients: Clients, executionArn: string, options: 
     },
     events,
     children,
-    { phaseOrder: order, budgets },
+    { phaseOrder: order, budgets, shards, buildStages: builds },
   );
 }

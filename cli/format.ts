@@ -76,10 +76,10 @@ export function verdict(run: RunPicture, now = Date.now()): string {
   return `VERDICT: ${run.status} (${run.error ?? 'no error'}) after ${hours} hours${failed.length > 0 ? ` in ${failed.join(', ')}` : ''}; ${interruptions}; cost ${usd(run.costUsd)}; ${next}`;
 }
 
-/** `status`: the execution, a line per phase (as the simulator's "Phases:" table), the cost and a verdict. */
 /** A moment on the timeline's clock: weekday and hh:mm in the time zone (as the simulator prints it). */
 const clock = (ms: number, timeZone: string) => new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hour12: false }).format(new Date(ms));
 
+/** `status`: the execution, its timeline, a line per phase (as the simulator's "Phases:" table), the cost and a verdict. */
 export function renderStatus(run: RunPicture, now = Date.now(), timeZone = 'UTC'): string {
   const out: string[] = [];
   const elapsed = ((run.stoppedAt ?? now) - run.startedAt) / 1000;
@@ -98,7 +98,7 @@ export function renderStatus(run: RunPicture, now = Date.now(), timeZone = 'UTC'
   out.push('');
   const unpriced = run.phases.reduce((n, p) => n + p.unpriced, 0);
   out.push(
-    `Cost: ${usd(run.costUsd)} (${run.phases.filter((p) => p.costUsd > 0).map((p) => `${p.name} ${usd(p.costUsd)}`).join(', ') || 'no instance'}); ` +
+    `Cost: ${usd(run.costUsd)} (${run.phases.filter((p) => p.costUsd > 0).map((p) => `${p.name} ${usd(p.costUsd)}`).join(', ') || (run.phases.some((p) => p.launches.some((l) => l.instanceId !== null)) ? 'no priced instance' : 'no instance')}); ` +
       `wasted on attempts that did not succeed: ${usd(run.wastedUsd)}${unpriced > 0 ? `; ${unpriced} launch(es) whose cost is not known (no price, or cut short before the pipeline recorded it)` : ''}`,
   );
   out.push(verdict(run, now));

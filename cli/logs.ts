@@ -6,6 +6,7 @@
  * histories (each attempt's job names its command and instance).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { workloadOutputStream } from '../contract/names';
 import { CliError, executionArnOf, findPipeline, logEvents, workloadLogGroup } from './aws';
 import type { Context } from './context';
 import { fetchRun } from './fetch';
@@ -41,12 +42,19 @@ export async function logsCommand(ctx: Context, phase: string, options: LogsOpti
       for (const command of execution.commands) {
         const key = `${command.commandId}/${command.instanceId}/`;
         const who = `${phase}${execution.shard === undefined ? '' : `[${execution.shard}]`} attempt ${command.attempt}`;
-        const events = await logEvents(ctx.clients, group, key, since.get(key));
+        // Each stream is read from its own newest line on: CloudWatch takes each stream's lines on their
+        // own, so a stderr line may arrive after a later stdout line (one bound for both would skip it).
+        const events = [];
+        for (const stream of ['stdout', 'stderr'] as const) {
+          const name = workloadOutputStream(command.commandId, command.instanceId, stream);
+          events.push(...(await logEvents(ctx.clients, group, name, since.get(name))));
+        }
+        events.sort((a, b) => (a.timestamp ?? 0) - (b.timestamp ?? 0));
         for (const e of events) {
           const id = e.eventId ?? `${e.logStreamName}@${e.timestamp}:${e.message}`;
           if (seen.has(id)) continue;
           seen.add(id);
-          since.set(key, Math.max(since.get(key) ?? 0, e.timestamp ?? 0));
+          if (e.logStreamName) since.set(e.logStreamName, Math.max(since.get(e.logStreamName) ?? 0, e.timestamp ?? 0));
           const stream = e.logStreamName?.endsWith('/stderr') ? 'stderr' : 'stdout';
           if (ctx.json) {
             ctx.out(JSON.stringify({ phase, ...(execution.shard === undefined ? {} : { shard: execution.shard }), attempt: command.attempt, execution: execution.name, instanceId: command.instanceId, commandId: command.commandId, stream, timestamp: new Date(e.timestamp ?? 0).toISOString(), message: e.message ?? '' }));

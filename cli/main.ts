@@ -40,8 +40,9 @@ export const USAGE = `usage: spot-pipeline <command> [options]
   runs [--limit N]                    recent executions: status, start, duration, cost
   status [EXECUTION] [--tz ZONE]      the run's timeline, phases, attempts, interruptions, pools, cost (default: the
                                       latest execution; the clock of the config's schedules time zone, or ZONE)
-  logs PHASE [--execution X] [--follow]
-                                      the workload's stdout and stderr of a phase (default: the latest execution)
+  logs PHASE [--execution X] [--follow [--interval SECONDS]]
+                                      the workload's stdout and stderr of a phase (default: the latest execution;
+                                      --follow: until the phase ends, looking every 5 s or --interval, at most 3600)
   start [--preflight] [--param NAME=VALUE ...] [--run-date YYYY-MM-DD] [--name NAME]
                                       start an execution (prints its ARN)
   redrive EXECUTION [--yes]           what a redrive re-runs; with --yes, redrive it
@@ -80,10 +81,10 @@ export interface RunOptions extends Io {
   readonly clients?: Clients;
 }
 
-function positiveInt(flag: string, text: string | undefined, fallback: number): number {
+function positiveInt(flag: string, text: string | undefined, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
   if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new CliError(`--${flag}: must be a whole number above 0 (got ${JSON.stringify(text)})`, 2);
+  const n = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new CliError(`--${flag}: must be a whole number ${max === Number.MAX_SAFE_INTEGER ? 'above 0' : `from 1 to ${max}`} (got ${JSON.stringify(text)})`, 2);
   return n;
 }
 
@@ -124,7 +125,7 @@ export async function run(argv: readonly string[], io: RunOptions): Promise<numb
       case 'status':
         return await statusCommand(ctx, args[0], timeZone(values.tz, ctx));
       case 'logs':
-        return await logsCommand(ctx, args[0]!, { execution: values.execution, follow: values.follow === true, intervalMs: positiveInt('interval', values.interval, 5) * 1000 });
+        return await logsCommand(ctx, args[0]!, { execution: values.execution, follow: values.follow === true, intervalMs: positiveInt('interval', values.interval, 5, 3600) * 1000 });
       case 'start':
         return await startCommand(ctx, { preflight: values.preflight === true, params: values.param ?? [], runDate: values['run-date'], name: values.name });
       default:

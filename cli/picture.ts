@@ -8,7 +8,7 @@
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
 import { buildStateNames, shardStateNames } from '../contract/config';
 import type { AttemptRecord } from '../contract/job';
-import { phaseTimeline, type StateExit, type TimelineLine } from '../contract/timeline';
+import { buildTimeline, byStart, phaseTimeline, type StateExit, type TimelineLine } from '../contract/timeline';
 
 /** SKIPPED: a build stage whose artifact was already built (nothing launched). */
 export type PhaseStatus = 'SUCCEEDED' | 'FAILED' | 'RUNNING' | 'NOT_RUN' | 'SKIPPED';
@@ -226,10 +226,10 @@ function enteredNotExited(events: readonly HistoryEvent[], state: string): boole
   return at >= 0 && !events.slice(at).some((e) => e.type?.endsWith('StateExited') && e.stateExitedEventDetails?.name === state);
 }
 
-function phasePicture(name: string, runs: PhaseExecution[], pipeline: { status: string; error?: string; cause?: string; events: readonly HistoryEvent[] }, now: number, budget?: number): PhasePicture {
+function phasePicture(name: string, runs: PhaseExecution[], pipeline: { status: string; error?: string; cause?: string; events: readonly HistoryEvent[] }, now: number, budget?: number, declaredShards?: readonly string[]): PhasePicture {
   const launches = runs.flatMap((r) => r.launches);
   const last = runs.at(-1);
-  const sharded = runs.some((r) => r.shard !== undefined);
+  const sharded = runs.some((r) => r.shard !== undefined) || (runs.length > 0 && declaredShards !== undefined);
   const common = {
     name,
     attempts: launches.length,
@@ -264,10 +264,12 @@ function phasePicture(name: string, runs: PhaseExecution[], pipeline: { status: 
     };
   }
   // A sharded phase got past its shards once the pipeline entered its ShardsDone state.
-  const shardNames = [...new Set(runs.map((r) => r.shard!))];
+  // Every shard the config declares (those that never started, NOT_RUN), then any other that ran.
+  const shardNames = [...new Set([...(declaredShards ?? []), ...runs.map((r) => r.shard!)])];
   const shards: ShardPicture[] = shardNames.map((shard) => {
     const own = runs.filter((r) => r.shard === shard);
-    const latest = own.at(-1)!;
+    const latest = own.at(-1);
+    if (!latest) return { name: shard, status: 'NOT_RUN', attempts: 0, interruptions: 0, seconds: 0, launches: [] };
     const shardLaunches = own.flatMap((r) => r.launches);
     return {
       name: shard,
@@ -282,7 +284,7 @@ function phasePicture(name: string, runs: PhaseExecution[], pipeline: { status: 
   const done = entered(pipeline.events, shardStateNames(name).done);
   const running = runs.some((r) => r.status === 'RUNNING') || (!done && pipeline.status === 'RUNNING');
   const status: PhaseStatus = done ? 'SUCCEEDED' : running ? 'RUNNING' : 'FAILED';
-  const failed = shards.filter((s) => s.status !== 'SUCCEEDED' && s.status !== 'RUNNING');
+  const failed = shards.filter((s) => s.status !== 'SUCCEEDED' && s.status !== 'RUNNING' && s.status !== 'NOT_RUN');
   const start = Math.min(...runs.map((r) => r.startedAt));
   const stop = Math.max(...runs.map((r) => r.stoppedAt ?? now));
   return {
@@ -313,13 +315,21 @@ export function runPicture(
   execution: PipelineExecutionFacts,
   pipelineEvents: readonly HistoryEvent[],
   children: readonly PhaseExecution[],
-  options: { phaseOrder?: readonly string[]; budgets?: ReadonlyMap<string, number>; now?: number } = {},
+  options: {
+    phaseOrder?: readonly string[];
+    budgets?: ReadonlyMap<string, number>;
+    /** The shards each sharded phase declares (from the config): the ones that never started show NOT_RUN. */
+    shards?: ReadonlyMap<string, readonly string[]>;
+    /** The build stages (from the config), for the timeline's lines of what each decided. */
+    buildStages?: readonly { readonly name: string; readonly artifact: string; readonly check: string; readonly record: string }[];
+    now?: number;
+  } = {},
 ): RunPicture {
   const now = options.now ?? Date.now();
   const names = [...(options.phaseOrder ?? [])];
   for (const c of children) if (!names.includes(c.phase)) names.push(c.phase);
   const pipeline = { status: execution.status, error: execution.error, cause: execution.cause, events: pipelineEvents };
-  const phases = names.map((name) => phasePicture(name, children.filter((c) => c.phase === name), pipeline, now, options.budgets?.get(name)));
+  const phases = names.map((name) => phasePicture(name, children.filter((c) => c.phase === name), pipeline, now, options.budgets?.get(name), options.shards?.get(name)));
   const startedAt = time(execution.startDate ?? pipelineEvents[0]?.timestamp);
   const stoppedAt = execution.stopDate ? time(execution.stopDate) : undefined;
   const input = parse(execution.input);
@@ -333,9 +343,11 @@ export function runPicture(
     const end = endOf([e]);
     if (end) ends.push({ at: end.at, text: `pipeline ${end.status}${end.error ? `: ${end.error}` : ''}` });
   }
+  const pipelineExits: StateExit[] = pipelineEvents.flatMap((e) => (e.type?.endsWith('StateExited') && e.stateExitedEventDetails?.name ? [{ state: e.stateExitedEventDetails.name, at: time(e.timestamp), output: parse(e.stateExitedEventDetails.output) }] : []));
   const timeline = [
     ...starts,
-    ...children.flatMap((c) => phaseTimeline({ label: `${c.phase}${c.shard === undefined ? '' : `[${c.shard}]`}`, name: c.name, startedAt: c.startedAt, stoppedAt: c.stoppedAt, status: c.status, error: c.error }, c.exits, mode)),
+    ...buildTimeline(options.buildStages ?? [], pipelineExits),
+    ...byStart(children).flatMap((c) => phaseTimeline({ label: `${c.phase}${c.shard === undefined ? '' : `[${c.shard}]`}`, name: c.name, startedAt: c.startedAt, stoppedAt: c.stoppedAt, status: c.status, error: c.error }, c.exits, mode)),
     ...ends,
   ].sort((a, b) => a.at - b.at);
   return {

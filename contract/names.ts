@@ -14,3 +14,9 @@ export const pipelineStackName = (pipelineName: string): string => pipelineName;
 
 /** The log group the workloads' output goes to (Run Command's CloudWatch output). */
 export const workloadLogGroupName = (pipelineName: string): string => `/spot-pipeline/${pipelineName}/workloads`;
+
+/**
+ * The log stream Run Command writes a command's stdout or stderr to on one instance, in the workload
+ * log group ("Configuring Amazon CloudWatch Logs for Run Command": <command id>/<instance id>/<plugin>/stdout|stderr).
+ */
+export const workloadOutputStream = (commandId: string, instanceId: string, stream: 'stdout' | 'stderr'): string => `${commandId}/${instanceId}/aws-runShellScript/${stream}`;

@@ -88,6 +88,38 @@ export function phaseTimeline(execution: TimelinePhaseExecution, exits: readonly
   return lines;
 }
 
+/**
+ * What the build stages decided, from the pipeline's own states: each stage's check (is its artifact
+ * version built already?) and record (built now), by their outputs' `run.artifacts`.
+ */
+export function buildTimeline(stages: readonly { readonly name: string; readonly artifact: string; readonly check: string; readonly record: string }[], exits: readonly StateExit[]): TimelineLine[] {
+  const lines: TimelineLine[] = [];
+  for (const stage of stages) {
+    for (const exit of exits) {
+      if (exit.state !== stage.check && exit.state !== stage.record) continue;
+      const ref = (exit.output as { run?: { artifacts?: Record<string, { version: string; present: boolean; sha256?: string }> } } | null | undefined)?.run?.artifacts?.[stage.artifact];
+      if (!ref) continue;
+      const who = padRight(stage.name, 18);
+      const text =
+        exit.state === stage.record
+          ? `${who} artifact ${stage.artifact} ${ref.version} built and recorded (sha256 ${ref.sha256?.slice(0, 12)}…)`
+          : ref.present
+            ? `${who} artifact ${stage.artifact} ${ref.version} is already built: nothing launched`
+            : `${who} artifact ${stage.artifact} ${ref.version} is not built yet: building it on spot`;
+      lines.push({ at: exit.at, text });
+    }
+  }
+  return lines;
+}
+
+/**
+ * The order phase executions are told in: by start, then by name. Lines at the same moment keep it
+ * (the timelines sort stably by time), so two tellings of the same run read alike, line for line.
+ */
+export function byStart<E extends { readonly startedAt: number; readonly name: string }>(executions: readonly E[]): E[] {
+  return [...executions].sort((a, b) => a.startedAt - b.startedAt || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
 /** "+hh:mm" from the run's start. */
 export function elapsedLabel(at: number, startedAt: number): string {
   const minutes = Math.round((at - startedAt) / 60000);

@@ -207,12 +207,16 @@ export async function runSimulation(scenario: Scenario, options: SimulationOptio
 /**
  * After a run: the simulated account answers the AWS SDK again (sdk-interceptor.ts) while
  * `callback` runs, as the deployed pipeline would answer a tool that reads it (the CLI: its
- * executions, their histories, the workload's logs). Real timers and the real clock: nothing runs
- * any more; StartExecution and RedriveExecution are accepted and recorded, RUNNING, not run
+ * executions, their histories, the workload's logs). Real timers, and a clock that goes on from the
+ * run's end: nothing runs any more; StartExecution and RedriveExecution are accepted and recorded, RUNNING, not run
  * (SimulatedStepFunctions.acceptOnly), and the account's events reach no EventBridge rule. All of
  * that is undone when it settles.
  */
-export async function serveSimulation<T>(sim: Simulation, callback: () => Promise<T>): Promise<T> {
+export async function serveSimulation<T>(sim: Simulation, callback: () => Promise<T>, options: { at?: number } = {}): Promise<T> {
+  // The account's clock goes on from the run's end (or `at`, e.g. weeks later), not from today's date:
+  // answers are dated after the run, and "now" means the same to the caller and to the account (a
+  // redrive's 14 days count from there). Only Date is faked, moving with real time: timers stay real.
+  const clock = FakeTimers.install({ now: options.at ?? sim.endedAt, toFake: ['Date'], shouldAdvanceTime: true });
   const unroute = routeSdkToAccount(sim.cloud);
   sim.stepFunctions.acceptOnly = true;
   // What the account would send EventBridge now (on the real clock, far past the run) reaches no rule.
@@ -224,6 +228,7 @@ export async function serveSimulation<T>(sim: Simulation, callback: () => Promis
     sim.cloud.events = events;
     sim.stepFunctions.acceptOnly = false;
     unroute();
+    clock.uninstall();
   }
 }
 

@@ -10,6 +10,7 @@ import { formatIssues, formatPath } from '../contract/config';
 import { SPOT_INTERRUPTION_STATE_REASONS, SPOT_INTERRUPTION_STATUS_CODES } from '../contract/aws-codes';
 import { SERVICES } from './services';
 import { EMITTED_DETAIL_TYPES } from './services/event-types';
+import { REDRIVABLE_PERIOD_MS } from './step-functions';
 
 /**
  * The longest span a minutes field may hold: 366 days. A Standard workflow runs at most a year
@@ -19,6 +20,9 @@ import { EMITTED_DETAIL_TYPES } from './services/event-types';
 export const MAX_SCENARIO_MINUTES = 366 * 24 * 60;
 
 /** A span of virtual minutes, >= 0 (or > 0), finite, at most MAX_SCENARIO_MINUTES (JSON's 1e400 parses as Infinity). */
+/** The longest an operator may wait to redrive (REDRIVABLE_PERIOD_MS of step-functions.ts, in minutes). */
+const REDRIVABLE_MINUTES = REDRIVABLE_PERIOD_MS / 60_000;
+
 const minutes = (what: string, { positive = false } = {}) => {
   const error = `must be a number ${positive ? '> 0' : '>= 0'} and at most ${MAX_SCENARIO_MINUTES} (366 days of minutes; ${what})`;
   const base = z.number({ error }).max(MAX_SCENARIO_MINUTES, { error });
@@ -240,7 +244,9 @@ export const scenarioSchema = z
       key: (key) => (isSimulatedOperation(key) ? undefined : `no such simulated operation (operations: ${simulatedOperations().join(', ')})`),
     }).optional(),
     /** Extension: when the execution does not succeed, an operator redrives it this many minutes later. */
-    redriveAfterMinutes: minutes('virtual minutes after the execution ended').optional(),
+    redriveAfterMinutes: minutes('virtual minutes after the execution ended')
+      .max(REDRIVABLE_MINUTES, { error: `must be at most ${REDRIVABLE_MINUTES} (14 days: Step Functions redrives an execution only within 14 days of its end, API reference "RedriveExecution")` })
+      .optional(),
     /** Extension: minutes from launch until the SSM agent is online (default 2). */
     bootMinutes: minutes('from launch until the SSM agent is online', { positive: true }).optional(),
     /** Extension: minutes a preflight command runs (default 1). */

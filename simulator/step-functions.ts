@@ -487,9 +487,8 @@ export class SimulatedStepFunctions {
    * so); inside a Map iteration, a nested Parallel or Map state is re-run whole.
    */
   redrive(execution: SimExecution): SimExecution {
-    if (execution.status === 'RUNNING' || execution.status === 'SUCCEEDED') {
-      throw Object.assign(new Error(`Execution ${execution.arn} is ${execution.status}`), { name: 'ExecutionNotRedrivable' });
-    }
+    const refused = redriveRefusal(execution, Date.now());
+    if (refused) throw Object.assign(new Error(`Execution ${execution.arn}: ${refused}`), { name: 'ExecutionNotRedrivable' });
     const definition = execution.stateMachine.definition as Scope;
     const standing = standingOf(definition, execution.events);
     if (standing?.kind !== 'resume') throw Object.assign(new Error(`Execution ${execution.arn} has no unsuccessful state`), { name: 'ExecutionNotRedrivable' });
@@ -683,6 +682,19 @@ function redriveMap(name: string, state: StateDef, events: readonly SimEvent[], 
 function redriveInterpreter(derived: Definition): { definition: Definition; machine: StateMachine } {
   const definition = withCallbackTasks(derived);
   return { definition, machine: new StateMachine(definition as never, { validationOptions: { noValidate: true } }) };
+}
+
+/**
+ * Why Step Functions would not redrive this execution now, or undefined when it would. A Standard
+ * execution is redrivable when it did not succeed and "didn't complete successfully in the last 14
+ * days" (API reference, "RedriveExecution"); the reasons are DescribeExecution's redriveStatusReason
+ * wording (API reference, "DescribeExecution").
+ */
+export const REDRIVABLE_PERIOD_MS = 14 * 86_400_000;
+export function redriveRefusal(execution: Pick<SimExecution, 'status' | 'stoppedAt'>, now: number): string | undefined {
+  if (execution.status === 'RUNNING' || execution.status === 'SUCCEEDED') return `Execution is ${execution.status} and cannot be redriven.`;
+  if (execution.stoppedAt !== undefined && now - execution.stoppedAt > REDRIVABLE_PERIOD_MS) return 'Execution redrivable period exceeded.';
+  return undefined;
 }
 
 /** Definitions already validated in this process (validation compiles schemas: ~300 ms a time). */

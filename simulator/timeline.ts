@@ -9,7 +9,7 @@ import type { SimulationReport } from './report';
 import { buildStages, buildStateNames } from '../contract/config';
 import { checkpointSaves, RUNNER_FAILURE_MS, stoppedOnNoticeAt } from './instance-runner';
 import { phaseOf, shardOf } from './step-functions';
-import { elapsedLabel, padRight as pad, phaseTimeline } from '../contract/timeline';
+import { buildTimeline, byStart, elapsedLabel, padRight as pad, phaseTimeline } from '../contract/timeline';
 
 const clock = (ms: number, timezone: string) =>
   new Intl.DateTimeFormat('en-US', { timeZone: timezone, weekday: 'short', hour: '2-digit', minute: '2-digit', hour12: false }).format(new Date(ms));
@@ -21,38 +21,18 @@ interface Line {
 
 function phaseLines(sim: Simulation): Line[] {
   const mode = sim.scenario.mode === 'preflight' || (sim.scenario.input as { mode?: string } | undefined)?.mode === 'preflight' ? 'preflight' : 'full';
-  return sim.stepFunctions.executions
-    .filter((e) => e.parentArn === sim.pipeline.arn)
-    .flatMap((execution) => {
-      const shard = shardOf(execution);
-      const exits = execution.events.flatMap((event) => (event.type === 'StateExited' && event.state ? [{ state: event.state.name, at: event.timestamp, output: event.state.output }] : []));
-      const label = `${phaseOf(execution) ?? '?'}${shard === undefined ? '' : `[${shard}]`}`;
-      return phaseTimeline({ label, name: execution.name, startedAt: execution.startedAt, stoppedAt: execution.stoppedAt ?? sim.endedAt, status: execution.status, error: execution.error }, exits, mode);
-    });
+  return byStart(sim.stepFunctions.executions.filter((e) => e.parentArn === sim.pipeline.arn)).flatMap((execution) => {
+    const shard = shardOf(execution);
+    const exits = execution.events.flatMap((event) => (event.type === 'StateExited' && event.state ? [{ state: event.state.name, at: event.timestamp, output: event.state.output }] : []));
+    const label = `${phaseOf(execution) ?? '?'}${shard === undefined ? '' : `[${shard}]`}`;
+    return phaseTimeline({ label, name: execution.name, startedAt: execution.startedAt, stoppedAt: execution.stoppedAt ?? sim.endedAt, status: execution.status, error: execution.error }, exits, mode);
+  });
 }
 
 /** What the build stages decided: the version each needed, whether it was there already, what was recorded. */
 function buildLines(sim: Simulation): Line[] {
-  const lines: Line[] = [];
-  for (const run of sim.pipelineRuns) {
-    for (const stage of buildStages(sim.config)) {
-      const names = buildStateNames(stage.name);
-      for (const event of run.events) {
-        if (event.type !== 'StateExited' || (event.state?.name !== names.check && event.state?.name !== names.record)) continue;
-        const ref = (event.state.output as { run?: { artifacts?: Record<string, { version: string; present: boolean; sha256?: string }> } }).run?.artifacts?.[stage.artifact];
-        if (!ref) continue;
-        const who = pad(stage.name, 18);
-        const text =
-          event.state.name === names.record
-            ? `${who} artifact ${stage.artifact} ${ref.version} built and recorded (sha256 ${ref.sha256?.slice(0, 12)}…)`
-            : ref.present
-              ? `${who} artifact ${stage.artifact} ${ref.version} is already built: nothing launched`
-              : `${who} artifact ${stage.artifact} ${ref.version} is not built yet: building it on spot`;
-        lines.push({ at: event.timestamp, text });
-      }
-    }
-  }
-  return lines;
+  const stages = buildStages(sim.config).map((stage) => ({ name: stage.name, artifact: stage.artifact, ...buildStateNames(stage.name) }));
+  return sim.pipelineRuns.flatMap((run) => buildTimeline(stages, run.events.flatMap((event) => (event.type === 'StateExited' && event.state ? [{ state: event.state.name, at: event.timestamp, output: event.state.output }] : []))));
 }
 
 /** What the runner did on the instances, as the simulated cloud recorded it: restores, saves on the notice, refusals. */

@@ -3,6 +3,7 @@
  * runs): the last line, and when it was printed. GetCommandInvocation only returns the first
  * 24,000 characters, so a chatty workload's latest line is only found here.
  */
+import { workloadOutputStream } from '../../contract/names';
 import { GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { errorCode } from './aws-errors';
 import type { LogsSend } from './clients';
@@ -19,9 +20,7 @@ export interface OutputTail {
  * Command"). A workload that logs to stderr (Python's logging does by default) is as alive as one
  * that prints to stdout.
  */
-export function outputStream(commandId: string, instanceId: string, stream: 'stdout' | 'stderr'): string {
-  return `${commandId}/${instanceId}/aws-runShellScript/${stream}`;
-}
+export const outputStream = workloadOutputStream;
 
 async function streamTail(logs: LogsSend, logGroupName: string, logStreamName: string): Promise<OutputTail | undefined> {
   try {

@@ -15,8 +15,9 @@
  *   constraints (taskToken 1-2048, output 262144, error 256, cause 32768) are not checked: the API
  *   reference names no error for them.
  * - DescribeExecution also answers input (JSON text), output once SUCCEEDED, error and cause once
- *   it failed, and redriveStatus (REDRIVABLE for a FAILED, ABORTED or TIMED_OUT execution, else
- *   NOT_REDRIVABLE) (API reference, "DescribeExecution": Response Elements).
+ *   it failed, and redriveStatus (REDRIVABLE for a FAILED, ABORTED or TIMED_OUT execution that
+ *   stopped within the last 14 days, else NOT_REDRIVABLE with its redriveStatusReason) (API
+ *   reference, "DescribeExecution": Response Elements; "RedriveExecution").
  * - ListStateMachines answers the deployed state machines, { stateMachineArn, name, type,
  *   creationDate } each, maxResults (default 100, at most 1000) and nextToken paging them
  *   (API reference, "ListStateMachines"). A token it did not issue is InvalidToken.
@@ -49,7 +50,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SimulatedAccount } from './account';
 import { SimulatedAwsError } from './errors';
-import type { SimEvent, SimExecution } from '../step-functions';
+import { redriveRefusal, type SimEvent, type SimExecution } from '../step-functions';
 import type { DeployedStateMachine } from '../template';
 
 /** SendTaskSuccess: the task succeeds with the output (JSON text) as its result. */
@@ -86,7 +87,6 @@ function runsOf(account: SimulatedAccount, executionArn: unknown): [SimExecution
 }
 
 const json = (value: unknown) => JSON.stringify(value ?? null);
-const REDRIVABLE = new Set(['FAILED', 'ABORTED', 'TIMED_OUT']);
 
 /** DescribeExecution (see the header). */
 export function describeExecution(account: SimulatedAccount, input: Record<string, unknown>): unknown {
@@ -106,8 +106,14 @@ export function describeExecution(account: SimulatedAccount, input: Record<strin
     ...(latest.cause === undefined ? {} : { cause: latest.cause }),
     redriveCount: latest.redriveCount,
     redriveDate: latest.redriveCount > 0 ? new Date(latest.startedAt) : undefined,
-    redriveStatus: REDRIVABLE.has(latest.status) ? 'REDRIVABLE' : 'NOT_REDRIVABLE',
+    ...redriveStatusOf(latest),
   };
+}
+
+/** DescribeExecution's redriveStatus, and its redriveStatusReason when NOT_REDRIVABLE. */
+function redriveStatusOf(execution: SimExecution): { redriveStatus: string; redriveStatusReason?: string } {
+  const refused = redriveRefusal(execution, Date.now());
+  return refused === undefined ? { redriveStatus: 'REDRIVABLE' } : { redriveStatus: 'NOT_REDRIVABLE', redriveStatusReason: refused };
 }
 
 /** maxResults and nextToken paging over a list (the token is the offset, opaque to callers). */

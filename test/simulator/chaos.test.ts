@@ -142,7 +142,7 @@ function chaosScenario(seed: number, configPaths: Record<string, string>): Chaos
   if (chance(0.05)) scenario.mode = 'preflight';
   if (chance(0.04)) scenario.bootMinutes = pick([1, 3, 6]); // 6 > bootTimeoutSeconds 300: boot timeout
   if (chance(0.1)) scenario.abortAtMinute = chance(0.5) ? int(0, 120) : Math.round(rand() * 2400) / 20;
-  if (chance(0.2)) scenario.redriveAfterMinutes = pick([0.5, 5, 90, 600]); // delays past 24.8 days: clock.test.ts
+  if (chance(0.2)) scenario.redriveAfterMinutes = pick([0.5, 5, 90, 600]); // long delays (up to the 14 days AWS allows): clock.test.ts
   if (chance(0.3)) scenario.lostResponses = Object.fromEntries(some(handlersOf(configName), 3).map((h) => [h, int(1, 3)]));
   if (chance(0.35)) scenario.throttle = Object.fromEntries(some(APIS, 3).map((api) => [api, pick([1, 2, 3, 5, 7, 12])]));
   // EventBridge delivers EC2's and SSM's events best effort: some kinds never arrive.

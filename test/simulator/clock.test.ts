@@ -153,14 +153,14 @@ describe('Wait states and execution timeouts beyond 24.8 days', () => {
   });
 });
 
-describe('runSimulation: abortAtMinute and redriveAfterMinutes beyond 24.8 days', () => {
+describe('runSimulation: abortAtMinute beyond 24.8 days, and a redrive at the end of its 14 days', () => {
   describe('the built-in pipeline', () => {
     let deployment: SimDeployment;
     beforeAll(() => {
       deployment = synthDeployment(loadPipelineConfig());
     });
 
-    // (The abort firing at its virtual minute after a 40-day delay is the redrive test below.)
+    // (A timer firing at its virtual minute after 40 days: the Wait and execution-timeout tests above.)
     it('an abortAtMinute 40 days out does not fire at once: a pipeline that ends in hours succeeds', async () => {
       // Prepare: without the long timers, the 57,600-minute delay is clamped and the abort comes first.
       const scenario = parseScenario({ abortAtMinute: 40 * 24 * 60, phases: { DataPhase1: { workloadMinutes: 1 }, Research: { workloadMinutes: 1 }, PredictorTraining: { workloadMinutes: 1 }, Backtester: { workloadMinutes: 1 } } });
@@ -174,10 +174,10 @@ describe('runSimulation: abortAtMinute and redriveAfterMinutes beyond 24.8 days'
     });
 
 
-    it('redrives 40 days after the failure, and aborts the redriven run at 40 days and a bit', async () => {
-      // Prepare: DataPhase1 fails at once; the operator redrives it 40 days later, then stops it
-      // 40 minutes after that.
-      const redriveAfterMinutes = 40 * 24 * 60;
+    it('redrives 14 days after the failure (the longest Step Functions allows), and aborts the redriven run 40 minutes later', async () => {
+      // Prepare: DataPhase1 fails at once; the operator redrives it 14 days later, then stops it
+      // 40 minutes after that. (Timers beyond 24.8 days: the Wait and timeout tests above.)
+      const redriveAfterMinutes = 14 * 24 * 60;
       const first = parseScenario({ phases: { DataPhase1: { workloadMinutes: 1, attempts: [{ exitCode: 1 }] } } });
       const failedAfter = await runSimulation(first, { deployment });
       const failedAtMinute = (failedAfter.pipeline.stoppedAt! - failedAfter.startedAt) / MINUTE;

@@ -128,7 +128,6 @@ describe('spot status and StateReason codes are the ones EC2 documents', () => {
 describe('minutes are finite and within what the clock holds', () => {
   const FIELDS: [string, (v: number) => unknown][] = [
     ['abortAtMinute', (v) => ({ abortAtMinute: v })],
-    ['redriveAfterMinutes', (v) => ({ redriveAfterMinutes: v })],
     ['bootMinutes', (v) => ({ bootMinutes: v })],
     ['preflightMinutes', (v) => ({ preflightMinutes: v })],
     ['phases.DataPhase1.workloadMinutes', (v) => ({ phases: { DataPhase1: { workloadMinutes: v } } })],
@@ -142,6 +141,15 @@ describe('minutes are finite and within what the clock holds', () => {
     expect(refusal(scenario(MAX_SCENARIO_MINUTES + 1))).toContain(`${field}: must be a number`);
     expect(refusal(scenario(MAX_SCENARIO_MINUTES + 1))).toContain(`at most ${MAX_SCENARIO_MINUTES}`);
     expect(() => parseScenario(scenario(MAX_SCENARIO_MINUTES))).not.toThrow();
+  });
+});
+
+describe('redriveAfterMinutes', () => {
+  it('takes at most 14 days (Step Functions redrives an execution only within 14 days of its end), and refuses Infinity', () => {
+    expect(() => parseScenario({ redriveAfterMinutes: 14 * 24 * 60 })).not.toThrow();
+    expect(refusal({ redriveAfterMinutes: 14 * 24 * 60 + 1 })).toContain('redriveAfterMinutes: must be at most 20160 (14 days');
+    expect(refusal(JSON.parse('{"redriveAfterMinutes":1e400}'))).toContain('redriveAfterMinutes: must be a number');
+    expect(refusal({ redriveAfterMinutes: -1 })).toContain('redriveAfterMinutes: must be a number >= 0');
   });
 });
 
