@@ -5,7 +5,8 @@
 import type { PipelineConfig } from '../contract/config';
 import { allPhases, buildStages, buildStateNames, shardNames } from '../contract/config';
 import { describe, history, type Clients } from './aws';
-import { childExecutionArns, phaseExecution, runPicture, type RunPicture } from './picture';
+import type { HistoryEvent } from '@aws-sdk/client-sfn';
+import { childExecutionArns, endOf, phaseExecution, runPicture, type RunPicture } from './picture';
 
 /**
  * What the local config declares, when it is this pipeline's config: the phases in order, their
@@ -28,11 +29,23 @@ export function phaseOrder(
   };
 }
 
-export async function fetchRun(clients: Clients, executionArn: string, options: { config?: PipelineConfig; pipelineName: string }): Promise<RunPicture> {
+/**
+ * One pipeline execution's picture. `closed` keeps the histories of phase executions that have ended
+ * (they never change again) across calls: `logs --follow` then reads again only what still runs.
+ */
+export async function fetchRun(
+  clients: Clients,
+  executionArn: string,
+  options: { config?: PipelineConfig; pipelineName: string; closed?: Map<string, HistoryEvent[]> },
+): Promise<RunPicture> {
   const execution = await describe(clients, executionArn);
   const events = await history(clients, executionArn);
   const children = [];
-  for (const arn of childExecutionArns(events)) children.push(phaseExecution(arn, await history(clients, arn)));
+  for (const arn of childExecutionArns(events)) {
+    const childEvents = options.closed?.get(arn) ?? (await history(clients, arn));
+    if (options.closed && endOf(childEvents)) options.closed.set(arn, childEvents);
+    children.push(phaseExecution(arn, childEvents));
+  }
   const { order, budgets, shards, builds } = phaseOrder(options.config, options.pipelineName);
   return runPicture(
     {

@@ -72,7 +72,8 @@ export function verdict(run: RunPicture, now = Date.now()): string {
     return `VERDICT: RUNNING for ${hours} hours${current.length > 0 ? `, now in ${current.join(', ')}` : ''}; ${interruptions} so far; cost so far ${usd(run.costUsd)}.`;
   }
   const failed = run.phases.filter((p) => p.status === 'FAILED').map((p) => p.name);
-  const next = run.error === INVALID_INPUT ? 'fix the input and start a new execution' : `redrive with: spot-pipeline redrive ${run.name}`;
+  // (A name that starts with "-" would read as an option: the ARN then.)
+  const next = run.error === INVALID_INPUT ? 'fix the input and start a new execution' : `redrive with: spot-pipeline redrive ${run.name.startsWith('-') ? run.executionArn : run.name}`;
   return `VERDICT: ${run.status} (${run.error ?? 'no error'}) after ${hours} hours${failed.length > 0 ? ` in ${failed.join(', ')}` : ''}; ${interruptions}; cost ${usd(run.costUsd)}; ${next}`;
 }
 

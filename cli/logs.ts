@@ -6,6 +6,7 @@
  * histories (each attempt's job names its command and instance).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { HistoryEvent } from '@aws-sdk/client-sfn';
 import { workloadOutputStream } from '../contract/names';
 import { CliError, executionArnOf, findPipeline, logEvents, workloadLogGroup } from './aws';
 import type { Context } from './context';
@@ -27,11 +28,13 @@ export async function logsCommand(ctx: Context, phase: string, options: LogsOpti
   const seen = new Set<string>();
   const headed = new Set<string>();
   const since = new Map<string, number>();
+  // Histories of phase executions that have ended, read once (fetchRun).
+  const closed = new Map<string, HistoryEvent[]>();
   let printed = 0;
   for (;;) {
     let run: RunPicture;
     try {
-      run = await fetchRun(ctx.clients, arn, { config: ctx.config, pipelineName: ctx.pipelineName });
+      run = await fetchRun(ctx.clients, arn, { config: ctx.config, pipelineName: ctx.pipelineName, closed });
     } catch (err) {
       if ((err as { name?: string }).name === 'ExecutionDoesNotExist') throw new CliError(`no execution ${options.execution ?? arn} of ${ctx.pipelineName} (see: spot-pipeline runs)`);
       throw err;

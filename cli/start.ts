@@ -19,7 +19,8 @@ export interface StartOptions {
 /** A `--param` value as its declaration types it (text for an undeclared one: the check names it). */
 function typedValue(declared: ParamDeclarations, name: string, text: string): unknown {
   const decl = Object.hasOwn(declared, name) ? declared[name] : undefined;
-  if (decl?.type === 'integer' || decl?.type === 'number') return text.trim() === '' ? text : Number(text);
+  // Decimal notation only (Number() would also read "0x1F", " 12 " or "1e2" as numbers).
+  if (decl?.type === 'integer' || decl?.type === 'number') return /^-?(\d+\.?\d*|\.\d+)$/.test(text) ? Number(text) : text;
   if (decl?.type === 'boolean') return text === 'true' ? true : text === 'false' ? false : text;
   return text;
 }

@@ -1,7 +1,7 @@
 /**
  * Adversarial round on the operator CLI (`spot-pipeline`): combinations an attacker or an unlucky
- * operator reaches. Each test pins one problem found and FAILS on the code as it was found; its
- * comment says what the operator sees.
+ * operator reaches. Each test pins one problem an adversarial round found (it failed on the code of
+ * the time, and passes since its fix); its comment says what the operator saw.
  */
 import * as path from 'node:path';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
