@@ -43,8 +43,8 @@
  * - StartExecution (stateMachineArn, name default a UUID, input JSON text default "{}") answers
  *   { executionArn, startDate } (API reference, "StartExecution"; its errors as ../step-functions.ts
  *   says). RedriveExecution (executionArn) answers { redriveDate }; an ARN with no execution is
- *   ExecutionDoesNotExist, a RUNNING or SUCCEEDED one ExecutionNotRedrivable (API reference,
- *   "RedriveExecution"). After a simulation has ended (run.ts serveSimulation) both are accepted
+ *   ExecutionDoesNotExist, a RUNNING or SUCCEEDED one, or one that ended more than 14 days ago,
+ *   ExecutionNotRedrivable (API reference, "RedriveExecution"). After a simulation has ended (run.ts serveSimulation) both are accepted
  *   and recorded, RUNNING, but the execution does not run.
  */
 import { randomUUID } from 'node:crypto';
