@@ -40,6 +40,12 @@ const statisticOf = (definition: MetricDefinition): string => (definition.unit =
 
 /** A search-expression string literal: double quotes, with backslashes and double quotes escaped. */
 const quoted = (value: string): string => `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+/**
+ * A name in a search's metric schema ({Namespace,Dimension,...}): as it is, or quoted when it holds
+ * characters other than those of the documented unquoted examples (letters, digits, _ . - /); the
+ * "CloudWatch search expression syntax" page asks for quotes around names with spaces or other characters.
+ */
+const schemaName = (name: string): string => (/^[A-Za-z0-9_./-]+$/.test(name) ? name : quoted(name));
 
 export class PipelineDashboard extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
@@ -57,15 +63,14 @@ export class PipelineDashboard extends Construct {
       new cloudwatch.Metric({ namespace, metricName: definition.name, dimensionsMap, statistic: statisticOf(definition), period: RUN_PERIOD, label });
     /** Every series of a catalogued metric with this dimension set that belongs to this pipeline. */
     const search = (definition: MetricDefinition, label: string) => {
-      const dimensions = [namespace, ...definition.dimensions].map(quoted).join(',');
+      const dimensions = [namespace, ...definition.dimensions].map(schemaName).join(',');
       const mine = definition.dimensions.includes('Pipeline')
         ? `Pipeline=${quoted(pipelineName)}`
         : `(${props.phases.map((p) => `Phase=${quoted(p.name)}`).join(' OR ')})`;
-      return new cloudwatch.MathExpression({
+      return new cloudwatch.SearchExpression({
         expression: `SEARCH('{${dimensions}} MetricName=${quoted(definition.name)} ${mine}', '${statisticOf(definition)}', ${RUN_PERIOD.toSeconds()})`,
         label,
         period: RUN_PERIOD,
-        usingMetrics: {},
       });
     };
 

@@ -56,9 +56,22 @@ describe('the dashboard', () => {
     // Assess
     const expressions = (widget?.properties.metrics ?? []).map((m) => (m[0] as { expression?: string }).expression).filter(Boolean);
     expect(expressions).toEqual([
-      `SEARCH('{"AlphaEngine","Phase","Reason"} MetricName="SpotInterruptionRetry" (Phase="DataPhase1" OR Phase="Research" OR Phase="PredictorTraining" OR Phase="Backtester")', 'Sum', 86400)`,
-      `SEARCH('{"AlphaEngine","Phase","Shard","Reason"} MetricName="SpotInterruptionRetry" (Phase="DataPhase1" OR Phase="Research" OR Phase="PredictorTraining" OR Phase="Backtester")', 'Sum', 86400)`,
+      `SEARCH('{AlphaEngine,Phase,Reason} MetricName="SpotInterruptionRetry" (Phase="DataPhase1" OR Phase="Research" OR Phase="PredictorTraining" OR Phase="Backtester")', 'Sum', 86400)`,
+      `SEARCH('{AlphaEngine,Phase,Shard,Reason} MetricName="SpotInterruptionRetry" (Phase="DataPhase1" OR Phase="Research" OR Phase="PredictorTraining" OR Phase="Backtester")', 'Sum', 86400)`,
     ]);
+  });
+
+  it('quotes a namespace the search syntax cannot take bare, and narrows by the pipeline dimension where the metric has one', () => {
+    // Prepare
+    const odd = parsePipelineConfig({ ...structuredClone(SATURDAY_PIPELINE), metricNamespace: 'Alpha:Engine#1' });
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
+
+    // Act
+    const text = JSON.stringify(dashboardBody(Template.fromStack(new SpotPipelineStack(app, 'Odd', { config: odd }))));
+
+    // Assess
+    expect(text).toContain(`SEARCH('{\\"Alpha:Engine#1\\",Phase,Reason} MetricName=\\"SpotInterruptionRetry\\"`);
+    expect(text).toContain(`SEARCH('{\\"Alpha:Engine#1\\",Pipeline,Gate} MetricName=\\"ModelPromoted\\" Pipeline=\\"saturday-pipeline\\"`);
   });
 
   it('draws each phase\'s duration against its budget', () => {
