@@ -4,7 +4,7 @@
  * the bucket when the run looked (then its build stage launched nothing).
  */
 import * as z from 'zod';
-import { ARTIFACT_NAME } from './config';
+import { ARTIFACT_NAME } from './phase-config';
 
 export const artifactRefSchema = z
   .object({

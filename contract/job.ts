@@ -10,7 +10,7 @@
  */
 import * as z from 'zod';
 import { artifactsSchema } from './artifacts';
-import { phaseSpecSchema } from './config';
+import { phaseSpecSchema } from './phase-config';
 import { PARAM_ENV_NAME } from './workload-env';
 import { ATTEMPT_OUTCOMES, FAILURE_KINDS, REASON_CODES } from './outcomes';
 

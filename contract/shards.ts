@@ -6,7 +6,7 @@
  * below Step Functions' 256 KiB.
  */
 import * as z from 'zod';
-import { MAX_SHARDS, SHARD_NAME } from './config';
+import { MAX_SHARDS, SHARD_NAME } from './phase-config';
 
 export const SHARD_STATUS = { pending: 'PENDING', succeeded: 'SUCCEEDED', failed: 'FAILED' } as const;
 

@@ -6,7 +6,7 @@ import { relaunchGapSeconds, type PhaseBudget } from '../contract/budget';
 import { RELAUNCHES_AT_ONCE } from '../contract/history';
 import { JOB_STATUS, poolLabel, type AttemptRecord, type JobIn } from '../contract/job';
 import { outcomeOf, PHASE_ERRORS, type ReasonCode } from '../contract/outcomes';
-import { onDemandFallbackOf, type PhaseConfig } from '../contract/config';
+import { onDemandFallbackOf, type PhaseConfig } from '../contract/phase-config';
 import { METRICS, type MetricDefinition } from '../contract/metrics';
 import { CAPACITY_EXHAUSTED } from '../contract/outcomes';
 import { NOTICE_SAVE_WINDOW_SECONDS } from './attempt';

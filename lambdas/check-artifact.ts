@@ -9,7 +9,7 @@
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import * as z from 'zod';
 import { SHA256_METADATA, type ArtifactRef } from '../contract/artifacts';
-import { ARTIFACT_NAME, buildSourceSchema, GIT_COMMIT } from '../contract/config';
+import { ARTIFACT_NAME, buildSourceSchema, GIT_COMMIT } from '../contract/phase-config';
 import { bucketEnvSchema, type BucketEnv } from '../contract/environment';
 import { ArtifactMissing, ArtifactVersionUnknown, TransientApiError } from '../contract/errors';
 import { runContextSchema } from '../contract/job';

@@ -14,7 +14,7 @@ import { CreateFleetCommand, EC2Client, RunInstancesCommand, type Tag } from '@a
 import { S3Client } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { affordableAttempts } from '../contract/budget';
-import { onDemandFallbackOf } from '../contract/config';
+import { onDemandFallbackOf } from '../contract/phase-config';
 import { launchEnvSchema, type LaunchEnv } from '../contract/environment';
 import { LaunchFailed, TransientApiError } from '../contract/errors';
 import type { InstanceRef, Job, PhaseTaskInputIn } from '../contract/job';

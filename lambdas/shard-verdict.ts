@@ -6,7 +6,7 @@
  *   it fail), or let a redrive run it again (keeping the others' records while it does).
  */
 import * as z from 'zod';
-import { MAX_SHARDS, SHARD_NAME } from '../contract/config';
+import { MAX_SHARDS, SHARD_NAME } from '../contract/phase-config';
 import { InvalidTaskInput } from '../contract/errors';
 import { SHARD_STATUS, shardRecordSchema, type ShardRecord, type ShardTally } from '../contract/shards';
 import { failedShardRecord, settleShard, tallyShards } from '../decisions/shards';
