@@ -7,14 +7,11 @@ import * as path from 'node:path';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../../cli/main';
+import { cliOn, historyTimeline, timelineOf, type Result } from './helpers';
 import type { Clients } from '../../cli/aws';
-import { buildReport } from '../../simulator/report';
-import { runSimulation, serveSimulation, type Simulation } from '../../simulator/run';
+import { runSimulation, type Simulation } from '../../simulator/run';
 import { loadScenario, parseScenario } from '../../simulator/scenario';
 import { outputLines } from '../../simulator/services/ssm';
-import { checkInvariants } from '../../simulator/invariants';
-import { renderTimeline } from '../../simulator/timeline';
 
 const ROOT = path.join(__dirname, '..', '..');
 const SCENARIOS = path.join(ROOT, 'scenarios');
@@ -22,30 +19,8 @@ const SIM_SCENARIOS = path.join(ROOT, 'test', 'simulator', 'scenarios');
 const CLOUD_LAB = path.join(ROOT, 'examples', 'cloud-lab-master.json');
 const DAY = 86_400_000;
 
-interface Result {
-  code: number;
-  out: string;
-  err: string;
-}
-
-async function cli(sim: Simulation, argv: string[], clients?: () => Clients, at?: number): Promise<Result> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await serveSimulation(sim, () => run(argv, { out: (t) => out.push(t), err: (t) => err.push(t), ...(clients ? { clients: clients() } : {}) }), at === undefined ? {} : { at });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
-
-const timelineOf = (text: string): string[] => {
-  const lines = text.split('\n');
-  const from = lines.findIndex((l) => l.startsWith('Timeline ('));
-  const to = lines.findIndex((l, i) => i > from && l === '');
-  return lines.slice(from + 1, to);
-};
-/** The simulator's timeline lines that come from the histories (as test/cli/cli.test.ts filters them). */
-const simulatorTimeline = (sim: Simulation) => {
-  const report = buildReport(sim);
-  return timelineOf(renderTimeline(sim, report, checkInvariants(report))).filter((l) => !/spot notice: |workload resumed from its checkpoint|runner refused|cleanup after execution|orphan reaper:|EventBridge rule /.test(l));
-};
+const cli = (sim: Simulation, argv: string[], clients?: () => Clients, at?: number): Promise<Result> => cliOn(sim, argv, { clients, at });
+const simulatorTimeline = historyTimeline;
 
 describe('redrive and status given an execution that is not a pipeline execution', () => {
   let sim: Simulation;

@@ -8,13 +8,12 @@ import * as path from 'node:path';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../cli/main';
+import { cliOn, historyTimeline, timelineOf, type Result } from './helpers';
 import type { RunPicture } from '../../cli/picture';
 import { buildReport, type PhaseReport, type SimulationReport } from '../../simulator/report';
-import { runSimulation, serveSimulation, type Simulation } from '../../simulator/run';
+import { runSimulation, type Simulation } from '../../simulator/run';
 import { loadScenario, parseScenario, type Scenario } from '../../simulator/scenario';
 import { outputLines } from '../../simulator/services/ssm';
-import { checkInvariants } from '../../simulator/invariants';
-import { renderTimeline } from '../../simulator/timeline';
 
 const SCENARIOS = path.join(__dirname, '..', '..', 'scenarios');
 const CRYPTO_CONFIG = path.join(__dirname, '..', '..', 'examples', 'crypto-fanout.json');
@@ -26,40 +25,17 @@ const notRedriven = (name: string): Scenario => {
   return parseScenario({ ...rest, ...(rest.config ? { config: path.resolve(SCENARIOS, rest.config) } : {}) });
 };
 
-interface Result {
-  code: number;
-  out: string;
-  err: string;
-}
-
 /** The CLI, in-process, against the run's simulated account. */
-async function cli(sim: Simulation, ...argv: string[]): Promise<Result> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await serveSimulation(sim, () => run(argv, { out: (t) => out.push(t), err: (t) => err.push(t) }));
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
-
-/** The lines of a text's "Timeline (...):" section. */
-const timelineOf = (text: string): string[] => {
-  const lines = text.split('\n');
-  const from = lines.findIndex((l) => l.startsWith('Timeline ('));
-  const to = lines.findIndex((l, i) => i > from && l === '');
-  return lines.slice(from + 1, to);
-};
+const cli = (sim: Simulation, ...argv: string[]): Promise<Result> => cliOn(sim, argv);
 
 /**
  * The CLI's timeline, told from the execution histories, against the simulator's of the same run:
- * line for line (clock, elapsed and text, in order), the simulator's lines about the pipeline and its
- * phase executions' states. (The simulator tells more: what the instances did, seen from inside
- * the simulated cloud, and the account's reactions; no history holds those.)
+ * line for line (clock, elapsed and text, in order).
  */
 function expectSameTimeline(cliOut: string, sim: Simulation): void {
   const mine = timelineOf(cliOut);
-  const simulator = timelineOf(renderTimeline(sim, buildReport(sim), checkInvariants(buildReport(sim))));
-  const fromHistories = simulator.filter((l) => !/spot notice: |workload resumed from its checkpoint|runner refused|cleanup after execution|orphan reaper:|EventBridge rule /.test(l));
   expect(mine.length).toBeGreaterThan(0);
-  expect(mine).toEqual(fromHistories);
+  expect(mine).toEqual(historyTimeline(sim));
 }
 
 /** A phase's pools as the simulator's timeline prints them ("c5a.large/us-east-1b interrupted, ..."). */
