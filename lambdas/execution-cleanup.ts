@@ -20,6 +20,8 @@
  * the report is claimed with a marker written only if absent before the datum is put, so a repeated
  * or retried delivery puts none (a datum CloudWatch refuses after the claim is lost, and logged).
  * The end of a phase execution reports how long it ran (PhaseDurationSeconds), for the dashboard.
+ * The wait tokens of the ended run's instances are removed (lambdas/aws/waits.ts): nobody waits for
+ * them now, so a late wake (spot's warning after an abort) finds none and stops.
  */
 import { DescribeSpotInstanceRequestsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
@@ -29,6 +31,7 @@ import { METRICS, metricDatum } from '../contract/metrics';
 import { spotPhaseName } from '../contract/names';
 import { runCostPrefix, safeExecutionName } from '../contract/storage';
 import { claimCostReport, runCost, type RunCost } from './aws/cost-records';
+import { forgetWait } from './aws/waits';
 import * as z from 'zod';
 import { cleanupEnvSchema, type CleanupEnv } from '../contract/environment';
 import { readEnv } from './runtime/environment';
@@ -106,7 +109,7 @@ async function noticed(client: Ec2Send, instances: readonly ExistingInstance[]):
 /** Launched before the moment (an instance with no launch time is treated as the later run's). */
 const launchedBefore = (ms: number) => (i: ExistingInstance) => i.launchedAt !== undefined && Date.parse(i.launchedAt) < ms;
 
-export async function cleanupExecution(clients: { ec2: Ec2Send; sfn: SfnSend }, env: CleanupEnv, event: StatusChange): Promise<CleanupResult> {
+export async function cleanupExecution(clients: { ec2: Ec2Send; sfn: SfnSend; s3?: S3Send }, env: CleanupEnv, event: StatusChange): Promise<CleanupResult> {
   const { executionArn, status } = event.detail;
   // Only this pipeline's instances: they are the ones this function may terminate.
   const own = { [TAG.pipeline]: env.PIPELINE_NAME };
@@ -133,6 +136,9 @@ export async function cleanupExecution(clients: { ec2: Ec2Send; sfn: SfnSend }, 
   const leftToSpot = await noticed(clients.ec2, candidates);
   if (leftToSpot.size > 0) logger.info('instances spot has given its notice to are left to spot (their runners save the checkpoint)', { executionArn, instanceIds: [...leftToSpot] });
   const terminated = await terminate(clients.ec2, candidates.filter((i) => !leftToSpot.has(i.id)).map((i) => i.id));
+  // The ended run's instances are waited for by nobody now (an abort or a sibling's failure stopped
+  // the phase in its wait): a late wake for one (spot's warning) finds no token and stops.
+  if (clients.s3 && env.PIPELINE_BUCKET) for (const i of candidates) await forgetWait(clients.s3, env.PIPELINE_BUCKET, env.PIPELINE_NAME, i.id);
   for (const id of terminated) logger.warn('terminated an instance of an execution that ended', { executionArn, status, instanceId: id });
   if (terminated.length === 0) logger.info('execution ended with nothing left running', { executionArn, status });
   return { executionArn, status, terminated };
@@ -197,7 +203,7 @@ export async function reportPhaseDuration(client: CloudWatchSend, env: CleanupEn
 export async function handler(event: unknown): Promise<CleanupResult & { readonly costUsd?: number }> {
   const env = readEnv(cleanupEnvSchema);
   const change = parseTaskInput(statusChangeSchema, event, 'ExecutionCleanup');
-  const result = await cleanupExecution({ ec2, sfn }, env, change);
+  const result = await cleanupExecution({ ec2, sfn, s3 }, env, change);
   const cost = await reportRunCost({ sfn, s3, cloudwatch }, env, change);
   await reportPhaseDuration(cloudwatch, env, change);
   return { ...result, ...(cost ? { costUsd: cost.costUsd } : {}) };

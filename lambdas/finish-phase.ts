@@ -1,6 +1,7 @@
 /**
  * FinishPhase: the command succeeded. Terminate the instance (and anything else this phase
- * execution still has running) and report the phase, with what its attempts cost.
+ * execution still has running), remove its wait token (lambdas/aws/waits.ts) and report the phase,
+ * with what its attempts cost.
  */
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -12,6 +13,7 @@ import { retryableOnTransient } from './aws/aws-errors';
 import { CLIENT_CONFIG, withCallsUntil, type Ec2Send, type S3Send } from './aws/clients';
 import { instanceCost } from './aws/cost';
 import { recordAttemptCost } from './aws/cost-records';
+import { forgetWait } from './aws/waits';
 import { readEnv } from './runtime/environment';
 import { terminateOrLeaveToSafetyNet } from './aws/instances';
 import { logger } from './runtime/logger';
@@ -53,6 +55,8 @@ export async function finishPhase(client: Ec2Send, input: PhaseTaskInputIn<'succ
   const launches = [...job.history, record];
   // The run's cost records (the execution-cleanup rule sums them into the PipelineCostUsd datum).
   if (costs) await recordAttemptCost(costs.s3, costs.bucket, input, record);
+  // Nobody waits for this instance now: a late wake for it (spot's warning) finds no token and stops.
+  if (costs?.bucket && phase.wakeOnEvents) await forgetWait(costs.s3, costs.bucket, phase.pipelineName, job.instance.id);
   const cost = phaseCost(launches);
   logger.info('phase finished', { phase: phase.name, outcome, attempts: job.attempt, terminated, ...cost });
   return {

@@ -105,12 +105,13 @@ export class SpotPipelineStack extends Stack {
     // The pool memory: LaunchInstance reads it and records refusals, HandleFailure records reclaims.
     pipelineBucket.grantPoolMemory(handleFailure.serviceRole);
     pipelineBucket.grantPoolMemory(launchInstance.serviceRole);
-    // When an attempt ends, HandleFailure removes its wait token (lambdas/aws/waits.ts).
+    // When an attempt ends, HandleFailure (or FinishPhase) removes its wait token (lambdas/aws/waits.ts).
     pipelineBucket.grantForgetWaits(handleFailure.serviceRole);
     const finishPhase = fn('FinishPhaseFn', 'finish-phase', 'Terminate the instance of a finished phase and report it', { environment: bucketEnv });
     // Each attempt's cost goes to its run's records (summed into PipelineCostUsd when the run ends).
     pipelineBucket.grantRecordRunCosts(handleFailure.serviceRole);
     pipelineBucket.grantRecordRunCosts(finishPhase.serviceRole);
+    pipelineBucket.grantForgetWaits(finishPhase.serviceRole);
     const cleanupPhase = fn('CleanupPhaseFn', 'cleanup-phase', 'Terminate every instance of a phase that failed with an error');
 
     // Build stages (seed 002): CheckArtifact looks for each version before launching anything.

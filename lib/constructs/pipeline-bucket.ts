@@ -195,7 +195,7 @@ export class PipelineBucket extends Construct {
     acknowledgeWildcardResource(role, waits, 'A waiting phase\'s token is keyed by its instance id, known only at run time; the wildcard stays under this pipeline\'s waits/ prefix, read only.');
   }
 
-  /** Remove the tokens of waits that are over (HandleFailure, when an attempt ends): delete under waits/, nothing else. */
+  /** Remove the tokens of waits that are over (HandleFailure, FinishPhase, the execution-cleanup rule): delete under waits/, nothing else. */
   grantForgetWaits(role: iam.IRole): void {
     const waits = this.bucket.arnForObjects(`${areaPrefix(this.pipelineName, 'waits')}*`);
     role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:DeleteObject'], resources: [waits] }));

@@ -77,6 +77,8 @@ export class SafetyNet extends Construct {
     this.executionCleanup.allowTerminatingPipelineInstances(props.pipelineName);
     // A pipeline run's end: its cost records summed into one PipelineCostUsd datum.
     props.bucket.grantReportRunCosts(this.executionCleanup.serviceRole);
+    // The ended execution's wait tokens (lambdas/aws/waits.ts): nobody waits for its instances now.
+    props.bucket.grantForgetWaits(this.executionCleanup.serviceRole);
     this.executionCleanup.allowOnAnyResource(['cloudwatch:PutMetricData'], 'it has no resources; the cloudwatch:namespace condition narrows it to the pipeline namespace', {
       StringEquals: { 'cloudwatch:namespace': props.metricNamespace },
     });

@@ -133,6 +133,8 @@ export class SimulatedAccount {
   readonly objects = new Map<string, SimObject>();
   /** Every GetObject, by "bucket/key", in order (as CloudTrail's S3 data events would show them). */
   readonly objectReads: string[] = [];
+  /** Every object a DeleteObject removed ("bucket/key"), and who asked: the cloud's record of deletions. */
+  readonly objectDeletions: { key: string; at: number; by: string }[] = [];
 
   // ----- EC2 ---------------------------------------------------------------------------------
   readonly instances: SimInstance[] = [];

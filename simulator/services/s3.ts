@@ -107,7 +107,8 @@ export function copyObject(account: SimulatedAccount, input: Record<string, unkn
  * key that is not there is no error (S3 API reference, "DeleteObject": 204 either way).
  */
 export function deleteObject(account: SimulatedAccount, input: Record<string, unknown>): unknown {
-  account.objects.delete(`${String(input.Bucket)}/${String(input.Key)}`);
+  const key = `${String(input.Bucket)}/${String(input.Key)}`;
+  if (account.objects.delete(key)) account.objectDeletions.push({ key, at: Date.now(), by: currentCaller() ?? 'unknown' });
   return {};
 }
 

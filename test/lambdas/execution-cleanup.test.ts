@@ -1,7 +1,7 @@
 import { DescribeInstancesCommand, DescribeSpotInstanceRequestsCommand, EC2Client, TerminateInstancesCommand, type DescribeInstancesCommandInput } from '@aws-sdk/client-ec2';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
@@ -440,5 +440,20 @@ describe('ExecutionCleanup: the phase\'s duration, for the dashboard', () => {
     expect(phase.status).toBe('SUCCEEDED');
     const names = cloudwatch.commandCalls(PutMetricDataCommand).flatMap((c) => c.args[0].input.MetricData?.map((d) => d.MetricName) ?? []);
     expect(names).not.toContain('PhaseDurationSeconds');
+  });
+});
+
+describe('ExecutionCleanup: the wait tokens of the ended run', () => {
+  it('removes the token of every instance of the execution that ended (an abort stopped its phase in a wait), and leaves the current run\'s alone', async () => {
+    // Prepare: a redriven pipeline execution runs again since 10:30; i-old is the ended run's, i-new the redrive's.
+    instancesByTag(['i-0old000000000001'], ['i-0new000000000002'], { 'i-0old000000000001': new Date('2026-05-30T10:00:00Z'), 'i-0new000000000002': new Date('2026-05-30T10:45:00Z') });
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'RUNNING', redriveCount: 1, startDate: new Date('2026-05-30T09:00:00Z'), redriveDate: new Date('2026-05-30T10:30:00Z') } as never);
+
+    // Act
+    await handler(statusChange(PIPELINE_EXECUTION_ARN, PIPELINE_ARN, 'ABORTED'));
+
+    // Assess
+    const keys = s3.commandCalls(DeleteObjectCommand).map((c) => c.args[0].input.Key);
+    expect(keys).toEqual(['saturday-pipeline/waits/i-0old000000000001']);
   });
 });

@@ -1,4 +1,5 @@
 import { DescribeInstancesCommand, DescribeSpotPriceHistoryCommand, EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -8,6 +9,7 @@ import { TAG } from '../../contract/tags';
 import { at, clockAt, describedInstance, ec2Error, EXECUTION_ID, INSTANCE_ID, iso, runningJob, stubHandlerEnv, taskInput } from './fixtures';
 
 const ec2 = mockClient(EC2Client);
+const s3 = mockClient(S3Client);
 
 const interrupted: AttemptRecord = {
   attempt: 1,
@@ -34,6 +36,7 @@ const succeededInput = (mode: 'full' | 'preflight' = 'full') =>
 
 beforeEach(() => {
   ec2.reset();
+  s3.reset();
   stubHandlerEnv();
   clockAt(at(3100));
   ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
@@ -108,6 +111,19 @@ describe('FinishPhase', () => {
 
     // Assess
     expect(summary.outcome).toBe('succeeded');
+  });
+});
+
+describe('FinishPhase: the wait token', () => {
+  it('removes the instance\'s token when the phase waits on events: spot\'s warning arriving now finds none', async () => {
+    // Prepare
+    const input = succeededInput();
+
+    // Act
+    await handler({ ...input, phase: { ...input.phase, wakeOnEvents: true } });
+
+    // Assess
+    expect(s3).toHaveReceivedCommandWith(DeleteObjectCommand, { Bucket: 'saturday-pipeline-bucket', Key: `saturday-pipeline/waits/${INSTANCE_ID}` });
   });
 });
 

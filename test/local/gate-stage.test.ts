@@ -71,7 +71,8 @@ describe('the promotion gate', () => {
     // Assess
     expect(report.gates[0]).toMatchObject({ decision: 'promoted' });
     expect(Object.keys(production(sim)).sort()).toEqual(['metrics.json', 'model.json']);
-    expect(report.apiCalls['S3.DeleteObject']).toBe(1);
+    // One file deleted from production, the old model's extra one (the others were replaced, not deleted).
+    expect(sim.cloud.objectDeletions.map((d) => d.key).filter((k) => k.includes('/production/'))).toEqual([expect.stringMatching(/\/production\/PromoteModel\/old-features\.json$/)]);
   });
 
   it('keeps production when a blocking rule fails (an advisory one never blocks): nothing copied, datum 0, the reasons recorded', async () => {

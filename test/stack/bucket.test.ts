@@ -180,7 +180,7 @@ describe('the created pipeline bucket (defaults)', () => {
     expect(resource).toMatch(/"\/[0-9a-f]{64}\.gz"\]\]\}$/);
   });
 
-  it("gives the launch template's role no S3 access, HandleFailure read access to the checkpoints, LaunchInstance and HandleFailure the pool memory only, the waits/ tokens to SpotPhase (write), the wake relay (read) and HandleFailure (delete), and no other role any", () => {
+  it("gives the launch template's role no S3 access, HandleFailure read access to the checkpoints, LaunchInstance and HandleFailure the pool memory only, the waits/ tokens to SpotPhase (write), the wake relay (read) and HandleFailure, FinishPhase and the execution-cleanup rule (delete), and no other role any", () => {
     // Act
     const all = s3Statements(template).filter(({ s }) => !JSON.stringify(s.Resource).includes('cdk-'));
     const handleFailure = all.filter(({ id }) => id.startsWith('HandleFailureFn')).map(({ s }) => s);
@@ -193,8 +193,13 @@ describe('the created pipeline bucket (defaults)', () => {
     for (const { id } of all) expect(id).toMatch(/^(Workers(DataPhase1|Research|PredictorTraining|Backtester)Role|HandleFailureFnServiceRole|LaunchInstanceFnServiceRole|FinishPhaseFnServiceRole|SafetyNetExecutionCleanupFnServiceRole|SpotPhaseRole|WakeRelayWakePhaseFnServiceRole)/);
     const costs = { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/saturday-pipeline/costs/*']] };
     const finish = all.filter(({ id }) => id.startsWith('FinishPhaseFn')).map(({ s }) => s);
-    expect(finish).toEqual([{ Action: 's3:PutObject', Effect: 'Allow', Resource: costs }]);
     const waits = { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/saturday-pipeline/waits/*']] };
+    expect(finish).toEqual([
+      { Action: 's3:PutObject', Effect: 'Allow', Resource: costs },
+      { Action: 's3:DeleteObject', Effect: 'Allow', Resource: waits },
+    ]);
+    const cleanup = all.filter(({ id }) => id.startsWith('SafetyNetExecutionCleanupFn')).map(({ s }) => s);
+    expect(cleanup).toContainEqual({ Action: 's3:DeleteObject', Effect: 'Allow', Resource: waits });
     expect(spotPhase).toEqual([{ Action: 's3:putObject', Effect: 'Allow', Resource: waits }]);
     expect(relay[0]).toEqual({ Action: 's3:GetObject', Effect: 'Allow', Resource: waits });
     const poolMemory = [
