@@ -8,45 +8,25 @@
  * workLostSeconds, runs[].seconds), never from the pipeline's labels alone; and the classification
  * of the runner's own exits. (The runner script itself under bash: test/instance/runner.test.ts.)
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PhaseConfigInput, PipelineConfigInput } from '../../contract/config';
+import type { PipelineConfigInput } from '../../contract/config';
 import { RUNNER_EXIT } from '../../contract/runner';
 import { afterPoll } from '../../decisions/attempt';
 import { classify } from '../../decisions/classify';
 import type { JobIn } from '../../contract/job';
-import { parsePipelineConfig } from '../../lib/config/load';
 import { buildReport, type LaunchReport, type SimulationReport } from '../../simulator/report';
 import { runSimulation } from '../../simulator/run';
 import { parseScenario } from '../../simulator/scenario';
-import { synthDeployment, type SimDeployment } from '../../simulator/synth';
+import type { SimDeployment } from '../../simulator/synth';
 import { at, iso, runningJob } from '../lambdas/fixtures';
+import { adversarialPipelines, deployConfigs } from './adversarial-configs';
 import { runProblems } from './report-checks';
 
 const CODE_DIR = path.join(__dirname, '..', '..', 'workloads', 'saturday');
 
-const phaseOf = (phase: Partial<PhaseConfigInput> & { name: string }): PhaseConfigInput => ({
-  workloadCommand: '/opt/x.sh',
-  instanceTypes: ['c5.large'],
-  budgetSeconds: 1500,
-  attemptSeconds: 600,
-  relaunchBackoffSeconds: 0,
-  bootTimeoutSeconds: 240,
-  pollIntervalSeconds: 10,
-  silenceTimeoutSeconds: 300,
-  ...phase,
-});
-
-const pipeline = (phases: PipelineConfigInput['phases'], extra: Partial<PipelineConfigInput> = {}): PipelineConfigInput => ({
-  pipelineName: 'dpadv',
-  cleanupMarginSeconds: 60,
-  vpcId: 'vpc-0c0ffee0c0ffee000',
-  subnetIds: ['subnet-0c0ffee0c0ffee001'],
-  phases,
-  ...extra,
-});
+const { phaseOf, pipeline } = adversarialPipelines('dpadv', { subnetIds: ['subnet-0c0ffee0c0ffee001'], instanceTypes: ['c5.large'] });
 
 const CONFIGS = {
   /** 25 minutes (work deadline at 24), 10-minute attempts with a 4-minute boot allowance, 10 s polls, no backoff. */
@@ -71,16 +51,11 @@ type ConfigName = keyof typeof CONFIGS;
 
 describe('the data plane under combined faults', () => {
   let dir: string;
-  const files = {} as Record<ConfigName, string>;
-  const deployments = {} as Record<ConfigName, SimDeployment>;
+  let files: Record<ConfigName, string>;
+  let deployments: Record<ConfigName, SimDeployment>;
 
   beforeAll(() => {
-    dir = mkdtempSync(path.join(tmpdir(), 'sim-data-plane-adversarial-'));
-    for (const [name, config] of Object.entries(CONFIGS) as [ConfigName, PipelineConfigInput][]) {
-      files[name] = path.join(dir, `${name}.json`);
-      writeFileSync(files[name], JSON.stringify(config));
-      deployments[name] = synthDeployment(parsePipelineConfig(config));
-    }
+    ({ dir, files, deployments } = deployConfigs('sim-data-plane-adversarial-', CONFIGS));
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -13,16 +13,14 @@
  * Scenarios name their config by a relative path (baseDir), so the seeded jitter (simulator/run.ts
  * seedRandom, seeded from the scenario's JSON) is the same on every run: the races below replay.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PhaseConfigInput, PipelineConfigInput } from '../../contract/config';
-import { parsePipelineConfig } from '../../lib/config/load';
+import type { PipelineConfigInput } from '../../contract/config';
 import { buildReport, type LaunchReport, type SimulationReport } from '../../simulator/report';
 import { runSimulation, type Simulation } from '../../simulator/run';
 import { parseScenario } from '../../simulator/scenario';
-import { synthDeployment, type SimDeployment } from '../../simulator/synth';
+import type { SimDeployment } from '../../simulator/synth';
+import { adversarialPipelines, deployConfigs } from './adversarial-configs';
 import { runProblems } from './report-checks';
 
 const WARNING = 'EC2 Spot Instance Interruption Warning';
@@ -31,26 +29,7 @@ const COMMAND = 'EC2 Command Invocation Status-change Notification';
 const ALL_EVENTS = [WARNING, STATE_CHANGE, COMMAND];
 const AT_ONCE = 'relaunched at once';
 
-const phaseOf = (phase: Partial<PhaseConfigInput> & { name: string }): PhaseConfigInput => ({
-  workloadCommand: '/opt/x.sh',
-  instanceTypes: ['c5.large', 'm5.large'],
-  budgetSeconds: 1500,
-  attemptSeconds: 600,
-  relaunchBackoffSeconds: 0,
-  bootTimeoutSeconds: 240,
-  pollIntervalSeconds: 10,
-  silenceTimeoutSeconds: 300,
-  ...phase,
-});
-
-const pipeline = (phases: PipelineConfigInput['phases'], extra: Partial<PipelineConfigInput> = {}): PipelineConfigInput => ({
-  pipelineName: 'nadv',
-  cleanupMarginSeconds: 60,
-  vpcId: 'vpc-0c0ffee0c0ffee000',
-  subnetIds: ['subnet-0c0ffee0c0ffee001', 'subnet-0c0ffee0c0ffee002'],
-  phases,
-  ...extra,
-});
+const { phaseOf, pipeline } = adversarialPipelines('nadv', { subnetIds: ['subnet-0c0ffee0c0ffee001', 'subnet-0c0ffee0c0ffee002'], instanceTypes: ['c5.large', 'm5.large'] });
 
 const CONFIGS = {
   /** 25 minutes (work deadline at 24), 10-minute attempts, four pools, 10 s polls, a 5-minute silence timeout (event waits of up to 5 minutes), no backoff. */
@@ -74,14 +53,10 @@ type ConfigName = keyof typeof CONFIGS;
 
 describe('spot\'s notice, acted on by events, under combined faults', () => {
   let dir: string;
-  const deployments = {} as Record<ConfigName, SimDeployment>;
+  let deployments: Record<ConfigName, SimDeployment>;
 
   beforeAll(() => {
-    dir = mkdtempSync(path.join(tmpdir(), 'sim-notice-adversarial-'));
-    for (const [name, config] of Object.entries(CONFIGS) as [ConfigName, PipelineConfigInput][]) {
-      writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(config));
-      deployments[name] = synthDeployment(parsePipelineConfig(config));
-    }
+    ({ dir, deployments } = deployConfigs('sim-notice-adversarial-', CONFIGS));
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

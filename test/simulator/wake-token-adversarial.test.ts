@@ -11,37 +11,17 @@
  * Every run is also judged by runProblems (which holds in each): only the relay's deliveries fail.
  * Scenarios name their config by a relative path (baseDir), so the seeded jitter replays.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PhaseConfigInput, PipelineConfigInput } from '../../contract/config';
-import { parsePipelineConfig } from '../../lib/config/load';
+import type { PipelineConfigInput } from '../../contract/config';
 import { buildReport, type SimulationReport } from '../../simulator/report';
 import { runSimulation, type Simulation } from '../../simulator/run';
 import { parseScenario } from '../../simulator/scenario';
-import { synthDeployment, type SimDeployment } from '../../simulator/synth';
+import type { SimDeployment } from '../../simulator/synth';
+import { adversarialPipelines, deployConfigs } from './adversarial-configs';
 import { runProblems } from './report-checks';
 
-const phaseOf = (phase: Partial<PhaseConfigInput> & { name: string }): PhaseConfigInput => ({
-  workloadCommand: '/opt/x.sh',
-  instanceTypes: ['c5.large', 'm5.large'],
-  budgetSeconds: 1500,
-  attemptSeconds: 600,
-  relaunchBackoffSeconds: 0,
-  bootTimeoutSeconds: 240,
-  pollIntervalSeconds: 10,
-  silenceTimeoutSeconds: 300,
-  ...phase,
-});
-
-const pipeline = (phases: PipelineConfigInput['phases']): PipelineConfigInput => ({
-  pipelineName: 'wtadv',
-  cleanupMarginSeconds: 60,
-  vpcId: 'vpc-0c0ffee0c0ffee000',
-  subnetIds: ['subnet-0c0ffee0c0ffee001', 'subnet-0c0ffee0c0ffee002'],
-  phases,
-});
+const { phaseOf, pipeline } = adversarialPipelines('wtadv', { subnetIds: ['subnet-0c0ffee0c0ffee001', 'subnet-0c0ffee0c0ffee002'], instanceTypes: ['c5.large', 'm5.large'] });
 
 const CONFIGS = {
   /** 25 minutes, 10-minute attempts, 10 s polls, 5-minute event waits (as notice-adversarial's solo). */
@@ -53,14 +33,10 @@ type ConfigName = keyof typeof CONFIGS;
 
 describe('wait tokens of waits over for good, and spot\'s late warning', () => {
   let dir: string;
-  const deployments = {} as Record<ConfigName, SimDeployment>;
+  let deployments: Record<ConfigName, SimDeployment>;
 
   beforeAll(() => {
-    dir = mkdtempSync(path.join(tmpdir(), 'sim-wake-token-adversarial-'));
-    for (const [name, config] of Object.entries(CONFIGS) as [ConfigName, PipelineConfigInput][]) {
-      writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(config));
-      deployments[name] = synthDeployment(parsePipelineConfig(config));
-    }
+    ({ dir, deployments } = deployConfigs('sim-wake-token-adversarial-', CONFIGS));
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
